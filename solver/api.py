@@ -1,0 +1,47 @@
+"""The Python entry points: build the grid for a case and run its protocol."""
+
+import time
+
+from .errors import SolverError
+from .results import Result, step_summaries
+from .simulate import Simulation
+
+
+def build_grid(case):
+    """The grid of a case's architecture (planar stacks in this release)."""
+    from meshes.planar import planar_grid
+
+    layers = [(layer.name, layer.thickness) for layer in case.layers]
+    return planar_grid(layers, case.mesh.cells_per_layer, case.footprint_area,
+                       dim=1, grading=case.mesh.grading)
+
+
+def run(case, grid=None, progress=None) -> Result:
+    """Run a validated case; returns a Result whose summary equals summary.json.
+
+    A solver failure does not raise: the result keeps what was computed, and the failed
+    step's end_reason is "solver_failed" (see Result.failed and summary["message"]).
+    """
+    started = time.perf_counter()
+    grid = grid if grid is not None else build_grid(case)
+    sim = Simulation(case, grid, progress=progress)
+    sim.run()
+    summary = {
+        "case": case.name,
+        "architecture": case.architecture,
+        "footprint_area_cm2": case.footprint_area * 1e4,
+        "aef": 1.0,
+        "n_cells": int(grid.n_cells),
+        "n_unknowns": int(sim.model.n_unknowns),
+        "wall_time_s": time.perf_counter() - started,
+        "temperature_K": case.temperature,
+        "nominal_capacity_uAh": sim.nominal_capacity / 3.6e-3,
+        "theoretical_capacity_uAh": {k: v / 3.6e-3 for k, v in sim.capacities.items()},
+        "steps": step_summaries(sim.steps),
+    }
+    if sim.failure:
+        summary["message"] = sim.failure
+    return Result(summary, sim.rows, snapshots=sim.snapshots, grid=grid, model=sim.model)
+
+
+__all__ = ["run", "build_grid", "SolverError"]

@@ -1,0 +1,574 @@
+"""Case files: a TOML description of a cell and what to do with it, turned into a `Case`.
+
+Everything is validated here, once, so that the rest of the code can trust it: every
+quantity is converted to SI units, every mistake raises an `InputError` whose key is the
+dotted path of the offending entry in the case file (``cell.layers.cathode.thickness``,
+``materials.LiCoO2.diffusivity``, ``protocol.2.steps.0.until_voltage``) and whose message says
+what is allowed. The format is described in DESIGN.md section 6 and in the commented case
+``cases/planar_li_lipon_lco.toml``.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import InputError
+from .units import DIMENSIONS, ZERO_CELSIUS, parse_quantity
+
+if TYPE_CHECKING:  # the materials package is imported when a case is built
+    from .materials import Material
+
+ARCHITECTURES = ("planar", "bipolar", "trench", "micropillar")
+IMPLEMENTED_ARCHITECTURES = ("planar",)
+MODES = ("discharge", "charge", "rest", "hold")
+ELECTRODE_KINDS = ("intercalation", "lithium_metal")
+MAX_PROTOCOL_STEPS = 100_000  # after expanding repeats
+
+TOP_KEYS = ("cell", "materials", "mesh", "protocol", "solver")
+CELL_KEYS = ("name", "architecture", "footprint_area", "temperature", "nominal_capacity",
+             "layers") + ARCHITECTURES[1:]
+LAYER_KEYS = ("name", "material", "thickness", "initial_stoichiometry")
+MESH_KEYS = ("cells_per_layer", "max_cell_size", "grading")
+SOLVER_KEYS = ("rtol", "max_step", "initial_step", "fields_every")
+BLOCK_KEYS = ("repeat", "steps")
+
+# step parameter -> dimension; every one of them must be > 0
+STEP_QUANTITIES = {
+    "c_rate": "dimensionless",
+    "current": "current",
+    "current_density": "current_density",
+    "voltage": "voltage",
+    "until_voltage": "voltage",
+    "until_time": "time",
+    "until_current": "current",
+}
+STEP_KEYS = ("mode",) + tuple(STEP_QUANTITIES)
+DRIVES = ("c_rate", "current", "current_density")
+# mode -> (keys the step may have besides mode, groups of which at least one is required)
+STEP_RULES = {
+    "discharge": (DRIVES + ("until_voltage", "until_time"), (("until_voltage", "until_time"),)),
+    "charge": (DRIVES + ("until_voltage", "until_time"), (("until_voltage", "until_time"),)),
+    "rest": (("until_time",), (("until_time",),)),
+    "hold": (("voltage", "until_current", "until_time"),
+             (("voltage",), ("until_current", "until_time"))),
+}
+
+
+class _Missing:
+    """Stands for a value that is not in the case file, in error messages."""
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+MISSING = _Missing()
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    material: Material
+    thickness: float                        # m
+    initial_stoichiometry: float | None     # intercalation electrodes only
+
+
+@dataclass(frozen=True)
+class MeshSettings:
+    cells_per_layer: int = 20
+    max_cell_size: float | None = None      # m, along surfaces (2D/3D)
+    grading: float = 0.5                    # 0 = uniform, towards 1 = refined at interfaces
+
+
+@dataclass(frozen=True)
+class Step:
+    mode: str                               # discharge | charge | rest | hold
+    c_rate: float | None = None             # 1/h, relative to the nominal capacity
+    current: float | None = None            # A, > 0 (the mode gives the direction)
+    current_density: float | None = None    # A/m^2 of footprint, > 0
+    until_voltage: float | None = None      # V
+    until_time: float | None = None         # s
+    until_current: float | None = None      # A (hold steps)
+    voltage: float | None = None            # V (hold steps)
+    index: int = 0                          # position in the flattened protocol
+    key: str = ""                           # where it is in the case file, e.g. "protocol.2.steps.0"
+
+
+@dataclass(frozen=True)
+class SolverSettings:
+    rtol: float = 1e-3
+    max_step: float | None = None           # s
+    initial_step: float | None = None       # s
+    fields_every: int = 0                   # write fields every N accepted steps (0: never)
+
+
+@dataclass
+class Case:
+    name: str
+    architecture: str
+    footprint_area: float                   # m^2
+    temperature: float                      # K
+    nominal_capacity: float | None          # C
+    layers: list[Layer]
+    mesh: MeshSettings
+    protocol: list[Step]
+    solver: SolverSettings
+    path: Path | None = None
+    raw: dict = field(default_factory=dict)
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
+
+
+# ------------------------------------------------------------------------------------------
+# entry points
+
+def load_case(path) -> Case:
+    """Read and validate a TOML case file; raises InputError naming the offending key."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise InputError(str(path), str(path.absolute()),
+                         "an existing case file (there is no such file)") from None
+    except IsADirectoryError:
+        raise InputError(str(path), str(path), "a case file, not a directory") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(path.name, f"byte {exc.start}",
+                         "a text file in UTF-8 encoding") from None
+    except OSError as exc:
+        raise InputError(str(path), str(path), f"a readable case file ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        value = _offending_line(text, message)
+        raise InputError(path.name, value if value is not None else str(path),
+                         f"valid TOML; the parser says: {message}") from None
+    case = case_from_dict(data, path.resolve().parent, source=str(path))
+    case.path = path.resolve()
+    return case
+
+
+def case_from_dict(data: dict, base_dir: Path, source: str = "<dict>") -> Case:
+    """Validate a case given as the dict TOML parses to. Paths in it are relative to base_dir."""
+    if not isinstance(data, dict):
+        raise InputError(source, data, "a case: tables cell and protocol, optionally "
+                                       "materials, mesh and solver")
+    base_dir = Path(base_dir)
+    _check_keys(data, TOP_KEYS, "", what="top-level table")
+
+    cell = _table(data, "cell", "", required=True)
+    _check_keys(cell, CELL_KEYS, "cell")
+    name = _case_name(cell, source)
+    architecture = _architecture(cell)
+    footprint_area = _positive(_get(cell, "footprint_area", "cell", "area"), "area",
+                               "cell.footprint_area")
+    temperature = _temperature(_get(cell, "temperature", "cell", "temperature"))
+    nominal_capacity = None
+    if "nominal_capacity" in cell:
+        nominal_capacity = _positive(cell["nominal_capacity"], "charge", "cell.nominal_capacity")
+
+    materials = _load_materials(data, cell, base_dir)
+    layers = _layers(cell, materials)
+    mesh = _mesh(_table(data, "mesh", ""))
+    protocol = _protocol(data)
+    solver = _solver(_table(data, "solver", ""))
+
+    return Case(name=name, architecture=architecture, footprint_area=footprint_area,
+                temperature=temperature, nominal_capacity=nominal_capacity, layers=layers,
+                mesh=mesh, protocol=protocol, solver=solver, path=None, raw=copy.deepcopy(data))
+
+
+# ------------------------------------------------------------------------------------------
+# generic checks
+
+def _join(prefix: str, key) -> str:
+    return f"{prefix}.{key}" if prefix else str(key)
+
+
+def _listing(names) -> str:
+    names = list(names)
+    return ", ".join(names) if names else "(none)"
+
+
+def _check_keys(table: dict, allowed, prefix: str, what: str | None = None) -> None:
+    for key, value in table.items():
+        if key not in allowed:
+            expected = f"one of the keys {_listing(allowed)}"
+            if what:
+                expected = f"a known {what}: {_listing(allowed)}"
+            close = difflib.get_close_matches(str(key), list(allowed), n=1)
+            if close:
+                expected += f" (did you mean {close[0]!r}?)"
+            raise InputError(_join(prefix, key), value, expected)
+
+
+def _get(table: dict, name: str, prefix: str, dimension: str | None = None,
+         expected: str | None = None):
+    if name not in table:
+        if expected is None:
+            expected = DIMENSIONS[dimension][1] if dimension else "a value"
+        raise InputError(_join(prefix, name), MISSING, f"{expected} (required)")
+    return table[name]
+
+
+def _table(parent: dict, name: str, prefix: str, required: bool = False) -> dict:
+    key = _join(prefix, name)
+    if name not in parent:
+        if required:
+            raise InputError(key, MISSING, f"a [{key}] table (required)")
+        return {}
+    value = parent[name]
+    if not isinstance(value, dict):
+        raise InputError(key, value, f"a table: [{key}]")
+    return value
+
+
+def _number(value, dimension: str, key: str) -> float:
+    return parse_quantity(value, dimension, key)
+
+
+def _positive(value, dimension: str, key: str) -> float:
+    number = parse_quantity(value, dimension, key)
+    if number <= 0:
+        raise InputError(key, value, f"{DIMENSIONS[dimension][1]}, greater than zero")
+    return number
+
+
+def _integer(value, key: str, minimum: int, example: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        what = {0: "a whole number >= 0", 1: "a whole number >= 1"}.get(
+            minimum, f"a whole number >= {minimum}")
+        raise InputError(key, value, f"{what}, such as {example}")
+    return value
+
+
+def _offending_line(text: str, message: str) -> str | None:
+    match = re.search(r"line (\d+)", message)
+    if not match:
+        return None
+    lines = text.splitlines()
+    number = int(match.group(1))
+    if 1 <= number <= len(lines):
+        return lines[number - 1].strip()
+    return None
+
+
+# ------------------------------------------------------------------------------------------
+# cell
+
+def _case_name(cell: dict, source: str) -> str:
+    if "name" not in cell:
+        stem = Path(source).stem if source and not source.startswith("<") else ""
+        return stem or "case"
+    name = cell["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise InputError("cell.name", name, "a non-empty string")
+    return name
+
+
+def _architecture(cell: dict) -> str:
+    architecture = cell.get("architecture", "planar")
+    expected = "planar (bipolar, trench and micropillar are not available yet)"
+    if architecture not in IMPLEMENTED_ARCHITECTURES:
+        raise InputError("cell.architecture", architecture, expected)
+    for other in ARCHITECTURES:
+        if other != architecture and other in cell:
+            raise InputError(f"cell.{other}", cell[other],
+                             f"no [cell.{other}] table in a {architecture} cell (it describes "
+                             f"architecture = {other!r}, which is not available yet)")
+    return architecture
+
+
+def _temperature(value) -> float:
+    kelvin = parse_quantity(value, "temperature", "cell.temperature")
+    if kelvin < 0:
+        raise InputError("cell.temperature", value,
+                         f"a temperature above absolute zero (0 K = {-ZERO_CELSIUS} degC); "
+                         f"this is {kelvin:.6g} K, below absolute zero")
+    if kelvin == 0:
+        raise InputError("cell.temperature", value, "a temperature above absolute zero (0 K)")
+    return kelvin
+
+
+# ------------------------------------------------------------------------------------------
+# materials and layers
+
+def _load_materials(data: dict, cell: dict, base_dir: Path) -> dict[str, Material]:
+    """Load every material a layer uses, and every [materials.NAME] table, once each."""
+    from . import materials as matlib
+
+    library = list(matlib.library_names())
+    overrides = _table(data, "materials", "")
+    used = []
+    layers = cell.get("layers")
+    if isinstance(layers, list):
+        for item in layers:
+            if isinstance(item, dict) and isinstance(item.get("material"), str):
+                used.append(item["material"])
+
+    loaded: dict[str, Material] = {}
+    for name, table in overrides.items():
+        key = f"materials.{name}"
+        if name not in library:
+            expected = (f"the name of a library material: {_listing(library)}; a "
+                        f"[materials.NAME] table changes parameters of a library material")
+            close = difflib.get_close_matches(str(name), library, n=1)
+            if close:
+                expected += f" (did you mean {close[0]!r}?)"
+            raise InputError(key, table, expected)
+        if not isinstance(table, dict):
+            raise InputError(key, table, f"a table of parameter overrides: [{key}]")
+        loaded[name] = matlib.load_material(name, table, base_dir, key=key)
+    for name in used:
+        if name not in loaded and name in library:  # unknown names: reported by _layers
+            loaded[name] = matlib.load_material(name, None, base_dir, key=f"materials.{name}")
+    return loaded
+
+
+def _layers(cell: dict, materials: dict) -> list[Layer]:
+    from . import materials as matlib
+
+    items = _get(cell, "layers", "cell",
+                 expected="a list of layers, one [[cell.layers]] table each, from the bottom "
+                          "tab to the top tab")
+    if not isinstance(items, list) or not items:
+        raise InputError("cell.layers", items,
+                         "a non-empty list of layers, one [[cell.layers]] table each, "
+                         "from the bottom tab to the top tab")
+
+    layers: list[Layer] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        prefix = f"cell.layers.{index}"
+        if not isinstance(item, dict):
+            raise InputError(prefix, item, "a table with name, material and thickness")
+        name = item.get("name", MISSING)
+        if not isinstance(name, str) or not name.strip():
+            raise InputError(f"{prefix}.name", name, "a non-empty string such as 'cathode'")
+        if "." in name:
+            raise InputError(f"{prefix}.name", name,
+                             "a name without '.' (names are used in keys like "
+                             "cell.layers.NAME.thickness)")
+        if name in seen:
+            raise InputError(f"{prefix}.name", name,
+                             f"a unique layer name ({name!r} is already layer {seen[name]})")
+        seen[name] = index
+        prefix = f"cell.layers.{name}"
+        _check_keys(item, LAYER_KEYS, prefix)
+
+        material_name = _get(item, "material", prefix, expected="a material name")
+        if not isinstance(material_name, str) or material_name not in materials:
+            library = list(matlib.library_names())
+            expected = f"a material from the library: {_listing(library)}"
+            if isinstance(material_name, str):
+                close = difflib.get_close_matches(material_name, library, n=1)
+                if close:
+                    expected += f" (did you mean {close[0]!r}?)"
+            raise InputError(f"{prefix}.material", material_name, expected)
+        material = materials[material_name]
+
+        thickness_value = _get(item, "thickness", prefix, "length")
+        thickness = _number(thickness_value, "length", f"{prefix}.thickness")
+        if thickness < 0 or (thickness == 0 and material.kind != "lithium_metal"):
+            raise InputError(f"{prefix}.thickness", thickness_value,
+                             "a length such as '1.5 um', greater than zero")
+
+        stoichiometry = None
+        key = f"{prefix}.initial_stoichiometry"
+        if material.kind == "intercalation":
+            if "initial_stoichiometry" in item:
+                stoichiometry = _number(item["initial_stoichiometry"], "dimensionless", key)
+                if not 0 <= stoichiometry <= 1:
+                    raise InputError(key, item["initial_stoichiometry"],
+                                     "a number between 0 and 1 (the lithium fraction x)")
+            elif material.has("initial_stoichiometry"):
+                stoichiometry = float(material.value("initial_stoichiometry"))
+            else:
+                raise InputError(key, MISSING,
+                                 f"a number between 0 and 1 (required: material "
+                                 f"{material_name!r} has no default initial_stoichiometry)")
+        elif "initial_stoichiometry" in item:
+            raise InputError(key, item["initial_stoichiometry"],
+                             f"no initial_stoichiometry: material {material_name!r} is "
+                             f"{_kind_text(material.kind)}; only intercalation electrodes "
+                             f"take one")
+        layers.append(Layer(name=name, material=material, thickness=thickness,
+                            initial_stoichiometry=stoichiometry))
+
+    _check_stack(layers)
+    for index, layer in enumerate(layers):
+        if layer.thickness == 0:
+            neighbours = [layers[j] for j in (index - 1, index + 1) if 0 <= j < len(layers)]
+            if not any(n.material.kind == "collector" for n in neighbours):
+                raise InputError(f"cell.layers.{layer.name}.thickness",
+                                 items[index]["thickness"],
+                                 "a length greater than zero (0 is allowed only for a lithium "
+                                 "layer next to a current collector layer: an anode-free cell)")
+    return layers
+
+
+def _kind_text(kind: str) -> str:
+    return {"intercalation": "an intercalation electrode", "electrolyte": "an electrolyte",
+            "lithium_metal": "lithium metal", "collector": "a current collector"}.get(
+                kind, f"of kind {kind!r}")
+
+
+def _check_stack(layers: list[Layer]) -> None:
+    kinds = [layer.material.kind for layer in layers]
+    core = list(kinds)
+    if core and core[0] == "collector":
+        core = core[1:]
+    if core and core[-1] == "collector":
+        core = core[:-1]
+    if (len(core) == 3 and core[0] in ELECTRODE_KINDS and core[1] == "electrolyte"
+            and core[2] in ELECTRODE_KINDS):
+        return
+    stack = [f"{layer.name} ({layer.material.name}: {layer.material.kind})" for layer in layers]
+    raise InputError("cell.layers", " | ".join(stack),
+                     "layers from the bottom tab to the top tab in the order: optional "
+                     "current collector, electrode, electrolyte, electrode, optional current "
+                     "collector (an electrode is an intercalation material or lithium metal)")
+
+
+# ------------------------------------------------------------------------------------------
+# mesh and solver settings
+
+def _mesh(table: dict) -> MeshSettings:
+    _check_keys(table, MESH_KEYS, "mesh")
+    defaults = MeshSettings()
+    cells = defaults.cells_per_layer
+    if "cells_per_layer" in table:
+        cells = _integer(table["cells_per_layer"], "mesh.cells_per_layer", 1, "20")
+    max_cell_size = None
+    if "max_cell_size" in table:
+        max_cell_size = _positive(table["max_cell_size"], "length", "mesh.max_cell_size")
+    grading = defaults.grading
+    if "grading" in table:
+        grading = _number(table["grading"], "dimensionless", "mesh.grading")
+        if not 0 <= grading < 1:
+            raise InputError("mesh.grading", table["grading"],
+                             "a number from 0 (uniform cells) up to but not including 1 "
+                             "(cells ever finer towards the interfaces)")
+    return MeshSettings(cells_per_layer=cells, max_cell_size=max_cell_size, grading=grading)
+
+
+def _solver(table: dict) -> SolverSettings:
+    _check_keys(table, SOLVER_KEYS, "solver")
+    defaults = SolverSettings()
+    rtol = defaults.rtol
+    if "rtol" in table:
+        rtol = _number(table["rtol"], "dimensionless", "solver.rtol")
+        if not 0 < rtol <= 0.1:
+            raise InputError("solver.rtol", table["rtol"],
+                             "a relative tolerance greater than 0 and at most 0.1, such as 1e-3")
+    max_step = initial_step = None
+    if "max_step" in table:
+        max_step = _positive(table["max_step"], "time", "solver.max_step")
+    if "initial_step" in table:
+        initial_step = _positive(table["initial_step"], "time", "solver.initial_step")
+    fields_every = defaults.fields_every
+    if "fields_every" in table:
+        fields_every = _integer(table["fields_every"], "solver.fields_every", 0, "0 (never) or 10")
+    return SolverSettings(rtol=rtol, max_step=max_step, initial_step=initial_step,
+                          fields_every=fields_every)
+
+
+# ------------------------------------------------------------------------------------------
+# protocol
+
+def _protocol(data: dict) -> list[Step]:
+    expected = ("a non-empty list of steps, one [[protocol]] table each, such as "
+                "mode = 'discharge', c_rate = 1, until_voltage = '3.0 V'")
+    items = data.get("protocol", MISSING)
+    if items is MISSING:
+        raise InputError("protocol", MISSING, expected + " (required)")
+    if not isinstance(items, list) or not items:
+        raise InputError("protocol", items, expected)
+    steps: list[Step] = []
+    _flatten(items, "protocol", steps)
+    return steps
+
+
+def _flatten(items: list, prefix: str, out: list[Step]) -> None:
+    """Validate each step of `items` and append it to `out`, expanding repeat blocks."""
+    for position, item in enumerate(items):
+        key = f"{prefix}.{position}"
+        if not isinstance(item, dict):
+            raise InputError(key, item, "a step table with a mode, or a block with repeat "
+                                        "and steps")
+        if "repeat" in item or "steps" in item:
+            _check_keys(item, BLOCK_KEYS, key)
+            repeat = 1
+            if "repeat" in item:
+                repeat = _integer(item["repeat"], f"{key}.repeat", 1, "10")
+            inner = item.get("steps", MISSING)
+            if not isinstance(inner, list) or not inner:
+                raise InputError(f"{key}.steps", inner,
+                                 "a non-empty list of steps to repeat")
+            block: list[Step] = []
+            _flatten(inner, f"{key}.steps", block)
+            if len(out) + repeat * len(block) > MAX_PROTOCOL_STEPS:
+                raise InputError(f"{key}.repeat", item.get("repeat", 1),
+                                 f"a repeat count that keeps the protocol within "
+                                 f"{MAX_PROTOCOL_STEPS} steps in all")
+            for _ in range(repeat):
+                out.extend(block)
+        else:
+            out.append(_step(item, key))
+            if len(out) > MAX_PROTOCOL_STEPS:
+                raise InputError(key, item, f"at most {MAX_PROTOCOL_STEPS} protocol steps")
+    if prefix == "protocol":
+        for index, step in enumerate(out):
+            out[index] = replace(step, index=index)
+
+
+def _step(item: dict, key: str) -> Step:
+    mode = item.get("mode", MISSING)
+    if mode not in STEP_RULES:
+        raise InputError(f"{key}.mode", mode,
+                         f"one of {_listing(MODES)} (or a block with repeat and steps)")
+    allowed, required_groups = STEP_RULES[mode]
+    for name, value in item.items():
+        if name == "mode" or name in allowed:
+            continue
+        if name in STEP_QUANTITIES or name in BLOCK_KEYS:
+            raise InputError(f"{key}.{name}", value,
+                             f"no {name} in a {mode} step (a {mode} step takes "
+                             f"{_listing(allowed)})")
+        _check_keys({name: value}, ("mode",) + allowed, key)
+
+    values = {}
+    for name in allowed:
+        if name in item:
+            values[name] = _positive(item[name], STEP_QUANTITIES[name], f"{key}.{name}")
+
+    if mode in ("discharge", "charge"):
+        given = [name for name in DRIVES if name in item]
+        if len(given) != 1:
+            shown = {name: item[name] for name in given} if given else dict(item)
+            raise InputError(key, shown,
+                             f"exactly one of c_rate, current or current_density in a "
+                             f"{mode} step (they all set its current)")
+    for group in required_groups:
+        if not any(name in item for name in group):
+            if len(group) == 1:
+                raise InputError(f"{key}.{group[0]}", MISSING,
+                                 f"{_describe(group[0])} (required in a {mode} step)")
+            raise InputError(key, dict(item),
+                             f"a {mode} step with at least one of {_listing(group)} "
+                             f"(when to end it)")
+    return Step(mode=mode, key=key, **values)
+
+
+def _describe(name: str) -> str:
+    return DIMENSIONS[STEP_QUANTITIES[name]][1] + ", greater than zero"

@@ -1,0 +1,98 @@
+"""The `thinfilm` command: run cases, list materials."""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .errors import InputError, SolverError
+
+EXIT_INVALID_INPUT = 2
+EXIT_SOLVER_FAILED = 3
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="thinfilm",
+        description="Continuum solver for all-solid-state thin-film lithium batteries.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a case file and write its results")
+    run.add_argument("case", type=Path, help="case file (TOML)")
+    run.add_argument("--out", type=Path, required=True, help="output folder")
+    run.add_argument("--quiet", action="store_true", help="no progress output")
+    materials = sub.add_parser("materials", help="list the materials library, or show one entry")
+    materials.add_argument("name", nargs="?", help="material name, e.g. LiCoO2")
+    return parser
+
+
+class _Progress:
+    """Prints a progress line to stderr once a run has taken more than a couple of seconds."""
+
+    def __init__(self, case, quiet):
+        self.n_steps = len(case.protocol)
+        self.started = time.perf_counter()
+        self.last = self.started
+        self.quiet = quiet
+        self.shown = False
+
+    def __call__(self, k, step, elapsed, voltage, capacity):
+        now = time.perf_counter()
+        if self.quiet or now - self.started < 2.0 or now - self.last < 1.0:
+            return
+        self.last = now
+        self.shown = True
+        print(f"\rstep {k + 1}/{self.n_steps} {step.mode}: t = {elapsed:10.1f} s, "
+              f"V = {voltage:.4f} V, {capacity * 1e3:9.3f} uAh/cm2", end="", file=sys.stderr)
+
+    def close(self):
+        if self.shown:
+            print(file=sys.stderr)
+
+
+def _run(args):
+    from .api import run
+    from .case import load_case
+
+    case = load_case(args.case)
+    progress = _Progress(case, args.quiet)
+    result = run(case, progress=progress)
+    progress.close()
+    result.write(args.out)
+    for k, step in enumerate(result.summary["steps"]):
+        print(f"step {k} {step['mode']:9s} {step['end_reason']:18s} "
+              f"{step['capacity_mAh_cm2'] * 1e3:10.3f} uAh/cm2  "
+              f"{step['energy_mWh_cm2'] * 1e3:10.3f} uWh/cm2  "
+              f"mean {step['mean_voltage_V']:.4f} V  ({step['duration_s']:.1f} s)")
+    print(f"results in {args.out}/ (timeseries.csv, summary.json, voltage.png)")
+    if result.failed:
+        print(f"thinfilm: {result.summary.get('message', 'the solver failed')}", file=sys.stderr)
+        return EXIT_SOLVER_FAILED
+    return 0
+
+
+def _materials(args):
+    from . import materials
+
+    if args.name:
+        print(materials.format_material(args.name))
+    else:
+        print(materials.format_library())
+    return 0
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        return _materials(args)
+    except InputError as exc:
+        print(f"thinfilm: invalid input: {exc}", file=sys.stderr)
+        return EXIT_INVALID_INPUT
+    except SolverError as exc:
+        print(f"thinfilm: {exc}", file=sys.stderr)
+        return EXIT_SOLVER_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

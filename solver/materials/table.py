@@ -1,0 +1,153 @@
+"""Tabulated material functions y(x): smooth monotone interpolation, linear extrapolation.
+
+A `Table` interpolates with a piecewise-cubic Hermite interpolant that preserves
+monotonicity (PCHIP), so a monotone OCV table gives a monotone OCV and no overshoot between
+points. Beyond the ends it continues along a straight line with the end slope, so the value
+and its first derivative are continuous everywhere. With ``log=True`` the interpolation is
+done on ln(y) (for diffusivities that span decades); y is then exp of the interpolant and the
+extrapolation is exponential.
+
+Table files are CSV: '#' lines are comments (they carry the source of the data), the first
+other line is a header naming the two columns, then one row "x,y" per point, in SI units.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from scipy.interpolate import PchipInterpolator
+
+from ..errors import InputError
+
+
+class Table:
+    """y(x) from points; callable and differentiable, vectorised over x."""
+
+    def __init__(self, x, y, *, log: bool = False, name: str = "table",
+                 columns: tuple[str, str] = ("x", "y"), notes: tuple[str, ...] = (),
+                 path: Path | None = None):
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        if x.ndim != 1 or y.ndim != 1 or x.size != y.size:
+            raise ValueError(f"{name}: x and y must be 1-D arrays of equal length")
+        if x.size < 2:
+            raise ValueError(f"{name}: a table needs at least two points")
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+            raise ValueError(f"{name}: every x and y must be a finite number")
+        if np.any(np.diff(x) <= 0):
+            raise ValueError(f"{name}: x must be strictly increasing")
+        if log and np.any(y <= 0):
+            raise ValueError(f"{name}: a log-interpolated table needs y > 0")
+        self.x = x
+        self.y = y
+        self.x.setflags(write=False)
+        self.y.setflags(write=False)
+        self.log = bool(log)
+        self.name = name
+        self.columns = tuple(columns)
+        self.notes = tuple(notes)
+        self.path = path
+        values = np.log(y) if self.log else y
+        self._spline = PchipInterpolator(x, values, extrapolate=False)
+        self._dspline = self._spline.derivative()
+        self._v0, self._v1 = float(values[0]), float(values[-1])
+        self._s0 = float(self._dspline(x[0]))
+        self._s1 = float(self._dspline(x[-1]))
+
+    # -- evaluation ------------------------------------------------------------------
+    def _values(self, q: np.ndarray):
+        """The interpolant v(q) (ln y when log) and dv/dq, continued linearly outside."""
+        x0, x1 = self.x[0], self.x[-1]
+        inside = np.clip(q, x0, x1)
+        v = self._spline(inside)
+        dv = self._dspline(inside)
+        below, above = q < x0, q > x1
+        v = np.where(below, self._v0 + self._s0 * (q - x0), v)
+        v = np.where(above, self._v1 + self._s1 * (q - x1), v)
+        dv = np.where(below, self._s0, np.where(above, self._s1, dv))
+        return v, dv
+
+    def __call__(self, x):
+        q = np.asarray(x, dtype=float)
+        v, _ = self._values(q)
+        y = np.exp(v) if self.log else v
+        return float(y) if np.ndim(y) == 0 else y
+
+    def derivative(self, x):
+        """dy/dx at x (same shape as x)."""
+        q = np.asarray(x, dtype=float)
+        v, dv = self._values(q)
+        d = np.exp(v) * dv if self.log else dv
+        return float(d) if np.ndim(d) == 0 else d
+
+    # -- description ---------------------------------------------------------------------
+    @property
+    def x_range(self) -> tuple[float, float]:
+        return float(self.x[0]), float(self.x[-1])
+
+    def is_strictly_decreasing(self) -> bool:
+        return bool(np.all(np.diff(self.y) < 0))
+
+    def is_strictly_increasing(self) -> bool:
+        return bool(np.all(np.diff(self.y) > 0))
+
+    def __len__(self) -> int:
+        return int(self.x.size)
+
+    def __repr__(self) -> str:
+        where = f" from {self.path.name}" if self.path is not None else ""
+        return (f"Table({self.name}{where}: {len(self)} points, "
+                f"x in [{self.x[0]:g}, {self.x[-1]:g}], y in [{self.y.min():g}, {self.y.max():g}]"
+                f"{', log' if self.log else ''})")
+
+
+def read_table(path: Path, key: str, *, log: bool = False, name: str | None = None) -> Table:
+    """Read a two-column CSV table; every problem is an InputError naming `key` and the path."""
+    path = Path(path)
+    shown = str(path)
+    if not path.is_file():
+        raise InputError(key, shown, "an existing table file (CSV: header line, then rows x,y)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(key, shown, f"a readable UTF-8 CSV file ({exc})") from None
+
+    notes: list[str] = []
+    header: tuple[str, str] | None = None
+    xs: list[float] = []
+    ys: list[float] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            notes.append(line.lstrip("#").strip())
+            continue
+        cells = [c.strip() for c in line.split(",")]
+        if header is None:
+            if len(cells) != 2 or _is_number(cells[0]):
+                raise InputError(key, shown, f"a CSV whose first non-comment line is a header "
+                                             f"of two column names (line {number}: {raw!r})")
+            header = (cells[0], cells[1])
+            continue
+        if len(cells) != 2 or not (_is_number(cells[0]) and _is_number(cells[1])):
+            raise InputError(key, shown, f"rows of two finite numbers 'x,y' "
+                                         f"(line {number}: {raw!r})")
+        xs.append(float(cells[0]))
+        ys.append(float(cells[1]))
+    if header is None or len(xs) < 2:
+        raise InputError(key, shown, "a CSV table with a header line and at least two rows")
+    try:
+        return Table(xs, ys, log=log, name=name or path.stem, columns=header,
+                     notes=tuple(notes), path=path)
+    except ValueError as exc:
+        raise InputError(key, shown, f"a valid table ({exc})") from None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False

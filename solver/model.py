@@ -1,0 +1,447 @@
+"""The discrete cell model: unknowns, residual and analytic Jacobian on any grid.
+
+Unknowns, in this order in the state vector u:
+  phi   one potential per cell: electronic (phi_s) in conductors, ionic (phi_e) in the
+        electrolyte                                                          [V]
+  x     Li stoichiometry c / c_max in every cell of an intercalation electrode  [-]
+  i     Butler-Volmer current density on every electrode | electrolyte face
+        (anodic > 0: Li+ leaves the electrode)                                [A/m^2]
+  xs    surface stoichiometry on the faces of intercalation electrodes        [-]
+  V     potential of the positive tab (the negative tab is grounded)          [V]
+
+Equations (finite volumes, two-point fluxes; one row per unknown, same order):
+  charge    Ohm: sum of currents leaving each cell = 0                        [A]
+  mass      Fick: c_max V dx/dt + sum of Li fluxes leaving = 0                [mol/s]
+  kinetics  Butler-Volmer, inverse form: phi_s,f - phi_e,f - U(xs) - i R_film - eta(i) = 0  [V]
+  surface   Fick across the half cell: c_max D (x_cell - xs) T_half - i A / F = 0  [mol/s]
+  drive     galvanostatic: current into the positive tab = I; potentiostatic: V = V_set
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .errors import InputError
+from .physics.arrhenius import arrhenius
+from .physics.kinetics import butler_volmer_overpotential, exchange_current_density
+from .sparse import TripletPattern
+from .units import FARADAY
+
+ELECTRODE_KINDS = ("intercalation", "lithium_metal")
+
+
+def _function_of_x(value):
+    """A constant or a Table as a pair of vectorised callables (f(x), df/dx(x))."""
+    if callable(value):
+        return value, value.derivative
+    constant = float(value)
+    return (lambda x: np.full(np.shape(x), constant)), (lambda x: np.zeros(np.shape(x)))
+
+
+def _optional(material, name, default):
+    return material.value(name) if material.has(name) else default
+
+
+@dataclass
+class Electrode:
+    """An electrode region: its layer, cells, interface faces and material laws."""
+    layer: int
+    name: str
+    kind: str
+    cells: np.ndarray            # grid cell ids
+    faces: np.ndarray            # interface face positions (indices into the i unknowns)
+    ocv: object = None           # U(x), U'(x)
+    docv: object = None
+    diffusivity: object = None   # D(x), D'(x) at the case temperature
+    ddiffusivity: object = None
+    max_concentration: float = 0.0
+    x_range: tuple = (0.0, 1.0)
+    initial_x: float = 0.0
+    density_molar: float = 0.0   # mol/m^3 of Li metal
+
+    def open_circuit(self, x):
+        return float(self.ocv(np.array([x]))[0]) if self.kind == "intercalation" else 0.0
+
+
+class CellModel:
+    """Residual and Jacobian of one cell (a case on a grid) at a given drive and time step."""
+
+    def __init__(self, case, grid):
+        self.case = case
+        self.grid = grid
+        self.temperature = case.temperature
+        self._classify_regions()
+        self._build_conduction()
+        self._build_interfaces()
+        self._build_diffusion()
+        self._build_layout()
+        self._build_pattern()
+
+    # ---------------------------------------------------------------- set-up
+    def _classify_regions(self):
+        case, grid = self.case, self.grid
+        kinds = [layer.material.kind for layer in case.layers]
+        self.layer_kinds = kinds
+        tags = grid.cell_tags
+        self.cell_kind = np.array(kinds, dtype=object)[tags]
+        self.is_ionic = np.array([k == "electrolyte" for k in kinds])[tags]
+        T = self.temperature
+        conductivity = np.empty(len(case.layers))
+        for k, layer in enumerate(case.layers):
+            m = layer.material
+            if m.kind == "electrolyte":
+                conductivity[k] = arrhenius(
+                    m.value("conductivity"), _optional(m, "activation_energy", 0.0), T,
+                    _optional(m, "reference_temperature", T))
+            else:
+                conductivity[k] = m.value("electronic_conductivity")
+        self.layer_conductivity = conductivity
+        self.cell_conductivity = conductivity[tags]
+
+        self.electrodes = []
+        for k, layer in enumerate(case.layers):
+            if layer.material.kind in ELECTRODE_KINDS:
+                self.electrodes.append(self._electrode(k, layer))
+        if len(self.electrodes) != 2:
+            raise InputError("cell.layers", [l.name for l in case.layers],
+                             "exactly two electrode layers")
+        ocvs = [e.open_circuit(e.initial_x) for e in self.electrodes]
+        self.positive = int(np.argmax(ocvs))
+        self.negative = 1 - self.positive
+        electrolyte_layer = kinds.index("electrolyte")
+        positive_on_top = self.electrodes[self.positive].layer > electrolyte_layer
+        self.positive_tab = "top" if positive_on_top else "bottom"
+        self.negative_tab = "bottom" if positive_on_top else "top"
+
+    def _electrode(self, k, layer):
+        m = layer.material
+        T = self.temperature
+        cells = self.grid.cells_with_tag(layer.name)
+        e = Electrode(layer=k, name=layer.name, kind=m.kind, cells=cells, faces=None)
+        t_ref = _optional(m, "reference_temperature", T)
+        if m.kind == "intercalation":
+            e.ocv, e.docv = _function_of_x(m.value("ocv"))
+            d_factor = arrhenius(1.0, _optional(m, "diffusivity_activation_energy", 0.0), T, t_ref)
+            d, dd = _function_of_x(m.value("diffusivity"))
+            e.diffusivity = lambda x, d=d, s=d_factor: s * d(x)
+            e.ddiffusivity = lambda x, dd=dd, s=d_factor: s * dd(x)
+            e.max_concentration = m.value("max_concentration")
+            e.x_range = tuple(m.value("stoichiometry_range"))
+            e.initial_x = layer.initial_stoichiometry
+            self._kinetics_of(e, m, t_ref)
+        else:
+            e.density_molar = m.value("density") / m.value("molar_mass")
+            self._kinetics_of(e, m, t_ref)
+        e.film_resistance = _optional(m, "film_resistance", 0.0)
+        e.alpha_a = m.value("charge_transfer_coefficient")
+        e.alpha_c = 1.0 - e.alpha_a
+        return e
+
+    def _kinetics_of(self, e, m, t_ref):
+        T = self.temperature
+        if m.has("rate_constant"):
+            e.rate_constant = arrhenius(m.value("rate_constant"),
+                                        _optional(m, "rate_constant_activation_energy", 0.0),
+                                        T, t_ref)
+            e.i0_constant = None
+        else:
+            e.rate_constant = None
+            e.i0_constant = arrhenius(m.value("exchange_current_density"),
+                                      _optional(m, "rate_constant_activation_energy", 0.0),
+                                      T, t_ref)
+
+    def _build_conduction(self):
+        """Ohm's law on faces inside one conduction network, and at the two tabs."""
+        g = self.grid
+        fc = g.face_cells
+        ht = g.half_transmissibility
+        interior = g.interior_faces
+        c0, c1 = fc[interior, 0], fc[interior, 1]
+        same_network = self.is_ionic[c0] == self.is_ionic[c1]
+        f = interior[same_network]
+        a, b = fc[f, 0], fc[f, 1]
+        sa, sb = self.cell_conductivity[a], self.cell_conductivity[b]
+        conductance = 1.0 / (1.0 / (sa * ht[f, 0]) + 1.0 / (sb * ht[f, 1]))
+        n = g.n_cells
+        rows = np.concatenate([a, b, a, b])
+        cols = np.concatenate([a, b, b, a])
+        vals = np.concatenate([conductance, conductance, -conductance, -conductance])
+        self.tabs = {}
+        for side in ("bottom", "top"):
+            faces = g.boundary_faces[side]
+            cells = fc[faces, 0]
+            if np.any(self.is_ionic[cells]):
+                raise InputError("cell.layers", side,
+                                 "an electrode or a current collector at each tab, not the electrolyte")
+            self.tabs[side] = (cells, self.cell_conductivity[cells] * ht[faces, 0])
+        self.conduction_rows, self.conduction_cols, self.conduction_vals = rows, cols, vals
+        self.n_cells = n
+
+    def _build_interfaces(self):
+        """Faces between an electrode cell and an electrolyte cell carry Butler-Volmer."""
+        g = self.grid
+        fc = g.face_cells
+        interior = g.interior_faces
+        c0, c1 = fc[interior, 0], fc[interior, 1]
+        crossing = self.is_ionic[c0] != self.is_ionic[c1]
+        faces = interior[crossing]
+        first_is_electrode = ~self.is_ionic[fc[faces, 0]]
+        side_e = np.where(first_is_electrode, 0, 1)
+        cell_e = fc[faces, side_e]
+        cell_l = fc[faces, 1 - side_e]
+        electrode_layer = g.cell_tags[cell_e]
+        ht = g.half_transmissibility
+        ht_e = ht[faces, side_e]
+        ht_l = ht[faces, 1 - side_e]
+        area = g.face_areas[faces]
+        self.if_faces = faces
+        self.if_cell_e, self.if_cell_l, self.if_area = cell_e, cell_l, area
+        self.if_ht_e = ht_e
+        # ohmic resistance (times area) of the two half cells between the centres and the face
+        self.if_half_cell_resistance = (area / (self.cell_conductivity[cell_e] * ht_e)
+                                        + area / (self.cell_conductivity[cell_l] * ht_l))
+        self.n_if = faces.size
+        for e in self.electrodes:
+            e.faces = np.flatnonzero(electrode_layer == e.layer)
+            if e.faces.size == 0:
+                raise InputError("cell.layers", e.name, "an electrode that touches the electrolyte")
+        self.if_film_resistance = np.zeros(self.n_if)
+        for e in self.electrodes:
+            self.if_film_resistance[e.faces] = e.film_resistance
+
+    def _build_diffusion(self):
+        """Fick's law on faces inside each intercalation electrode."""
+        g = self.grid
+        fc = g.face_cells
+        interior = g.interior_faces
+        ht = g.half_transmissibility
+        self.intercalation = [e for e in self.electrodes if e.kind == "intercalation"]
+        x_index = -np.ones(g.n_cells, dtype=np.int64)
+        offset = 0
+        for e in self.intercalation:
+            x_index[e.cells] = offset + np.arange(e.cells.size)
+            e.x_slice = slice(offset, offset + e.cells.size)
+            offset += e.cells.size
+        self.n_x = offset
+        self.x_index = x_index
+        for e in self.intercalation:
+            in_e = np.isin(fc[interior], e.cells).all(axis=1)
+            f = interior[in_e]
+            e.diff_a = x_index[fc[f, 0]]
+            e.diff_b = x_index[fc[f, 1]]
+            e.diff_geometry = 1.0 / (1.0 / ht[f, 0] + 1.0 / ht[f, 1])
+            e.volume = g.cell_volumes[e.cells]
+        xs_offset = 0
+        for e in self.intercalation:
+            e.xs_slice = slice(xs_offset, xs_offset + e.faces.size)
+            xs_offset += e.faces.size
+        self.n_xs = xs_offset
+
+    def _build_layout(self):
+        n, nx, ni, nxs = self.n_cells, self.n_x, self.n_if, self.n_xs
+        self.s_phi = slice(0, n)
+        self.s_x = slice(n, n + nx)
+        self.s_i = slice(n + nx, n + nx + ni)
+        self.s_xs = slice(n + nx + ni, n + nx + ni + nxs)
+        self.i_V = n + nx + ni + nxs
+        self.n_unknowns = self.i_V + 1
+        self.differential = np.zeros(self.n_unknowns, dtype=bool)
+        self.differential[self.s_x] = True
+
+    def _build_pattern(self):
+        """All (row, col) pairs the Jacobian can fill, in the order `jacobian_values` emits."""
+        rows, cols = [self.conduction_rows], [self.conduction_cols]
+        n = self.n_cells
+        # tabs: charge rows of the tab cells; the positive tab couples to V
+        pos_cells, _ = self.tabs[self.positive_tab]
+        neg_cells, _ = self.tabs[self.negative_tab]
+        rows += [pos_cells, pos_cells, neg_cells]
+        cols += [pos_cells, np.full_like(pos_cells, self.i_V), neg_cells]
+        # interface current in the charge rows
+        i_cols = self.s_i.start + np.arange(self.n_if)
+        rows += [self.if_cell_e, self.if_cell_l]
+        cols += [i_cols, i_cols]
+        # mass rows
+        for e in self.intercalation:
+            xa = n + e.diff_a
+            xb = n + e.diff_b
+            rows += [xa, xa, xb, xb]
+            cols += [xa, xb, xa, xb]
+            xc = n + self.x_index[e.cells]
+            rows += [xc]
+            cols += [xc]
+            xe = n + self.x_index[self.if_cell_e[e.faces]]
+            rows += [xe]
+            cols += [i_cols[e.faces]]
+        # kinetics rows: phi_e-side, phi_l-side, i, (xs)
+        rows += [i_cols, i_cols, i_cols]
+        cols += [self.if_cell_e, self.if_cell_l, i_cols]
+        for e in self.intercalation:
+            xs_cols = self.s_xs.start + np.arange(e.xs_slice.start, e.xs_slice.stop)
+            rows += [i_cols[e.faces]]
+            cols += [xs_cols]
+            # surface rows: x_cell, xs, i
+            xe = n + self.x_index[self.if_cell_e[e.faces]]
+            rows += [xs_cols, xs_cols, xs_cols]
+            cols += [xe, xs_cols, i_cols[e.faces]]
+        # drive row
+        rows += [np.full_like(pos_cells, self.i_V), [self.i_V]]
+        cols += [pos_cells, [self.i_V]]
+        rows = np.concatenate([np.asarray(r, dtype=np.int64) for r in rows])
+        cols = np.concatenate([np.asarray(c, dtype=np.int64) for c in cols])
+        self.pattern = TripletPattern(rows, cols, (self.n_unknowns, self.n_unknowns))
+        self.conduction_matrix = sp.csr_matrix(
+            (self.conduction_vals, (self.conduction_rows, self.conduction_cols)), shape=(n, n))
+
+    # ---------------------------------------------------------------- state
+    def initial_state(self):
+        """Uniform stoichiometry, zero current, potentials at open circuit (tab - = 0 V)."""
+        u = np.zeros(self.n_unknowns)
+        neg, pos = self.electrodes[self.negative], self.electrodes[self.positive]
+        u_neg, u_pos = neg.open_circuit(neg.initial_x), pos.open_circuit(pos.initial_x)
+        phi = u[self.s_phi]
+        tags = self.grid.cell_tags
+        layer_of_electrode_side = self._network_side()
+        phi[:] = np.where(self.is_ionic, -u_neg, np.where(layer_of_electrode_side[tags] == self.positive,
+                                                         u_pos - u_neg, 0.0))
+        for e in self.intercalation:
+            u[self.s_x][e.x_slice] = e.initial_x
+            u[self.s_xs][e.xs_slice] = e.initial_x
+        u[self.i_V] = u_pos - u_neg
+        return u
+
+    def _network_side(self):
+        """For each layer, which electrode (0 or 1 in self.electrodes) its conductors belong to."""
+        electrolyte_layer = self.layer_kinds.index("electrolyte")
+        side = np.array([0 if k < electrolyte_layer else 1 for k in range(len(self.layer_kinds))])
+        first_below = 0 if self.electrodes[0].layer < electrolyte_layer else 1
+        return side if first_below == 0 else 1 - side
+
+    # ---------------------------------------------------------------- equations
+    def residual_and_jacobian(self, u, history, dt_coeff, drive, want_jacobian=True):
+        """Residual R(u) and Jacobian dR/du.
+
+        history:  the part of the time derivative from previous steps, so that
+                  dx/dt ~ dt_coeff * x + history (BDF); per x unknown.
+        drive:    ("current", I) with I > 0 on discharge, or ("voltage", V_set).
+        """
+        n = self.n_cells
+        phi = u[self.s_phi]
+        x = u[self.s_x]
+        i = u[self.s_i]
+        xs = u[self.s_xs]
+        V = u[self.i_V]
+        R = np.empty_like(u)
+        vals = [self.conduction_vals]
+
+        # charge conservation (Ohm)
+        r_phi = self.conduction_matrix @ phi
+        pos_cells, pos_g = self.tabs[self.positive_tab]
+        neg_cells, neg_g = self.tabs[self.negative_tab]
+        np.add.at(r_phi, pos_cells, pos_g * (phi[pos_cells] - V))
+        np.add.at(r_phi, neg_cells, neg_g * phi[neg_cells])
+        vals += [pos_g, -pos_g, neg_g]
+        current = i * self.if_area
+        np.add.at(r_phi, self.if_cell_e, current)
+        np.add.at(r_phi, self.if_cell_l, -current)
+        vals += [self.if_area, -self.if_area]
+        R[self.s_phi] = r_phi
+
+        # Li mass conservation (Fick)
+        r_x = R[self.s_x]
+        r_x[:] = 0.0
+        for e in self.intercalation:
+            cmax = e.max_concentration
+            xa, xb = x[e.diff_a], x[e.diff_b]
+            xm = 0.5 * (xa + xb)
+            D, dD = e.diffusivity(xm), e.ddiffusivity(xm)
+            flux = cmax * e.diff_geometry * D * (xa - xb)
+            d_da = cmax * e.diff_geometry * (D + 0.5 * dD * (xa - xb))
+            d_db = cmax * e.diff_geometry * (-D + 0.5 * dD * (xa - xb))
+            np.add.at(r_x, e.diff_a, flux)
+            np.add.at(r_x, e.diff_b, -flux)
+            vals += [d_da, d_db, -d_da, -d_db]
+            xc = self.x_index[e.cells]
+            storage = cmax * e.volume
+            r_x[xc] += storage * (dt_coeff * x[xc] + history[xc])
+            vals += [storage * dt_coeff]
+            xe = self.x_index[self.if_cell_e[e.faces]]
+            np.add.at(r_x, xe, current[e.faces] / FARADAY)
+            vals += [self.if_area[e.faces] / FARADAY]
+
+        # Butler-Volmer (inverse form), per electrode
+        r_i = R[self.s_i]
+        ohmic = self.if_half_cell_resistance + self.if_film_resistance
+        d_di = np.empty(self.n_if)
+        d_dxs_parts = []
+        for e in self.electrodes:
+            f = e.faces
+            if e.kind == "intercalation":
+                s = xs[e.xs_slice]
+                U, dU = e.ocv(s), e.docv(s)
+                if e.rate_constant is not None:
+                    i0, di0 = exchange_current_density(s, e.rate_constant, e.max_concentration,
+                                                       e.alpha_a, e.alpha_c)
+                else:
+                    i0, di0 = np.full(f.size, e.i0_constant), np.zeros(f.size)
+            else:
+                U = dU = 0.0
+                i0, di0 = np.full(f.size, e.i0_constant), np.zeros(f.size)
+            eta, deta_di, deta_di0 = butler_volmer_overpotential(i[f], i0, e.alpha_a, e.alpha_c,
+                                                                 self.temperature)
+            r_i[f] = (phi[self.if_cell_e[f]] - phi[self.if_cell_l[f]] - ohmic[f] * i[f]
+                      - U - eta)
+            d_di[f] = -ohmic[f] - deta_di
+            if e.kind == "intercalation":
+                d_dxs_parts.append(-dU - deta_di0 * di0)
+        vals += [np.ones(self.n_if), -np.ones(self.n_if), d_di]
+
+        # surface concentration (Fick across the half cell next to the interface)
+        r_xs = R[self.s_xs]
+        for e, d_dxs in zip(self.intercalation, d_dxs_parts):
+            f = e.faces
+            cmax = e.max_concentration
+            xc = x[self.x_index[self.if_cell_e[f]]]
+            s = xs[e.xs_slice]
+            xm = 0.5 * (xc + s)
+            D, dD = e.diffusivity(xm), e.ddiffusivity(xm)
+            g = cmax * self.if_ht_e[f]
+            r_xs[e.xs_slice] = g * D * (xc - s) - current[f] / FARADAY
+            vals += [d_dxs,
+                     g * (D + 0.5 * dD * (xc - s)),
+                     g * (-D + 0.5 * dD * (xc - s)),
+                     -self.if_area[f] / FARADAY]
+
+        # drive
+        kind, value = drive
+        if kind == "current":
+            R[self.i_V] = np.sum(pos_g * (phi[pos_cells] - V)) - value
+            vals += [pos_g, [-np.sum(pos_g)]]
+        else:
+            R[self.i_V] = V - value
+            vals += [np.zeros_like(pos_g), [1.0]]
+        if not want_jacobian:
+            return R, None
+        return R, self.pattern.fill(np.concatenate(vals))
+
+    def jacobian_matrix(self, data):
+        """The Jacobian as a scipy CSR matrix, from the data `residual_and_jacobian` returns."""
+        return sp.csr_matrix((data, self.pattern.indices, self.pattern.indptr),
+                             shape=(self.n_unknowns, self.n_unknowns))
+
+    # ---------------------------------------------------------------- outputs
+    def tab_current(self, u):
+        """Current leaving the cell through the positive tab (A, > 0 on discharge)."""
+        pos_cells, pos_g = self.tabs[self.positive_tab]
+        return float(np.sum(pos_g * (u[pos_cells] - u[self.i_V])))
+
+    def lithium_in_electrodes(self, u):
+        """Moles of Li in each intercalation electrode."""
+        x = u[self.s_x]
+        return {e.name: float(np.sum(e.max_concentration * e.volume * x[self.x_index[e.cells]]))
+                for e in self.intercalation}
+
+    def interface_current(self, u, electrode):
+        """Total anodic current (A) across an electrode's interface."""
+        return float(np.sum(u[self.s_i][electrode.faces] * self.if_area[electrode.faces]))

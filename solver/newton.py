@@ -1,0 +1,78 @@
+"""Damped Newton's method on the monolithic system, with an analytic sparse Jacobian."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .linear import SingularMatrix
+
+
+class NewtonFailure(Exception):
+    """Newton's method did not converge; `where` names the worst equation and unknown."""
+
+    def __init__(self, reason, where=""):
+        self.reason = reason
+        self.where = where
+        super().__init__(f"{reason}{': ' + where if where else ''}")
+
+
+@dataclass
+class NewtonResult:
+    u: np.ndarray
+    iterations: int
+
+
+def newton_solve(equations, linear_solver, u0, scales, bounded, tol=1e-8, max_iterations=20,
+                 describe=None, roundoff=1e-6, measured_by_row=None):
+    """Solve R(u) = 0 from u0; equations(u) returns R and the Jacobian's CSR data for the
+    pattern of `linear_solver` (a solver.linear.LinearSolver).
+
+    scales:   typical size of each unknown; convergence is max |du| / scales < tol, or below
+              `roundoff` once the updates stop shrinking (the floor set by round-off in an
+              ill-conditioned system, e.g. metallic and ionic conductances side by side).
+    bounded:  mask of unknowns confined to [0, 1] (stoichiometries); steps are shortened to
+              stay inside (fraction to the boundary), as a damping that keeps i0 real.
+    describe: callable(index) -> str naming an unknown, for failure messages.
+    measured_by_row: (unknowns, positions of their diagonal entries in the CSR data): their
+              change is measured through their own equation, |J_kk du_k| (a current density
+              through the volts of its Butler-Volmer row), instead of by a fixed scale.
+    """
+    u = u0.copy()
+    previous = np.inf
+    for iteration in range(1, max_iterations + 1):
+        R, J = equations(u)
+        if not np.all(np.isfinite(R)):
+            raise NewtonFailure("the residual is not finite", describe(int(np.argmax(~np.isfinite(R))))
+                                if describe else "")
+        try:
+            du = -linear_solver.solve(J, R)
+        except SingularMatrix as exc:
+            raise NewtonFailure(f"the Jacobian is singular ({exc})") from None
+        if not np.all(np.isfinite(du)):
+            raise NewtonFailure("the Newton update is not finite")
+        alpha = _fraction_to_boundary(u, du, bounded)
+        u = u + alpha * du
+        change = np.abs(du) / scales
+        if measured_by_row is not None:
+            k, diagonal = measured_by_row
+            change[k] = np.abs(du[k] * J[diagonal])
+        size = np.max(change)
+        if alpha == 1.0 and (size < tol or (size < roundoff and size > 0.25 * previous)):
+            return NewtonResult(u, iteration)
+        previous = size
+    worst = int(np.argmax(change))
+    raise NewtonFailure(f"no convergence in {max_iterations} iterations "
+                        f"(last scaled update {change[worst]:.2e})",
+                        describe(worst) if describe else "")
+
+
+def _fraction_to_boundary(u, du, bounded, keep=0.99):
+    ub, dub = u[bounded], du[bounded]
+    alpha = 1.0
+    low = dub < 0
+    if np.any(low):
+        alpha = min(alpha, np.min(keep * ub[low] / -dub[low]))
+    high = dub > 0
+    if np.any(high):
+        alpha = min(alpha, np.min(keep * (1.0 - ub[high]) / dub[high]))
+    return max(alpha, 0.0) if alpha < 1.0 else 1.0

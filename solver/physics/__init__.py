@@ -1,0 +1,1 @@
+"""The equations, each in one place: Butler-Volmer kinetics, Arrhenius temperature laws."""

@@ -1,0 +1,64 @@
+"""Protocol steps as drives: the applied current or voltage of each step."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .units import FARADAY
+
+SECONDS_PER_HOUR = 3600.0
+
+
+@dataclass(frozen=True)
+class StepDrive:
+    kind: str        # "current" or "voltage"
+    value: float     # A for the whole cell (> 0 on discharge), or V
+    sign: int        # +1 discharge, -1 charge, 0 rest or hold
+    until_time: float | None = None
+
+    def unit(self, area_scale):
+        """The drive for the grid's unit (a symmetry cell carries a share of the current)."""
+        if self.kind == "current":
+            return ("current", self.value / area_scale)
+        return ("voltage", self.value)
+
+    def characteristic_time(self, nominal_capacity):
+        """Time to pass the nominal capacity at this current, or the step's own duration."""
+        if self.kind == "current" and self.value != 0.0:
+            t = nominal_capacity / abs(self.value)
+            return min(t, self.until_time) if self.until_time else t
+        return self.until_time or SECONDS_PER_HOUR
+
+
+def applied_current(step, nominal_capacity, footprint_area):
+    """Magnitude of the step's current in A from c_rate, current or current_density."""
+    if step.c_rate is not None:
+        return step.c_rate * nominal_capacity / SECONDS_PER_HOUR
+    if step.current is not None:
+        return step.current
+    return step.current_density * footprint_area
+
+
+def drive_for_step(step, nominal_capacity, footprint_area) -> StepDrive:
+    if step.mode == "hold":
+        return StepDrive("voltage", step.voltage, 0, step.until_time)
+    if step.mode == "rest":
+        return StepDrive("current", 0.0, 0, step.until_time)
+    sign = 1 if step.mode == "discharge" else -1
+    current = applied_current(step, nominal_capacity, footprint_area)
+    return StepDrive("current", sign * current, sign, step.until_time)
+
+
+def theoretical_capacities(case, model):
+    """Charge (C) each electrode can store over its usable range, for the whole footprint."""
+    scale = case.footprint_area / model.grid.footprint_area
+    volumes = model.grid.cell_volumes
+    out = {}
+    for e in model.electrodes:
+        volume = float(np.sum(volumes[e.cells])) * scale
+        if e.kind == "intercalation":
+            x_min, x_max = e.x_range
+            out[e.name] = e.max_concentration * volume * FARADAY * (x_max - x_min)
+        else:
+            out[e.name] = e.density_molar * volume * FARADAY
+    return out

@@ -1,0 +1,92 @@
+"""Results of a run: the summary, the time series, and writers that never leave partial files."""
+
+import csv
+import io
+import json
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+
+class Result:
+    """What a run produced. `summary` equals summary.json; `timeseries` holds the CSV columns."""
+
+    def __init__(self, summary: dict, rows: list[dict], snapshots=None, grid=None, model=None):
+        self.summary = summary
+        self.columns = list(rows[0].keys()) if rows else []
+        for row in rows:
+            for key in row:
+                if key not in self.columns:
+                    self.columns.append(key)
+        self.timeseries = {c: np.array([row.get(c, np.nan) for row in rows], dtype=float)
+                           for c in self.columns}
+        self.timeseries["step"] = self.timeseries.get("step", np.array([])).astype(int)
+        self.snapshots = snapshots or []
+        self.grid = grid
+        self.model = model
+
+    @property
+    def failed(self) -> bool:
+        return any(s["end_reason"] == "solver_failed" for s in self.summary["steps"])
+
+    def step_series(self, k: int) -> dict:
+        mask = self.timeseries["step"] == k
+        return {c: v[mask] for c, v in self.timeseries.items()}
+
+    # -------------------------------------------------------------- writers
+    def write(self, out_dir) -> list[Path]:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        written = [
+            write_atomic(out / "timeseries.csv", self.timeseries_csv()),
+            write_atomic(out / "summary.json", json.dumps(self.summary, indent=2) + "\n"),
+        ]
+        from .plots import voltage_figure_png
+        written.append(write_atomic(out / "voltage.png", voltage_figure_png(self)))
+        return written
+
+    def timeseries_csv(self) -> str:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(self.columns)
+        n = len(self.timeseries["time_s"]) if self.columns else 0
+        for r in range(n):
+            writer.writerow([_format(self.timeseries[c][r], c) for c in self.columns])
+        return buffer.getvalue()
+
+
+def _format(value, column):
+    if column == "step":
+        return str(int(value))
+    return repr(float(value))
+
+
+def write_atomic(path: Path, content) -> Path:
+    """Write to a temporary file beside `path`, then rename: the file is complete or absent."""
+    path = Path(path)
+    mode = "wb" if isinstance(content, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            handle.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def step_summaries(records) -> list[dict]:
+    keys = ("mode", "end_reason", "duration_s", "capacity_mAh_cm2", "energy_mWh_cm2",
+            "mean_voltage_V")
+    out = []
+    for r in records:
+        d = asdict(r)
+        entry = {k: d[k] for k in keys}
+        if d.get("message"):
+            entry["message"] = d["message"]
+        out.append(entry)
+    return out

@@ -1,0 +1,388 @@
+"""Time integration of a case under its protocol: adaptive BDF2, events, bookkeeping."""
+
+import time as wallclock
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import SolverError
+from .model import CellModel
+from .linear import LinearSolver
+from .newton import NewtonFailure, newton_solve
+from .protocol import StepDrive, drive_for_step, theoretical_capacities
+from .units import FARADAY
+
+SECONDS_PER_HOUR = 3600.0
+C_PER_MAH_PER_CM2 = 3.6 / 1e-4          # 1 mAh/cm^2 in C/m^2
+VOLTAGE_EVENT_TOL = 5e-4                # cutoff voltages are met within 0.5 mV
+MAX_NEWTON_RETRIES = 14
+
+
+@dataclass
+class StepRecord:
+    mode: str
+    end_reason: str = ""
+    duration_s: float = 0.0
+    capacity_mAh_cm2: float = 0.0
+    energy_mWh_cm2: float = 0.0
+    mean_voltage_V: float = 0.0
+    message: str = ""
+
+
+@dataclass
+class History:
+    """Accepted states for the BDF formula and the predictor (newest last)."""
+    times: list = field(default_factory=list)
+    states: list = field(default_factory=list)
+    lithium: list = field(default_factory=list)
+
+    def push(self, t, u, n_li, keep=3):
+        self.times.append(t)
+        self.states.append(u)
+        self.lithium.append(n_li)
+        del self.times[:-keep], self.states[:-keep], self.lithium[:-keep]
+
+    def reset_to_last(self):
+        del self.times[:-1], self.states[:-1], self.lithium[:-1]
+
+
+def bdf_coefficients(dt, history: History):
+    """dx/dt ~ a0 x_new + sum a_k x_k: backward Euler on one point, variable-step BDF2 on two."""
+    if len(history.times) < 2:
+        return 1.0 / dt, [(-1.0 / dt, -1)]
+    dt_prev = history.times[-1] - history.times[-2]
+    w = dt / dt_prev
+    return ((1 + 2 * w) / ((1 + w) * dt),
+            [(-(1 + w) / dt, -1), (w * w / ((1 + w) * dt), -2)])
+
+
+def extrapolate(history: History, t_new):
+    """Lagrange extrapolation through the stored states (order len-1, at most 2)."""
+    ts, us = history.times, history.states
+    if len(ts) == 1:
+        return us[-1].copy(), 0
+    pts = list(zip(ts, us))[-3:]
+    result = np.zeros_like(us[-1])
+    for j, (tj, uj) in enumerate(pts):
+        weight = 1.0
+        for k, (tk, _) in enumerate(pts):
+            if k != j:
+                weight *= (t_new - tk) / (tj - tk)
+        result += weight * uj
+    return result, len(pts) - 1
+
+
+def _diagonal_positions(pattern, rows):
+    """Positions of the diagonal entries (k, k) of the given rows in the CSR data."""
+    positions = np.empty(rows.size, dtype=np.int64)
+    starts, ends = pattern.indptr[rows], pattern.indptr[rows + 1]
+    for n, (k, a, b) in enumerate(zip(rows, starts, ends)):   # once per run, per interface face
+        positions[n] = a + np.flatnonzero(pattern.indices[a:b] == k)[0]
+    return positions
+
+
+class Simulation:
+    """Runs a case's protocol on a grid; collects the time series and step summaries."""
+
+    def __init__(self, case, grid, progress=None):
+        self.case = case
+        self.grid = grid
+        self.model = CellModel(case, grid)
+        self.progress = progress
+        self.area_scale = case.footprint_area / grid.footprint_area   # grid unit -> whole cell
+        self.capacities = theoretical_capacities(case, self.model)
+        self.nominal_capacity = case.nominal_capacity or min(self.capacities.values())
+        m = self.model
+        self.scales = np.ones(m.n_unknowns)
+        self.bounded = np.zeros(m.n_unknowns, dtype=bool)
+        self.bounded[m.s_x] = True
+        self.bounded[m.s_xs] = True
+        pattern = m.pattern
+        self.linear_solver = LinearSolver(pattern.indptr, pattern.indices, m.n_unknowns)
+        currents = np.arange(m.s_i.start, m.s_i.stop)
+        self.current_unknowns = (currents, _diagonal_positions(pattern, currents))
+        self.lithium_metal = [e for e in m.electrodes if e.kind == "lithium_metal"]
+        self.rows = []
+        self.steps = []
+        self.snapshots = []
+
+    # ------------------------------------------------------------ public
+    def run(self):
+        m = self.model
+        u = m.initial_state()
+        try:
+            u = self._solve(u, dt=None, history=None, drive=("current", 0.0), t=0.0)
+        except NewtonFailure as exc:
+            raise SolverError(f"the solver could not find the initial open-circuit state: {exc}") from None
+        n_li = self._initial_lithium()
+        t = 0.0
+        self.failure = None
+        for k, step in enumerate(self.case.protocol):
+            drive = drive_for_step(step, self.nominal_capacity, self.case.footprint_area)
+            try:
+                u, t, n_li = self._run_step(k, step, drive, u, t, n_li)
+            except SolverError as exc:
+                self.failure = str(exc)
+                break
+            self.snapshots.append((t, k, u.copy()))
+            if self.steps[-1].end_reason in ("lithium_exhausted", "solver_failed"):
+                break
+        return self
+
+    # ------------------------------------------------------------ one protocol step
+    def _run_step(self, k, step, drive: StepDrive, u, t0, n_li):
+        m = self.model
+        record = StepRecord(mode=step.mode)
+        self.steps.append(record)
+        t_char = drive.characteristic_time(self.nominal_capacity)
+        dt_min = 1e-10 * t_char
+        max_step = self.case.solver.max_step or t_char / 25.0
+        dt = self.case.solver.initial_step or 1e-4 * t_char
+        t_end = t0 + step.until_time if step.until_time else np.inf
+
+        # the instantaneous (ohmic and kinetic) response: a first, tiny backward-Euler step
+        history = History()
+        history.push(t0, u, n_li)
+        tiny = 1e-9 * t_char
+        try:
+            u = self._solve(u, tiny, history, drive.unit(self.area_scale), t0, step=k)
+        except NewtonFailure as exc:
+            raise self._fail(record, t0, k, step, exc, None) from None
+        n_li = self._lithium_after(u, tiny, history)
+        t0 += tiny
+        history = History()
+        history.push(t0, u, n_li)
+        totals = {"capacity": 0.0, "energy": 0.0, "v_time": 0.0}
+        self._record(t0, k, u, n_li, totals)
+        events = self._events(step, drive)
+        reason = self._event_reached(events, u, n_li)
+        started = wallclock.perf_counter()
+        while reason is None:
+            if t_end - history.times[-1] <= 1e-9 * t_char:
+                reason = "until_time"
+                break
+            t_n = history.times[-1]
+            dt = min(dt, max_step, t_end - t_n)
+            u_new, n_new, dt, err, order = self._attempt(history, dt, drive, k, dt_min, step)
+            if u_new is None:                      # Newton kept failing: an electrode limit?
+                reason = self._limit_reason(history.states[-1], step)
+                if reason is None:
+                    record.duration_s = t_n - t0
+                    raise self._fail(record, t_n, k, step, err, totals)
+                break
+            if err > 1.0:
+                dt *= max(0.2, 0.9 * err ** (-1.0 / (order + 1)))
+                continue
+            crossing = self._crossing(events, history, u_new, n_new)
+            if crossing is not None:
+                name, theta, close = crossing
+                if not close:
+                    dt = max(dt * min(max(theta, 0.02), 0.98), dt_min)
+                    if dt > dt_min:
+                        continue
+                reason = name
+            t_new = t_n + dt
+            self._accumulate(totals, history, u_new, t_new, drive)
+            history.push(t_new, u_new, n_new)
+            self._record(t_new, k, u_new, n_new, totals)
+            self._report_progress(k, step, t_new - t0, u_new, totals, started)
+            if reason is None:
+                reason = self._event_reached(events, u_new, n_new)
+            growth = 2.0 if err == 0.0 else min(2.0, 0.9 * err ** (-1.0 / (order + 1)))
+            dt = dt * max(growth, 0.2)
+        u, n_li = history.states[-1], history.lithium[-1]
+        record.end_reason = reason
+        record.duration_s = history.times[-1] - t0
+        self._close_record(record, totals)
+        return u, history.times[-1], n_li
+
+    def _attempt(self, history, dt, drive, k, dt_min, step):
+        """One time step of size dt, shrinking it on Newton failure. Returns the new state,
+        Li inventory, the step size used, the scaled error estimate and the predictor order."""
+        failure = None
+        for _ in range(MAX_NEWTON_RETRIES):
+            t_new = history.times[-1] + dt
+            guess, order = extrapolate(history, t_new)
+            try:
+                u_new = self._solve(guess, dt, history, drive.unit(self.area_scale), t_new, step=k)
+            except NewtonFailure as exc:
+                failure = exc
+                dt *= 0.25
+                if dt < dt_min:
+                    break
+                continue
+            n_new = self._lithium_after(u_new, dt, history)
+            err = self._error(u_new, guess, order) if order > 0 else 0.0
+            return u_new, n_new, dt, err, order
+        return None, None, dt, failure, 0
+
+    def _solve(self, guess, dt, history, drive, t, step=None):
+        m = self.model
+        if dt is None:          # an equilibrium at fixed stoichiometry
+            coeff, hist = 1.0, -guess[m.s_x]
+        else:
+            a0, terms = bdf_coefficients(dt, history)
+            coeff = a0
+            hist = sum(a * history.states[idx][m.s_x] for a, idx in terms)
+        result = newton_solve(lambda u: m.residual_and_jacobian(u, hist, coeff, drive),
+                              self.linear_solver, guess, self.scales, self.bounded,
+                              describe=self._describe, measured_by_row=self.current_unknowns)
+        return result.u
+
+    def _error(self, u_new, guess, order):
+        """Local error estimate (Milne's device) scaled by the tolerance: accept if <= 1."""
+        m = self.model
+        rtol = self.case.solver.rtol
+        constant = 0.5 if order == 1 else 0.2
+        dx = np.max(np.abs(u_new[m.s_x] - guess[m.s_x]), initial=0.0)
+        dv = abs(u_new[m.i_V] - guess[m.i_V])
+        return constant * max(dx / rtol, dv / rtol)
+
+    # ------------------------------------------------------------ lithium metal inventory
+    def _initial_lithium(self):
+        if not self.lithium_metal:
+            return 0.0
+        e = self.lithium_metal[0]
+        return float(np.sum(self.grid.cell_volumes[e.cells]) * e.density_molar)
+
+    def _lithium_after(self, u_new, dt, history):
+        """dn/dt = -I_Li / F with the same BDF formula as the electrode stoichiometries."""
+        if not self.lithium_metal:
+            return 0.0
+        a0, terms = bdf_coefficients(dt, history)
+        rhs = -self.model.interface_current(u_new, self.lithium_metal[0]) / FARADAY
+        rhs -= sum(a * history.lithium[idx] for a, idx in terms)
+        return rhs / a0
+
+    # ------------------------------------------------------------ events
+    def _events(self, step, drive):
+        """Functions that are positive during the step and cross zero at its end."""
+        m = self.model
+        events = []
+        if step.until_voltage is not None:
+            sign = 1.0 if drive.sign > 0 else -1.0
+            events.append(("until_voltage", lambda u, n: sign * (u[m.i_V] - step.until_voltage),
+                           VOLTAGE_EVENT_TOL))
+        if step.until_current is not None:
+            events.append(("until_current",
+                           lambda u, n: abs(m.tab_current(u)) * self.area_scale - step.until_current,
+                           1e-3 * step.until_current))
+        if self.lithium_metal:
+            n0 = max(self._initial_lithium(), 1e-30)
+            events.append(("lithium_exhausted", lambda u, n: n, 1e-6 * n0))
+        if m.intercalation:
+            events.append(("electrode_full", lambda u, n: 1.0 - 1e-6 - np.max(u[m.s_xs]), 1e-7))
+            events.append(("electrode_empty", lambda u, n: np.min(u[m.s_xs]) - 1e-6, 1e-7))
+        return events
+
+    @staticmethod
+    def _event_reached(events, u, n):
+        for name, g, tol in events:
+            if g(u, n) <= tol:
+                return name
+        return None
+
+    @staticmethod
+    def _crossing(events, history, u_new, n_new):
+        """The earliest event crossed in the trial step: (name, fraction of dt, close enough)."""
+        u_old, n_old = history.states[-1], history.lithium[-1]
+        best = None
+        for name, g, tol in events:
+            g_new = g(u_new, n_new)
+            if g_new >= 0.0:
+                continue
+            if g_new >= -tol:
+                candidate = (name, 1.0, True)
+            else:
+                g_old = g(u_old, n_old)
+                theta = g_old / (g_old - g_new) if g_old > g_new else 0.0
+                candidate = (name, theta, False)
+            if best is None or candidate[1] < best[1]:
+                best = candidate
+        return best
+
+    def _limit_reason(self, u, step):
+        m = self.model
+        if not m.intercalation:
+            return None
+        xs = u[m.s_xs]
+        if np.max(xs) > 1.0 - 1e-3:
+            return "electrode_full"
+        if np.min(xs) < 1e-3:
+            return "electrode_empty"
+        return None
+
+    def _fail(self, record, t, k, step, failure, totals):
+        record.end_reason = "solver_failed"
+        where = f"step {k} ({step.mode}) at t = {t:.6g} s"
+        record.message = f"the solver could not continue in {where}: {failure}"
+        self._close_record(record, totals)
+        return SolverError(record.message)
+
+    # ------------------------------------------------------------ bookkeeping
+    def _describe(self, index):
+        m = self.model
+        g = self.grid
+        if index < m.s_phi.stop:
+            return f"charge balance of cell {index} in layer '{g.tag_names[g.cell_tags[index]]}'"
+        if index < m.s_x.stop:
+            return "Li mass balance in an electrode cell"
+        if index < m.s_i.stop:
+            return "Butler-Volmer current on an interface face"
+        if index < m.s_xs.stop:
+            return "surface stoichiometry on an interface face"
+        return "the drive (applied current or voltage)"
+
+    def _row_values(self, u, n_li):
+        m = self.model
+        current = m.tab_current(u) * self.area_scale
+        return current, float(u[m.i_V])
+
+    def _accumulate(self, totals, history, u_new, t_new, drive):
+        u_old = history.states[-1]
+        dt = t_new - history.times[-1]
+        i_old, v_old = self._row_values(u_old, None)
+        i_new, v_new = self._row_values(u_new, None)
+        totals["capacity"] += 0.5 * (abs(i_old) + abs(i_new)) * dt
+        totals["energy"] += 0.5 * (abs(i_old) * v_old + abs(i_new) * v_new) * dt
+        totals["v_time"] += 0.5 * (v_old + v_new) * dt
+
+    def _record(self, t, k, u, n_li, totals):
+        m = self.model
+        current, voltage = self._row_values(u, n_li)
+        area_cm2 = self.case.footprint_area * 1e4
+        row = {
+            "time_s": t,
+            "step": k,
+            "current_A": current,
+            "voltage_V": voltage,
+            "capacity_mAh_cm2": totals["capacity"] / SECONDS_PER_HOUR * 1e3 / area_cm2,
+            "energy_mWh_cm2": totals["energy"] / SECONDS_PER_HOUR * 1e3 / area_cm2,
+        }
+        for e in m.intercalation:
+            x = u[m.s_x][m.x_index[e.cells]]
+            row[f"x_mean_{e.name}"] = float(np.sum(x * e.volume) / np.sum(e.volume))
+            row[f"x_surface_{e.name}"] = float(np.mean(u[m.s_xs][e.xs_slice]))
+        if self.lithium_metal:
+            e = self.lithium_metal[0]
+            footprint = self.grid.footprint_area
+            row[f"thickness_um_{e.name}"] = n_li / e.density_molar / footprint * 1e6
+        self.rows.append(row)
+
+    def _close_record(self, record, totals):
+        last = self.rows[-1] if self.rows else None
+        if totals is None or last is None:
+            return
+        record.capacity_mAh_cm2 = last["capacity_mAh_cm2"]
+        record.energy_mWh_cm2 = last["energy_mWh_cm2"]
+        if totals["capacity"] > 0:
+            record.mean_voltage_V = totals["energy"] / totals["capacity"]
+        elif record.duration_s > 0:
+            record.mean_voltage_V = totals["v_time"] / record.duration_s
+        else:
+            record.mean_voltage_V = last["voltage_V"]
+
+    def _report_progress(self, k, step, elapsed, u, totals, started):
+        if self.progress is not None:
+            self.progress(k, step, elapsed, float(u[self.model.i_V]),
+                          self.rows[-1]["capacity_mAh_cm2"])

@@ -1,0 +1,102 @@
+"""Quantities with units, parsed once at the boundary into SI floats.
+
+A value is either a plain number (taken as SI) or a string "number unit", e.g. "1.5 um",
+"3e-6 S/cm", "25 degC", "10 uA/cm^2". Each key is checked against the physical dimension it
+must have; a mismatch raises an InputError naming the key.
+"""
+
+import math
+import re
+from functools import lru_cache
+
+from .errors import InputError
+
+AVOGADRO = 6.02214076e23
+FARADAY = 96485.33212          # C/mol
+GAS_CONSTANT = 8.314462618     # J/(mol K)
+ZERO_CELSIUS = 273.15          # K
+
+# dimension name -> (pint unit in SI the value is converted to, human description)
+DIMENSIONS = {
+    "dimensionless": ("dimensionless", "a plain number"),
+    "length": ("m", "a length such as '1.5 um'"),
+    "area": ("m^2", "an area such as '1 cm^2'"),
+    "volume": ("m^3", "a volume such as '1 um^3'"),
+    "time": ("s", "a time such as '2 h' or '60 s'"),
+    "temperature": ("K", "a temperature such as '25 degC' or '298.15 K'"),
+    "current": ("A", "a current such as '16 uA'"),
+    "current_density": ("A/m^2", "a current density such as '10 uA/cm^2'"),
+    "charge": ("C", "a charge such as '10 uAh'"),
+    "areal_charge": ("C/m^2", "an areal capacity such as '0.5 mAh/cm^2'"),
+    "voltage": ("V", "a voltage such as '3.0 V'"),
+    "conductivity": ("S/m", "a conductivity such as '3e-6 S/cm'"),
+    "diffusivity": ("m^2/s", "a diffusivity such as '1e-11 cm^2/s'"),
+    "concentration": ("mol/m^3", "a concentration such as '51555 mol/m^3'"),
+    "rate_constant": ("m/s", "a rate constant such as '1e-11 m/s'"),
+    "area_resistance": ("ohm*m^2", "an area-specific resistance such as '10 ohm*cm^2'"),
+    "density": ("kg/m^3", "a density such as '0.534 g/cm^3'"),
+    "molar_mass": ("kg/mol", "a molar mass such as '6.94 g/mol'"),
+    "molar_volume": ("m^3/mol", "a molar volume such as '13 cm^3/mol'"),
+    "molar_energy": ("J/mol", "an activation energy such as '0.55 eV' or '50 kJ/mol'"),
+}
+
+_NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
+
+
+@lru_cache(maxsize=1)
+def _registry():
+    import pint
+
+    ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+    ureg.define("Ah = ampere * hour")
+    return ureg
+
+
+def _finite(key: str, value: float, original) -> float:
+    if not math.isfinite(value):
+        raise InputError(key, original, "a finite number")
+    return value
+
+
+def parse_quantity(value, dimension: str, key: str) -> float:
+    """Return `value` in SI units as a float, checking it has the given dimension."""
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"unknown dimension {dimension!r}")
+    si_unit, described = DIMENSIONS[dimension]
+    if isinstance(value, bool):
+        raise InputError(key, value, described)
+    if isinstance(value, (int, float)):
+        return _finite(key, float(value), value)
+    if not isinstance(value, str):
+        raise InputError(key, value, described)
+    match = _NUMBER_UNIT.match(value)
+    if match is None:
+        if value.strip().lower() in ("nan", "inf", "+inf", "-inf", "infinity"):
+            raise InputError(key, value, "a finite number")
+        raise InputError(key, value, described)
+    number = _finite(key, float(match.group(1)), value)
+    unit = match.group(2)
+    if not unit:
+        return number
+    ureg = _registry()
+    try:
+        quantity = ureg.Quantity(number, _pint_spelling(unit, dimension))
+    except Exception:
+        raise InputError(key, value, f"{described} (unknown unit {unit!r})") from None
+    if dimension == "molar_energy" and quantity.check("[energy]"):
+        quantity = quantity * ureg.Quantity(AVOGADRO, "1/mol")
+    try:
+        return float(quantity.to(si_unit).magnitude)
+    except Exception:
+        raise InputError(key, value, described) from None
+
+
+def _pint_spelling(unit: str, dimension: str) -> str:
+    unit = unit.replace("^", "**")
+    if dimension == "temperature":
+        unit = {"C": "degC", "°C": "degC", "F": "degF"}.get(unit, unit)
+    return unit
+
+
+def temperature_from_celsius(t_celsius: float) -> float:
+    return t_celsius + ZERO_CELSIUS

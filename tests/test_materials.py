@@ -1,0 +1,440 @@
+"""Materials library: data completeness and sources, Table interpolation, overrides, listings."""
+
+import math
+
+import numpy as np
+import pytest
+
+import solver.materials as materials
+from solver.errors import InputError
+from solver.materials import Table, library, load_material
+from solver.materials.schema import KINETICS, PARAMETERS
+from solver.units import FARADAY
+
+EXPECTED = {"LiCoO2": "intercalation", "LiPON": "electrolyte", "Li3PO4": "electrolyte",
+            "Li": "lithium_metal", "Pt": "collector", "Cu": "collector", "Co": "collector",
+            "Au": "collector", "TiN": "collector"}
+
+
+# ------------------------------------------------------------------------------ library data
+
+def test_library_lists_the_expected_materials():
+    names = materials.library_names()
+    for name, kind in EXPECTED.items():
+        assert name in names
+        assert load_material(name).kind == kind
+    assert names == sorted(names, key=str.lower)
+
+
+@pytest.mark.parametrize("name", materials.library_names())
+def test_every_entry_loads_complete_and_sourced(name):
+    m = load_material(name)
+    assert m.name == name
+    assert m.description
+    schema = PARAMETERS[m.kind]
+    for param, spec in schema.items():
+        if spec.required:
+            assert m.has(param), f"{name} lacks {param}"
+    if m.kind == "intercalation":
+        assert sum(m.has(p) for p in KINETICS) == 1
+    for param in m.names():
+        assert param in schema
+        source = m.source(param)
+        assert isinstance(source, str) and len(source.strip()) > 10
+        value = m.value(param)
+        if isinstance(value, float):
+            assert math.isfinite(value)
+
+
+@pytest.mark.parametrize("name", [n for n in materials.library_names()
+                                  if load_material(n).kind == "intercalation"])
+def test_ocv_tables_monotone_and_in_window(name):
+    m = load_material(name)
+    ocv = m.value("ocv")
+    assert isinstance(ocv, Table)
+    assert ocv.is_strictly_decreasing()
+    low, high = m.value("stoichiometry_range")
+    assert ocv.x_range[0] <= low < high <= ocv.x_range[1]
+    x = np.linspace(low, high, 400)
+    u = ocv(x)
+    assert np.all(np.diff(u) < 0)                # monotone between the points too
+    assert np.all(ocv.derivative(x) < 0)
+    if u.max() > 3.0:                            # a cathode vs Li
+        assert u.min() >= 2.5 and u.max() <= 4.8
+
+
+def test_licoo2_ocv_table_reproduces_the_recorded_fit():
+    """The CSV header records the Ramadass 2004 function; the table must follow it."""
+    def fit(y):
+        num = (-4.656 + 88.669 * y**2 - 401.119 * y**4 + 342.909 * y**6 - 462.471 * y**8
+               + 433.434 * y**10)
+        den = -1 + 18.933 * y**2 - 79.532 * y**4 + 37.311 * y**6 - 73.083 * y**8 + 95.96 * y**10
+        return num / den
+
+    ocv = load_material("LiCoO2").value("ocv")
+    assert np.allclose(ocv.y, fit(ocv.x), atol=6e-5)          # rounding to 0.1 mV
+    mid = 0.5 * (ocv.x[1:] + ocv.x[:-1])
+    plateau = mid < 0.95
+    assert np.max(np.abs(ocv(mid[plateau]) - fit(mid[plateau]))) < 1e-3
+    assert abs(ocv(0.5) - 4.235) < 1e-3 and abs(ocv(0.99) - 3.429) < 1e-3
+    assert any("Ramadass" in note for note in ocv.notes)
+
+
+def test_key_values_and_units_in_si():
+    lco = load_material("LiCoO2")
+    assert lco.value("max_concentration") == pytest.approx(51555.0)
+    assert lco.value("diffusivity") == pytest.approx(1.76e-15)
+    assert lco.value("charge_transfer_coefficient") == 0.5
+    assert lco.value("stoichiometry_range") == (0.5, 0.99)
+    assert lco.value("reference_temperature") == pytest.approx(298.15)
+    # i0 at x = 0.51 reproduces the 0.47 mA/cm^2 the rate constant was derived from
+    k, cmax = lco.value("rate_constant"), lco.value("max_concentration")
+    i0 = FARADAY * k * cmax * math.sqrt(0.51 * 0.49)
+    assert i0 == pytest.approx(4.70, rel=0.01)                # A/m^2
+
+    lipon = load_material("LiPON")
+    assert lipon.value("conductivity") == pytest.approx(2.3e-4)          # S/m
+    assert lipon.value("activation_energy") == pytest.approx(0.55 * FARADAY, rel=1e-6)
+    assert lipon.value("transference_number") == 1.0
+    assert lipon.value("model") == "single-ion"
+
+    lpo = load_material("Li3PO4")
+    sigma = (FARADAY**2 / (8.314462618 * 298.15) * lpo.value("mobile_fraction")
+             * lpo.value("lithium_concentration")
+             * (lpo.value("cation_diffusivity") + lpo.value("anion_diffusivity")))
+    assert lpo.value("conductivity") == pytest.approx(sigma, rel=0.01)
+    assert lpo.value("recombination_rate_constant") == pytest.approx(0.9e-8)
+
+    li = load_material("Li")
+    assert li.value("density") == pytest.approx(534.0)
+    assert li.value("molar_mass") == pytest.approx(6.94e-3)
+    assert li.value("electronic_conductivity") == pytest.approx(1 / 9.28e-8, rel=1e-3)
+    assert load_material("Cu").value("electronic_conductivity") == pytest.approx(1 / 1.678e-8,
+                                                                                  rel=1e-3)
+
+
+def test_volumetric_capacity():
+    lco = load_material("LiCoO2")
+    assert lco.volumetric_capacity() == pytest.approx(51555 * FARADAY * 0.49)
+    # about 68 uAh per cm^2 per um of film
+    assert lco.volumetric_capacity() / 3.6e7 == pytest.approx(67.7, abs=0.1)
+    li = load_material("Li")
+    assert li.volumetric_capacity() == pytest.approx(FARADAY * 534.0 / 6.94e-3)
+    with pytest.raises(ValueError):
+        load_material("LiPON").volumetric_capacity()
+
+
+def test_missing_parameter_is_a_clear_key_error():
+    with pytest.raises(KeyError, match="rate_constant"):
+        load_material("LiPON").value("rate_constant")
+
+
+# ------------------------------------------------------------------------------ Table
+
+def test_table_interpolates_points_and_is_monotone():
+    x = np.array([0.0, 0.1, 0.4, 0.5, 1.0])
+    y = np.array([4.0, 3.9, 3.85, 3.2, 3.0])
+    t = Table(x, y)
+    assert np.allclose(t(x), y)
+    q = np.linspace(0, 1, 1001)
+    assert np.all(np.diff(t(q)) <= 1e-15)       # PCHIP: no overshoot of monotone data
+    assert isinstance(t(0.3), float) and isinstance(t.derivative(0.3), float)
+    assert t(np.array([[0.2, 0.3]])).shape == (1, 2)
+
+
+def test_table_derivative_matches_finite_differences_inside_and_outside():
+    x = np.linspace(0.2, 0.9, 8)
+    y = 4.2 - 1.1 * x**2 + 0.3 * np.sin(5 * x)
+    for t in (Table(x, y), Table(x, np.exp(y), log=True)):
+        q = np.linspace(0.0, 1.1, 57)            # inside, between knots, and outside
+        h = 1e-6
+        fd = (t(q + h) - t(q - h)) / (2 * h)
+        scale = np.maximum(1.0, np.abs(fd))
+        assert np.all(np.abs(t.derivative(q) - fd) / scale < 1e-5)
+
+
+def test_table_extrapolates_linearly_with_end_slopes():
+    x = np.array([0.5, 0.6, 0.8, 0.9])
+    y = np.array([4.2, 4.0, 3.9, 3.7])
+    t = Table(x, y)
+    s0, s1 = t.derivative(0.5), t.derivative(0.9)
+    assert t(0.3) == pytest.approx(4.2 + s0 * (0.3 - 0.5))
+    assert t(1.0) == pytest.approx(3.7 + s1 * (1.0 - 0.9))
+    assert t.derivative(0.0) == pytest.approx(s0) and t.derivative(2.0) == pytest.approx(s1)
+    # continuous value and slope at the ends
+    for end, inward in ((0.5, 1), (0.9, -1)):
+        assert t(end + inward * 1e-9) == pytest.approx(t(end - inward * 1e-9), abs=1e-8)
+        assert t.derivative(end + inward * 1e-7) == pytest.approx(
+            t.derivative(end - inward * 1e-7), rel=1e-4)
+
+
+def test_log_table_interpolates_in_log_space():
+    t = Table([0.0, 1.0], [1e-16, 1e-14], log=True)
+    assert t(0.5) == pytest.approx(1e-15, rel=1e-12)          # geometric mean
+    assert t(2.0) == pytest.approx(1e-12, rel=1e-12)          # exponential extrapolation
+    assert t(-1.0) == pytest.approx(1e-18, rel=1e-12)
+    assert np.all(t(np.linspace(-3, 3, 50)) > 0)
+
+
+@pytest.mark.parametrize("x, y, log", [([0.0, 0.0, 1.0], [1, 2, 3], False),
+                                       ([0.0, 1.0, 0.5], [1, 2, 3], False),
+                                       ([0.0], [1.0], False),
+                                       ([0.0, 1.0], [1.0, math.nan], False),
+                                       ([0.0, 1.0], [1.0, -1.0], True)])
+def test_table_rejects_bad_points(x, y, log):
+    with pytest.raises(ValueError):
+        Table(x, y, log=log)
+
+
+# ------------------------------------------------------------------------------ overrides
+
+def write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_overrides_parse_units_and_record_their_source(tmp_path):
+    m = load_material("LiCoO2", {
+        "max_concentration": "23300 mol/m^3",
+        "diffusivity": "1e-11 cm^2/s",
+        "electronic_conductivity": 0.5,              # a plain number is SI: S/m
+        "charge_transfer_coefficient": 0.6,
+        "stoichiometry_range": [0.52, 0.98],
+        "diffusivity_activation_energy": "30 kJ/mol",
+        "film_resistance": "10 ohm*cm^2",
+    }, tmp_path, key="materials.LiCoO2")
+    assert m.value("max_concentration") == pytest.approx(23300)
+    assert m.value("diffusivity") == pytest.approx(1e-15)
+    assert m.value("electronic_conductivity") == 0.5
+    assert m.value("stoichiometry_range") == (0.52, 0.98)
+    assert m.value("diffusivity_activation_energy") == pytest.approx(30e3)
+    assert m.value("film_resistance") == pytest.approx(1e-3)
+    for p in ("max_concentration", "diffusivity", "stoichiometry_range"):
+        assert m.source(p) == materials.OVERRIDE_SOURCE
+    assert "Ramadass" in m.source("ocv")                   # untouched keeps its citation
+    # the library itself is not changed by an override
+    assert load_material("LiCoO2").value("max_concentration") == pytest.approx(51555)
+
+
+def test_override_tables_relative_to_base_dir(tmp_path):
+    write(tmp_path / "ocv.csv", "# measured, cell 7\nstoichiometry,voltage_V\n"
+                                "0.4,4.3\n0.6,4.0\n0.8,3.9\n1.0,3.5\n")
+    write(tmp_path / "d.csv", "stoichiometry,diffusivity_m2_s\n0.4,1e-14\n1.0,1e-16\n")
+    m = load_material("LiCoO2", {"ocv": "ocv.csv", "diffusivity": "d.csv"}, tmp_path)
+    ocv = m.value("ocv")
+    assert ocv(0.6) == pytest.approx(4.0) and ocv.notes == ("measured, cell 7",)
+    d = m.value("diffusivity")
+    assert d.log and d(0.7) == pytest.approx(1e-15)
+    assert m.source("ocv") == materials.OVERRIDE_SOURCE
+
+
+@pytest.mark.parametrize("overrides, bad_key, expected", [
+    ({"diffusion": "1e-11 cm^2/s"}, "materials.LiCoO2.diffusion", "one of: max_concentration"),
+    ({"diffusivity": "1 V"}, "materials.LiCoO2.diffusivity", "diffusivity"),
+    ({"diffusivity": "fast"}, "materials.LiCoO2.diffusivity", "diffusivity"),
+    ({"diffusivity": -1e-15}, "materials.LiCoO2.diffusivity", "greater than zero"),
+    ({"max_concentration": 0}, "materials.LiCoO2.max_concentration", "greater than zero"),
+    ({"electronic_conductivity": "nan S/m"}, "materials.LiCoO2.electronic_conductivity", ""),
+    ({"charge_transfer_coefficient": 1.2}, "materials.LiCoO2.charge_transfer_coefficient",
+     "between 0 and 1"),
+    ({"charge_transfer_coefficient": 0}, "materials.LiCoO2.charge_transfer_coefficient",
+     "between 0 and 1"),
+    ({"stoichiometry_range": [0.9, 0.6]}, "materials.LiCoO2.stoichiometry_range", "x_min <"),
+    ({"stoichiometry_range": [0.5, 1.2]}, "materials.LiCoO2.stoichiometry_range", "between"),
+    ({"stoichiometry_range": 0.5}, "materials.LiCoO2.stoichiometry_range", "two numbers"),
+    ({"stoichiometry_range": [0.3, 0.9]}, "materials.LiCoO2.stoichiometry_range",
+     "inside the OCV table"),
+    ({"initial_stoichiometry": 1.5}, "materials.LiCoO2.initial_stoichiometry", "between"),
+    ({"diffusivity_activation_energy": "-0.1 eV"},
+     "materials.LiCoO2.diffusivity_activation_energy", "zero or more"),
+    ({"reference_temperature": "-300 degC"}, "materials.LiCoO2.reference_temperature",
+     "greater than zero"),
+    ({"ocv": 4.0}, "materials.LiCoO2.ocv", "table file"),
+    ({"max_concentration": "c.csv"}, "materials.LiCoO2.max_concentration", "not a table"),
+    ({"exchange_current_density": "1 mA/cm^2", "rate_constant": 1e-9},
+     "materials.LiCoO2.exchange_current_density", "not both"),
+])
+def test_bad_overrides_name_the_key(tmp_path, overrides, bad_key, expected):
+    with pytest.raises(InputError) as info:
+        load_material("LiCoO2", overrides, tmp_path, key="materials.LiCoO2")
+    assert info.value.key == bad_key
+    assert expected in info.value.expected
+    assert bad_key in str(info.value)
+
+
+def test_bad_overrides_of_other_kinds(tmp_path):
+    with pytest.raises(InputError) as info:
+        load_material("LiPON", {"model": "liquid"}, tmp_path)
+    assert info.value.key == "materials.LiPON.model" and "single-ion" in info.value.expected
+    with pytest.raises(InputError) as info:
+        load_material("LiPON", {"transference_number": 0}, tmp_path)
+    assert info.value.key == "materials.LiPON.transference_number"
+    with pytest.raises(InputError) as info:
+        load_material("LiPON", {"conductivity": "3e-6 S/cm^2"}, tmp_path)
+    assert info.value.key == "materials.LiPON.conductivity"
+    with pytest.raises(InputError) as info:
+        load_material("Li", {"rate_constant": 1e-9}, tmp_path)   # not a lithium-metal parameter
+    assert info.value.key == "materials.Li.rate_constant"
+    with pytest.raises(InputError) as info:
+        load_material("Pt", ["electronic_conductivity"], tmp_path)
+    assert info.value.key == "materials.Pt"
+    m = load_material("Li3PO4", {"recombination_rate_constant": "0.9e-2 cm^3/(mol*s)"})
+    assert m.value("recombination_rate_constant") == pytest.approx(0.9e-8)
+    with pytest.raises(InputError) as info:
+        load_material("Li3PO4", {"recombination_rate_constant": "1 m/s"})
+    assert info.value.key == "materials.Li3PO4.recombination_rate_constant"
+
+
+def test_missing_and_bad_table_files_name_key_and_path(tmp_path):
+    with pytest.raises(InputError) as info:
+        load_material("LiCoO2", {"ocv": "no_such.csv"}, tmp_path)
+    assert info.value.key == "materials.LiCoO2.ocv"
+    assert str(tmp_path / "no_such.csv") == info.value.value
+
+    write(tmp_path / "rising.csv", "x,U\n0.4,3.5\n0.7,3.9\n1.0,4.1\n")
+    with pytest.raises(InputError, match="strictly decreasing") as info:
+        load_material("LiCoO2", {"ocv": "rising.csv"}, tmp_path)
+    assert info.value.key == "materials.LiCoO2.ocv"
+
+    write(tmp_path / "noheader.csv", "0.4,4.1\n1.0,3.5\n")
+    with pytest.raises(InputError, match="header"):
+        load_material("LiCoO2", {"ocv": "noheader.csv"}, tmp_path)
+
+    write(tmp_path / "badrow.csv", "x,U\n0.4,4.1\n0.7;3.9\n1.0,3.5\n")
+    with pytest.raises(InputError, match="line 3"):
+        load_material("LiCoO2", {"ocv": "badrow.csv"}, tmp_path)
+
+    write(tmp_path / "outside.csv", "x,U\n0.4,4.1\n1.2,3.5\n")
+    with pytest.raises(InputError, match="between 0 and 1"):
+        load_material("LiCoO2", {"ocv": "outside.csv"}, tmp_path)
+
+    write(tmp_path / "negd.csv", "x,D\n0.4,1e-15\n1.0,0\n")
+    with pytest.raises(InputError) as info:
+        load_material("LiCoO2", {"diffusivity": "negd.csv"}, tmp_path)
+    assert info.value.key == "materials.LiCoO2.diffusivity"
+
+
+def test_unknown_material_lists_the_library():
+    with pytest.raises(InputError) as info:
+        load_material("LiFePO5", key="cell.layers.cathode.material")
+    assert info.value.key == "cell.layers.cathode.material"
+    assert info.value.value == "LiFePO5"
+    for name in EXPECTED:
+        assert name in info.value.expected
+
+
+# ------------------------------------------------------------------------------ kinetics choice
+
+def test_case_exchange_current_replaces_library_rate_constant():
+    m = load_material("LiCoO2", {"exchange_current_density": "0.1 mA/cm^2"})
+    assert m.has("exchange_current_density") and not m.has("rate_constant")
+    assert m.value("exchange_current_density") == pytest.approx(1.0)
+    assert m.source("exchange_current_density") == materials.OVERRIDE_SOURCE
+    m = load_material("LiCoO2", {"rate_constant": "2e-9 m/s"})
+    assert m.value("rate_constant") == pytest.approx(2e-9) and not m.has("exchange_current_density")
+
+
+@pytest.fixture
+def private_library(tmp_path, monkeypatch):
+    """A throw-away library directory (the loader's cache is cleared around the test)."""
+    monkeypatch.setattr(library, "DATA_DIR", tmp_path)
+    library._library_file.cache_clear()
+    yield tmp_path
+    library._library_file.cache_clear()
+
+
+FILM = """name = "Film"
+kind = "intercalation"
+description = "test film"
+[parameters.max_concentration]
+value = 20000
+source = "test value"
+[parameters.diffusivity]
+value = "film_d.csv"
+source = "test table"
+[parameters.electronic_conductivity]
+value = "1 S/m"
+source = "test value"
+[parameters.exchange_current_density]
+value = "0.2 mA/cm^2"
+source = "test value"
+[parameters.charge_transfer_coefficient]
+value = 0.5
+source = "test value"
+[parameters.ocv]
+value = "film_ocv.csv"
+source = "test table"
+[parameters.stoichiometry_range]
+value = [0.1, 0.9]
+source = "test value"
+[parameters.reference_temperature]
+value = 298.15
+source = "test value"
+"""
+
+
+def test_case_rate_constant_replaces_library_exchange_current(private_library):
+    write(private_library / "film_ocv.csv", "x,U\n0.0,3.0\n1.0,1.0\n")
+    write(private_library / "film_d.csv", "x,D\n0.0,1e-14\n1.0,1e-15\n")
+    write(private_library / "Film.toml", FILM)
+    assert materials.library_names() == ["Film"]
+    base = load_material("Film")
+    assert base.has("exchange_current_density") and not base.has("rate_constant")
+    assert base.value("diffusivity").log                      # library tables: log for D
+    m = load_material("Film", {"rate_constant": 1e-10})
+    assert m.has("rate_constant") and not m.has("exchange_current_density")
+
+
+def test_library_file_errors_are_input_errors(private_library):
+    write(private_library / "film_ocv.csv", "x,U\n0.0,3.0\n1.0,1.0\n")
+    write(private_library / "film_d.csv", "x,D\n0.0,1e-14\n1.0,1e-15\n")
+    write(private_library / "Film.toml", FILM.replace('source = "test table"\n', 'source = ""\n', 1))
+    with pytest.raises(InputError) as info:
+        load_material("Film")
+    assert info.value.key == "materials.Film.diffusivity.source"
+    library._library_file.cache_clear()
+    write(private_library / "Film.toml", FILM.replace("[parameters.ocv]", "[parameters.ocvx]"))
+    with pytest.raises(InputError) as info:
+        load_material("Film")
+    assert info.value.key == "materials.Film.ocvx"
+    library._library_file.cache_clear()
+    no_kinetics = FILM.replace('[parameters.exchange_current_density]\nvalue = "0.2 mA/cm^2"\n'
+                               'source = "test value"\n', "")
+    assert "exchange_current_density" not in no_kinetics
+    write(private_library / "Film.toml", no_kinetics)
+    with pytest.raises(InputError, match="exchange_current_density or rate_constant"):
+        load_material("Film")
+
+
+# ------------------------------------------------------------------------------ listings
+
+def test_format_library_lists_every_material():
+    text = materials.format_library()
+    lines = text.splitlines()
+    assert lines[0].split()[:3] == ["name", "kind", "description"]
+    for name in materials.library_names():
+        m = load_material(name)
+        row = next(line for line in lines if line.split() and line.split()[0] == name)
+        assert m.kind in row and m.description[:30] in row
+
+
+@pytest.mark.parametrize("name", materials.library_names())
+def test_format_material_shows_every_parameter_with_its_source(name):
+    text = materials.format_material(name)
+    m = load_material(name)
+    flat = " ".join(text.split())
+    for param in m.names():
+        assert param in text
+        assert " ".join(m.source(param).split())[:60] in flat
+
+
+def test_format_material_uses_readable_units():
+    text = materials.format_material("LiCoO2")
+    assert "1.76e-11 cm^2/s" in text
+    assert "51555 mol/m^3" in text
+    assert "298.15 K (25 degC)" in text
+    assert "LiCoO2_ocv.csv: 55 points" in text
+    text = materials.format_material("LiPON")
+    assert "2.3e-06 S/cm" in text and "0.55 eV" in text
+    assert "0.58 mA/cm^2" in materials.format_material("Li")
+    assert "0.534 g/cm^3" in materials.format_material("Li")
