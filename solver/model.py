@@ -204,6 +204,10 @@ class CellModel:
         self.n_if = faces.size
         for e in self.electrodes:
             e.faces = np.flatnonzero(electrode_layer == e.layer)
+            if e.cells.size == 0:
+                raise InputError(f"cell.layers.{e.name}.thickness", 0.0,
+                                 "a positive thickness: anode-free cells (lithium plated on a "
+                                 "bare collector) are not available in this release")
             if e.faces.size == 0:
                 raise InputError("cell.layers", e.name, "an electrode that touches the electrolyte")
         self.if_film_resistance = np.zeros(self.n_if)
@@ -285,9 +289,10 @@ class CellModel:
             xe = n + self.x_index[self.if_cell_e[e.faces]]
             rows += [xs_cols, xs_cols, xs_cols]
             cols += [xe, xs_cols, i_cols[e.faces]]
-        # drive row
-        rows += [np.full_like(pos_cells, self.i_V), [self.i_V]]
-        cols += [pos_cells, [self.i_V]]
+        # drive row: the current through the positive electrode's interface, or V
+        pos_faces = self.electrodes[self.positive].faces
+        rows += [np.full(pos_faces.size, self.i_V), [self.i_V]]
+        cols += [i_cols[pos_faces], [self.i_V]]
         rows = np.concatenate([np.asarray(r, dtype=np.int64) for r in rows])
         cols = np.concatenate([np.asarray(c, dtype=np.int64) for c in cols])
         self.pattern = TripletPattern(rows, cols, (self.n_unknowns, self.n_unknowns))
@@ -413,14 +418,18 @@ class CellModel:
                      g * (-D + 0.5 * dD * (xc - s)),
                      -self.if_area[f] / FARADAY]
 
-        # drive
+        # drive. The tab current is imposed through the positive electrode's interface
+        # current, equal to it by charge conservation in the electronic network; written
+        # through the tab conductance instead, a metal collector (1e11 S and more across a
+        # thin cell) would leave the current to round-off.
         kind, value = drive
+        pos_faces = self.electrodes[self.positive].faces
         if kind == "current":
-            R[self.i_V] = np.sum(pos_g * (phi[pos_cells] - V)) - value
-            vals += [pos_g, [-np.sum(pos_g)]]
+            R[self.i_V] = -np.sum(current[pos_faces]) - value
+            vals += [-self.if_area[pos_faces], [0.0]]
         else:
             R[self.i_V] = V - value
-            vals += [np.zeros_like(pos_g), [1.0]]
+            vals += [np.zeros(pos_faces.size), [1.0]]
         if not want_jacobian:
             return R, None
         return R, self.pattern.fill(np.concatenate(vals))
@@ -432,9 +441,10 @@ class CellModel:
 
     # ---------------------------------------------------------------- outputs
     def tab_current(self, u):
-        """Current leaving the cell through the positive tab (A, > 0 on discharge)."""
-        pos_cells, pos_g = self.tabs[self.positive_tab]
-        return float(np.sum(pos_g * (u[pos_cells] - u[self.i_V])))
+        """Current leaving the cell through the positive tab (A, > 0 on discharge): the
+        cathodic current of the positive electrode, which charge conservation makes equal."""
+        faces = self.electrodes[self.positive].faces
+        return float(-np.sum(u[self.s_i][faces] * self.if_area[faces]))
 
     def lithium_in_electrodes(self, u):
         """Moles of Li in each intercalation electrode."""

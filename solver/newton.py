@@ -68,11 +68,12 @@ def newton_solve(equations, linear_solver, u0, scales, bounded, tol=1e-8, max_it
 
 def _fraction_to_boundary(u, du, bounded, keep=0.99):
     ub, dub = u[bounded], du[bounded]
+    new = ub + dub
     alpha = 1.0
-    low = dub < 0
+    low = new < 0.0
     if np.any(low):
         alpha = min(alpha, np.min(keep * ub[low] / -dub[low]))
-    high = dub > 0
+    high = new > 1.0
     if np.any(high):
         alpha = min(alpha, np.min(keep * (1.0 - ub[high]) / dub[high]))
     return max(alpha, 0.0) if alpha < 1.0 else 1.0

@@ -85,7 +85,7 @@ def step_summaries(records) -> list[dict]:
     out = []
     for r in records:
         d = asdict(r)
-        entry = {k: d[k] for k in keys}
+        entry = {k: (d[k] if isinstance(d[k], str) else float(d[k])) for k in keys}
         if d.get("message"):
             entry["message"] = d["message"]
         out.append(entry)

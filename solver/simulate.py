@@ -1,6 +1,5 @@
 """Time integration of a case under its protocol: adaptive BDF2, events, bookkeeping."""
 
-import time as wallclock
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,19 +30,25 @@ class StepRecord:
 
 @dataclass
 class History:
-    """Accepted states for the BDF formula and the predictor (newest last)."""
+    """Accepted states for the BDF formula and the predictor (newest last).
+
+    Besides the unknowns u, each entry holds the integrated scalars (see INTEGRALS), which
+    advance with the same BDF formula as the stoichiometries, so that lithium inventory and
+    charge passed stay consistent with the electrodes to round-off.
+    """
     times: list = field(default_factory=list)
     states: list = field(default_factory=list)
-    lithium: list = field(default_factory=list)
+    integrals: list = field(default_factory=list)
 
-    def push(self, t, u, n_li, keep=3):
+    def push(self, t, u, integrals, keep=3):
         self.times.append(t)
         self.states.append(u)
-        self.lithium.append(n_li)
-        del self.times[:-keep], self.states[:-keep], self.lithium[:-keep]
+        self.integrals.append(integrals)
+        del self.times[:-keep], self.states[:-keep], self.integrals[:-keep]
 
-    def reset_to_last(self):
-        del self.times[:-1], self.states[:-1], self.lithium[:-1]
+
+# integrated scalars: Li metal inventory (mol), charge (C), energy (J), time integral of V (V s)
+LITHIUM, CHARGE, ENERGY, VOLT_SECONDS = range(4)
 
 
 def bdf_coefficients(dt, history: History):
@@ -111,7 +116,7 @@ class Simulation:
         m = self.model
         u = m.initial_state()
         try:
-            u = self._solve(u, dt=None, history=None, drive=("current", 0.0), t=0.0)
+            u = self._solve(u, dt=None, history=None, drive=("current", 0.0))
         except NewtonFailure as exc:
             raise SolverError(f"the solver could not find the initial open-circuit state: {exc}") from None
         n_li = self._initial_lithium()
@@ -130,7 +135,7 @@ class Simulation:
         return self
 
     # ------------------------------------------------------------ one protocol step
-    def _run_step(self, k, step, drive: StepDrive, u, t0, n_li):
+    def _run_step(self, k, step, drive: StepDrive, u, t_start, n_li):
         m = self.model
         record = StepRecord(mode=step.mode)
         self.steps.append(record)
@@ -138,42 +143,42 @@ class Simulation:
         dt_min = 1e-10 * t_char
         max_step = self.case.solver.max_step or t_char / 25.0
         dt = self.case.solver.initial_step or 1e-4 * t_char
+        t0 = t_start
         t_end = t0 + step.until_time if step.until_time else np.inf
 
         # the instantaneous (ohmic and kinetic) response: a first, tiny backward-Euler step
         history = History()
-        history.push(t0, u, n_li)
+        history.push(t0, u, np.array([n_li, 0.0, 0.0, 0.0]))
         tiny = 1e-9 * t_char
         try:
-            u = self._solve(u, tiny, history, drive.unit(self.area_scale), t0, step=k)
+            u = self._solve(u, tiny, history, drive.unit(self.area_scale), step=k)
         except NewtonFailure as exc:
-            raise self._fail(record, t0, k, step, exc, None) from None
-        n_li = self._lithium_after(u, tiny, history)
+            raise self._fail(record, t0, k, step, exc) from None
+        integrals = self._integrals_after(u, tiny, history)
+        integrals[CHARGE:] = 0.0
         t0 += tiny
         history = History()
-        history.push(t0, u, n_li)
-        totals = {"capacity": 0.0, "energy": 0.0, "v_time": 0.0}
-        self._record(t0, k, u, n_li, totals)
+        history.push(t0, u, integrals)
+        self._record(t0, k, u, integrals)
         events = self._events(step, drive)
-        reason = self._event_reached(events, u, n_li)
-        started = wallclock.perf_counter()
+        reason = self._event_reached(events, u, integrals)
         while reason is None:
             if t_end - history.times[-1] <= 1e-9 * t_char:
                 reason = "until_time"
                 break
             t_n = history.times[-1]
             dt = min(dt, max_step, t_end - t_n)
-            u_new, n_new, dt, err, order = self._attempt(history, dt, drive, k, dt_min, step)
+            u_new, s_new, dt, err, order = self._attempt(history, dt, drive, k, dt_min)
             if u_new is None:                      # Newton kept failing: an electrode limit?
-                reason = self._limit_reason(history.states[-1], step)
+                reason = self._limit_reason(history.states[-1])
                 if reason is None:
-                    record.duration_s = t_n - t0
-                    raise self._fail(record, t_n, k, step, err, totals)
+                    record.duration_s = t_n - t_start
+                    raise self._fail(record, t_n, k, step, err)
                 break
             if err > 1.0:
                 dt *= max(0.2, 0.9 * err ** (-1.0 / (order + 1)))
                 continue
-            crossing = self._crossing(events, history, u_new, n_new)
+            crossing = self._crossing(events, history, u_new, s_new)
             if crossing is not None:
                 name, theta, close = crossing
                 if not close:
@@ -182,47 +187,41 @@ class Simulation:
                         continue
                 reason = name
             t_new = t_n + dt
-            self._accumulate(totals, history, u_new, t_new, drive)
-            history.push(t_new, u_new, n_new)
-            self._record(t_new, k, u_new, n_new, totals)
-            self._report_progress(k, step, t_new - t0, u_new, totals, started)
+            history.push(t_new, u_new, s_new)
+            self._record(t_new, k, u_new, s_new)
+            self._report_progress(k, step, t_new - t0, u_new)
             if reason is None:
-                reason = self._event_reached(events, u_new, n_new)
+                reason = self._event_reached(events, u_new, s_new)
             growth = 2.0 if err == 0.0 else min(2.0, 0.9 * err ** (-1.0 / (order + 1)))
             dt = dt * max(growth, 0.2)
-        u, n_li = history.states[-1], history.lithium[-1]
         record.end_reason = reason
-        record.duration_s = history.times[-1] - t0
-        self._close_record(record, totals)
-        return u, history.times[-1], n_li
+        record.duration_s = history.times[-1] - t_start
+        self._close_record(record)
+        return history.states[-1], history.times[-1], history.integrals[-1][LITHIUM]
 
-    def _attempt(self, history, dt, drive, k, dt_min, step):
+    def _attempt(self, history, dt, drive, k, dt_min):
         """One time step of size dt, shrinking it on Newton failure. Returns the new state,
-        Li inventory, the step size used, the scaled error estimate and the predictor order."""
+        its integrals, the step size used, the scaled error estimate and the predictor order
+        (or None, dt, the last failure, 0 when Newton failed down to dt_min)."""
         failure = None
-        for _ in range(MAX_NEWTON_RETRIES):
-            t_new = history.times[-1] + dt
-            guess, order = extrapolate(history, t_new)
+        while dt >= dt_min:
+            guess, order = extrapolate(history, history.times[-1] + dt)
             try:
-                u_new = self._solve(guess, dt, history, drive.unit(self.area_scale), t_new, step=k)
+                u_new = self._solve(guess, dt, history, drive.unit(self.area_scale), step=k)
             except NewtonFailure as exc:
                 failure = exc
                 dt *= 0.25
-                if dt < dt_min:
-                    break
                 continue
-            n_new = self._lithium_after(u_new, dt, history)
             err = self._error(u_new, guess, order) if order > 0 else 0.0
-            return u_new, n_new, dt, err, order
+            return u_new, self._integrals_after(u_new, dt, history), dt, err, order
         return None, None, dt, failure, 0
 
-    def _solve(self, guess, dt, history, drive, t, step=None):
+    def _solve(self, guess, dt, history, drive, step=None):
         m = self.model
         if dt is None:          # an equilibrium at fixed stoichiometry
             coeff, hist = 1.0, -guess[m.s_x]
         else:
-            a0, terms = bdf_coefficients(dt, history)
-            coeff = a0
+            coeff, terms = bdf_coefficients(dt, history)
             hist = sum(a * history.states[idx][m.s_x] for a, idx in terms)
         result = newton_solve(lambda u: m.residual_and_jacobian(u, hist, coeff, drive),
                               self.linear_solver, guess, self.scales, self.bounded,
@@ -238,21 +237,23 @@ class Simulation:
         dv = abs(u_new[m.i_V] - guess[m.i_V])
         return constant * max(dx / rtol, dv / rtol)
 
-    # ------------------------------------------------------------ lithium metal inventory
+    # ------------------------------------------------------------ integrated scalars
     def _initial_lithium(self):
         if not self.lithium_metal:
             return 0.0
         e = self.lithium_metal[0]
         return float(np.sum(self.grid.cell_volumes[e.cells]) * e.density_molar)
 
-    def _lithium_after(self, u_new, dt, history):
-        """dn/dt = -I_Li / F with the same BDF formula as the electrode stoichiometries."""
-        if not self.lithium_metal:
-            return 0.0
+    def _integrals_after(self, u_new, dt, history):
+        """Advance d/dt [n_Li, Q, E, int V] = [-I_Li/F, |I|, |I| V, V] with the BDF formula
+        the electrodes use: n_Li then balances the cathode's lithium to round-off, and Q the
+        charge that the electrodes exchanged."""
+        current, voltage = self._current_and_voltage(u_new)
+        i_li = (self.model.interface_current(u_new, self.lithium_metal[0])
+                if self.lithium_metal else 0.0)
+        rates = np.array([-i_li / FARADAY, abs(current), abs(current) * voltage, voltage])
         a0, terms = bdf_coefficients(dt, history)
-        rhs = -self.model.interface_current(u_new, self.lithium_metal[0]) / FARADAY
-        rhs -= sum(a * history.lithium[idx] for a, idx in terms)
-        return rhs / a0
+        return (rates - sum(a * history.integrals[idx] for a, idx in terms)) / a0
 
     # ------------------------------------------------------------ events
     def _events(self, step, drive):
@@ -261,47 +262,47 @@ class Simulation:
         events = []
         if step.until_voltage is not None:
             sign = 1.0 if drive.sign > 0 else -1.0
-            events.append(("until_voltage", lambda u, n: sign * (u[m.i_V] - step.until_voltage),
+            events.append(("until_voltage", lambda u, s: sign * (u[m.i_V] - step.until_voltage),
                            VOLTAGE_EVENT_TOL))
         if step.until_current is not None:
             events.append(("until_current",
-                           lambda u, n: abs(m.tab_current(u)) * self.area_scale - step.until_current,
+                           lambda u, s: abs(m.tab_current(u)) * self.area_scale - step.until_current,
                            1e-3 * step.until_current))
         if self.lithium_metal:
             n0 = max(self._initial_lithium(), 1e-30)
-            events.append(("lithium_exhausted", lambda u, n: n, 1e-6 * n0))
+            events.append(("lithium_exhausted", lambda u, s: s[LITHIUM], 1e-6 * n0))
         if m.intercalation:
-            events.append(("electrode_full", lambda u, n: 1.0 - 1e-6 - np.max(u[m.s_xs]), 1e-7))
-            events.append(("electrode_empty", lambda u, n: np.min(u[m.s_xs]) - 1e-6, 1e-7))
+            events.append(("electrode_full", lambda u, s: 1.0 - 1e-6 - np.max(u[m.s_xs]), 1e-7))
+            events.append(("electrode_empty", lambda u, s: np.min(u[m.s_xs]) - 1e-6, 1e-7))
         return events
 
     @staticmethod
-    def _event_reached(events, u, n):
+    def _event_reached(events, u, integrals):
         for name, g, tol in events:
-            if g(u, n) <= tol:
+            if g(u, integrals) <= tol:
                 return name
         return None
 
     @staticmethod
-    def _crossing(events, history, u_new, n_new):
+    def _crossing(events, history, u_new, s_new):
         """The earliest event crossed in the trial step: (name, fraction of dt, close enough)."""
-        u_old, n_old = history.states[-1], history.lithium[-1]
+        u_old, s_old = history.states[-1], history.integrals[-1]
         best = None
         for name, g, tol in events:
-            g_new = g(u_new, n_new)
+            g_new = g(u_new, s_new)
             if g_new >= 0.0:
                 continue
             if g_new >= -tol:
                 candidate = (name, 1.0, True)
             else:
-                g_old = g(u_old, n_old)
+                g_old = g(u_old, s_old)
                 theta = g_old / (g_old - g_new) if g_old > g_new else 0.0
                 candidate = (name, theta, False)
             if best is None or candidate[1] < best[1]:
                 best = candidate
         return best
 
-    def _limit_reason(self, u, step):
+    def _limit_reason(self, u):
         m = self.model
         if not m.intercalation:
             return None
@@ -312,11 +313,11 @@ class Simulation:
             return "electrode_empty"
         return None
 
-    def _fail(self, record, t, k, step, failure, totals):
+    def _fail(self, record, t, k, step, failure):
         record.end_reason = "solver_failed"
-        where = f"step {k} ({step.mode}) at t = {t:.6g} s"
+        where = f"step {k} ({step.mode}, {step.key or 'protocol'}) at t = {t:.6g} s"
         record.message = f"the solver could not continue in {where}: {failure}"
-        self._close_record(record, totals)
+        self._close_record(record)
         return SolverError(record.message)
 
     # ------------------------------------------------------------ bookkeeping
@@ -333,31 +334,20 @@ class Simulation:
             return "surface stoichiometry on an interface face"
         return "the drive (applied current or voltage)"
 
-    def _row_values(self, u, n_li):
-        m = self.model
-        current = m.tab_current(u) * self.area_scale
-        return current, float(u[m.i_V])
+    def _current_and_voltage(self, u):
+        return self.model.tab_current(u) * self.area_scale, float(u[self.model.i_V])
 
-    def _accumulate(self, totals, history, u_new, t_new, drive):
-        u_old = history.states[-1]
-        dt = t_new - history.times[-1]
-        i_old, v_old = self._row_values(u_old, None)
-        i_new, v_new = self._row_values(u_new, None)
-        totals["capacity"] += 0.5 * (abs(i_old) + abs(i_new)) * dt
-        totals["energy"] += 0.5 * (abs(i_old) * v_old + abs(i_new) * v_new) * dt
-        totals["v_time"] += 0.5 * (v_old + v_new) * dt
-
-    def _record(self, t, k, u, n_li, totals):
+    def _record(self, t, k, u, integrals):
         m = self.model
-        current, voltage = self._row_values(u, n_li)
-        area_cm2 = self.case.footprint_area * 1e4
+        current, voltage = self._current_and_voltage(u)
+        per_mAh_cm2 = 1.0 / (SECONDS_PER_HOUR * 1e-3 * self.case.footprint_area * 1e4)
         row = {
             "time_s": t,
             "step": k,
             "current_A": current,
             "voltage_V": voltage,
-            "capacity_mAh_cm2": totals["capacity"] / SECONDS_PER_HOUR * 1e3 / area_cm2,
-            "energy_mWh_cm2": totals["energy"] / SECONDS_PER_HOUR * 1e3 / area_cm2,
+            "capacity_mAh_cm2": integrals[CHARGE] * per_mAh_cm2,
+            "energy_mWh_cm2": integrals[ENERGY] * per_mAh_cm2,
         }
         for e in m.intercalation:
             x = u[m.s_x][m.x_index[e.cells]]
@@ -365,24 +355,26 @@ class Simulation:
             row[f"x_surface_{e.name}"] = float(np.mean(u[m.s_xs][e.xs_slice]))
         if self.lithium_metal:
             e = self.lithium_metal[0]
-            footprint = self.grid.footprint_area
-            row[f"thickness_um_{e.name}"] = n_li / e.density_molar / footprint * 1e6
+            row[f"thickness_um_{e.name}"] = (integrals[LITHIUM] / e.density_molar
+                                             / self.grid.footprint_area * 1e6)
         self.rows.append(row)
+        self.last_integrals = integrals
 
-    def _close_record(self, record, totals):
-        last = self.rows[-1] if self.rows else None
-        if totals is None or last is None:
+    def _close_record(self, record):
+        if not self.rows:
             return
+        last = self.rows[-1]
+        integrals = self.last_integrals
         record.capacity_mAh_cm2 = last["capacity_mAh_cm2"]
         record.energy_mWh_cm2 = last["energy_mWh_cm2"]
-        if totals["capacity"] > 0:
-            record.mean_voltage_V = totals["energy"] / totals["capacity"]
+        if integrals[CHARGE] > 0:
+            record.mean_voltage_V = integrals[ENERGY] / integrals[CHARGE]
         elif record.duration_s > 0:
-            record.mean_voltage_V = totals["v_time"] / record.duration_s
+            record.mean_voltage_V = integrals[VOLT_SECONDS] / record.duration_s
         else:
             record.mean_voltage_V = last["voltage_V"]
 
-    def _report_progress(self, k, step, elapsed, u, totals, started):
+    def _report_progress(self, k, step, elapsed, u):
         if self.progress is not None:
             self.progress(k, step, elapsed, float(u[self.model.i_V]),
                           self.rows[-1]["capacity_mAh_cm2"])
