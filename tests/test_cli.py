@@ -1,0 +1,125 @@
+"""The command line: results on success, one clear line and no files on bad input."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from solver import cli
+from tests.conftest import SHIPPED_CASE
+
+RESULT_FILES = {"timeseries.csv", "summary.json", "voltage.png"}
+
+
+def test_run_writes_complete_results(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["run", str(SHIPPED_CASE), "--out", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} == RESULT_FILES
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("case", "architecture", "footprint_area_cm2", "aef", "n_cells", "n_unknowns",
+                "wall_time_s", "steps"):
+        assert key in summary
+    assert summary["architecture"] == "planar" and summary["aef"] == 1.0
+    assert summary["footprint_area_cm2"] == pytest.approx(1.0)
+    step = summary["steps"][0]
+    assert set(step) >= {"mode", "end_reason", "duration_s", "capacity_mAh_cm2",
+                         "energy_mWh_cm2", "mean_voltage_V"}
+    assert step["end_reason"] == "until_voltage"
+    header = (out / "timeseries.csv").read_text().splitlines()[0].split(",")
+    assert header[:6] == ["time_s", "step", "current_A", "voltage_V", "capacity_mAh_cm2",
+                          "energy_mWh_cm2"]
+    assert (out / "voltage.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "until_voltage" in capsys.readouterr().out
+
+
+def _write_case(tmp_path, text):
+    path = tmp_path / "case.toml"
+    path.write_text(text)
+    return path
+
+
+def _shipped_text():
+    return SHIPPED_CASE.read_text()
+
+
+BAD_CASES = {
+    "wrong dimension": ('thickness = "320 nm"', 'thickness = "320 mV"',
+                        "cell.layers.cathode.thickness"),
+    "negative size": ('thickness = "1.5 um"', 'thickness = "-1.5 um"',
+                      "cell.layers.electrolyte.thickness"),
+    "unknown key": ('mode = "discharge"\nc_rate = 1', 'mode = "discharge"\nc_rate = 1\nuntil_volts = 3',
+                    "protocol.0"),
+    "unknown material": ('material = "LiPON"', 'material = "LiPONX"',
+                         "cell.layers.electrolyte.material"),
+    "stoichiometry": ("initial_stoichiometry = 0.5", "initial_stoichiometry = 1.5",
+                      "cell.layers.cathode.initial_stoichiometry"),
+    "nan": ('footprint_area = "1 cm^2"', "footprint_area = nan", "cell.footprint_area"),
+    "below absolute zero": ('temperature = "25 degC"', 'temperature = "-300 degC"',
+                            "cell.temperature"),
+    "toml syntax": ('name = "Li | LiPON', 'name = "Li | LiPON\n', "case.toml"),
+    "missing ocv table": ("[mesh]", '[materials.LiCoO2]\nocv = "no_such_file.csv"\n\n[mesh]',
+                          "materials.LiCoO2.ocv"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_CASES))
+def test_bad_input_exits_2_with_one_line_and_no_results(tmp_path, name):
+    old, new, key = BAD_CASES[name]
+    text = _shipped_text()
+    assert old in text
+    path = _write_case(tmp_path, text.replace(old, new, 1))
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "solver.cli", "run", str(path), "--out", str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and key in lines[0], proc.stderr
+    assert not out.exists()
+
+
+def test_solver_failure_exits_3_and_keeps_the_results_so_far(tmp_path, monkeypatch):
+    from solver import simulate
+    from solver.newton import NewtonFailure
+
+    real = simulate.newton_solve
+    calls = {"n": 0}
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 30:
+            raise NewtonFailure("injected failure", "the drive")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(simulate, "newton_solve", failing)
+    out = tmp_path / "out"
+    assert cli.main(["run", str(SHIPPED_CASE), "--out", str(out)]) == 3
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"][0]["end_reason"] == "solver_failed"
+    assert "injected failure" in summary["message"]
+    rows = np.genfromtxt(out / "timeseries.csv", delimiter=",", names=True)
+    assert rows.size > 3 and summary["steps"][0]["capacity_mAh_cm2"] > 0
+
+
+def test_materials_listing_and_entry(capsys):
+    assert cli.main(["materials"]) == 0
+    listing = capsys.readouterr().out
+    for name in ("LiCoO2", "LiPON", "Li3PO4", "Li", "Pt", "Cu", "Au", "TiN"):
+        assert name in listing
+    assert cli.main(["materials", "LiCoO2"]) == 0
+    entry = capsys.readouterr().out
+    assert "Danilov" in entry and "max_concentration" in entry
+    assert cli.main(["materials", "Unobtainium"]) == 2
+
+
+SCRIPT = shutil.which("thinfilm", path=str(Path(sys.executable).parent))
+
+
+@pytest.mark.skipif(SCRIPT is None, reason="console script not installed")
+def test_console_script_runs():
+    proc = subprocess.run([SCRIPT, "materials"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "LiCoO2" in proc.stdout
