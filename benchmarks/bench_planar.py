@@ -192,7 +192,7 @@ def git_revision():
 # ----------------------------------------------------------------------------- report
 
 def ms(seconds):
-    return f"{seconds * 1e3:.1f} ms" if seconds < 10 else f"{seconds:.2f} s"
+    return f"{seconds * 1e3:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
 def main(argv=None):

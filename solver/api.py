@@ -7,12 +7,24 @@ from .results import Result, step_summaries
 from .simulate import Simulation
 
 
+# Metal layers (lithium, collectors) are equipotential to a nanovolt at any current a thin
+# film passes: resolving them would only add unknowns and round-off.
+METAL_LAYER_CELLS = 2
+
+
+def cells_per_layer(case):
+    """`mesh.cells_per_layer` through electrodes and electrolytes, a few cells in metals."""
+    metal = ("lithium_metal", "collector")
+    return [METAL_LAYER_CELLS if layer.material.kind in metal else case.mesh.cells_per_layer
+            for layer in case.layers]
+
+
 def build_grid(case):
     """The grid of a case's architecture (planar stacks in this release)."""
     from meshes.planar import planar_grid
 
     layers = [(layer.name, layer.thickness) for layer in case.layers]
-    return planar_grid(layers, case.mesh.cells_per_layer, case.footprint_area,
+    return planar_grid(layers, cells_per_layer(case), case.footprint_area,
                        dim=1, grading=case.mesh.grading)
 
 

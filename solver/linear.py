@@ -7,7 +7,7 @@ LAPACK's banded LU; 2D and 3D grids go to SuperLU.
 """
 
 import numpy as np
-import scipy.linalg as sla
+from scipy.linalg.lapack import dgbsv as _gbsv
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.sparse.csgraph import reverse_cuthill_mckee
@@ -38,7 +38,8 @@ class LinearSolver:
         self.banded = max(self.lower, self.upper) <= MAX_BANDWIDTH
         if self.banded:
             self.perm = perm
-            self.band_position = (self.upper + offset) * n + inverse[indices]
+            # row kl + ku + i - j of LAPACK's band storage holds a[i, j]
+            self.band_position = (self.lower + self.upper + offset) * n + inverse[indices]
 
     def solve(self, data, rhs):
         """Solve A x = rhs for A with this pattern and CSR values `data`."""
@@ -52,8 +53,6 @@ class LinearSolver:
         b = rhs / row
         if self.banded:
             x = self._banded_solve(scaled, b)
-            # one step of iterative refinement recovers digits lost to the conditioning
-            x += self._banded_solve(scaled, b - self._multiply(scaled, x))
         else:
             # CSR of A is CSC of A^T: factorise that and solve the transposed system
             at = sp.csc_matrix((scaled, self.indices, self.indptr), shape=(self.n, self.n))
@@ -66,18 +65,15 @@ class LinearSolver:
             x = x + lu.solve(b - matrix @ x, trans="T")
         return x / col
 
-    def _multiply(self, data, x):
-        return np.bincount(self.rows, weights=data * x[self.indices], minlength=self.n)
-
     def _banded_solve(self, data, b):
-        ab = np.zeros((self.lower + self.upper + 1) * self.n)
+        """LAPACK gbsv (banded LU with partial pivoting); its storage has kl extra rows."""
+        kl, ku, n = self.lower, self.upper, self.n
+        ab = np.zeros((2 * kl + ku + 1) * n)
         ab[self.band_position] = data
-        ab = ab.reshape(self.lower + self.upper + 1, self.n)
-        try:
-            y = sla.solve_banded((self.lower, self.upper), ab, b[self.perm],
-                                 overwrite_ab=True, check_finite=False)
-        except (np.linalg.LinAlgError, ValueError) as exc:
-            raise SingularMatrix(str(exc)) from None
-        x = np.empty(self.n)
+        ab = ab.reshape(2 * kl + ku + 1, n)
+        _, _, y, info = _gbsv(kl, ku, ab, b[self.perm], overwrite_ab=1, overwrite_b=1)
+        if info != 0:
+            raise SingularMatrix(f"zero pivot in the banded LU (info = {info})")
+        x = np.empty(n)
         x[self.perm] = y
         return x

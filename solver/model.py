@@ -32,11 +32,11 @@ ELECTRODE_KINDS = ("intercalation", "lithium_metal")
 
 
 def _function_of_x(value):
-    """A constant or a Table as a pair of vectorised callables (f(x), df/dx(x))."""
+    """A constant or a Table as one vectorised callable x -> (f(x), df/dx(x))."""
     if callable(value):
-        return value, value.derivative
+        return value.evaluate
     constant = float(value)
-    return (lambda x: np.full(np.shape(x), constant)), (lambda x: np.zeros(np.shape(x)))
+    return lambda x: (np.full(np.shape(x), constant), np.zeros(np.shape(x)))
 
 
 def _optional(material, name, default):
@@ -51,17 +51,15 @@ class Electrode:
     kind: str
     cells: np.ndarray            # grid cell ids
     faces: np.ndarray            # interface face positions (indices into the i unknowns)
-    ocv: object = None           # U(x), U'(x)
-    docv: object = None
-    diffusivity: object = None   # D(x), D'(x) at the case temperature
-    ddiffusivity: object = None
+    ocv: object = None           # x -> (U(x), U'(x))
+    diffusivity: object = None   # x -> (D(x), D'(x)) at the case temperature
     max_concentration: float = 0.0
     x_range: tuple = (0.0, 1.0)
     initial_x: float = 0.0
     density_molar: float = 0.0   # mol/m^3 of Li metal
 
     def open_circuit(self, x):
-        return float(self.ocv(np.array([x]))[0]) if self.kind == "intercalation" else 0.0
+        return float(self.ocv(np.array([x]))[0][0]) if self.kind == "intercalation" else 0.0
 
 
 class CellModel:
@@ -121,11 +119,11 @@ class CellModel:
         e = Electrode(layer=k, name=layer.name, kind=m.kind, cells=cells, faces=None)
         t_ref = _optional(m, "reference_temperature", T)
         if m.kind == "intercalation":
-            e.ocv, e.docv = _function_of_x(m.value("ocv"))
+            e.ocv = _function_of_x(m.value("ocv"))
             d_factor = arrhenius(1.0, _optional(m, "diffusivity_activation_energy", 0.0), T, t_ref)
-            d, dd = _function_of_x(m.value("diffusivity"))
-            e.diffusivity = lambda x, d=d, s=d_factor: s * d(x)
-            e.ddiffusivity = lambda x, dd=dd, s=d_factor: s * dd(x)
+            d = _function_of_x(m.value("diffusivity"))
+            e.diffusivity = (d if d_factor == 1.0 else
+                             lambda x, d=d, s=d_factor: tuple(s * v for v in d(x)))
             e.max_concentration = m.value("max_concentration")
             e.x_range = tuple(m.value("stoichiometry_range"))
             e.initial_x = layer.initial_stoichiometry
@@ -344,35 +342,36 @@ class CellModel:
         r_phi = self.conduction_matrix @ phi
         pos_cells, pos_g = self.tabs[self.positive_tab]
         neg_cells, neg_g = self.tabs[self.negative_tab]
-        np.add.at(r_phi, pos_cells, pos_g * (phi[pos_cells] - V))
-        np.add.at(r_phi, neg_cells, neg_g * phi[neg_cells])
+        r_phi += np.bincount(pos_cells, pos_g * (phi[pos_cells] - V), minlength=n)
+        r_phi += np.bincount(neg_cells, neg_g * phi[neg_cells], minlength=n)
         vals += [pos_g, -pos_g, neg_g]
         current = i * self.if_area
-        np.add.at(r_phi, self.if_cell_e, current)
-        np.add.at(r_phi, self.if_cell_l, -current)
+        r_phi += np.bincount(self.if_cell_e, current, minlength=n)
+        r_phi -= np.bincount(self.if_cell_l, current, minlength=n)
         vals += [self.if_area, -self.if_area]
         R[self.s_phi] = r_phi
 
         # Li mass conservation (Fick)
         r_x = R[self.s_x]
         r_x[:] = 0.0
+        nx = self.n_x
         for e in self.intercalation:
             cmax = e.max_concentration
             xa, xb = x[e.diff_a], x[e.diff_b]
             xm = 0.5 * (xa + xb)
-            D, dD = e.diffusivity(xm), e.ddiffusivity(xm)
+            D, dD = e.diffusivity(xm)
             flux = cmax * e.diff_geometry * D * (xa - xb)
             d_da = cmax * e.diff_geometry * (D + 0.5 * dD * (xa - xb))
             d_db = cmax * e.diff_geometry * (-D + 0.5 * dD * (xa - xb))
-            np.add.at(r_x, e.diff_a, flux)
-            np.add.at(r_x, e.diff_b, -flux)
+            r_x += np.bincount(e.diff_a, flux, minlength=nx)
+            r_x -= np.bincount(e.diff_b, flux, minlength=nx)
             vals += [d_da, d_db, -d_da, -d_db]
             xc = self.x_index[e.cells]
             storage = cmax * e.volume
             r_x[xc] += storage * (dt_coeff * x[xc] + history[xc])
             vals += [storage * dt_coeff]
             xe = self.x_index[self.if_cell_e[e.faces]]
-            np.add.at(r_x, xe, current[e.faces] / FARADAY)
+            r_x += np.bincount(xe, current[e.faces] / FARADAY, minlength=nx)
             vals += [self.if_area[e.faces] / FARADAY]
 
         # Butler-Volmer (inverse form), per electrode
@@ -384,7 +383,7 @@ class CellModel:
             f = e.faces
             if e.kind == "intercalation":
                 s = xs[e.xs_slice]
-                U, dU = e.ocv(s), e.docv(s)
+                U, dU = e.ocv(s)
                 if e.rate_constant is not None:
                     i0, di0 = exchange_current_density(s, e.rate_constant, e.max_concentration,
                                                        e.alpha_a, e.alpha_c)
@@ -410,7 +409,7 @@ class CellModel:
             xc = x[self.x_index[self.if_cell_e[f]]]
             s = xs[e.xs_slice]
             xm = 0.5 * (xc + s)
-            D, dD = e.diffusivity(xm), e.ddiffusivity(xm)
+            D, dD = e.diffusivity(xm)
             g = cmax * self.if_ht_e[f]
             r_xs[e.xs_slice] = g * D * (xc - s) - current[f] / FARADAY
             vals += [d_dxs,

@@ -141,7 +141,7 @@ class Simulation:
         self.steps.append(record)
         t_char = drive.characteristic_time(self.nominal_capacity)
         dt_min = 1e-10 * t_char
-        max_step = self.case.solver.max_step or t_char / 25.0
+        max_step = self.case.solver.max_step or t_char / 10.0
         dt = self.case.solver.initial_step or 1e-4 * t_char
         t0 = t_start
         t_end = t0 + step.until_time if step.until_time else np.inf
@@ -155,7 +155,6 @@ class Simulation:
         except NewtonFailure as exc:
             raise self._fail(record, t0, k, step, exc) from None
         integrals = self._integrals_after(u, tiny, history)
-        integrals[CHARGE:] = 0.0
         t0 += tiny
         history = History()
         history.push(t0, u, integrals)

@@ -51,7 +51,8 @@ def test_currents_and_capacities_follow_the_steps(cycled):
     assert abs(ts["current_A"][hold][-1]) == pytest.approx(0.5e-6, rel=2e-3)
     for k in range(len(steps)):
         cap = ts["capacity_mAh_cm2"][ts["step"] == k]
-        assert cap[0] == 0.0 and np.all(np.diff(cap) >= 0.0)
+        # the first row is the instantaneous response, a billionth of the step in
+        assert cap[0] <= 1e-6 * max(cap[-1], 1e-30) and np.all(np.diff(cap) >= 0.0)
         assert cap[-1] == pytest.approx(steps[k]["capacity_mAh_cm2"])
 
 
@@ -65,7 +66,7 @@ def test_step_capacities_equal_the_lithium_moved_into_the_cathode(cycled):
     # after the hold the cathode surface sits at the hold voltage's open-circuit point
     lco = cycled.model.electrodes[cycled.model.positive]
     x_end = ts["x_surface_cathode"][ts["step"] == 3][-1]
-    assert float(lco.ocv(np.array([x_end]))[0]) == pytest.approx(4.2, abs=5e-3)
+    assert lco.open_circuit(x_end) == pytest.approx(4.2, abs=5e-3)
 
 
 @pytest.mark.parametrize("rate", [0.5, 3, 12, 40])

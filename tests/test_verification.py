@@ -148,12 +148,13 @@ def test_delivered_capacity_converges_under_mesh_and_time_refinement():
 
 def test_extruded_3d_planar_cell_equals_the_1d_cell():
     from meshes.planar import planar_grid
+    from solver.api import cells_per_layer
 
     case = planar_case(protocol=[{"mode": "discharge", "c_rate": 5, "until_voltage": "3.0 V"}],
                        mesh={"cells_per_layer": 8})
     one_d = solver.run(case)
     layers = [(layer.name, layer.thickness) for layer in case.layers]
-    grid = planar_grid(layers, 8, case.footprint_area, dim=3, lateral_cells=3,
+    grid = planar_grid(layers, cells_per_layer(case), case.footprint_area, dim=3, lateral_cells=3,
                        grading=case.mesh.grading)
     three_d = solver.run(case, grid=grid)
     a, b = one_d.summary["steps"][0], three_d.summary["steps"][0]

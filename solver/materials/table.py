@@ -58,15 +58,33 @@ class Table:
 
     # -- evaluation ------------------------------------------------------------------
     def _values(self, q: np.ndarray):
-        """The interpolant v(q) (ln y when log) and dv/dq, continued linearly outside."""
-        x0, x1 = self.x[0], self.x[-1]
-        inside = np.clip(q, x0, x1)
-        v = self._spline(inside)
-        dv = self._dspline(inside)
-        below, above = q < x0, q > x1
-        v = np.where(below, self._v0 + self._s0 * (q - x0), v)
-        v = np.where(above, self._v1 + self._s1 * (q - x1), v)
-        dv = np.where(below, self._s0, np.where(above, self._s1, dv))
+        """The interpolant v(q) (ln y when log) and dv/dq, continued linearly outside.
+
+        Evaluated from the cubic pieces' coefficients directly: the solver calls this at
+        every Newton iteration, where scipy's general-purpose evaluation costs more than the
+        arithmetic.
+        """
+        x, c = self.x, self._spline.c
+        inside = np.clip(q, x[0], x[-1])
+        piece = np.clip(np.searchsorted(x, inside, side="right") - 1, 0, x.size - 2)
+        h = inside - x[piece]
+        c0, c1, c2, c3 = c[0, piece], c[1, piece], c[2, piece], c[3, piece]
+        v = ((c0 * h + c1) * h + c2) * h + c3
+        dv = (3.0 * c0 * h + 2.0 * c1) * h + c2
+        below, above = q < x[0], q > x[-1]
+        if below.any() or above.any():
+            v = np.where(below, self._v0 + self._s0 * (q - x[0]), v)
+            v = np.where(above, self._v1 + self._s1 * (q - x[-1]), v)
+            dv = np.where(below, self._s0, np.where(above, self._s1, dv))
+        return v, dv
+
+    def evaluate(self, x):
+        """(y(x), dy/dx(x)) in one pass, vectorised."""
+        q = np.asarray(x, dtype=float)
+        v, dv = self._values(q)
+        if self.log:
+            y = np.exp(v)
+            return y, y * dv
         return v, dv
 
     def __call__(self, x):

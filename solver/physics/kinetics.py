@@ -49,7 +49,7 @@ def butler_volmer_overpotential(i, i0, alpha_a, alpha_c, temperature):
     ratio = i / i0
     alpha_mean = 0.5 * (alpha_a + alpha_c)
     eta = np.arcsinh(0.5 * ratio) / (alpha_mean * f)
-    if not np.allclose(alpha_a, alpha_c):
+    if np.any(np.abs(np.subtract(alpha_a, alpha_c)) > 1e-12):
         for _ in range(50):
             g, dg = _rate_factor(eta, alpha_a, alpha_c, f)
             step = (g - ratio) / dg
