@@ -22,8 +22,25 @@ class NewtonResult:
     iterations: int
 
 
+@dataclass
+class QuadraticRate:
+    """What Newton has shown of its quadratic convergence, |du_k+1| <= C |du_k|^2, kept across
+    solves of one run: once C is known, an update so small that the next one would be far
+    below the tolerance ends the iteration without computing it."""
+    constant: float = np.inf
+
+    def observe(self, size, previous):
+        if previous > 0.0 and np.isfinite(previous) and size < previous:
+            observed = size / previous**2
+            self.constant = observed if not np.isfinite(self.constant) else max(
+                observed, 0.5 * self.constant)
+
+    def predicts_converged(self, size, tol, safety=0.1):
+        return self.constant * size * size < safety * tol
+
+
 def newton_solve(equations, linear_solver, u0, scales, bounded, tol=1e-8, max_iterations=20,
-                 describe=None, roundoff=1e-6, measured_by_row=None):
+                 describe=None, roundoff=1e-6, measured_by_row=None, rate=None):
     """Solve R(u) = 0 from u0; equations(u) returns R and the Jacobian's CSR data for the
     pattern of `linear_solver` (a solver.linear.LinearSolver).
 
@@ -36,6 +53,7 @@ def newton_solve(equations, linear_solver, u0, scales, bounded, tol=1e-8, max_it
     measured_by_row: (unknowns, positions of their diagonal entries in the CSR data): their
               change is measured through their own equation, |J_kk du_k| (a current density
               through the volts of its Butler-Volmer row), instead of by a fixed scale.
+    rate:     a QuadraticRate shared by the solves of a run (optional).
     """
     u = u0.copy()
     previous = np.inf
@@ -57,9 +75,13 @@ def newton_solve(equations, linear_solver, u0, scales, bounded, tol=1e-8, max_it
             k, diagonal = measured_by_row
             change[k] = np.abs(du[k] * J[diagonal])
         size = np.max(change)
-        if alpha == 1.0 and (size < tol or (size < roundoff and size > 0.25 * previous)):
-            return NewtonResult(u, iteration)
-        previous = size
+        if alpha == 1.0:
+            if rate is not None:
+                rate.observe(size, previous)
+            if (size < tol or (size < roundoff and size > 0.25 * previous)
+                    or (rate is not None and rate.predicts_converged(size, tol))):
+                return NewtonResult(u, iteration)
+        previous = size if alpha == 1.0 else np.inf
     worst = int(np.argmax(change))
     raise NewtonFailure(f"no convergence in {max_iterations} iterations "
                         f"(last scaled update {change[worst]:.2e})",

@@ -7,7 +7,7 @@ import numpy as np
 from .errors import SolverError
 from .model import CellModel
 from .linear import LinearSolver
-from .newton import NewtonFailure, newton_solve
+from .newton import NewtonFailure, QuadraticRate, newton_solve
 from .protocol import StepDrive, drive_for_step, theoretical_capacities
 from .units import FARADAY
 
@@ -106,6 +106,7 @@ class Simulation:
         self.linear_solver = LinearSolver(pattern.indptr, pattern.indices, m.n_unknowns)
         currents = np.arange(m.s_i.start, m.s_i.stop)
         self.current_unknowns = (currents, _diagonal_positions(pattern, currents))
+        self.newton_rate = QuadraticRate()
         self.lithium_metal = [e for e in m.electrodes if e.kind == "lithium_metal"]
         self.rows = []
         self.steps = []
@@ -224,7 +225,8 @@ class Simulation:
             hist = sum(a * history.states[idx][m.s_x] for a, idx in terms)
         result = newton_solve(lambda u: m.residual_and_jacobian(u, hist, coeff, drive),
                               self.linear_solver, guess, self.scales, self.bounded,
-                              describe=self._describe, measured_by_row=self.current_unknowns)
+                              describe=self._describe, measured_by_row=self.current_unknowns,
+                              rate=self.newton_rate)
         return result.u
 
     def _error(self, u_new, guess, order):
