@@ -53,7 +53,8 @@ def run(case, grid=None, progress=None) -> Result:
     }
     if sim.failure:
         summary["message"] = sim.failure
-    return Result(summary, sim.rows, snapshots=sim.snapshots, grid=grid, model=sim.model)
+    return Result(summary, sim.rows, snapshots=sim.snapshots, grid=grid, model=sim.model,
+                  fields=sim.fields)
 
 
 __all__ = ["run", "build_grid", "SolverError"]

@@ -14,7 +14,8 @@ import numpy as np
 class Result:
     """What a run produced. `summary` equals summary.json; `timeseries` holds the CSV columns."""
 
-    def __init__(self, summary: dict, rows: list[dict], snapshots=None, grid=None, model=None):
+    def __init__(self, summary: dict, rows: list[dict], snapshots=None, grid=None, model=None,
+                 fields=None):
         self.summary = summary
         self.columns = list(rows[0].keys()) if rows else []
         for row in rows:
@@ -25,6 +26,7 @@ class Result:
                            for c in self.columns}
         self.timeseries["step"] = self.timeseries.get("step", np.array([])).astype(int)
         self.snapshots = snapshots or []
+        self.fields = fields or []
         self.grid = grid
         self.model = model
 
@@ -46,7 +48,34 @@ class Result:
         ]
         from .plots import voltage_figure_png
         written.append(write_atomic(out / "voltage.png", voltage_figure_png(self)))
+        if self.fields:
+            written.append(write_atomic(out / "fields.csv", self.fields_csv()))
         return written
+
+    def field_values(self, u) -> dict:
+        """Cell fields of a state: the potential (phi_s or phi_e) and Li stoichiometry x."""
+        m = self.model
+        x = np.full(m.n_cells, np.nan)
+        inside = m.x_index >= 0
+        x[inside] = u[m.s_x][m.x_index[inside]]
+        return {"phi_V": u[m.s_phi], "x": x}
+
+    def fields_csv(self) -> str:
+        """The fields every `solver.fields_every` time steps, one row per cell (1D grids)."""
+        grid = self.grid
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["time_s", "step", "cell", "layer", "z_m", "phi_V", "x"])
+        layers = np.array(grid.tag_names, dtype=object)[grid.cell_tags]
+        z = grid.cell_centroids[:, -1]
+        cells = np.arange(grid.n_cells)
+        for t, k, u in self.fields:
+            values = self.field_values(u)
+            writer.writerows(zip([repr(float(t))] * grid.n_cells, [k] * grid.n_cells, cells,
+                                 layers, map(repr, z.tolist()),
+                                 map(repr, values["phi_V"].tolist()),
+                                 map(repr, values["x"].tolist())))
+        return buffer.getvalue()
 
     def timeseries_csv(self) -> str:
         buffer = io.StringIO()

@@ -110,7 +110,10 @@ class Simulation:
         self.lithium_metal = [e for e in m.electrodes if e.kind == "lithium_metal"]
         self.rows = []
         self.steps = []
-        self.snapshots = []
+        self.snapshots = []         # (time, step, u) at the end of every step
+        self.fields = []            # (time, step, u) every `fields_every` accepted time steps
+        self.fields_every = case.solver.fields_every
+        self.accepted = 0
 
     # ------------------------------------------------------------ public
     def run(self):
@@ -189,6 +192,9 @@ class Simulation:
             t_new = t_n + dt
             history.push(t_new, u_new, s_new)
             self._record(t_new, k, u_new, s_new)
+            self.accepted += 1
+            if self.fields_every and self.accepted % self.fields_every == 0:
+                self.fields.append((t_new, k, u_new))
             self._report_progress(k, step, t_new - t0, u_new)
             if reason is None:
                 reason = self._event_reached(events, u_new, s_new)

@@ -115,3 +115,20 @@ def test_api_time_series_match_the_csv(tmp_path):
         assert np.array_equal(table[column], result.timeseries[column])
     import json
     assert json.loads((tmp_path / "summary.json").read_text()) == result.summary
+
+
+def test_fields_are_written_every_n_steps(tmp_path):
+    case = planar_case(protocol=[{"mode": "discharge", "c_rate": 5, "until_voltage": "3.0 V"}],
+                       solver={"fields_every": 5})
+    result = solver.run(case)
+    n_steps = len(result.timeseries["time_s"]) - 1
+    assert len(result.fields) == n_steps // 5
+    result.write(tmp_path)
+    table = np.genfromtxt(tmp_path / "fields.csv", delimiter=",", names=True, dtype=None,
+                          encoding="utf-8")
+    assert table.size == len(result.fields) * result.grid.n_cells
+    cathode = table[table["layer"] == "cathode"]
+    last = cathode[cathode["time_s"] == cathode["time_s"].max()]
+    # discharging: Li piles up at the electrolyte side (low z) of the cathode
+    assert last["x"][np.argmin(last["z_m"])] > last["x"][np.argmax(last["z_m"])]
+    assert np.all(np.isnan(table["x"][table["layer"] == "electrolyte"]))
