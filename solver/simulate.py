@@ -218,7 +218,7 @@ class Simulation:
                 failure = exc
                 dt *= 0.25
                 continue
-            err = self._error(u_new, guess, order) if order > 0 else 0.0
+            err = self._error(u_new, guess, order, drive) if order > 0 else 0.0
             return u_new, self._integrals_after(u_new, dt, history), dt, err, order
         return None, None, dt, failure, 0
 
@@ -235,14 +235,24 @@ class Simulation:
                               rate=self.newton_rate)
         return result.u
 
-    def _error(self, u_new, guess, order):
-        """Local error estimate (Milne's device) scaled by the tolerance: accept if <= 1."""
+    def _error(self, u_new, guess, order, drive):
+        """Local error estimate (Milne's device) scaled by the tolerance: accept if <= 1.
+
+        Measured on the stoichiometries and the cell voltage (in volts), and under a held
+        voltage on the current too, relative to itself: a decaying current must not
+        overshoot through zero when the steps grow.
+        """
         m = self.model
         rtol = self.case.solver.rtol
         constant = 0.5 if order == 1 else 0.2
         dx = np.max(np.abs(u_new[m.s_x] - guess[m.s_x]), initial=0.0)
         dv = abs(u_new[m.i_V] - guess[m.i_V])
-        return constant * max(dx / rtol, dv / rtol)
+        err = max(dx, dv)
+        if drive.kind == "voltage":
+            i_new, i_guess = m.tab_current(u_new), m.tab_current(guess)
+            floor = 1e-3 * self.nominal_capacity / SECONDS_PER_HOUR / self.area_scale
+            err = max(err, abs(i_new - i_guess) / max(abs(i_new), abs(i_guess), floor))
+        return constant * err / rtol
 
     # ------------------------------------------------------------ integrated scalars
     def _initial_lithium(self):

@@ -68,7 +68,7 @@ def test_shipped_case_loads_in_si_units():
     assert case.architecture == "planar"
     assert case.footprint_area == pytest.approx(1e-4)
     assert case.temperature == pytest.approx(298.15)
-    assert case.nominal_capacity == pytest.approx(0.036)
+    assert case.nominal_capacity is None       # 1C from the cathode's theoretical capacity
     assert [l.name for l in case.layers] == ["anode", "electrolyte", "cathode"]
     assert [l.material.name for l in case.layers] == ["Li", "LiPON", "LiCoO2"]
     assert [l.material.kind for l in case.layers] == ["lithium_metal", "electrolyte",
