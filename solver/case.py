@@ -16,7 +16,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import InputError
 from .units import DIMENSIONS, ZERO_CELSIUS, parse_quantity

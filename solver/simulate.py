@@ -140,7 +140,6 @@ class Simulation:
 
     # ------------------------------------------------------------ one protocol step
     def _run_step(self, k, step, drive: StepDrive, u, t_start, n_li):
-        m = self.model
         record = StepRecord(mode=step.mode)
         self.steps.append(record)
         t_char = drive.characteristic_time(self.nominal_capacity)

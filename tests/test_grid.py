@@ -1,7 +1,6 @@
 """Grid topology and geometry against closed forms, for every cell type."""
 
 import basix
-import meshio
 import numpy as np
 import pytest
 
