@@ -132,3 +132,17 @@ def test_fields_are_written_every_n_steps(tmp_path):
     # discharging: Li piles up at the electrolyte side (low z) of the cathode
     assert last["x"][np.argmin(last["z_m"])] > last["x"][np.argmax(last["z_m"])]
     assert np.all(np.isnan(table["x"][table["layer"] == "electrolyte"]))
+
+
+def test_stripping_all_the_lithium_ends_the_discharge():
+    data = shipped_case_dict()
+    data["cell"]["layers"][0]["thickness"] = "30 nm"      # 6.19 uAh of Li, less than the LCO
+    data["protocol"] = [{"mode": "discharge", "c_rate": 1, "until_voltage": "3.0 V"}]
+    result = solver.run(case_from_dict(data, ".", "test"))
+    step = result.summary["steps"][0]
+    assert step["end_reason"] == "lithium_exhausted"
+    # the Li film is the limiting electrode, so 1C strips it in exactly one hour
+    assert step["duration_s"] == pytest.approx(3600.0, rel=1e-6)
+    li_uAh_cm2 = 534.0 / 6.94e-3 * 30e-9 * 96485.33212 / 3.6e-3 / 1e4
+    assert step["capacity_mAh_cm2"] * 1e3 == pytest.approx(li_uAh_cm2, rel=1e-6)
+    assert abs(result.timeseries["thickness_um_anode"][-1]) < 1e-6 * 0.03
