@@ -150,6 +150,38 @@ def time_cli(case_path, repeats, workdir):
     return times, " ".join(Path(c).name if i == 0 else c for i, c in enumerate(command))
 
 
+PHASES_SCRIPT = """
+import sys, time, json
+t0 = time.perf_counter()
+import solver.cli
+t1 = time.perf_counter()
+from solver.case import load_case
+case = load_case(sys.argv[1])
+t2 = time.perf_counter()
+import solver
+result = solver.run(case)
+t3 = time.perf_counter()
+result.write(sys.argv[2])
+t4 = time.perf_counter()
+print(json.dumps({"import": t1 - t0, "load_case": t2 - t1, "run": t3 - t2, "write": t4 - t3}))
+"""
+
+
+def time_cli_phases(case_path, repeats, workdir):
+    """Where a cold `thinfilm run` spends its time: the same work as the CLI in a fresh
+    interpreter, timed phase by phase (median of each phase over the repeats)."""
+    phases = []
+    for k in range(repeats):
+        out = Path(workdir) / f"phases_{k}"
+        proc = subprocess.run([sys.executable, "-c", PHASES_SCRIPT, str(case_path), str(out)],
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              env=os.environ.copy(), cwd=ROOT)
+        if proc.returncode != 0:
+            return None                      # the API moved; the CLI timing still stands
+        phases.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return {name: statistics.median(p[name] for p in phases) for name in phases[0]}
+
+
 # ----------------------------------------------------------------------------- machine
 
 def machine():
@@ -218,9 +250,14 @@ def main(argv=None):
         solves, iterations = count_newton(case)
         cli_times, cli_command = (time_cli(case_path, args.cli_repeats, workdir)
                                   if args.cli_repeats > 0 else ([], None))
+        cli_phases = (time_cli_phases(case_path, args.cli_repeats, workdir)
+                      if args.cli_repeats > 0 else None)
 
     step = result.summary["steps"][0]
     n_steps = int(len(result.timeseries["time_s"]))
+    grid = getattr(result, "grid", None)
+    cells_by_layer = ({name: int(np.sum(grid.cell_tags == k))
+                       for k, name in enumerate(grid.tag_names)} if grid is not None else None)
     solve_median = statistics.median(solve_times)
     record = {
         "benchmark": "planar 1D discharge, shipped Li | LiPON | LiCoO2 cell",
@@ -232,6 +269,7 @@ def main(argv=None):
             "cells_per_layer": args.cells,
             "c_rate": args.c_rate,
             "n_cells": result.summary["n_cells"],
+            "cells_by_layer": cells_by_layer,
             "n_unknowns": result.summary["n_unknowns"],
         },
         "solve": {
@@ -252,6 +290,9 @@ def main(argv=None):
             "min_s": min(cli_times) if cli_times else None,
             "max_s": max(cli_times) if cli_times else None,
             "times_s": cli_times,
+            "phases_median_s": cli_phases,
+            "phases_what": "a fresh interpreter doing what the CLI does: import solver.cli, "
+                           "load_case, solver.run (cold), Result.write",
         },
         "run": {
             "end_reason": step["end_reason"],
@@ -266,9 +307,11 @@ def main(argv=None):
     }
 
     m, r = record["machine"], record["run"]
+    layers = (", ".join(f"{n} {name}" for name, n in cells_by_layer.items())
+              if cells_by_layer else f"{record['case']['n_cells']}")
     lines = [
-        f"planar 1C discharge, {args.cells} cells per layer "
-        f"({record['case']['n_cells']} cells, {record['case']['n_unknowns']} unknowns), "
+        f"planar {args.c_rate:g}C discharge, cells_per_layer = {args.cells} "
+        f"(cells: {layers}; {record['case']['n_unknowns']} unknowns), "
         f"one thread; {m['nproc']} cores, Python {m['python']}, numpy {m['numpy']}, "
         f"scipy {m['scipy']}; revision {record['revision']}",
         "",
@@ -281,6 +324,9 @@ def main(argv=None):
         lines.append(f"| CLI time, median of {args.cli_repeats} (`thinfilm run`) | "
                      f"{ms(record['cli']['median_s'])} (min {ms(min(cli_times))}, "
                      f"max {ms(max(cli_times))}) |")
+        if cli_phases:
+            lines.append("| CLI phases, medians (cold process) | " + ", ".join(
+                f"{name} {ms(v)}" for name, v in cli_phases.items()) + " |")
     count = (lambda v: "n/a" if v is None else str(v))
     lines += [
         f"| accepted time steps | {n_steps} |",

@@ -45,12 +45,14 @@ def voltage_planar(out_path):
               f"{step['capacity_mAh_cm2'] * 1e3:7.3f} uAh/cm2  "
               f"mean {step['mean_voltage_V']:.4f} V", file=sys.stderr)
     nominal = result.summary["nominal_capacity_uAh"]
+    basis = ("the case's nominal capacity" if case.nominal_capacity
+             else "the capacity of the limiting electrode")
     ax.set_xlabel("capacity (µAh/cm²)")
     ax.set_ylabel("cell voltage (V)")
-    ax.set_title(f"{case.name}\n1C = {nominal:g} µA (nominal capacity {nominal:g} µAh), "
-                 f"{case.temperature - 273.15:g} °C, discharge to 3.0 V", fontsize=9)
+    ax.set_title(f"{case.name}, {case.temperature - 273.15:g} °C\n"
+                 f"1C = {nominal:.3g} µA ({basis}, {nominal:.3g} µAh)", fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, title="C-rate: capacity to 3.0 V", title_fontsize=8)
+    ax.legend(fontsize=8, title="C-rate: capacity to 3.0 V", title_fontsize=8, loc="lower left")
     fig.tight_layout()
     fig.savefig(out_path)
     plt.close(fig)

@@ -57,13 +57,13 @@ def _run(args):
     progress = _Progress(case, args.quiet)
     result = run(case, progress=progress)
     progress.close()
-    result.write(args.out)
+    written = result.write(args.out)
     for k, step in enumerate(result.summary["steps"]):
         print(f"step {k} {step['mode']:9s} {step['end_reason']:18s} "
               f"{step['capacity_mAh_cm2'] * 1e3:10.3f} uAh/cm2  "
               f"{step['energy_mWh_cm2'] * 1e3:10.3f} uWh/cm2  "
               f"mean {step['mean_voltage_V']:.4f} V  ({step['duration_s']:.1f} s)")
-    print(f"results in {args.out}/ (timeseries.csv, summary.json, voltage.png)")
+    print(f"results in {args.out}/ ({', '.join(path.name for path in written)})")
     if result.failed:
         print(f"thinfilm: {result.summary.get('message', 'the solver failed')}", file=sys.stderr)
         return EXIT_SOLVER_FAILED
@@ -92,6 +92,9 @@ def main(argv=None):
     except SolverError as exc:
         print(f"thinfilm: {exc}", file=sys.stderr)
         return EXIT_SOLVER_FAILED
+    except BrokenPipeError:          # output piped into a reader that stopped (| head)
+        sys.stdout = None
+        return 0
 
 
 if __name__ == "__main__":

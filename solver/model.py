@@ -43,6 +43,20 @@ def _optional(material, name, default):
     return material.value(name) if material.has(name) else default
 
 
+def _require_single_ion(material):
+    """Only the single-ion electrolyte (transference number 1) is solved in this release."""
+    model = _optional(material, "model", "single-ion")
+    if model != "single-ion":
+        raise InputError(f"materials.{material.name}.model", model,
+                         "single-ion (the binary and dissociation electrolyte models are not "
+                         "available in this release)")
+    t_plus = _optional(material, "transference_number", 1.0)
+    if t_plus != 1.0:
+        raise InputError(f"materials.{material.name}.transference_number", t_plus,
+                         "1 for a single-ion electrolyte (t+ < 1 needs the binary model, not "
+                         "available in this release)")
+
+
 @dataclass
 class Electrode:
     """An electrode region: its layer, cells, interface faces and material laws."""
@@ -89,6 +103,7 @@ class CellModel:
         for k, layer in enumerate(case.layers):
             m = layer.material
             if m.kind == "electrolyte":
+                _require_single_ion(m)
                 conductivity[k] = arrhenius(
                     m.value("conductivity"), _optional(m, "activation_energy", 0.0), T,
                     _optional(m, "reference_temperature", T))

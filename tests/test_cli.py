@@ -123,3 +123,11 @@ SCRIPT = shutil.which("thinfilm", path=str(Path(sys.executable).parent))
 def test_console_script_runs():
     proc = subprocess.run([SCRIPT, "materials"], capture_output=True, text=True)
     assert proc.returncode == 0 and "LiCoO2" in proc.stdout
+
+
+def test_unsupported_electrolyte_model_is_an_input_error(tmp_path):
+    text = _shipped_text().replace("[mesh]", '[materials.LiPON]\nmodel = "binary"\n\n[mesh]', 1)
+    path = _write_case(tmp_path, text)
+    out = tmp_path / "out"
+    assert cli.main(["run", str(path), "--out", str(out)]) == 2
+    assert not out.exists()
