@@ -6,17 +6,23 @@ dotted path of the offending entry in the case file (``cell.layers.cathode.thick
 ``materials.LiCoO2.diffusivity``, ``protocol.2.steps.0.until_voltage``) and whose message says
 what is allowed. The format is described in DESIGN.md section 6 and in the commented case
 ``cases/planar_li_lipon_lco.toml``.
+
+Trench and micropillar cells take their substrate structure from ``[cell.trench]`` or
+``[cell.micropillar]``; their layers are listed from the substrate outward and split by
+`stack_roles` into the conformal films, the fill (the last electrode) and the planar top
+layers that the mesh generators build.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import InputError
 from .units import DIMENSIONS, ZERO_CELSIUS, parse_quantity
@@ -25,7 +31,7 @@ if TYPE_CHECKING:  # the materials package is imported when a case is built
     from .materials import Material
 
 ARCHITECTURES = ("planar", "bipolar", "trench", "micropillar")
-IMPLEMENTED_ARCHITECTURES = ("planar",)
+IMPLEMENTED_ARCHITECTURES = ("planar", "trench", "micropillar")
 MODES = ("discharge", "charge", "rest", "hold")
 ELECTRODE_KINDS = ("intercalation", "lithium_metal")
 MAX_PROTOCOL_STEPS = 100_000  # after expanding repeats
@@ -36,6 +42,9 @@ CELL_KEYS = ("name", "architecture", "footprint_area", "temperature", "nominal_c
 LAYER_KEYS = ("name", "material", "thickness", "initial_stoichiometry")
 MESH_KEYS = ("cells_per_layer", "max_cell_size", "grading")
 SOLVER_KEYS = ("rtol", "max_step", "initial_step", "fields_every")
+TRENCH_KEYS = ("width", "depth", "pitch", "dimension", "length")
+MICROPILLAR_KEYS = ("diameter", "height", "pitch", "lattice", "holes", "axisymmetric")
+LATTICES = ("square", "hexagonal")
 BLOCK_KEYS = ("repeat", "steps")
 
 # step parameter -> dimension; every one of them must be > 0
@@ -78,10 +87,65 @@ class Layer:
     initial_stoichiometry: float | None     # intercalation electrodes only
 
 
+class StackRoles(NamedTuple):
+    """The layers of a cell by the part they play in a trench or micropillar geometry."""
+    films: list[Layer]      # conformal films on the substrate, in deposition order
+    fill: Layer             # the last electrode: fills what the films leave
+    top: list[Layer]        # planar layers above the fill (top current collectors)
+
+
+@dataclass(frozen=True)
+class TrenchSettings:
+    """Parallel trenches etched in the substrate (lengths in m)."""
+    width: float                            # opening of a trench
+    depth: float
+    pitch: float                            # period: trench width + wall width
+    dimension: int = 2                      # 2: cross-section of one period; 3: extruded
+    length: float | None = None             # extrusion length (dimension 3 only)
+
+    @property
+    def wall_width(self) -> float:
+        return self.pitch - self.width
+
+    @property
+    def area_enhancement(self) -> float:
+        """Substrate surface area / footprint area: (pitch + 2 depth) / pitch."""
+        return (self.pitch + 2 * self.depth) / self.pitch
+
+
+@dataclass(frozen=True)
+class MicropillarSettings:
+    """Pillars (or holes) on a square or hexagonal lattice (lengths in m)."""
+    diameter: float
+    height: float                           # pillar height, or hole depth
+    pitch: float                            # nearest-neighbour distance of the lattice
+    lattice: str = "square"                 # square | hexagonal
+    holes: bool = False                     # True: holes of this diameter instead of pillars
+    axisymmetric: bool = False              # True: 2D axisymmetric cell of equal area
+
+    @property
+    def unit_cell_area(self) -> float:
+        """Footprint per pillar: pitch^2 (square) or sqrt(3)/2 pitch^2 (hexagonal)."""
+        if self.lattice == "hexagonal":
+            return math.sqrt(3) / 2 * self.pitch ** 2
+        return self.pitch ** 2
+
+    @property
+    def equivalent_radius(self) -> float:
+        """Radius of the axisymmetric cell with the footprint of one lattice cell."""
+        return math.sqrt(self.unit_cell_area / math.pi)
+
+    @property
+    def area_enhancement(self) -> float:
+        """Substrate surface area / footprint area: 1 + pi d h / unit cell area."""
+        return 1 + math.pi * self.diameter * self.height / self.unit_cell_area
+
+
 @dataclass(frozen=True)
 class MeshSettings:
     cells_per_layer: int = 20
-    max_cell_size: float | None = None      # m, along surfaces (2D/3D)
+    max_cell_size: float | None = None      # m, along surfaces (2D/3D); trench and
+                                            # micropillar cells: default_max_cell_size
     grading: float = 0.5                    # 0 = uniform, towards 1 = refined at interfaces
 
 
@@ -120,12 +184,46 @@ class Case:
     solver: SolverSettings
     path: Path | None = None
     raw: dict = field(default_factory=dict)
+    trench: TrenchSettings | None = None            # architecture == "trench" only
+    micropillar: MicropillarSettings | None = None  # architecture == "micropillar" only
 
     def layer(self, name: str) -> Layer:
         for layer in self.layers:
             if layer.name == name:
                 return layer
         raise KeyError(name)
+
+    def stack_roles(self) -> StackRoles:
+        """(films, fill, top): see `stack_roles`."""
+        return stack_roles(self.layers)
+
+
+def stack_roles(layers: list[Layer]) -> StackRoles:
+    """Split a validated layer list (substrate outward) into films, fill and top layers.
+
+    The fill is the last electrode; the films are the layers before it (optional collector
+    films such as a TiN barrier, the first electrode, the electrolyte) and the top layers the
+    collectors after it. For a planar stack the same split reads bottom to top.
+    """
+    for index in range(len(layers) - 1, -1, -1):
+        if layers[index].material.kind in ELECTRODE_KINDS:
+            return StackRoles(list(layers[:index]), layers[index], list(layers[index + 1:]))
+    raise ValueError("a layer list without an electrode")
+
+
+def default_max_cell_size(geometry: TrenchSettings | MicropillarSettings) -> float:
+    """The largest cell along surfaces when [mesh] max_cell_size is not given (m).
+
+    min(pitch / 20, feature / 10, (pitch - feature) / 10, depth / 20), where the feature is the
+    trench width or the pillar (hole) diameter and depth the trench depth or pillar height:
+    ten cells across the narrowest lateral feature, twenty along the period and the depth.
+    """
+    if isinstance(geometry, TrenchSettings):
+        feature, depth = geometry.width, geometry.depth
+    else:
+        feature, depth = geometry.diameter, geometry.height
+    pitch = geometry.pitch
+    return min(pitch / 20, feature / 10, (pitch - feature) / 10, depth / 20)
 
 
 # ------------------------------------------------------------------------------------------
@@ -170,6 +268,8 @@ def case_from_dict(data: dict, base_dir: Path, source: str = "<dict>") -> Case:
     _check_keys(cell, CELL_KEYS, "cell")
     name = _case_name(cell, source)
     architecture = _architecture(cell)
+    trench = _trench(cell) if architecture == "trench" else None
+    micropillar = _micropillar(cell) if architecture == "micropillar" else None
     footprint_area = _positive(_get(cell, "footprint_area", "cell", "area"), "area",
                                "cell.footprint_area")
     temperature = _temperature(_get(cell, "temperature", "cell", "temperature"))
@@ -179,13 +279,19 @@ def case_from_dict(data: dict, base_dir: Path, source: str = "<dict>") -> Case:
 
     materials = _load_materials(data, cell, base_dir)
     layers = _layers(cell, materials)
+    geometry = trench or micropillar
+    if geometry is not None:
+        _check_films_fit(cell, geometry, stack_roles(layers))
     mesh = _mesh(_table(data, "mesh", ""))
+    if geometry is not None and mesh.max_cell_size is None:
+        mesh = replace(mesh, max_cell_size=default_max_cell_size(geometry))
     protocol = _protocol(data)
     solver = _solver(_table(data, "solver", ""))
 
     return Case(name=name, architecture=architecture, footprint_area=footprint_area,
                 temperature=temperature, nominal_capacity=nominal_capacity, layers=layers,
-                mesh=mesh, protocol=protocol, solver=solver, path=None, raw=copy.deepcopy(data))
+                mesh=mesh, protocol=protocol, solver=solver, path=None, raw=copy.deepcopy(data),
+                trench=trench, micropillar=micropillar)
 
 
 # ------------------------------------------------------------------------------------------
@@ -278,15 +384,115 @@ def _case_name(cell: dict, source: str) -> str:
 
 def _architecture(cell: dict) -> str:
     architecture = cell.get("architecture", "planar")
-    expected = "planar (bipolar, trench and micropillar are not available yet)"
     if architecture not in IMPLEMENTED_ARCHITECTURES:
+        expected = f"one of {_listing(IMPLEMENTED_ARCHITECTURES)}"
+        missing = [a for a in ARCHITECTURES if a not in IMPLEMENTED_ARCHITECTURES]
+        if missing:
+            expected += f" ({_listing(missing)}: not available yet)"
+        if isinstance(architecture, str) and architecture not in ARCHITECTURES:
+            close = difflib.get_close_matches(architecture, list(IMPLEMENTED_ARCHITECTURES), n=1)
+            if close:
+                expected += f" (did you mean {close[0]!r}?)"
         raise InputError("cell.architecture", architecture, expected)
-    for other in ARCHITECTURES:
+    for other in ARCHITECTURES[1:]:
         if other != architecture and other in cell:
+            hint = (f"set architecture = {other!r} to use it"
+                    if other in IMPLEMENTED_ARCHITECTURES else
+                    f"architecture = {other!r} is not available yet")
             raise InputError(f"cell.{other}", cell[other],
                              f"no [cell.{other}] table in a {architecture} cell (it describes "
-                             f"architecture = {other!r}, which is not available yet)")
+                             f"architecture = {other!r}; {hint})")
     return architecture
+
+
+def _geometry_table(cell: dict, architecture: str, allowed) -> dict:
+    key = f"cell.{architecture}"
+    if architecture not in cell:
+        raise InputError(key, MISSING, f"a [{key}] table (required for architecture = "
+                                       f"{architecture!r}: the sizes of the substrate structure)")
+    table = cell[architecture]
+    if not isinstance(table, dict):
+        raise InputError(key, table, f"a table: [{key}]")
+    _check_keys(table, allowed, key)
+    return table
+
+
+def _boolean(table: dict, name: str, prefix: str, default: bool, meaning: str) -> bool:
+    value = table.get(name, default)
+    if not isinstance(value, bool):
+        raise InputError(_join(prefix, name), value, f"true or false ({meaning})")
+    return value
+
+
+def _trench(cell: dict) -> TrenchSettings:
+    prefix = "cell.trench"
+    table = _geometry_table(cell, "trench", TRENCH_KEYS)
+    sizes = {name: _positive(_get(table, name, prefix, "length"), "length", f"{prefix}.{name}")
+             for name in ("width", "depth", "pitch")}
+    if sizes["width"] >= sizes["pitch"]:
+        raise InputError(f"{prefix}.width", table["width"],
+                         f"a trench width below pitch = {table['pitch']!r} (width must be "
+                         f"smaller than pitch: a wall stands between neighbouring trenches)")
+    dimension = table.get("dimension", 2)
+    if isinstance(dimension, bool) or not isinstance(dimension, int) or dimension not in (2, 3):
+        raise InputError(f"{prefix}.dimension", dimension,
+                         "2 (the cross-section of one period) or 3 (extruded along the trench)")
+    length = None
+    if "length" in table:
+        if dimension != 3:
+            raise InputError(f"{prefix}.length", table["length"],
+                             "no length in a 2D trench cell (length is the extrusion length "
+                             "along the trench; it needs dimension = 3)")
+        length = _positive(table["length"], "length", f"{prefix}.length")
+    elif dimension == 3:
+        length = sizes["pitch"]
+    return TrenchSettings(dimension=dimension, length=length, **sizes)
+
+
+def _micropillar(cell: dict) -> MicropillarSettings:
+    prefix = "cell.micropillar"
+    table = _geometry_table(cell, "micropillar", MICROPILLAR_KEYS)
+    sizes = {name: _positive(_get(table, name, prefix, "length"), "length", f"{prefix}.{name}")
+             for name in ("diameter", "height", "pitch")}
+    if sizes["diameter"] >= sizes["pitch"]:
+        raise InputError(f"{prefix}.diameter", table["diameter"],
+                         f"a diameter below pitch = {table['pitch']!r} (diameter must be "
+                         f"smaller than pitch: neighbours may not touch)")
+    lattice = table.get("lattice", "square")
+    if lattice not in LATTICES:
+        expected = f"one of {_listing(LATTICES)}"
+        if isinstance(lattice, str):
+            close = difflib.get_close_matches(lattice, list(LATTICES), n=1)
+            if close:
+                expected += f" (did you mean {close[0]!r}?)"
+        raise InputError(f"{prefix}.lattice", lattice, expected)
+    holes = _boolean(table, "holes", prefix, False,
+                     "false: pillars; true: holes of that diameter, height deep")
+    axisymmetric = _boolean(table, "axisymmetric", prefix, False,
+                            "false: the 3D symmetry unit; true: the 2D axisymmetric cell of "
+                            "equal area")
+    return MicropillarSettings(lattice=lattice, holes=holes, axisymmetric=axisymmetric, **sizes)
+
+
+def _check_films_fit(cell: dict, geometry, roles: StackRoles) -> None:
+    """The conformal films must leave room for the fill between the substrate's walls."""
+    total = sum(layer.thickness for layer in roles.films)
+    names = ", ".join(layer.name for layer in roles.films) or "none"
+    films = (f"twice the conformal films ({names}: 2 x {total * 1e6:.4g} um), so that the "
+             f"fill layer {roles.fill.name!r} can enter")
+    if isinstance(geometry, TrenchSettings):
+        if geometry.width <= 2 * total:
+            raise InputError("cell.trench.width", cell["trench"]["width"],
+                             f"a trench wider than {films}; widen the trench or thin the films")
+    elif geometry.holes:
+        if geometry.diameter <= 2 * total:
+            raise InputError("cell.micropillar.diameter", cell["micropillar"]["diameter"],
+                             f"holes wider than {films}; widen the holes or thin the films")
+    elif geometry.pitch - geometry.diameter <= 2 * total:
+        gap = (geometry.pitch - geometry.diameter) * 1e6
+        raise InputError("cell.micropillar.pitch", cell["micropillar"]["pitch"],
+                         f"a gap between pillars (pitch - diameter = {gap:.4g} um) wider than "
+                         f"{films}; increase the pitch or thin the films")
 
 
 def _temperature(value) -> float:

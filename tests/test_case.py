@@ -411,15 +411,24 @@ def test_missing_file(tmp_path):
 
 
 def test_architecture_not_available():
-    for architecture in ("trench", "bipolar", "micropillar", "spiral"):
+    for architecture in ("bipolar", "spiral", 3):
         data = base()
         data["cell"]["architecture"] = architecture
         err = error(data)
         assert err.key == "cell.architecture"
-        assert "planar" in str(err)
+        assert "planar" in str(err) and "trench" in str(err) and "micropillar" in str(err)
+    data = base()
+    data["cell"]["architecture"] = "bipolar"
+    assert "not available yet" in str(error(data))
+    data = base()
+    data["cell"]["architecture"] = "trenches"
+    assert "did you mean 'trench'" in str(error(data))
     data = base()
     data["cell"]["trench"] = {"width": "10 um", "depth": "50 um", "pitch": "20 um"}
     assert error(data).key == "cell.trench"
+    data = base()
+    data["cell"]["bipolar"] = {"n_cells": 3}
+    assert error(data).key == "cell.bipolar"
 
 
 @pytest.mark.parametrize("order", [
@@ -565,3 +574,270 @@ def test_raw_is_a_copy_of_the_input():
     assert case.raw == data
     data["cell"]["name"] = "changed"
     assert case.raw["cell"]["name"] == "test cell"
+
+
+# ------------------------------------------------------------------------------------------
+# trench and micropillar architectures
+
+def structured(architecture: str, **sizes) -> dict:
+    """A Li-filled cell on a structured substrate: TiN barrier, LiCoO2, LiPON, Li, Cu top."""
+    data = base()
+    data["cell"]["architecture"] = architecture
+    data["cell"]["layers"] = [
+        {"name": "barrier", "material": "TiN", "thickness": "50 nm"},
+        {"name": "cathode", "material": "LiCoO2", "thickness": "320 nm",
+         "initial_stoichiometry": 0.5},
+        {"name": "electrolyte", "material": "LiPON", "thickness": "1.5 um"},
+        {"name": "anode", "material": "Li", "thickness": "3 um"},
+        {"name": "top", "material": "Cu", "thickness": "200 nm"},
+    ]
+    if architecture == "trench":
+        table = {"width": "10 um", "depth": "50 um", "pitch": "20 um"}
+    else:
+        table = {"diameter": "10 um", "height": "50 um", "pitch": "20 um"}
+    table.update(sizes)
+    data["cell"][architecture] = table
+    return data
+
+
+def test_trench_case_loads_in_si_units_with_defaults():
+    from solver.case import TrenchSettings
+
+    case = build(structured("trench"))
+    assert case.architecture == "trench"
+    assert case.micropillar is None
+    assert case.trench == TrenchSettings(width=pytest.approx(10e-6), depth=pytest.approx(50e-6),
+                                         pitch=pytest.approx(20e-6), dimension=2, length=None)
+    assert case.trench.wall_width == pytest.approx(10e-6)
+    assert case.trench.area_enhancement == pytest.approx((20 + 2 * 50) / 20)
+    # derived: min(pitch/20, width/10, (pitch - width)/10, depth/20) = 1 um
+    assert case.mesh.max_cell_size == pytest.approx(1e-6)
+    assert [l.thickness for l in case.layers] == pytest.approx([50e-9, 320e-9, 1.5e-6, 3e-6,
+                                                                200e-9])
+
+
+def test_trench_in_3d_and_plain_si_numbers():
+    case = build(structured("trench", width=4e-6, depth=3e-6, pitch="0.02 mm", dimension=3))
+    assert case.trench.dimension == 3
+    assert case.trench.length == pytest.approx(20e-6)        # default: one pitch
+    assert case.trench.width == 4e-6 and case.trench.depth == 3e-6
+    assert case.mesh.max_cell_size == pytest.approx(0.15e-6)  # depth / 20
+    case = build(structured("trench", dimension=3, length="5 um"))
+    assert case.trench.length == pytest.approx(5e-6)
+
+
+def test_micropillar_case_loads_in_si_units_with_defaults():
+    from solver.case import MicropillarSettings
+
+    case = build(structured("micropillar"))
+    assert case.architecture == "micropillar"
+    assert case.trench is None
+    assert case.micropillar == MicropillarSettings(
+        diameter=pytest.approx(10e-6), height=pytest.approx(50e-6), pitch=pytest.approx(20e-6),
+        lattice="square", holes=False, axisymmetric=False)
+    assert case.micropillar.unit_cell_area == pytest.approx(400e-12)
+    assert case.micropillar.area_enhancement == pytest.approx(1 + math.pi * 10 * 50 / 400)
+    assert case.micropillar.equivalent_radius == pytest.approx(math.sqrt(400e-12 / math.pi))
+    assert case.mesh.max_cell_size == pytest.approx(1e-6)
+
+
+def test_micropillar_options():
+    case = build(structured("micropillar", lattice="hexagonal", holes=True, axisymmetric=True,
+                            diameter="15 um", height="0.1 mm"))
+    settings = case.micropillar
+    assert (settings.lattice, settings.holes, settings.axisymmetric) == ("hexagonal", True,
+                                                                        True)
+    assert settings.diameter == pytest.approx(15e-6) and settings.height == pytest.approx(1e-4)
+    hexagon = math.sqrt(3) / 2 * (20e-6) ** 2
+    assert settings.unit_cell_area == pytest.approx(hexagon)
+    assert settings.equivalent_radius == pytest.approx(math.sqrt(hexagon / math.pi))
+    assert case.mesh.max_cell_size == pytest.approx(0.5e-6)   # (pitch - diameter) / 10
+
+
+def test_given_max_cell_size_is_kept():
+    data = structured("trench")
+    data["mesh"] = {"max_cell_size": "0.25 um"}
+    assert build(data).mesh.max_cell_size == pytest.approx(0.25e-6)
+    assert build(base()).mesh.max_cell_size is None            # planar: no default
+
+
+def test_default_max_cell_size_formula():
+    from solver.case import MicropillarSettings, TrenchSettings, default_max_cell_size
+
+    assert default_max_cell_size(TrenchSettings(2e-6, 100e-6, 20e-6)) == pytest.approx(0.2e-6)
+    assert default_max_cell_size(TrenchSettings(18e-6, 100e-6, 20e-6)) == pytest.approx(0.2e-6)
+    assert default_max_cell_size(TrenchSettings(10e-6, 100e-6, 40e-6)) == pytest.approx(1e-6)
+    assert default_max_cell_size(MicropillarSettings(30e-6, 200e-6, 100e-6)) == pytest.approx(
+        3e-6)
+
+
+def test_stack_roles_split_films_fill_and_top():
+    from solver.case import stack_roles
+
+    case = build(structured("micropillar"))
+    films, fill, top = case.stack_roles()
+    assert [l.name for l in films] == ["barrier", "cathode", "electrolyte"]
+    assert fill.name == "anode" and fill.material.name == "Li"
+    assert [l.name for l in top] == ["top"]
+    roles = stack_roles(case.layers)
+    assert roles.fill is fill and roles.films == films and roles.top == top
+
+    films, fill, top = build(base()).stack_roles()           # no collectors
+    assert [l.name for l in films] == ["anode", "electrolyte"]
+    assert fill.name == "cathode" and top == []
+
+
+def test_stack_roles_cathode_fill_without_collectors():
+    data = structured("trench")
+    layers = data["cell"]["layers"]
+    data["cell"]["layers"] = [layers[3], layers[2], layers[1]]   # Li, LiPON, LiCoO2 fill
+    films, fill, top = build(data).stack_roles()
+    assert [l.name for l in films] == ["anode", "electrolyte"]
+    assert fill.name == "cathode" and top == []
+
+
+def test_existing_case_constructor_still_works():
+    case = build(base())
+    rebuilt = Case(case.name, case.architecture, case.footprint_area, case.temperature,
+                   case.nominal_capacity, case.layers, case.mesh, case.protocol, case.solver)
+    assert rebuilt.trench is None and rebuilt.micropillar is None
+
+
+@pytest.mark.parametrize("architecture", ["trench", "micropillar"])
+def test_missing_architecture_table(architecture):
+    data = structured(architecture)
+    del data["cell"][architecture]
+    err = error(data)
+    assert err.key == f"cell.{architecture}"
+    assert f"[cell.{architecture}]" in str(err) and "required" in str(err)
+    data = structured(architecture)
+    data["cell"][architecture] = "10 um"
+    assert error(data).key == f"cell.{architecture}"
+
+
+@pytest.mark.parametrize("architecture,other", [
+    ("trench", "micropillar"), ("micropillar", "trench"), ("trench", "bipolar"),
+])
+def test_table_of_another_architecture(architecture, other):
+    data = structured(architecture)
+    data["cell"][other] = structured(other)["cell"].get(other, {"n_cells": 2})
+    err = error(data)
+    assert err.key == f"cell.{other}"
+    assert f"{architecture} cell" in str(err)
+
+
+@pytest.mark.parametrize("architecture,key", [
+    ("trench", "width"), ("trench", "depth"), ("trench", "pitch"),
+    ("micropillar", "diameter"), ("micropillar", "height"), ("micropillar", "pitch"),
+])
+@pytest.mark.parametrize("value", [None, "0 um", "-1 um", "10 s", math.nan, True])
+def test_bad_or_missing_sizes(architecture, key, value):
+    data = structured(architecture)
+    if value is None:
+        del data["cell"][architecture][key]
+    else:
+        data["cell"][architecture][key] = value
+    err = error(data)
+    assert err.key == f"cell.{architecture}.{key}"
+    if value is None:
+        assert "required" in str(err)
+
+
+@pytest.mark.parametrize("width", ["20 um", "25 um"])
+def test_trench_width_not_smaller_than_pitch(width):
+    err = error(structured("trench", width=width))
+    assert err.key == "cell.trench.width"
+    assert "width must be smaller than pitch" in str(err)
+
+
+@pytest.mark.parametrize("diameter", ["20 um", 3e-5])
+def test_diameter_not_smaller_than_pitch(diameter):
+    for holes in (False, True):
+        err = error(structured("micropillar", diameter=diameter, holes=holes))
+        assert err.key == "cell.micropillar.diameter"
+        assert "diameter must be smaller than pitch" in str(err)
+
+
+@pytest.mark.parametrize("value", [1, 4, 2.5, 3.0, "3", True])
+def test_trench_dimension_is_2_or_3(value):
+    err = error(structured("trench", dimension=value))
+    assert err.key == "cell.trench.dimension"
+    assert "2" in err.expected and "3" in err.expected
+
+
+def test_trench_length():
+    err = error(structured("trench", length="40 um"))          # dimension 2
+    assert err.key == "cell.trench.length"
+    assert "dimension = 3" in str(err)
+    for value in ("0 um", "1 V"):
+        assert error(structured("trench", dimension=3, length=value)).key == "cell.trench.length"
+
+
+@pytest.mark.parametrize("value", ["hexagon", "triangular", 4, "Square"])
+def test_bad_lattice(value):
+    err = error(structured("micropillar", lattice=value))
+    assert err.key == "cell.micropillar.lattice"
+    assert "square" in str(err) and "hexagonal" in str(err)
+    if value == "hexagon":
+        assert "did you mean 'hexagonal'" in str(err)
+
+
+@pytest.mark.parametrize("key", ["holes", "axisymmetric"])
+@pytest.mark.parametrize("value", ["true", 1, 0, "yes"])
+def test_non_bool_flags(key, value):
+    err = error(structured("micropillar", **{key: value}))
+    assert err.key == f"cell.micropillar.{key}"
+    assert "true or false" in str(err)
+
+
+@pytest.mark.parametrize("architecture,key,close", [
+    ("trench", "widht", "width"), ("trench", "dimensions", "dimension"),
+    ("micropillar", "diametre", "diameter"), ("micropillar", "hole", "holes"),
+    ("micropillar", "axisymetric", "axisymmetric"),
+])
+def test_unknown_key_in_architecture_table(architecture, key, close):
+    data = structured(architecture)
+    data["cell"][architecture][key] = 1
+    err = error(data)
+    assert err.key == f"cell.{architecture}.{key}"
+    assert f"did you mean {close!r}" in str(err)
+
+
+def test_films_must_leave_room_for_the_fill():
+    # films: 50 nm + 320 nm + 1.5 um = 1.87 um on each side
+    err = error(structured("trench", width="3.7 um", pitch="10 um"))
+    assert err.key == "cell.trench.width"
+    assert "'anode'" in str(err) and "barrier, cathode, electrolyte" in str(err)
+    assert build(structured("trench", width="3.8 um", pitch="10 um")).trench is not None
+
+    err = error(structured("micropillar", diameter="16.3 um"))   # gap 3.7 um
+    assert err.key == "cell.micropillar.pitch"
+    assert build(structured("micropillar", diameter="16.2 um")).micropillar is not None
+
+    err = error(structured("micropillar", diameter="3.7 um", holes=True))
+    assert err.key == "cell.micropillar.diameter"
+    assert build(structured("micropillar", diameter="3.8 um", holes=True)).micropillar
+
+
+def test_structured_cells_keep_the_layer_order_rule():
+    data = structured("trench")
+    layers = data["cell"]["layers"]
+    data["cell"]["layers"] = [layers[0], layers[1], layers[3], layers[2], layers[4]]
+    err = error(data)
+    assert err.key == "cell.layers"
+    assert "electrode, electrolyte, electrode" in str(err)
+
+
+def test_structured_case_from_a_toml_file(tmp_path):
+    text = SHIPPED.read_text().replace('architecture = "planar"', 'architecture = "micropillar"')
+    text = text.replace("\n[[cell.layers]]", '\n[cell.micropillar]\ndiameter = "12 um"\n'
+                        'height = "10 um"\npitch = "20 um"\nlattice = "hexagonal"\n'
+                        'holes = true\n\n[[cell.layers]]', 1)
+    path = tmp_path / "pillar.toml"
+    path.write_text(text)
+    case = load_case(path)
+    assert case.micropillar.holes is True and case.micropillar.lattice == "hexagonal"
+    assert case.micropillar.pitch == pytest.approx(20e-6)
+    assert case.raw["cell"]["micropillar"]["diameter"] == "12 um"
+    films, fill, _ = case.stack_roles()
+    assert [l.name for l in films] == ["anode", "electrolyte"] and fill.name == "cathode"
