@@ -438,3 +438,154 @@ def test_format_material_uses_readable_units():
     assert "2.3e-06 S/cm" in text and "0.55 eV" in text
     assert "0.58 mA/cm^2" in materials.format_material("Li")
     assert "0.534 g/cm^3" in materials.format_material("Li")
+
+
+# ------------------------------------------------------------------------------ thin-film entries
+# (Si, TiO2, LTO, LiMn2O4, V2O5, LNMO, LiFePO4, NMC811 and the film electrolytes)
+
+NEW_ENTRIES = {"Si": "intercalation", "TiO2": "intercalation", "Li4Ti5O12": "intercalation",
+               "LiMn2O4": "intercalation", "V2O5": "intercalation", "LNMO": "intercalation",
+               "LiFePO4": "intercalation", "NMC811": "intercalation",
+               "Li2PO2N": "electrolyte", "LiPON_ALD": "electrolyte", "LLZO": "electrolyte",
+               "LATP": "electrolyte", "LLTO": "electrolyte", "Li3PS4": "electrolyte",
+               "Li7P3S11": "electrolyte", "LiSON": "electrolyte"}
+ANODES = ("Si", "TiO2", "Li4Ti5O12")
+CATHODES = ("LiMn2O4", "V2O5", "LNMO", "LiFePO4", "NMC811")
+RT_F = 8.314462618 * 298.15 / FARADAY
+
+
+def full_capacity(name):
+    """c_max F over x = 0..1 in uAh/(cm^2 um)."""
+    return load_material(name).value("max_concentration") * FARADAY / 3.6e7
+
+
+def test_thin_film_entries_exist_with_their_kinds():
+    names = materials.library_names()
+    for name, kind in NEW_ENTRIES.items():
+        assert name in names
+        assert load_material(name).kind == kind
+
+
+@pytest.mark.parametrize("name, expected, rel", [
+    ("Si", 3579 * 2.33 / 10, 0.002),          # Li15Si4: 3579 mAh/g x 2.33 g/cm^3 -> ~834
+    ("TiO2", 128.0, 0.002),                   # 1280 mAh/cm^3 for TiO2 -> LiTiO2 (Moitzheim 2019)
+    ("Li4Ti5O12", 175 * 3.48 / 10, 0.01),     # 175 mAh/g x 3.48 g/cm^3
+    ("LiMn2O4", 148 * 4.36 / 10, 0.01),       # 148 mAh/g x 4.36 g/cm^3 (a = 8.199 A film)
+    ("LiFePO4", 170 * 3.6 / 10, 0.01),        # 170 mAh/g x 3.6 g/cm^3
+    ("LNMO", 146.6 * 4.46 / 10, 0.01),
+    ("V2O5", 147.4 * 3.35 / 10, 0.01),        # one Li per V2O5
+    ("NMC811", 169.1, 0.002),                 # 63104 mol/m^3 (Chen et al. 2020)
+])
+def test_theoretical_capacity_per_area_and_thickness(name, expected, rel):
+    assert full_capacity(name) == pytest.approx(expected, rel=rel)
+
+
+def test_si_capacity_is_li15si4_in_dense_si():
+    si = load_material("Si")
+    c_si = 2330 / 28.0855e-3                                       # mol Si per m^3
+    assert si.value("max_concentration") / c_si == pytest.approx(3.75, rel=1e-3)
+    mah_per_g = si.value("max_concentration") / 2330 * FARADAY / 3600  # Ah/kg = mAh/g
+    assert mah_per_g == pytest.approx(3579, rel=1e-3)
+    low, high = si.value("stoichiometry_range")
+    assert si.volumetric_capacity() / 3.6e7 == pytest.approx(834 * (high - low), rel=2e-3)
+
+
+@pytest.mark.parametrize("name", ANODES + CATHODES)
+def test_thin_film_ocv_windows_and_initial_state(name):
+    m = load_material(name)
+    low, high = m.value("stoichiometry_range")
+    u = m.value("ocv")(np.linspace(low, high, 200))
+    x0 = m.value("initial_stoichiometry")
+    assert low <= x0 <= high
+    if name in ANODES:                       # low potentials; charged = lithiated = high x
+        assert 0.05 <= u.min() and u.max() <= 2.0
+        assert x0 == high
+    else:                                    # cathodes; charged = delithiated = low x
+        assert 2.5 <= u.min() and u.max() <= 4.8
+        assert x0 == low
+
+
+def test_thin_film_ocv_plateau_values():
+    assert 0.2 < load_material("Si").value("ocv")(0.5) < 0.45
+    assert load_material("Li4Ti5O12").value("ocv")(0.5) == pytest.approx(1.55, abs=2e-3)
+    assert load_material("TiO2").value("ocv")(0.3) == pytest.approx(1.85, abs=2e-3)   # y = 0.5
+    assert load_material("LNMO").value("ocv")(0.5) == pytest.approx(4.70, abs=2e-3)
+    assert load_material("LiFePO4").value("ocv")(0.5) == pytest.approx(3.4323, abs=2e-4)
+    assert 3.9 < load_material("LiMn2O4").value("ocv")(0.6) < 4.15
+    assert 3.5 < load_material("NMC811").value("ocv")(0.9) < 3.6
+    v2o5 = load_material("V2O5").value("ocv")
+    assert v2o5(0.02) == pytest.approx(3.58, abs=0.01) and v2o5(0.98) == pytest.approx(2.52, abs=0.01)
+
+
+def test_thin_film_ocv_tables_reproduce_the_recorded_functions():
+    """Every CSV header records its function; the tables must follow it (0.1 mV rounding)."""
+    def regsol(y, e0, w=1.8):
+        return e0 - RT_F * (np.log(y / (1 - y)) + w * (1 - 2 * y))
+
+    pl = [-96.63, 372.6, -587.6, 489.9, -232.8, 62.99, -9.286, 0.8633]
+    pd = [-51.02, 161.3, -205.7, 140.2, -58.76, 16.87, -3.792, 0.9937]
+    fits = {
+        "Si": lambda x: 0.5 * (np.polyval(pl, x) + np.polyval(pd, x)),
+        "Li4Ti5O12": lambda x: regsol(x, 1.55),
+        "LNMO": lambda x: regsol(x, 4.70),
+        "TiO2": lambda x: regsol(x / 0.6, 1.85),
+        "V2O5": lambda x: 3.05 - 0.9 * (x - 0.5) - RT_F * np.log(x / (1 - x)),
+        "LiMn2O4": lambda y: (4.19829 + 0.0565661 * np.tanh(-14.5546 * y + 8.60942)
+                              - 0.0275479 * (1 / ((0.998432 - y) ** 0.492465) - 1.90111)
+                              - 0.157123 * np.exp(-0.04738 * y ** 8)
+                              + 0.810239 * np.exp(-40 * (y - 0.133875))),
+        "LiFePO4": lambda y: (3.4323 - 0.8428 * np.exp(-80.2493 * (1 - y) ** 1.3198)
+                              - 3.2474e-6 * np.exp(20.2645 * (1 - y) ** 3.8003)
+                              + 3.2482e-6 * np.exp(20.2646 * (1 - y) ** 3.7995)
+                              - 0.02 * (y - 0.5)),
+        "NMC811": lambda x: (-0.8090 * x + 4.4875 - 0.0428 * np.tanh(18.5138 * (x - 0.5542))
+                             - 17.7326 * np.tanh(15.7890 * (x - 0.3117))
+                             + 17.5842 * np.tanh(15.9308 * (x - 0.3120))),
+    }
+    for name, fit in fits.items():
+        ocv = load_material(name).value("ocv")
+        assert np.allclose(ocv.y, fit(ocv.x), atol=6e-5), name
+        assert len(ocv) >= 30, name
+        assert ocv.notes, name                                   # the header carries the source
+
+
+def test_thin_film_sources_label_constructed_and_assumed_values():
+    for name in ("TiO2", "Li4Ti5O12", "LNMO", "V2O5"):
+        assert "constructed" in load_material(name).source("ocv")
+    for name in ("Si", "LiMn2O4", "Li4Ti5O12", "V2O5", "LiFePO4"):
+        source = load_material(name).source("exchange_current_density")
+        assert "assumed" in source and "proxy" in source
+
+
+def test_thin_film_kinetics_and_transport_values():
+    tio2 = load_material("TiO2")
+    assert tio2.value("rate_constant") == pytest.approx(3.5e-12)          # Lindstrom 1997
+    assert tio2.value("diffusivity_activation_energy") == pytest.approx(0.4 * FARADAY, rel=1e-6)
+    lnmo = load_material("LNMO")                                          # RT/(F 7.6 ohm cm^2)
+    assert lnmo.value("exchange_current_density") == pytest.approx(
+        8.314462618 * 298.15 / (FARADAY * 7.6e-4), rel=0.01)
+    nmc = load_material("NMC811")                                         # m_ref sqrt(1000)/F
+    assert nmc.value("rate_constant") == pytest.approx(3.42e-6 * math.sqrt(1000) / FARADAY,
+                                                       rel=0.01)
+    assert load_material("Si").value("diffusivity") == pytest.approx(1e-17)
+    assert load_material("Si").value("electronic_conductivity") == pytest.approx(0.1)
+    assert load_material("LiMn2O4").value("diffusivity") == pytest.approx(1.23e-15)
+
+
+@pytest.mark.parametrize("name, sigma, ea_ev, t_ref", [
+    ("Li2PO2N", 6.51e-7, 0.53, 308.15),
+    ("LiPON_ALD", 6.6e-7, 0.53, 298.15),
+    ("LLZO", 4.2e-6, 0.50, 298.15),
+    ("LATP", 6.47e-6, 0.55, 298.15),
+    ("LLTO", 3.5e-5, 0.35, 298.15),
+    ("Li3PS4", 5.3e-4, 0.47, 298.15),
+    ("Li7P3S11", 1.7e-2, 17e3 / FARADAY, 298.15),
+    ("LiSON", 2e-5, 0.55, 298.15),
+])
+def test_film_electrolytes(name, sigma, ea_ev, t_ref):
+    m = load_material(name)
+    assert m.value("conductivity") == pytest.approx(sigma * 100)          # S/cm -> S/m
+    assert m.value("activation_energy") == pytest.approx(ea_ev * FARADAY, rel=1e-3)
+    assert m.value("reference_temperature") == pytest.approx(t_ref)
+    assert m.value("transference_number") == 1.0
+    assert m.value("model") == "single-ion"
