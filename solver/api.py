@@ -2,7 +2,7 @@
 
 import time
 
-from .errors import SolverError
+from .errors import InputError, SolverError
 from .results import Result, step_summaries
 from .simulate import Simulation
 
@@ -20,9 +20,12 @@ def cells_per_layer(case):
 
 
 def build_grid(case):
-    """The grid of a case's architecture (planar stacks in this release)."""
+    """The grid of a case's architecture."""
     from meshes.planar import planar_grid
 
+    if case.architecture != "planar":
+        raise InputError("cell.architecture", case.architecture,
+                         "planar (the trench and micropillar grids are not wired in yet)")
     layers = [(layer.name, layer.thickness) for layer in case.layers]
     return planar_grid(layers, cells_per_layer(case), case.footprint_area,
                        dim=1, grading=case.mesh.grading)

@@ -8,6 +8,11 @@ element of each reference cell integrated with basix quadrature.
 
 In 1D and 2D the dimensions that are not meshed contribute the factor `extent`
 (cross-section area in 1D, depth in 2D) to every volume and face area.
+
+An axisymmetric 2D grid (`axisymmetric=True`) is the (r, z) half-plane of a body of
+revolution: the first coordinate is the radius r >= 0, volumes and face areas are the
+revolved measures (the same quadrature with the weight 2 pi r), centroids are the (r, z)
+centroids of those measures, and faces on the axis have zero area.
 """
 
 from __future__ import annotations
@@ -139,11 +144,15 @@ class Grid:
     extent : measure of the dimensions not meshed (area in 1D, depth in 2D, 1 in 3D).
     footprint_area : projected area of the unit's footprint; by default the projection of
         the "bottom" group onto the plane normal to the last coordinate.
+    axisymmetric : 2D only: points are (r, z) with r >= 0 and every measure is revolved
+        about the axis r = 0 (extent must stay 1); the default footprint is then the revolved
+        "bottom" group projected on the r axis (pi R^2 for a disc of radius R).
     """
 
     def __init__(self, points, cell_blocks, cell_tags, tag_names,
                  boundary_faces_by_vertices: Mapping | Callable | None = None,
-                 extent: float = 1.0, footprint_area: float | None = None):
+                 extent: float = 1.0, footprint_area: float | None = None,
+                 axisymmetric: bool = False):
         points = np.array(points, dtype=float)         # own copies: the arrays are frozen
         if points.ndim == 1:
             points = points[:, None]
@@ -179,6 +188,17 @@ class Grid:
             raise ValueError("cell tags must index tag_names")
         self.cell_tags = _readonly(tags)
 
+        self.axisymmetric = bool(axisymmetric)
+        if self.axisymmetric:
+            if self.dim != 2:
+                raise ValueError(f"an axisymmetric grid must be 2D (r, z), got {self.dim}D")
+            if float(extent) != 1.0:
+                raise ValueError("extent has no meaning for an axisymmetric grid (the "
+                                 f"revolution gives the third dimension), got {extent}")
+            scale = np.abs(points).max(initial=0.0)
+            if points.size and points[:, 0].min() < -1e-12 * scale:
+                raise ValueError("an axisymmetric grid needs radii r = points[:, 0] >= 0, got "
+                                 f"{points[:, 0].min()}")
         self.extent = float(extent) if self.dim < 3 else 1.0
         self._boundary_spec = boundary_faces_by_vertices
         self._footprint_area = footprint_area
@@ -188,7 +208,8 @@ class Grid:
 
     def __repr__(self):
         types = ", ".join(f"{len(c)} {t}" for t, c in self.cell_blocks)
-        return f"Grid({self.dim}D: {types}; {self.n_faces} faces; tags {self.tag_names})"
+        kind = "2D axisymmetric" if self.axisymmetric else f"{self.dim}D"
+        return f"Grid({kind}: {types}; {self.n_faces} faces; tags {self.tag_names})"
 
     # ---------------------------------------------------------------- topology
     @cached_property
@@ -259,6 +280,8 @@ class Grid:
             if np.any(det.min(axis=1) * det.max(axis=1) < 0):
                 raise ValueError(f"tangled {cell_type} cells (Jacobian changes sign)")
             dv = weights * np.abs(det)                              # (n, nq)
+            if self.axisymmetric:                                   # revolved: 2 pi r dA
+                dv = dv * (2.0 * np.pi) * np.einsum("qv,cv->cq", phi, x[..., 0])
             vol = dv.sum(axis=1)
             sl = slice(offset, offset + len(cells))
             volumes[sl] = vol
@@ -280,6 +303,7 @@ class Grid:
         areas = np.empty(n)
         centroids = np.empty((n, self.dim))
         vectors = np.empty((n, self.dim))     # integral of the (unnormalised) normal
+        measured = np.empty((n, self.dim))    # the same with the revolved weight 2 pi r
         verts = self.face_vertices
         n_vertices = np.count_nonzero(verts >= 0, axis=1)
         for k in np.unique(n_vertices):
@@ -303,11 +327,26 @@ class Grid:
             moment = np.einsum("cq,qv,cvi->ci", ds, phi, x, optimize=True)
             centroids[ids] = moment / areas[ids, None]
             vectors[ids] = np.einsum("q,cqi->ci", weights, normal)
+            if self.axisymmetric:      # revolved measure 2 pi r ds, zero on the axis
+                radius = 2.0 * np.pi * np.einsum("qv,cv->cq", phi, x[..., 0])
+                ds = ds * radius
+                revolved = ds.sum(axis=1)
+                moment = np.einsum("cq,qv,cvi->ci", ds, phi, x, optimize=True)
+                on_axis = revolved <= 0.0          # these keep their planar centroid
+                centroids[ids] = np.where(on_axis[:, None], centroids[ids],
+                                          moment / np.where(on_axis, 1.0, revolved)[:, None])
+                areas[ids] = revolved
+                measured[ids] = np.einsum("q,cq,cqi->ci", weights, radius, normal)
         # orient from face_cells[:, 0] outward (towards face_cells[:, 1])
         away = centroids - self.cell_centroids[self.face_cells[:, 0]]
         sign = np.where(np.einsum("fi,fi->f", vectors, away) < 0, -1.0, 1.0)
-        vectors *= sign[:, None] * self.extent
-        normals = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        # unit normals from the plain geometry (also on zero-area axis faces)
+        normals = vectors * sign[:, None]
+        normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+        if self.axisymmetric:
+            vectors = measured * sign[:, None]
+        else:
+            vectors *= sign[:, None] * self.extent
         return (_readonly(areas * self.extent), _readonly(centroids), _readonly(normals),
                 _readonly(vectors))
 

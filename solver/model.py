@@ -312,6 +312,15 @@ class CellModel:
         self.conduction_matrix = sp.csr_matrix(
             (self.conduction_vals, (self.conduction_rows, self.conduction_cols)), shape=(n, n))
 
+    def block_layout(self):
+        """Where the unknowns sit, for block solvers: bulk (phi, x), interface (i, xs), V,
+        and for each xs unknown the position of its face's current among the i unknowns."""
+        xs_face = np.empty(self.n_xs, dtype=np.int64)
+        for e in self.intercalation:
+            xs_face[e.xs_slice] = e.faces
+        return {"bulk": slice(0, self.s_x.stop), "interface": slice(self.s_i.start, self.s_xs.stop),
+                "n_if": self.n_if, "xs_face": xs_face, "V": self.i_V}
+
     # ---------------------------------------------------------------- state
     def initial_state(self):
         """Uniform stoichiometry, zero current, potentials at open circuit (tab - = 0 V)."""

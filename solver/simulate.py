@@ -6,7 +6,7 @@ import numpy as np
 
 from .errors import SolverError
 from .model import CellModel
-from .linear import LinearSolver
+from .linear import make_linear_solver
 from .newton import NewtonFailure, QuadraticRate, newton_solve
 from .protocol import StepDrive, drive_for_step, theoretical_capacities
 from .units import FARADAY
@@ -103,7 +103,7 @@ class Simulation:
         self.bounded[m.s_x] = True
         self.bounded[m.s_xs] = True
         pattern = m.pattern
-        self.linear_solver = LinearSolver(pattern.indptr, pattern.indices, m.n_unknowns)
+        self.linear_solver = make_linear_solver(m)
         currents = np.arange(m.s_i.start, m.s_i.stop)
         self.current_unknowns = (currents, _diagonal_positions(pattern, currents))
         self.newton_rate = QuadraticRate()

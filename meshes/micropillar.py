@@ -1,0 +1,699 @@
+"""Micropillar and microhole arrays: 3D block-structured grids of one symmetry unit.
+
+Geometry. A conducting substrate (not meshed: its whole surface is the bottom tab) carries
+cylindrical pillars of diameter d and height h on a lattice of pitch p (`holes=True`:
+cylindrical holes of diameter d and depth h in a flat substrate). From the substrate
+outward lie
+- `films`: layers of constant thickness deposited conformally. Their interfaces are offset
+  surfaces of the substrate: flat on the pillar top and the floor, cylindrical on the wall,
+  a torus-like quarter ring (circular arcs about the edge in every (r, z) half-plane) at the
+  convex edge (pillar top, hole rim), mitred at the concave edge (pillar foot, hole bottom);
+- `fill`: the last electrode, filling what the films leave and standing its planar
+  thickness P above the highest point of the films (flat top at z = h + T + P, T the total
+  film thickness);
+- `top`: planar layers (a top collector); the outer face of the last is the "top" boundary.
+Every other outer face (the symmetry planes of the lattice) is "symmetry".
+
+Symmetry units (pillar or hole axis at the origin, z up from the floor):
+- square lattice: the quarter [0, p/2]^2; footprint p^2 / 4;
+- hexagonal lattice (nearest neighbours at distance p): the 30-degree wedge bounded by
+  y = 0, the plane x = p/2 halfway to the neighbour at (p, 0), and the plane at 30 degrees
+  through a corner of the hexagonal Voronoi cell: the triangle (0, 0), (p/2, 0),
+  (p/2, p / (2 sqrt 3)), one twelfth of the cell, footprint p^2 / (8 sqrt 3). It is the
+  smallest unit bounded by mirror planes.
+With Phi the unit's angle at the axis (pi/2 or pi/6), the substrate area is
+footprint + Phi R h (R = d/2), so AEF = 1 + pi d h / p^2 (square) or
+1 + 2 pi d h / (sqrt(3) p^2) (hexagonal), for pillars and holes alike.
+
+Construction. A 2D block-structured profile in the (r, z) half-plane is swept about the axis
+over the unit's angle, with cells_around cells in angle:
+- films + fill band: the offsets s_0 = 0 < ... < s_nT = T through the films (graded toward
+  every film face by meshes.planar.layer_nodes) continue into the fill as a band of
+  thickness F (cells graded toward the film, the first half of the same layer map), so the
+  fill cells next to the films are conformal too; W = T + F;
+- flat parts (pillar top, floor, hole bottom, top surface): rows at z = z_surface + s_k;
+- wall: columns at r = R +- s_k;
+- concave edge (pillar foot, hole bottom edge): the wall columns and floor rows cross in a
+  tensor-product block [R, R + W] x [0, W]; its cell (i, k) belongs to the layer of
+  offset interval min(i, k). Every cell there is a rectangle; the layer boundaries are
+  L-shaped with the mitre (the diagonal) through the corners of the small squares;
+- convex edge: a fan about the edge: polar cells (radii s_k, equal angles) through the
+  films, the innermost ring (touching the edge) triangles; through the fill band the rings
+  blend from the circle of radius T to the square box of side W (the blend weight grows as
+  the square of the distance from the films, so the fill next to the films stays polar);
+- the rest of the fill and the top layers: Cartesian rows and columns, sizes growing
+  geometrically (ratio GROWTH) from the film-band cells up to max_cell_size.
+In the sweep, profile nodes with r <= r_c (r_c = R + W for pillars, the radius where the
+outer region begins) are rotated (exact polar coordinates: the core is axisymmetric);
+the outer region r_c <= r <= boundary is a 2D quadrilateral mesh in (x, y) extruded along z
+(vertical columns, horizontal faces exactly orthogonal): an O-grid-like map from the circle
+of radius r_c to the straight outer boundary x = p/2, built in the wedge [0, 45 deg]
+(mirrored to the quarter for the square lattice) or [0, 30 deg] (hexagonal) by Winslow
+smoothing of the ray map, with grid lines sliding along the symmetry planes so that they
+meet them at right angles, and the outer nodes halfway between the ray projection and the
+foot of the perpendicular from their inner neighbour. Profile quadrilaterals sweep to
+hexahedra; those with an edge on the axis and the fan's triangles sweep to prisms.
+
+Non-orthogonality (the angle between a face normal and the line joining the centroids of
+its two cells; `non_orthogonality(grid)`) is zero up to the polygonal approximation in the
+core (polar, Cartesian and tensor-product cells), small in the fan's fill band, and largest
+(up to about 20-30 degrees) in the outer region near the corner of the unit and in the
+few fill cells where the box meets the fan's diagonal; see tests/test_micropillar_mesh.py.
+
+Height 0 is the planar stack: meshes.planar.planar_grid of films + [fill] + top in 3D on a
+square of the unit's footprint area.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from meshes.planar import _layer_map, layer_nodes, planar_grid
+from solver.errors import InputError
+from solver.grid import Grid
+
+LATTICES = {"square": math.pi / 2, "hexagonal": math.pi / 6}   # unit's angle at the axis
+GROWTH = 1.2            # cell size ratio between neighbours through the fill and along walls
+MIN_CELLS_AROUND = 3    # cells in angle per 45 (square) or 30 (hexagonal) degrees, at least
+FAN_SLIDE = 0.5         # the same for the box of the convex-edge fan
+EDGE_SLIDE = 0.5        # outer nodes: 0 = ray projection, 1 = foot of the perpendicular
+
+
+def micropillar_grid(films: Sequence[tuple[str, float]], fill: tuple[str, float],
+                     top: Sequence[tuple[str, float]], diameter: float, height: float,
+                     pitch: float, lattice: str = "square", holes: bool = False,
+                     cells_per_layer=4, max_cell_size: float | None = None,
+                     grading: float = 0.5) -> Grid:
+    """3D grid of the symmetry unit of a micropillar (or microhole) array with conformal films.
+
+    films : [(name, thickness)] from the substrate outward, conformal (thickness >= 0).
+    fill : (name, planar_thickness): the last electrode; its flat top stands
+        planar_thickness above the highest point of the films.
+    top : [(name, thickness)] planar layers above the fill.
+    diameter, height, pitch : pillar (hole) diameter, height (depth), lattice pitch (m).
+    lattice : "square" (quarter unit [0, p/2]^2) or "hexagonal" (30-degree wedge).
+    cells_per_layer : cells through each film and each top layer (int, or one per layer of
+        films + [fill] + top; the fill's entry sets the cells of its conformal band: half of
+        it, at least 2).
+    max_cell_size : largest cell along surfaces and in the fill (m); default as
+        solver.case.default_max_cell_size: min(p/20, d/10, (p - d)/10, h/20).
+    grading : layer-map grading toward film faces, as meshes.planar.layer_nodes.
+
+    Cell tags index films + [fill] + top; boundary groups "bottom" (the substrate surface),
+    "top", "symmetry"; footprint_area = the unit's projected area. Impossible geometry
+    raises solver.errors.InputError naming the case-file key.
+    """
+    films = [(str(n), float(t)) for n, t in films]
+    fill = (str(fill[0]), float(fill[1]))
+    top = [(str(n), float(t)) for n, t in top]
+    d, h, p = _check_geometry(diameter, height, pitch, lattice, holes)
+    layers = films + [fill] + top
+    names = [n for n, _ in layers]
+    cells = _cells_per_layer(cells_per_layer, len(layers))
+    _check_layers(films, fill, top, d, p, holes)
+    if not 0.0 <= float(grading) < 1.0:
+        raise InputError("mesh.grading", grading, "a number in [0, 1)")
+    phi_unit = LATTICES[lattice]
+    footprint = (p * p / 4 if lattice == "square" else p * p / (8 * math.sqrt(3)))
+    if h == 0:
+        return planar_grid(layers, cells, footprint, dim=3, lateral_cells=1, grading=grading)
+
+    thickness_t = sum(t for _, t in films)
+    if h <= thickness_t:
+        raise InputError("cell.micropillar.height", height,
+                         f"0 (a planar stack) or more than the total film thickness "
+                         f"{thickness_t:.6g} m (a wall shorter than the films is not supported)")
+    if max_cell_size is None:
+        max_cell_size = min(p / 20, d / 10, (p - d) / 10, h / 20)
+    max_cell_size = float(max_cell_size)
+    if not (math.isfinite(max_cell_size) and max_cell_size > 0):
+        raise InputError("mesh.max_cell_size", max_cell_size, "a length > 0")
+
+    geo = _Geometry(films, fill, top, d, h, p, phi_unit, holes, cells, max_cell_size,
+                    float(grading))
+    profile = _Profile()
+    (_hole_profile if holes else _pillar_profile)(geo, profile)
+    profile.merge(tol=1e-9 * (geo.z_top + p))
+    outer = _outer_mesh(geo.r_c, p / 2, phi_unit, geo.n_outer, geo.n_around, geo.mirror)
+    points, blocks, tags, groups = _sweep(profile, outer, geo)
+    return Grid(points, blocks, tags, names, groups, footprint_area=footprint)
+
+
+# ------------------------------------------------------------------------------------------
+# input checks
+
+def _check_geometry(diameter, height, pitch, lattice, holes):
+    prefix = "cell.micropillar"
+    values = {}
+    for key, value in (("diameter", diameter), ("height", height), ("pitch", pitch)):
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            raise InputError(f"{prefix}.{key}", value, "a length in m") from None
+        allow_zero = key == "height"
+        if not math.isfinite(x) or x < 0 or (x == 0 and not allow_zero):
+            raise InputError(f"{prefix}.{key}", value,
+                             "a length >= 0 (0: planar stack)" if allow_zero else "a length > 0")
+        values[key] = x
+    if lattice not in LATTICES:
+        raise InputError(f"{prefix}.lattice", lattice, f"one of {', '.join(LATTICES)}")
+    if values["diameter"] >= values["pitch"]:
+        what = "holes" if holes else "pillars"
+        raise InputError(f"{prefix}.diameter", diameter,
+                         f"a diameter below the pitch {values['pitch']:.6g} m (the {what} of "
+                         f"neighbouring units would touch)")
+    return values["diameter"], values["height"], values["pitch"]
+
+
+def _check_layers(films, fill, top, d, p, holes):
+    for name, t in films + top:
+        if not (math.isfinite(t) and t >= 0):
+            raise InputError(f"cell.layers.{name}.thickness", t, "a thickness >= 0")
+    if not (math.isfinite(fill[1]) and fill[1] > 0):
+        raise InputError(f"cell.layers.{fill[0]}.thickness", fill[1],
+                         "a planar thickness > 0 of the fill above the films")
+    limit = d / 2 if holes else (p - d) / 2
+    where = "half the hole diameter" if holes else "half the gap between pillars (p - d)/2"
+    total = 0.0
+    for name, t in films:
+        total += t
+        if total >= limit:
+            raise InputError(f"cell.layers.{name}.thickness", t,
+                             f"conformal films thinner in total than {where} = {limit:.6g} m "
+                             f"(they reach {total:.6g} m here), so the fill can enter")
+
+
+def _cells_per_layer(cells_per_layer, n_layers) -> list[int]:
+    if np.ndim(cells_per_layer) == 0:
+        cells = [cells_per_layer] * n_layers
+    else:
+        cells = list(cells_per_layer)
+    if len(cells) != n_layers:
+        raise InputError("mesh.cells_per_layer", cells_per_layer,
+                         f"one integer, or one per layer ({n_layers})")
+    for n in cells:
+        if int(n) != n or n < 1:
+            raise InputError("mesh.cells_per_layer", cells_per_layer, "integers >= 1")
+    return [int(n) for n in cells]
+
+
+# ------------------------------------------------------------------------------------------
+# 1D node distributions
+
+def _lin(a: float, b: float, n: int) -> np.ndarray:
+    """n cells from a to b, both ends exact."""
+    t = np.linspace(0.0, 1.0, n + 1)
+    return a * (1.0 - t) + b * t
+
+
+def _half_map(n: int, grading: float) -> np.ndarray:
+    """n + 1 nodes on [0, 1]: the first half of the layer map (fine at 0, coarse at 1)."""
+    x = _layer_map(np.linspace(0.0, 0.5, n + 1), grading) / _layer_map(np.array(0.5), grading)
+    x[-1] = 1.0
+    return x
+
+
+def _grown(a: float, b: float, first: float, last: float, largest: float) -> np.ndarray:
+    """Nodes from a to b (both exact) whose size starts near `first` at a, near `last` at b
+    and grows by about GROWTH per cell, up to `largest`: the size function
+    h(x) = min(first + (GROWTH - 1) x, largest, last + (GROWTH - 1) (L - x)), x = |. - a|,
+    with the nodes equidistributed in the integral of 1/h."""
+    length = abs(b - a)
+    first, last = min(first, largest), min(last, largest)
+    x = np.linspace(0.0, length, 4001)
+    size = np.minimum.reduce([first + (GROWTH - 1.0) * x, np.full_like(x, largest),
+                              last + (GROWTH - 1.0) * (length - x)])
+    inv = 1.0 / size
+    count = np.concatenate([[0.0], np.cumsum(0.5 * (inv[1:] + inv[:-1]) * np.diff(x))])
+    n = max(1, int(math.ceil(count[-1] - 1e-9)))
+    t = np.interp(np.linspace(0.0, count[-1], n + 1), count, x) / length
+    t[0], t[-1] = 0.0, 1.0
+    return a * (1.0 - t) + b * t
+
+
+# ------------------------------------------------------------------------------------------
+# the (r, z) profile
+
+class _Geometry:
+    """Sizes and 1D node sets shared by the profile blocks."""
+
+    def __init__(self, films, fill, top, d, h, p, phi_unit, holes, cells, hmax, grading):
+        self.R, self.h, self.a, self.hmax = d / 2, h, p / 2, hmax
+        self.phi_unit, self.mirror = phi_unit, phi_unit == LATTICES["square"]
+        n_films = len(films)
+        film_t = [t for _, t in films]
+        self.T = T = float(sum(film_t))
+        self.P = fill[1]
+        self.fill_tag = n_films
+        # offsets through the films, then the fill band
+        if T > 0:
+            s_films = layer_nodes(film_t, cells[:n_films], grading)
+            s_films[-1] = T
+            film_rows = np.repeat(np.arange(n_films),
+                                  [c if t > 0 else 0 for c, t in zip(cells[:n_films], film_t)])
+        else:
+            s_films, film_rows = np.zeros(1), np.zeros(0, dtype=int)
+        gap = (self.R if holes else self.a - self.R) - T
+        F = min(max(T, hmax), 0.5 * self.P, 0.5 * gap, 0.5 * (h - T))
+        self.W = W = T + F
+        n_band = max(2, -(-cells[n_films] // 2), int(math.ceil(F / hmax - 1e-9)))
+        x = _half_map(n_band, grading)
+        band = T * (1.0 - x) + W * x
+        band[-1] = W
+        self.s = np.concatenate([s_films, band[1:]])          # 0 .. T .. W
+        self.n_T = len(s_films) - 1
+        self.s_tags = np.concatenate([film_rows, np.full(n_band, self.fill_tag)])
+        self.band_end = self.s[-1] - self.s[-2]               # size of the last band cell
+        # surface cells next to a convex edge: at least twice the radius of the fan's
+        # triangles, whose centroids sit at 2/3 of it (the offset tilts the centroid line)
+        self.edge_size = min(hmax, max(self.band_end, 2.0 * self.s[1]))
+        # convex-corner fan: 2 m sectors over 90 degrees
+        self.m = max(2, int(math.ceil(W / hmax - 1e-9)),
+                     int(math.ceil(math.pi / 4 * T / hmax - 1e-9)))
+        # planar top
+        self.z_fill = h + T + self.P
+        top_t = [t for _, t in top]
+        if sum(top_t) > 0:
+            z_top = self.z_fill + layer_nodes(top_t, cells[n_films + 1:], grading)
+            z_top[-1] = self.z_fill + sum(top_t)
+            self.top_rows = np.repeat(np.arange(len(top)) + n_films + 1,
+                                      [c if t > 0 else 0
+                                       for c, t in zip(cells[n_films + 1:], top_t)])
+        else:
+            z_top, self.top_rows = np.array([self.z_fill]), np.zeros(0, dtype=int)
+        self.z_top_nodes = z_top
+        self.z_top = z_top[-1]
+        # radius where the outer (non-axisymmetric) region starts
+        self.r_c = self.R + W if not holes else self.R + min(W, 0.5 * (self.a - self.R))
+        # cells in angle per wedge (the square quarter is two mirrored 45-degree wedges)
+        wedge = phi_unit / 2 if self.mirror else phi_unit
+        r_film = self.R + (T if not holes else 0.0)
+        # ... and enough that the outer region's radial span a / cos(phi) - r_c grows by at
+        # most ~10 % across the first sector when the gap a - r_c is narrow (otherwise the
+        # thin cells there are wedge-shaped and their centroids shift sideways)
+        squeeze = wedge / math.sqrt(0.2 * (self.a - self.r_c) / self.a)
+        self.n_around = max(MIN_CELLS_AROUND,
+                            int(math.ceil(self.a * math.tan(wedge) / hmax - 1e-9)),
+                            int(math.ceil(wedge * r_film / hmax - 1e-9)),
+                            int(math.ceil(squeeze - 1e-9)))
+        self.n_outer = max(1, int(math.ceil((self.a / math.cos(wedge) - self.r_c) / hmax
+                                            - 1e-9)))
+
+    def fan(self, center, dir0, dir1):
+        """Corner fan nodes (len(s), 2 m + 1, 2) about `center`, angle from dir0 to dir1.
+
+        Polar through the films. Through the fill band the rings blend from the circle of
+        radius T to the box of side W (weight u^2, u the fraction of the band), then the band
+        is Winslow-smoothed with the box nodes sliding along the box edges (FAN_SLIDE of the
+        way from the ray to the foot of the perpendicular from the inner neighbour). Sets
+        self.box_side / self.box_top: the box nodes (0 .. W from the corner's rays) that
+        the Cartesian blocks beside and above the box share.
+        """
+        m, s, T, W = self.m, self.s, self.T, self.W
+        theta = np.linspace(0.0, math.pi / 2, 2 * m + 1)
+        c, sn = np.cos(theta), np.sin(theta)
+        c[-1], sn[0] = 0.0, 0.0
+        c[0], sn[-1] = 1.0, 1.0
+        c[m] = sn[m] = math.sqrt(0.5)
+        box = 1.0 / np.maximum(c, sn)                         # distance to the box / W
+        u = np.clip((s - T) / (W - T), 0.0, 1.0)[:, None]
+        rho = s[:, None] + u ** 2 * W * (box[None, :] - 1.0)
+        local = rho[..., None] * np.stack([c, sn], axis=-1)[None]   # along dir0, dir1
+        t = np.tan(theta[:m + 1])
+        t[0], t[m] = 0.0, 1.0
+        ray_side = W * t                                      # the box nodes of the rays
+        local[-1, :m + 1] = np.stack([np.full(m + 1, W), ray_side], axis=-1)
+        local[-1, m:] = np.stack([ray_side[::-1], np.full(m + 1, W)], axis=-1)
+        band = local[self.n_T:]
+        if len(band) > 2:
+            def slide(q):
+                q[-1, 1:m, 1] = FAN_SLIDE * q[-2, 1:m, 1] + (1 - FAN_SLIDE) * ray_side[1:m]
+                q[-1, m + 1:-1, 0] = (FAN_SLIDE * q[-2, m + 1:-1, 0]
+                                      + (1 - FAN_SLIDE) * ray_side[::-1][1:m])
+
+            smooth = _winslow(band, slide, 1e-10 * W, 20000)
+            if _quad_quality(smooth)[0]:
+                local[self.n_T:] = smooth
+        self.box_side = local[-1, :m + 1, 1].copy()           # 0 .. W along dir1
+        self.box_top = local[-1, m:, 0][::-1].copy()          # 0 .. W along dir0
+        self.box_side[[0, -1]] = 0.0, W
+        self.box_top[[0, -1]] = 0.0, W
+        local[-1, :m + 1, 1] = self.box_side
+        local[-1, m:, 0] = self.box_top[::-1]
+        return center + local[..., :1] * dir0 + local[..., 1:] * dir1
+
+
+def _tensor(r: np.ndarray, z: np.ndarray) -> np.ndarray:
+    return np.stack(np.meshgrid(r, z, indexing="ij"), axis=-1)
+
+
+class _Profile:
+    """Structured quadrilateral blocks in (r, z), merged into one conforming 2D mesh.
+
+    Block nodes are (ni + 1, nj + 1, 2) arrays; cells are in tensor order
+    (p00, p10, p01, p11). `outer` marks nodes of the outer region by their column index
+    (0 = not in it). Boundary edges are taken from block sides "i0", "i1", "j0", "j1".
+    """
+
+    def __init__(self):
+        self.points, self.outer, self.quads, self.tags = [], [], [], []
+        self.edges = {"bottom": [], "top": []}
+        self.n = 0
+
+    def block(self, x, tags, outer=None, bottom=(), top=()):
+        ni, nj = x.shape[0] - 1, x.shape[1] - 1
+        if ni < 1 or nj < 1:
+            return
+        ids = self.n + np.arange((ni + 1) * (nj + 1)).reshape(ni + 1, nj + 1)
+        self.n += ids.size
+        self.points.append(x.reshape(-1, 2))
+        col = np.zeros(ni + 1, dtype=int) if outer is None else np.asarray(outer)
+        self.outer.append(np.repeat(col, nj + 1))
+        self.quads.append(np.stack([ids[:-1, :-1], ids[1:, :-1], ids[:-1, 1:], ids[1:, 1:]],
+                                   axis=-1).reshape(-1, 4))
+        self.tags.append(np.broadcast_to(np.asarray(tags), (ni, nj)).reshape(-1))
+        sides = {"i0": ids[0, :], "i1": ids[-1, :], "j0": ids[:, 0], "j1": ids[:, -1]}
+        for group, names in (("bottom", bottom), ("top", top)):
+            for side in names:
+                v = sides[side]
+                self.edges[group].append(np.stack([v[:-1], v[1:]], axis=1))
+
+    def merge(self, tol):
+        pts = np.concatenate(self.points)
+        pairs = cKDTree(pts).query_pairs(tol, output_type="ndarray")
+        graph = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])),
+                              shape=(len(pts), len(pts)))
+        _, label = connected_components(graph, directed=False)
+        _, first, inverse = np.unique(label, return_index=True, return_inverse=True)
+        self.xy = pts[first]
+        self.col = np.concatenate(self.outer)[first]
+        quads = inverse[np.concatenate(self.quads)]
+        tags = np.concatenate(self.tags)
+        cyc = quads[:, [0, 1, 3, 2]]                          # cyclic vertex order
+        same = cyc == np.roll(cyc, -1, axis=1)                # vertex equals the next one
+        n_same = same.sum(axis=1)
+        if np.any(n_same > 1):
+            raise ValueError("profile cell with fewer than three distinct vertices")
+        self.quad = quads[n_same == 0]
+        self.quad_tags = tags[n_same == 0]
+        tri = cyc[n_same == 1]
+        self.tri = tri[~same[n_same == 1]].reshape(-1, 3)
+        self.tri_tags = tags[n_same == 1]
+        self.edge = {g: inverse[np.concatenate(e)] if e else np.zeros((0, 2), dtype=int)
+                     for g, e in self.edges.items()}
+
+
+def _pillar_profile(g: _Geometry, prof: _Profile) -> None:
+    R, h, s, W, T = g.R, g.h, g.s, g.W, g.T
+    ns = len(s) - 1
+    fill = g.fill_tag
+    # rows and columns
+    z_wall = _grown(W, h, g.band_end, g.edge_size, g.hmax)
+    z_low = np.concatenate([s, z_wall[1:]])                   # 0 .. W .. h
+    low_tags = np.concatenate([g.s_tags, np.full(len(z_wall) - 1, fill)])
+    r_top = _grown(R, 0.0, g.edge_size, g.hmax, g.hmax)[::-1]  # 0 .. R
+    r_top[0] = 0.0
+    z_above = _grown(h + W, g.z_fill, g.band_end, g.band_end, g.hmax)
+    n_out = g.n_outer
+    r_out = g.r_c + (g.a - g.r_c) * np.arange(n_out + 1) / n_out   # placeholders; col index
+    col_out = np.arange(n_out + 1)
+    fan = g.fan(np.array([R, h]), np.array([1.0, 0.0]), np.array([0.0, 1.0]))
+    z_mid = h + g.box_side                                    # h .. h + W
+    r_box = R + g.box_top                                     # R .. R + W = r_c
+    r_all = np.concatenate([r_top, r_box[1:], r_out[1:]])
+    col_all = np.concatenate([np.zeros(len(r_top) + len(r_box) - 1, dtype=int), col_out[1:]])
+    k_s = np.arange(ns)
+
+    # pillar top: films + band
+    prof.block(_tensor(r_top, h + s), g.s_tags[None, :], bottom=["j0"])
+    # convex corner fan
+    prof.block(fan, g.s_tags[:, None])
+    # wall + mitred foot: cell (column k, row i) -> layer of offset interval min(k, i)
+    i_low = np.minimum(np.arange(len(z_low) - 1), ns)
+    owner = np.minimum(k_s[:, None], i_low[None, :])
+    tags = np.append(g.s_tags, fill)[owner]
+    prof.block(_tensor(R + s, z_low), tags, bottom=["i0", "j0"])
+    # outer region: floor films, fill beside the wall and beside the fan's box
+    prof.block(_tensor(r_out, z_low), low_tags[None, :], outer=col_out, bottom=["j0"])
+    prof.block(_tensor(r_out, z_mid), fill, outer=col_out)
+    # fill above the box, then the top layers, over the whole radius
+    prof.block(_tensor(r_all, z_above), fill, outer=col_all,
+               top=["j1"] if len(g.top_rows) == 0 else [])
+    prof.block(_tensor(r_all, g.z_top_nodes), g.top_rows[None, :], outer=col_all, top=["j1"])
+
+
+def _hole_profile(g: _Geometry, prof: _Profile) -> None:
+    R, h, s, W = g.R, g.h, g.s, g.W
+    ns = len(s) - 1
+    fill = g.fill_tag
+    z_wall = _grown(W, h, g.band_end, g.edge_size, g.hmax)
+    z_low = np.concatenate([s, z_wall[1:]])
+    low_tags = np.concatenate([g.s_tags, np.full(len(z_wall) - 1, fill)])
+    r_in = _grown(R - W, 0.0, g.band_end, g.hmax, g.hmax)[::-1]   # 0 .. R - W
+    r_in[0] = 0.0
+    z_above = _grown(h + W, g.z_fill, g.band_end, g.band_end, g.hmax)
+    r_ring = _grown(R, g.r_c, g.edge_size, g.hmax, g.hmax)        # R .. r_c (polar)
+    n_out = g.n_outer
+    r_out = g.r_c + (g.a - g.r_c) * np.arange(n_out + 1) / n_out
+    col_out = np.arange(n_out + 1)
+    fan = g.fan(np.array([R, h]), np.array([-1.0, 0.0]), np.array([0.0, 1.0]))
+    z_mid = h + g.box_side
+    r_box = (R - g.box_top)[::-1]                                 # R - W .. R
+    r_surf = np.concatenate([r_ring, r_out[1:]])
+    col_surf = np.concatenate([np.zeros(len(r_ring), dtype=int), col_out[1:]])
+    r_all = np.concatenate([r_in, r_box[1:], r_surf[1:]])
+    col_all = np.concatenate([np.zeros(len(r_in) + len(r_box) - 1, dtype=int), col_surf[1:]])
+    k_s = np.arange(ns)
+
+    # hole bottom and the fill column on the axis
+    prof.block(_tensor(r_in, z_low), low_tags[None, :], bottom=["j0"])
+    prof.block(_tensor(r_in, z_mid), fill)
+    # wall + mitred bottom edge (columns at r = R - s_k)
+    i_low = np.minimum(np.arange(len(z_low) - 1), ns)
+    owner = np.minimum(k_s[:, None], i_low[None, :])
+    tags = np.append(g.s_tags, fill)[owner]
+    prof.block(_tensor(R - s, z_low), tags, bottom=["i0", "j0"])
+    # rim fan
+    prof.block(fan, g.s_tags[:, None])
+    # top surface: films + band, polar ring then the outer region
+    prof.block(_tensor(r_surf, h + s), g.s_tags[None, :], outer=col_surf, bottom=["j0"])
+    prof.block(_tensor(r_all, z_above), fill, outer=col_all,
+               top=["j1"] if len(g.top_rows) == 0 else [])
+    prof.block(_tensor(r_all, g.z_top_nodes), g.top_rows[None, :], outer=col_all, top=["j1"])
+
+
+# ------------------------------------------------------------------------------------------
+# the outer region: circle of radius r_c -> straight boundary x = a
+
+def _outer_mesh(r_c, a, phi_unit, n_rad, n_ang, mirror, iterations=20000, tol=1e-10):
+    """(n_rad + 1, n_around_total + 1, 2) nodes from the circle r = r_c (ring 0, equal angles,
+    exact polar) to the line x = a (last ring), over [0, phi_unit].
+
+    Built on the wedge [0, wedge] (45 degrees for the square, mirrored about the diagonal,
+    30 for the hexagonal unit) by Winslow smoothing of the ray map: interior nodes solve the
+    Winslow equations (Jacobi iterations); nodes on the rays 0 and `wedge` slide along them
+    so grid lines meet them at right angles; outer nodes sit EDGE_SLIDE of the way from the
+    ray projection to the foot of the perpendicular from their inner neighbour. Falls back to
+    the ray map if smoothing would fold a cell.
+    """
+    wedge = phi_unit / 2 if mirror else phi_unit
+    phi = np.linspace(0.0, wedge, n_ang + 1)
+    c, s = np.cos(phi), np.sin(phi)
+    c[0], s[0] = 1.0, 0.0
+    u = np.linspace(0.0, 1.0, n_rad + 1)[:, None]
+    ray = r_c * (1.0 - u) + (a / c) * u                       # radius along each ray
+    x0 = np.stack([ray * c, ray * s], axis=-1)
+    x0[-1, :, 0] = a
+    x0[0] = np.stack([r_c * c, r_c * s], axis=-1)
+    x = x0.copy()
+    if n_rad > 1:
+        y_ray = x0[-1, 1:-1, 1]
+        t = np.array([c[-1], s[-1]])
+        def slide(q):
+            q[-1, 1:-1, 1] = EDGE_SLIDE * q[-2, 1:-1, 1] + (1.0 - EDGE_SLIDE) * y_ray
+            q[1:-1, 0, 0] = q[1:-1, 1, 0]
+            q[1:-1, 0, 1] = 0.0
+            q[1:-1, -1] = (q[1:-1, -2] @ t)[:, None] * t
+
+        smooth = _winslow(x0, slide, tol * a * math.tan(wedge), iterations)
+        if mirror:      # judge the quality of the mirrored quarter: the diagonal is interior
+            full = lambda y: np.concatenate([y, y[:, -2::-1, ::-1]], axis=1)  # noqa: E731
+        else:
+            full = lambda y: y  # noqa: E731
+        convex, angle = _quad_quality(full(smooth))
+        if convex and angle < _quad_quality(full(x0))[1]:
+            x = smooth
+    if mirror:
+        x = np.concatenate([x, x[:, -2::-1, ::-1]], axis=1)
+    return x
+
+
+def _winslow(x, boundary, tol, iterations):
+    """Jacobi iterations of the Winslow equations on the interior nodes of the structured
+    2D block x (ni, nj, 2); `boundary(x)` updates the boundary nodes in place (or not at all:
+    fixed). Stops when no node moves more than tol."""
+    x = x.copy()
+    for _ in range(iterations):
+        xi = 0.5 * (x[1:-1, 2:] - x[1:-1, :-2])
+        eta = 0.5 * (x[2:, 1:-1] - x[:-2, 1:-1])
+        alpha = np.einsum("ijk,ijk->ij", eta, eta)[..., None]
+        gamma = np.einsum("ijk,ijk->ij", xi, xi)[..., None]
+        beta = np.einsum("ijk,ijk->ij", xi, eta)[..., None]
+        cross = 0.25 * (x[2:, 2:] - x[2:, :-2] - x[:-2, 2:] + x[:-2, :-2])
+        q = x.copy()
+        q[1:-1, 1:-1] = (alpha * (x[1:-1, 2:] + x[1:-1, :-2]) + gamma * (x[2:, 1:-1]
+                         + x[:-2, 1:-1]) - 2.0 * beta * cross) / (2.0 * (alpha + gamma))
+        if boundary is not None:
+            boundary(q)
+        change = np.abs(q - x).max()
+        x = q
+        if change < tol:
+            break
+    return x
+
+
+def _quad_quality(x):
+    """(all cells strictly convex, largest non-orthogonality in degrees) of a structured
+    quadrilateral block x (ni, nj, 2), with polygon centroids."""
+    corners = [x[:-1, :-1], x[1:, :-1], x[1:, 1:], x[:-1, 1:]]     # cyclic order
+
+    def cross(u, v):
+        return u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
+
+    turns = np.stack([cross(corners[k] - corners[k - 1], corners[(k + 1) % 4] - corners[k])
+                      for k in range(4)])
+    convex = bool(np.all(turns > 0) or np.all(turns < 0))
+    twice_area = sum(cross(corners[k], corners[(k + 1) % 4]) for k in range(4))
+    centroid = sum((corners[k] + corners[(k + 1) % 4]) * cross(corners[k], corners[(k + 1) % 4])
+                   [..., None] for k in range(4)) / (3.0 * twice_area[..., None])
+    angles = [0.0]
+    for axis in (0, 1):
+        edge = (x[1:-1, 1:] - x[1:-1, :-1]) if axis == 0 else (x[1:, 1:-1] - x[:-1, 1:-1])
+        d = np.diff(centroid, axis=axis)
+        if d.size:
+            normal = np.stack([edge[..., 1], -edge[..., 0]], axis=-1)
+            cos = np.abs(np.sum(normal * d, axis=-1)) / (np.linalg.norm(normal, axis=-1)
+                                                         * np.linalg.norm(d, axis=-1))
+            angles.append(float(np.degrees(np.arccos(np.clip(cos, 0.0, 1.0))).max()))
+    return convex, max(angles)
+
+
+# ------------------------------------------------------------------------------------------
+# sweep about the axis
+
+def _sweep(prof: _Profile, outer: np.ndarray, g: _Geometry):
+    xy, col = prof.xy, prof.col
+    n_phi = outer.shape[1] - 1
+    phi = np.linspace(0.0, g.phi_unit, n_phi + 1)
+    cos, sin = np.cos(phi), np.sin(phi)
+    cos[0], sin[0] = 1.0, 0.0
+    if g.mirror:
+        cos[-1], sin[-1] = 0.0, 1.0
+        cos[n_phi // 2] = sin[n_phi // 2] = math.sqrt(0.5)
+    axis = xy[:, 0] <= 1e-12 * g.a
+    n_axis = int(axis.sum())
+    # 3D node of profile node v at angle j: base[v] + step[v] * j
+    base = np.empty(len(xy), dtype=np.int64)
+    base[axis] = np.arange(n_axis)
+    base[~axis] = n_axis + np.arange(int((~axis).sum())) * (n_phi + 1)
+    step = np.where(axis, 0, 1)
+    ring = ~axis
+    r = xy[ring, 0][:, None]
+    pts_xy = np.stack([r * cos[None, :], r * sin[None, :]], axis=-1)   # (n_ring, n_phi+1, 2)
+    in_outer = col[ring] > 0
+    pts_xy[in_outer] = outer[col[ring][in_outer]]
+    z = np.repeat(xy[ring, 1], n_phi + 1)
+    points = np.concatenate([
+        np.column_stack([np.zeros(n_axis), np.zeros(n_axis), xy[axis, 1]]),
+        np.column_stack([pts_xy.reshape(-1, 2), z])])
+
+    j = np.arange(n_phi)
+
+    def at(v, jj):  # (..., k) profile vertex ids, angle indices broadcast
+        return base[v] + step[v] * jj
+
+    q, tq = prof.quad, prof.quad_tags
+    on_axis = axis[q]
+    plain = ~on_axis.any(axis=1)
+    wedge = on_axis[:, 0] & on_axis[:, 2] & ~on_axis[:, 1] & ~on_axis[:, 3]
+    if np.any(~plain & ~wedge):
+        raise ValueError("a profile cell touches the axis other than along an edge")
+    qa = q[plain][:, None, :]
+    hexes = np.concatenate([at(qa, j[None, :, None]), at(qa, j[None, :, None] + 1)], axis=2)
+    qw = q[wedge][:, None, :]
+    jj = j[None, :]
+    wedges = np.stack([at(qw[..., 0], jj), at(qw[..., 1], jj), at(qw[..., 1], jj + 1),
+                       at(qw[..., 2], jj), at(qw[..., 3], jj), at(qw[..., 3], jj + 1)], axis=2)
+    tri = prof.tri[:, None, :]
+    if np.any(axis[prof.tri]):
+        raise ValueError("a profile triangle touches the axis")
+    prisms = np.concatenate([at(tri, j[None, :, None]), at(tri, j[None, :, None] + 1)], axis=2)
+    blocks = [("hexahedron", hexes.reshape(-1, 8)),
+              ("prism", np.concatenate([wedges.reshape(-1, 6), prisms.reshape(-1, 6)]))]
+    tags = np.concatenate([np.repeat(tq[plain], n_phi), np.repeat(tq[wedge], n_phi),
+                           np.repeat(prof.tri_tags, n_phi)])
+    if len(blocks[1][1]) == 0:
+        blocks = blocks[:1]
+
+    groups = {}
+    for name, e in prof.edge.items():
+        e = e[:, None, :]
+        faces = np.stack([at(e[..., 0], jj), at(e[..., 1], jj), at(e[..., 1], jj + 1),
+                          at(e[..., 0], jj + 1)], axis=2).reshape(-1, 4)
+        ax0 = np.repeat(axis[e[:, 0, 0]], n_phi)
+        ax1 = np.repeat(axis[e[:, 0, 1]], n_phi)
+        faces[ax0, 3] = -1
+        faces[ax1, 2] = -1
+        groups[name] = faces
+    return points, blocks, tags, groups
+
+
+# ------------------------------------------------------------------------------------------
+# reports (generic: any Grid)
+
+def non_orthogonality(grid: Grid) -> np.ndarray:
+    """Angle (degrees) between each interior face's normal and the line joining the
+    centroids of its two cells; 0 where the two-point flux is consistent."""
+    inner = grid.interior_faces
+    c0, c1 = grid.face_cells[inner].T
+    d = grid.cell_centroids[c1] - grid.cell_centroids[c0]
+    cos = np.abs(np.einsum("fi,fi->f", d, grid.face_normals[inner])) / np.linalg.norm(d, axis=1)
+    return np.degrees(np.arccos(np.clip(cos, 0.0, 1.0)))
+
+
+def interface_areas(grid: Grid) -> dict[tuple[str, str], float]:
+    """Area of the faces between cells of two different tags, keyed by the two tag names in
+    stack order."""
+    inner = grid.interior_faces
+    t = grid.cell_tags[grid.face_cells[inner]]
+    between = t[:, 0] != t[:, 1]
+    lo, hi = np.sort(t[between], axis=1).T
+    areas = grid.face_areas[inner][between]
+    out = {}
+    for a, b in sorted(set(zip(lo.tolist(), hi.tolist()))):
+        out[(grid.tag_names[a], grid.tag_names[b])] = float(areas[(lo == a) & (hi == b)].sum())
+    return out
+
+
+def mesh_report(grid: Grid) -> dict:
+    """Footprint, substrate ("bottom") area, AEF, interface areas, cell counts and
+    non-orthogonality statistics of a grid."""
+    angles = non_orthogonality(grid)
+    bottom = float(grid.face_areas[grid.boundary_faces["bottom"]].sum())
+    return {
+        "footprint_area": grid.footprint_area,
+        "substrate_area": bottom,
+        "aef": bottom / grid.footprint_area,
+        "interface_areas": interface_areas(grid),
+        "n_cells": {t: len(c) for t, c in grid.cell_blocks},
+        "non_orthogonality_deg": {
+            "max": float(angles.max(initial=0.0)), "mean": float(angles.mean()),
+            "p95": float(np.percentile(angles, 95)),
+            "fraction_below_10": float(np.mean(angles < 10.0))},
+    }
