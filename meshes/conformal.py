@@ -53,10 +53,14 @@ The two-point flux approximation needs the line between neighbouring cell centro
 nearly normal to their face. Cartesian cells are exactly orthogonal, polar ones nearly (the
 innermost triangles, whose centroids sit at 2/3 of their radius, are 8-9 degrees off at the
 mesa and wall faces next to K). Inside the box, where the fill rings turn from circles into
-a square, cells are not orthogonal, worst next to the box corner: 30-40 degrees there, about
-1-2 % of all faces beyond 5 degrees. The default box side puts that corner inside the fill,
-away from every interface: faces between two layers stay within a degree of orthogonal.
-`mesh_report(grid)` and `face_angles(grid)` measure this.
+a square, cells are not orthogonal: along straight rays the angle between a ray and the
+ring normal grows toward the box, worst next to the box corner (typically 34-42 degrees;
+it approaches, without reaching, 45 degrees under strong refinement), and about 2 % of all
+faces exceed 5 degrees. This region has a fixed size, so there TPFA keeps an O(1)
+consistency error under refinement; the default box keeps it inside the fill, away from every
+interface (faces between two layers stay within about a degree of orthogonal, within ~2
+degrees when the fill is a thin sliver). `mesh_report(grid)` and `face_angles(grid)`
+measure all this.
 """
 
 from __future__ import annotations
@@ -235,8 +239,8 @@ def conformal_grid(films: Sequence[tuple[str, float]], fill: tuple[str, float],
         spacing map under refinement of cells_per_layer and max_cell_size together).
     min_fan_cells : fewest cells around the convex corner (the fan uses at least
         (pi/2) x the number of cells through the films, so fan cells stay well shaped).
-    box : side c of the corner box, T < c <= c_max = min(trench, T + fill); default
-        T + (c_max - T) / 2, which keeps the box corner off the fill's top interface.
+    box : side c of the corner box, T < c <= min(trench, T + fill); by default chosen by
+        `_box_side`, which keeps the box corner inside the fill, off its top interface.
     extent, axisymmetric, footprint_area : passed to Grid (2D); footprint defaults to
         (mesa + trench) * extent, or pi (mesa + trench)^2 when axisymmetric.
     extrude : (length, n_cells): hexahedra and prisms along a new second axis (the
@@ -397,23 +401,21 @@ def _stepped_blocks(blocks: _Blocks, a, b, depth, s, film_rows, fill_tag, fill_t
 # Corner-fan shape, chosen by measuring the non-orthogonality over a range of geometries
 _FAN_BLEND = 3.0      # ring radius (1 - u^3) d + u^3 (ray length to the box), u: arc 0 .. box 1
 _FAN_RINGS = 3        # fewest fill rings inside the box (keeps the first ones circles)
-_BOX_FRACTION = 0.5   # default box side c = T + 0.5 (c_max - T): the box corner, where cells are
-                      # least orthogonal, stays inside the fill, away from every interface
 
 
 def _box_side(total, side, above):
-    """Default box side c from the fill's margins beside the films in the trench (`side` =
-    half-width - T) and above them (`above` = planar fill thickness)."""
-    if BOX_RULE == "half":
-        return total + 0.5 * (min(side, above))
-    if side <= 2.0 / 3.0 * above:          # narrow channel: the box reaches the symmetry plane
+    """Default box side c, from the fill's margins beside the films in the trench (`side` =
+    trench half-width - T) and above them (`above` = the fill's planar thickness).
+
+    The box corner, where the cells are least orthogonal, should sit inside the fill, at
+    least half the box's own fill margin c - T away from the fill's top (an interface, or
+    the top tab) and from the block beside it: c = T + 2/3 min(side, above). A narrow channel
+    (side <= 2/3 above) instead gets the whole channel, c = half-width: the box then ends on
+    the symmetry plane rather than leaving a sliver of a block beside it.
+    """
+    if side <= 2.0 / 3.0 * above:
         return total + side
-    if BOX_RULE == "top" and above <= 2.0 / 3.0 * side:
-        return total + above
     return total + 2.0 / 3.0 * min(side, above)
-
-
-BOX_RULE = "two_thirds"
 
 
 def _ring_radius(u, d, to_box, total, c):
@@ -480,14 +482,14 @@ def _extruded(points, cell_blocks, tags, names, bottom, top_edges, length, n_lay
 # ------------------------------------------------------------------------- axisymmetric cells
 def axisymmetric_grid(films: Sequence[tuple[str, float]], fill: tuple[str, float],
                       top: Sequence[tuple[str, float]], diameter: float, height: float,
-                      radius: float, *, hole: bool = False, cells_per_layer=4,
+                      radius: float, *, holes: bool = False, cells_per_layer=4,
                       max_cell_size: float | None = None, grading: float = 0.5,
                       growth: float | None = None, min_fan_cells: int = 8,
                       key: str = "cell.micropillar") -> Grid:
     """Axisymmetric (r, z) grid of one pillar (or hole) at the axis of a cell of radius R.
 
     Pillar: the pillar top (height `height`) for r < d/2, the floor for d/2 < r < R.
-    Hole (``hole=True``): the hole floor for r < d/2, the top surface for d/2 < r < R.
+    Hole (``holes=True``): the hole floor for r < d/2, the top surface for d/2 < r < R.
     Films, fill and top layers as in `conformal_grid`. R = pitch / sqrt(pi) gives the cell
     the area of a square-lattice unit cell (pitch^2); R = pitch sqrt(sqrt(3) / (2 pi)) that
     of a hexagonal one. Footprint pi R^2, AEF = 1 + d h / R^2 for pillars and holes alike.
@@ -499,23 +501,23 @@ def axisymmetric_grid(films: Sequence[tuple[str, float]], fill: tuple[str, float
         raise InputError(f"{key}.diameter", diameter, "a positive length")
     if not h >= 0:
         raise InputError(f"{key}.height", height, "a length >= 0 (0 gives the planar stack)")
-    what = "hole" if hole else "pillar"
+    what = "hole" if holes else "pillar"
     if not R > 0.5 * d:
         raise InputError(f"{key}.pitch", radius, f"a cell radius R = {format_length(R)} "
                          f"larger than the {what} radius d/2 = {format_length(d / 2)}: the "
                          f"{what}s overlap")
     total = check_stack(films, fill, top)
-    gap = 0.5 * d if hole else R - 0.5 * d
+    gap = 0.5 * d if holes else R - 0.5 * d
     if h > 0:
-        check_films_fit(films, total, 2.0 * gap, "hole diameter" if hole
+        check_films_fit(films, total, 2.0 * gap, "hole diameter" if holes
                         else "gap 2 (R - d/2) between neighbouring pillars")
         if not total < h:
             raise InputError(f"{key}.height", height, "a height larger than the total film "
                              f"thickness T = {format_length(total)}: conformal films of "
                              f"T >= height bury the {what} step")
-    mesa, trench = (R - 0.5 * d, 0.5 * d) if hole else (0.5 * d, R - 0.5 * d)
+    mesa, trench = (R - 0.5 * d, 0.5 * d) if holes else (0.5 * d, R - 0.5 * d)
     check_mesh_settings(cells_per_layer, max_cell_size)
-    return conformal_grid(films, fill, top, mesa, trench, h, trench_first=hole,
+    return conformal_grid(films, fill, top, mesa, trench, h, trench_first=holes,
                           cells_per_layer=cells_per_layer, max_cell_size=max_cell_size,
                           grading=grading, growth=growth, min_fan_cells=min_fan_cells,
                           axisymmetric=True, footprint_area=np.pi * R ** 2)

@@ -82,7 +82,7 @@ LATTICES = {"square": math.pi / 2, "hexagonal": math.pi / 6}   # unit's angle at
 GROWTH = 1.2            # cell size ratio between neighbours through the fill and along walls
 MIN_CELLS_AROUND = 3    # cells in angle per 45 (square) or 30 (hexagonal) degrees, at least
 FAN_SLIDE = 0.5         # the same for the box of the convex-edge fan
-EDGE_SLIDE = 0.5        # outer nodes: 0 = ray projection, 1 = foot of the perpendicular
+EDGE_SLIDE = 0.75       # outer nodes: 0 = ray projection, 1 = foot of the perpendicular
 
 
 def micropillar_grid(films: Sequence[tuple[str, float]], fill: tuple[str, float],

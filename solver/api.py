@@ -2,7 +2,10 @@
 
 import time
 
+import numpy as np
+
 from .errors import InputError, SolverError
+from .geometry import geometry_summary
 from .results import Result, step_summaries
 from .simulate import Simulation
 
@@ -20,15 +23,43 @@ def cells_per_layer(case):
 
 
 def build_grid(case):
-    """The grid of a case's architecture."""
-    from meshes.planar import planar_grid
+    """The grid of a case's architecture: the 1D stack, a trench period (2D, or 3D
+    extruded), a micropillar or microhole unit (3D, or 2D axisymmetric)."""
+    if case.architecture == "planar":
+        from meshes.planar import planar_grid
 
-    if case.architecture != "planar":
-        raise InputError("cell.architecture", case.architecture,
-                         "planar (the trench and micropillar grids are not wired in yet)")
-    layers = [(layer.name, layer.thickness) for layer in case.layers]
-    return planar_grid(layers, cells_per_layer(case), case.footprint_area,
-                       dim=1, grading=case.mesh.grading)
+        layers = [(layer.name, layer.thickness) for layer in case.layers]
+        return planar_grid(layers, cells_per_layer(case), case.footprint_area,
+                           dim=1, grading=case.mesh.grading)
+    films, fill, top = case.stack_roles()
+    stack = {"films": [(layer.name, layer.thickness) for layer in films],
+             "fill": (fill.name, fill.thickness),
+             "top": [(layer.name, layer.thickness) for layer in top],
+             "cells_per_layer": [cells_per_layer(case)[case.layers.index(layer)]
+                                 for layer in films + [fill] + top],
+             "max_cell_size": case.mesh.max_cell_size, "grading": case.mesh.grading}
+    if case.architecture == "trench":
+        from meshes.trench import trench_grid
+
+        t = case.trench
+        extrude = None
+        if t.dimension == 3:
+            extrude = (t.length, max(2, int(np.ceil(t.length / case.mesh.max_cell_size))))
+        return trench_grid(width=t.width, depth=t.depth, pitch=t.pitch, extrude=extrude,
+                           **stack)
+    if case.architecture == "micropillar":
+        p = case.micropillar
+        if p.axisymmetric:
+            from meshes.conformal import axisymmetric_grid
+
+            return axisymmetric_grid(diameter=p.diameter, height=p.height,
+                                     radius=p.equivalent_radius, hole=p.holes, **stack)
+        from meshes.micropillar import micropillar_grid
+
+        return micropillar_grid(diameter=p.diameter, height=p.height, pitch=p.pitch,
+                                lattice=p.lattice, holes=p.holes, **stack)
+    raise InputError("cell.architecture", case.architecture,
+                     "planar, trench or micropillar (bipolar stacks are not available yet)")
 
 
 def run(case, grid=None, progress=None) -> Result:
@@ -41,17 +72,20 @@ def run(case, grid=None, progress=None) -> Result:
     grid = grid if grid is not None else build_grid(case)
     sim = Simulation(case, grid, progress=progress)
     sim.run()
+    geometry = geometry_summary(grid, case.footprint_area)
     summary = {
         "case": case.name,
         "architecture": case.architecture,
         "footprint_area_cm2": case.footprint_area * 1e4,
-        "aef": 1.0,
+        "aef": geometry["aef"],
         "n_cells": int(grid.n_cells),
         "n_unknowns": int(sim.model.n_unknowns),
         "wall_time_s": time.perf_counter() - started,
         "temperature_K": case.temperature,
         "nominal_capacity_uAh": sim.nominal_capacity / 3.6e-3,
         "theoretical_capacity_uAh": {k: v / 3.6e-3 for k, v in sim.capacities.items()},
+        "substrate_area_cm2": geometry["substrate_area_cm2"],
+        "interface_area_cm2": geometry["interface_area_cm2"],
         "steps": step_summaries(sim.steps),
     }
     if sim.failure:

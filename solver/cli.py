@@ -20,6 +20,10 @@ def _parser():
     run.add_argument("case", type=Path, help="case file (TOML)")
     run.add_argument("--out", type=Path, required=True, help="output folder")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    mesh = sub.add_parser("mesh", help="build a case's grid and write it with quality figures, "
+                                       "without solving")
+    mesh.add_argument("case", type=Path, help="case file (TOML)")
+    mesh.add_argument("--out", type=Path, required=True, help="output folder")
     materials = sub.add_parser("materials", help="list the materials library, or show one entry")
     materials.add_argument("name", nargs="?", help="material name, e.g. LiCoO2")
     return parser
@@ -70,6 +74,34 @@ def _run(args):
     return 0
 
 
+def _mesh(args):
+    import json
+
+    from meshes.io import write_grid
+
+    from .api import build_grid
+    from .case import load_case
+    from .geometry import geometry_summary, quality
+    from .results import write_atomic
+
+    case = load_case(args.case)
+    grid = build_grid(case)
+    report = {"case": case.name, "architecture": case.architecture,
+              "footprint_area_cm2": case.footprint_area * 1e4,
+              **geometry_summary(grid, case.footprint_area), **quality(grid)}
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_grid(grid, args.out / "mesh.vtu")
+    write_atomic(args.out / "mesh.json", json.dumps(report, indent=2) + "\n")
+    print(f"{report['n_cells']} cells ({', '.join(f'{n} {t}' for t, n in report['cell_types'].items())}), "
+          f"AEF {report['aef']:.4f}, non-orthogonality max {report['max_non_orthogonality_deg']:.1f} deg "
+          f"(mean {report['mean_non_orthogonality_deg']:.2f}), "
+          f"neighbour volume ratio max {report['max_neighbour_volume_ratio']:.1f}")
+    for name, area in report["interface_area_cm2"].items():
+        print(f"  interface {name}: {area:.6g} cm2 ({area / report['footprint_area_cm2']:.4f} x footprint)")
+    print(f"mesh in {args.out}/ (mesh.vtu, mesh.json)")
+    return 0
+
+
 def _materials(args):
     from . import materials
 
@@ -85,6 +117,8 @@ def main(argv=None):
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "mesh":
+            return _mesh(args)
         return _materials(args)
     except InputError as exc:
         print(f"thinfilm: invalid input: {exc}", file=sys.stderr)

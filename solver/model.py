@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 from .errors import InputError
 from .physics.arrhenius import arrhenius
+from .operators import boundary_transmissibility, flux_triplets, transmissibility
 from .physics.kinetics import butler_volmer_overpotential, exchange_current_density
 from .sparse import TripletPattern
 from .units import FARADAY
@@ -168,18 +169,11 @@ class CellModel:
         """Ohm's law on faces inside one conduction network, and at the two tabs."""
         g = self.grid
         fc = g.face_cells
-        ht = g.half_transmissibility
         interior = g.interior_faces
         c0, c1 = fc[interior, 0], fc[interior, 1]
         same_network = self.is_ionic[c0] == self.is_ionic[c1]
         f = interior[same_network]
-        a, b = fc[f, 0], fc[f, 1]
-        sa, sb = self.cell_conductivity[a], self.cell_conductivity[b]
-        conductance = 1.0 / (1.0 / (sa * ht[f, 0]) + 1.0 / (sb * ht[f, 1]))
-        n = g.n_cells
-        rows = np.concatenate([a, b, a, b])
-        cols = np.concatenate([a, b, b, a])
-        vals = np.concatenate([conductance, conductance, -conductance, -conductance])
+        rows, cols, vals = flux_triplets(g, f, transmissibility(g, self.cell_conductivity, f))
         self.tabs = {}
         for side in ("bottom", "top"):
             faces = g.boundary_faces[side]
@@ -187,9 +181,9 @@ class CellModel:
             if np.any(self.is_ionic[cells]):
                 raise InputError("cell.layers", side,
                                  "an electrode or a current collector at each tab, not the electrolyte")
-            self.tabs[side] = (cells, self.cell_conductivity[cells] * ht[faces, 0])
+            self.tabs[side] = (cells, boundary_transmissibility(g, self.cell_conductivity, faces))
         self.conduction_rows, self.conduction_cols, self.conduction_vals = rows, cols, vals
-        self.n_cells = n
+        self.n_cells = g.n_cells
 
     def _build_interfaces(self):
         """Faces between an electrode cell and an electrolyte cell carry Butler-Volmer."""
@@ -232,7 +226,6 @@ class CellModel:
         g = self.grid
         fc = g.face_cells
         interior = g.interior_faces
-        ht = g.half_transmissibility
         self.intercalation = [e for e in self.electrodes if e.kind == "intercalation"]
         x_index = -np.ones(g.n_cells, dtype=np.int64)
         offset = 0
@@ -247,7 +240,7 @@ class CellModel:
             f = interior[in_e]
             e.diff_a = x_index[fc[f, 0]]
             e.diff_b = x_index[fc[f, 1]]
-            e.diff_geometry = 1.0 / (1.0 / ht[f, 0] + 1.0 / ht[f, 1])
+            e.diff_geometry = transmissibility(g, np.ones(g.n_cells), f)
             e.volume = g.cell_volumes[e.cells]
         xs_offset = 0
         for e in self.intercalation:

@@ -48,7 +48,11 @@ class Result:
         ]
         from .plots import voltage_figure_png
         written.append(write_atomic(out / "voltage.png", voltage_figure_png(self)))
-        if self.fields:
+        if self.grid is not None and self.grid.dim > 1:
+            from .fields import write_vtu_series
+            snapshots = sorted(self.fields + self.snapshots, key=lambda s: (s[0], s[1]))
+            written += write_vtu_series(out, self.grid, self.model, snapshots)
+        elif self.fields:
             written.append(write_atomic(out / "fields.csv", self.fields_csv()))
         return written
 
