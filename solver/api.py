@@ -32,11 +32,11 @@ def build_grid(case):
         return planar_grid(layers, cells_per_layer(case), case.footprint_area,
                            dim=1, grading=case.mesh.grading)
     films, fill, top = case.stack_roles()
+    cells = dict(zip((layer.name for layer in case.layers), cells_per_layer(case)))
     stack = {"films": [(layer.name, layer.thickness) for layer in films],
              "fill": (fill.name, fill.thickness),
              "top": [(layer.name, layer.thickness) for layer in top],
-             "cells_per_layer": [cells_per_layer(case)[case.layers.index(layer)]
-                                 for layer in films + [fill] + top],
+             "cells_per_layer": [cells[layer.name] for layer in films + top],
              "max_cell_size": case.mesh.max_cell_size, "grading": case.mesh.grading}
     if case.architecture == "trench":
         from meshes.trench import trench_grid
@@ -53,9 +53,10 @@ def build_grid(case):
             from meshes.conformal import axisymmetric_grid
 
             return axisymmetric_grid(diameter=p.diameter, height=p.height,
-                                     radius=p.equivalent_radius, hole=p.holes, **stack)
+                                     radius=p.equivalent_radius, holes=p.holes, **stack)
         from meshes.micropillar import micropillar_grid
 
+        stack["cells_per_layer"] = [cells[layer.name] for layer in films + [fill] + top]
         return micropillar_grid(diameter=p.diameter, height=p.height, pitch=p.pitch,
                                 lattice=p.lattice, holes=p.holes, **stack)
     raise InputError("cell.architecture", case.architecture,

@@ -24,7 +24,8 @@ import scipy.sparse as sp
 
 from .errors import InputError
 from .physics.arrhenius import arrhenius
-from .operators import boundary_transmissibility, flux_triplets, transmissibility
+from .operators import (boundary_transmissibility, divergence, flux_triplets,
+                        region_flux_matrix, transmissibility)
 from .physics.kinetics import butler_volmer_overpotential, exchange_current_density
 from .sparse import TripletPattern
 from .units import FARADAY
@@ -172,8 +173,16 @@ class CellModel:
         interior = g.interior_faces
         c0, c1 = fc[interior, 0], fc[interior, 1]
         same_network = self.is_ionic[c0] == self.is_ionic[c1]
-        f = interior[same_network]
-        rows, cols, vals = flux_triplets(g, f, transmissibility(g, self.cell_conductivity, f))
+        same_layer = g.cell_tags[c0] == g.cell_tags[c1]
+        inside = interior[same_network & same_layer]       # corrected flux, one conductivity
+        across = interior[same_network & ~same_layer]      # e.g. collector | electrode
+        K = (divergence(g, inside) @ sp.diags(self.cell_conductivity[fc[inside, 0]])
+             @ region_flux_matrix(g, inside, g.cell_tags)).tocoo()
+        rows, cols, vals = flux_triplets(g, across,
+                                         transmissibility(g, self.cell_conductivity, across))
+        rows = np.concatenate([K.row, rows])
+        cols = np.concatenate([K.col, cols])
+        vals = np.concatenate([K.data, vals])
         self.tabs = {}
         for side in ("bottom", "top"):
             faces = g.boundary_faces[side]
@@ -240,7 +249,12 @@ class CellModel:
             f = interior[in_e]
             e.diff_a = x_index[fc[f, 0]]
             e.diff_b = x_index[fc[f, 1]]
-            e.diff_geometry = transmissibility(g, np.ones(g.n_cells), f)
+            # F x = T (x_a - x_b) + C x on each face, in the electrode's own x numbering
+            F = region_flux_matrix(g, f, g.cell_tags)[:, e.cells].tocoo()
+            e.diff_face, e.diff_col = F.row, x_index[e.cells][F.col]
+            e.diff_operator = sp.csr_matrix((F.data, (F.row, e.diff_col)),
+                                            shape=(f.size, offset))
+            e.diff_weight = F.data
             e.volume = g.cell_volumes[e.cells]
         xs_offset = 0
         for e in self.intercalation:
@@ -278,6 +292,8 @@ class CellModel:
             xb = n + e.diff_b
             rows += [xa, xa, xb, xb]
             cols += [xa, xb, xa, xb]
+            rows += [xa[e.diff_face], xb[e.diff_face]]
+            cols += [n + e.diff_col, n + e.diff_col]
             xc = n + self.x_index[e.cells]
             rows += [xc]
             cols += [xc]
@@ -377,12 +393,15 @@ class CellModel:
             xa, xb = x[e.diff_a], x[e.diff_b]
             xm = 0.5 * (xa + xb)
             D, dD = e.diffusivity(xm)
-            flux = cmax * e.diff_geometry * D * (xa - xb)
-            d_da = cmax * e.diff_geometry * (D + 0.5 * dD * (xa - xb))
-            d_db = cmax * e.diff_geometry * (-D + 0.5 * dD * (xa - xb))
+            difference = e.diff_operator @ x              # T (x_a - x_b) + C x
+            flux = cmax * D * difference
             r_x += np.bincount(e.diff_a, flux, minlength=nx)
             r_x -= np.bincount(e.diff_b, flux, minlength=nx)
-            vals += [d_da, d_db, -d_da, -d_db]
+            # D(x_mean) depends on x_a and x_b; the difference on its whole stencil
+            d_mean = 0.5 * cmax * dD * difference
+            vals += [d_mean, d_mean, -d_mean, -d_mean]
+            stencil = cmax * D[e.diff_face] * e.diff_weight
+            vals += [stencil, -stencil]
             xc = self.x_index[e.cells]
             storage = cmax * e.volume
             r_x[xc] += storage * (dt_coeff * x[xc] + history[xc])

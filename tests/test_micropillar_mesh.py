@@ -12,14 +12,14 @@ Quantities the polygons do not affect (flat layers, the footprint, the AEF again
 chord formula, the total volume with the polygonal pillar) match to round-off.
 """
 
+import itertools
 import math
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
 
-from meshes.micropillar import (interface_areas, mesh_report, micropillar_grid,
-                                non_orthogonality)
+from meshes.micropillar import interface_areas, mesh_report, micropillar_grid, non_orthogonality
 from meshes.planar import planar_grid
 from solver.errors import InputError
 
@@ -31,7 +31,7 @@ TOP = [("collector", 0.5 * UM)]
 CASES = [("square", False), ("square", True), ("hexagonal", False), ("hexagonal", True)]
 
 
-@lru_cache(maxsize=None)
+@cache
 def grid(lattice="square", holes=False, max_cell=2.0):
     return micropillar_grid(FILMS, FILL, TOP, D, H, P, lattice=lattice, holes=holes,
                             cells_per_layer=3, max_cell_size=max_cell * UM)
@@ -178,7 +178,7 @@ def test_interfaces_are_the_offset_surfaces(lattice, holes):
     offsets = np.cumsum([t for _, t in FILMS])
     names = [name for name, _ in FILMS] + [FILL[0]]
     areas = interface_areas(g)
-    assert sorted(areas) == sorted(list(zip(names[:-1], names[1:])) + [("cathode", "collector")])
+    assert sorted(areas) == sorted([*itertools.pairwise(names), ("cathode", "collector")])
     r_max = D / 2 + offsets[-1]
     inner = g.interior_faces
     tags = np.sort(g.cell_tags[g.face_cells[inner]], axis=1)
@@ -296,30 +296,30 @@ def test_cells_per_layer_and_refinement():
 
 
 @pytest.mark.parametrize("kwargs,key", [
-    (dict(diameter=20 * UM), "cell.micropillar.diameter"),
-    (dict(diameter=25 * UM, lattice="hexagonal"), "cell.micropillar.diameter"),
-    (dict(diameter=0.0), "cell.micropillar.diameter"),
-    (dict(diameter=-1 * UM), "cell.micropillar.diameter"),
-    (dict(height=-1 * UM), "cell.micropillar.height"),
-    (dict(height=1 * UM), "cell.micropillar.height"),       # shorter than the films
-    (dict(height=float("nan")), "cell.micropillar.height"),
-    (dict(pitch=0.0), "cell.micropillar.pitch"),
-    (dict(lattice="triangular"), "cell.micropillar.lattice"),
-    (dict(films=[("anode", 2 * UM), ("lipon", 3 * UM)]), "cell.layers.lipon.thickness"),
-    (dict(films=[("anode", 6 * UM)]), "cell.layers.anode.thickness"),
-    (dict(films=[("anode", -1 * UM)]), "cell.layers.anode.thickness"),
-    (dict(films=[("anode", 3 * UM), ("lipon", 2 * UM)], holes=True),
+    ({"diameter": 20 * UM}, "cell.micropillar.diameter"),
+    ({"diameter": 25 * UM, "lattice": "hexagonal"}, "cell.micropillar.diameter"),
+    ({"diameter": 0.0}, "cell.micropillar.diameter"),
+    ({"diameter": -1 * UM}, "cell.micropillar.diameter"),
+    ({"height": -1 * UM}, "cell.micropillar.height"),
+    ({"height": 1 * UM}, "cell.micropillar.height"),       # shorter than the films
+    ({"height": float("nan")}, "cell.micropillar.height"),
+    ({"pitch": 0.0}, "cell.micropillar.pitch"),
+    ({"lattice": "triangular"}, "cell.micropillar.lattice"),
+    ({"films": [("anode", 2 * UM), ("lipon", 3 * UM)]}, "cell.layers.lipon.thickness"),
+    ({"films": [("anode", 6 * UM)]}, "cell.layers.anode.thickness"),
+    ({"films": [("anode", -1 * UM)]}, "cell.layers.anode.thickness"),
+    ({"films": [("anode", 3 * UM), ("lipon", 2 * UM)], "holes": True},
      "cell.layers.lipon.thickness"),
-    (dict(fill=("cathode", 0.0)), "cell.layers.cathode.thickness"),
-    (dict(fill=("cathode", -1 * UM)), "cell.layers.cathode.thickness"),
-    (dict(top=[("collector", -1 * UM)]), "cell.layers.collector.thickness"),
-    (dict(max_cell_size=0.0), "mesh.max_cell_size"),
-    (dict(cells_per_layer=0), "mesh.cells_per_layer"),
-    (dict(cells_per_layer=[2, 2]), "mesh.cells_per_layer"),
-    (dict(grading=1.0), "mesh.grading"),
+    ({"fill": ("cathode", 0.0)}, "cell.layers.cathode.thickness"),
+    ({"fill": ("cathode", -1 * UM)}, "cell.layers.cathode.thickness"),
+    ({"top": [("collector", -1 * UM)]}, "cell.layers.collector.thickness"),
+    ({"max_cell_size": 0.0}, "mesh.max_cell_size"),
+    ({"cells_per_layer": 0}, "mesh.cells_per_layer"),
+    ({"cells_per_layer": [2, 2]}, "mesh.cells_per_layer"),
+    ({"grading": 1.0}, "mesh.grading"),
 ])
 def test_impossible_geometry_names_the_key(kwargs, key):
-    args = dict(films=FILMS, fill=FILL, top=TOP, diameter=D, height=H, pitch=P)
+    args = {"films": FILMS, "fill": FILL, "top": TOP, "diameter": D, "height": H, "pitch": P}
     args.update(kwargs)
     with pytest.raises(InputError) as info:
         micropillar_grid(**args)

@@ -76,7 +76,7 @@ def test_axisymmetric_pillar_and_hole_converge(hole):
     errors = []
     for level in range(3):
         grid = axisymmetric_grid(FILMS, FILL, TOP, diameter=10 * UM, height=20 * UM,
-                                 radius=20 * UM / np.sqrt(np.pi), hole=hole,
+                                 radius=20 * UM / np.sqrt(np.pi), holes=hole,
                                  cells_per_layer=2 * 2**level, max_cell_size=2 * UM / 2**level)
         errors.append(mms_error(grid, axisymmetric_exact, axisymmetric_source))
     orders = observed_orders(errors)
