@@ -45,11 +45,12 @@ class _Progress:
             return
         self.last = now
         self.shown = True
+        end = "" if sys.stderr.isatty() else "\n"   # redraw one line on a terminal only
         print(f"\rstep {k + 1}/{self.n_steps} {step.mode}: t = {elapsed:10.1f} s, "
-              f"V = {voltage:.4f} V, {capacity * 1e3:9.3f} uAh/cm2", end="", file=sys.stderr)
+              f"V = {voltage:.4f} V, {capacity * 1e3:9.3f} uAh/cm2", end=end, file=sys.stderr)
 
     def close(self):
-        if self.shown:
+        if self.shown and sys.stderr.isatty():
             print(file=sys.stderr)
 
 

@@ -6,8 +6,9 @@ Flux of -k grad u through face f, from cell a = face_cells[f, 0] to b = face_cel
       F = T (u_a - u_b),  T = 1 / (1 / (k_a t_a) + 1 / (k_b t_b)),
       t = A |n . d| / |d|^2 the half transmissibilities (harmonic average of k);
   inside one region (k uniform):
-      F = k [A (n . d) / |d|^2 (u_a - u_b) - A grad(u)_f . (n - (n . d) d / |d|^2)],
-      d = x_b - x_a: the two-point part along d plus the part of the normal that d misses,
+      F = k [(S . d) / |d|^2 (u_a - u_b) - grad(u)_f . (S - (S . d) d / |d|^2)],
+      d = x_b - x_a, S the face's area vector (the integral of n dS): the two-point part
+      along d plus the part of the area vector that d misses,
       with grad(u)_f the mean of least-squares cell gradients (built from neighbours in
       the same region). The second term vanishes on orthogonal faces; elsewhere it keeps
       the scheme consistent, so skewed cells (corner fans, O-grids) converge too.
@@ -77,19 +78,19 @@ def corrected_flux(grid, faces, region):
     """
     fc = grid.face_cells[faces]
     d = grid.cell_centroids[fc[:, 1]] - grid.cell_centroids[fc[:, 0]]
-    n = grid.face_normals[faces]
-    area = grid.face_areas[faces]
+    # the integral of n dS, exact on warped faces (= A n on flat ones)
+    S = grid.face_area_vectors[faces]
     dd = np.einsum("fi,fi->f", d, d)
-    nd = np.einsum("fi,fi->f", n, d)
-    T = area * nd / dd
-    tangential = n - (nd / dd)[:, None] * d
-    skewed = np.flatnonzero(np.linalg.norm(tangential, axis=1) > SKEW_TOLERANCE)
+    T = np.einsum("fi,fi->f", S, d) / dd
+    tangential = S - T[:, None] * d
+    relative = np.linalg.norm(tangential, axis=1) / np.maximum(grid.face_areas[faces], 1e-300)
+    skewed = np.flatnonzero(relative > SKEW_TOLERANCE)
     dim = grid.dim
     if skewed.size == 0 or dim == 1:
         return T, sp.csr_matrix((faces.size, grid.n_cells))
     G = least_squares_gradient(grid, region)
-    # -A t . (grad_a + grad_b) / 2 on the skewed faces
-    weights = -0.5 * area[skewed, None] * tangential[skewed]              # (m, dim)
+    # -t . (grad_a + grad_b) / 2 on the skewed faces
+    weights = -0.5 * tangential[skewed]                                   # (m, dim)
     pick_rows = np.concatenate([fc[skewed, 0][:, None] * dim + np.arange(dim),
                                 fc[skewed, 1][:, None] * dim + np.arange(dim)], axis=1)
     W = sp.csr_matrix((np.concatenate([weights, weights], axis=1).ravel(),
