@@ -10,9 +10,10 @@ from .linear import SingularMatrix
 class NewtonFailure(Exception):
     """Newton's method did not converge; `where` names the worst equation and unknown."""
 
-    def __init__(self, reason, where=""):
+    def __init__(self, reason, where="", last=None):
         self.reason = reason
         self.where = where
+        self.last = last            # the last iterate, to tell why (e.g. an emptied surface)
         super().__init__(f"{reason}{': ' + where if where else ''}")
 
 
@@ -85,7 +86,7 @@ def newton_solve(equations, linear_solver, u0, scales, bounded, tol=1e-8, max_it
     worst = int(np.argmax(change))
     raise NewtonFailure(f"no convergence in {max_iterations} iterations "
                         f"(last scaled update {change[worst]:.2e})",
-                        describe(worst) if describe else "")
+                        describe(worst) if describe else "", last=u)
 
 
 def _fraction_to_boundary(u, du, bounded, keep=0.99):

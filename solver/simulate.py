@@ -156,7 +156,17 @@ class Simulation:
         try:
             u = self._solve(u, tiny, history, drive.unit(self.area_scale), step=k)
         except NewtonFailure as exc:
-            raise self._fail(record, t0, k, step, exc) from None
+            # an electrode surface driven empty or full at once: the current is more than
+            # the electrode can pass at all, and the step delivers nothing
+            reason = self._limit_reason(exc.last) if exc.last is not None else None
+            if reason is None:
+                raise self._fail(record, t0, k, step, exc) from None
+            record.end_reason = reason
+            record.message = (f"the current of step {k} ({step.mode}) empties or fills an "
+                              f"electrode surface at once: diffusion in the film cannot pass it")
+            self._record(t0, k, u, history.integrals[-1])
+            self._close_record(record)
+            return u, t0, n_li
         integrals = self._integrals_after(u, tiny, history)
         t0 += tiny
         history = History()

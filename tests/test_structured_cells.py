@@ -105,3 +105,55 @@ def test_zero_depth_trench_equals_the_planar_cell():
         a["steps"][0]["capacity_mAh_cm2"], rel=1e-4)
     assert b["steps"][0]["mean_voltage_V"] == pytest.approx(a["steps"][0]["mean_voltage_V"],
                                                            abs=1e-4)
+
+
+def _planar_twin(case, cathode_thickness=None):
+    data = copy.deepcopy(case.raw)
+    data["cell"]["architecture"] = "planar"
+    del data["cell"]["trench"]
+    if cathode_thickness:
+        next(l for l in data["cell"]["layers"] if l["name"] == "cathode")["thickness"] = \
+            cathode_thickness
+    return case_from_dict(data, TRENCH_CASE.parent, "planar twin")
+
+
+def test_capacity_at_low_rate_scales_with_the_film_volume():
+    trench = trench_case(**COARSE, **{"protocol.0.c_rate": 0.1})
+    planar = _planar_twin(trench, cathode_thickness="3 um")   # Si-limited like the trench
+    t_run, p_run = solver.run(trench), solver.run(planar)
+    # both cells are limited by the Si film; the trench holds (offset-corrected) AEF times
+    # as much Si on the same footprint
+    t_si = t_run.summary["theoretical_capacity_uAh"]["anode"]
+    p_si = p_run.summary["theoretical_capacity_uAh"]["anode"]
+    assert t_si / p_si == pytest.approx(5.0, rel=0.01)
+    delivered = (t_run.summary["steps"][0]["capacity_mAh_cm2"]
+                 / p_run.summary["steps"][0]["capacity_mAh_cm2"])
+    # 4.81 against 4.99: the trench's LiCoO2 fill holds only 4 % more than its Si, so the
+    # end of its discharge is shaped by the cathode as well
+    assert delivered == pytest.approx(t_si / p_si, rel=0.05)
+
+
+def _interface_current_by_height(case, electrode_index):
+    result = solver.run(case)
+    model, grid = result.model, result.grid
+    u = result.snapshots[-1][2]
+    e = model.electrodes[electrode_index(model)]
+    centres = grid.face_centroids[model.if_faces[e.faces]]
+    i = np.abs(u[model.s_i][e.faces])
+    area = model.if_area[e.faces]
+    depth = trench_case().trench.depth
+    upper = centres[:, 1] > 0.75 * depth           # trench opening and mesa
+    lower = centres[:, 1] < 0.25 * depth           # trench bottom
+    return (np.sum((i * area)[upper]) / np.sum(area[upper])
+            / (np.sum((i * area)[lower]) / np.sum(area[lower])))
+
+
+def test_at_high_rate_the_current_crowds_at_the_trench_opening():
+    def ratio(rate):
+        case = trench_case(**COARSE, **{"protocol.0.c_rate": rate,
+                                        "protocol.0.until_time": 360.0 / rate})
+        return _interface_current_by_height(case, lambda m: m.negative)
+
+    slow, fast = ratio(0.1), ratio(5.0)
+    assert fast > 1.3
+    assert fast > slow + 0.2
