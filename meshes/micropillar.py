@@ -47,30 +47,41 @@ over the unit's angle (nodes at equal angles; at least MIN_CELLS_AROUND per 45 (
   along the box (FAN_SLIDE);
 - the rest of the fill and the top layers: Cartesian rows and columns, sizes growing by
   about GROWTH per cell from the film-band cells up to max_cell_size.
-In the sweep, profile nodes with r <= r_c (pillars: r_c = R + W; holes: the rim plus a
-polar ring, r_c = R + min(W, (p/2 - R)/2)) are rotated: the core is exactly axisymmetric
-(polygons inscribed in the circles). The outer region r >= r_c is a 2D quadrilateral mesh
-in (x, y) extruded along z (vertical columns; horizontal faces exactly orthogonal): an
-O-grid-like map from the circle r = r_c to the straight boundary x = p/2, built on the
-wedge [0, 45 deg] (mirrored about the diagonal to the square quarter) or [0, 30 deg]
-(hexagonal) by Winslow smoothing of the ray map, with the nodes on the symmetry planes
-sliding so that grid lines meet them at right angles and the outer nodes EDGE_SLIDE of the
-way from the ray projection to the foot of the perpendicular from their inner neighbour
-(the ray map is kept when it is better or smoothing would fold a cell). Profile
-quadrilaterals sweep to hexahedra; those with an edge on the axis, and the fan's triangles,
-sweep to prisms. Nodes are vectorised per block; the blocks are merged by coordinates.
+The core, r <= r_c (pillars: r_c = R + W; holes: the rim plus a polar ring,
+r_c = R + min(W, (p/2 - R)/2)), is the profile rotated about the axis: exactly
+axisymmetric (polygons inscribed in the circles). Profile quadrilaterals sweep to
+hexahedra; those with an edge on the axis, and the fan's triangles, sweep to prisms.
+The outer region, r >= r_c out to the symmetry planes (the floor films, the fill between
+the pillars, the top layers; for holes the films on the top surface and everything above),
+is a 2D quadrilateral mesh in (x, y) extruded along z through the same z nodes as the
+core's outer column (vertical columns: horizontal faces, film interfaces included, exactly
+orthogonal):
+- square lattice: block A between the arc [0, 45 deg] and the plane x = p/2, its mirror B
+  about the diagonal, and a Cartesian block C in the unit's corner, so that the corner is
+  one right-angled cell (an O-grid would put two 45-degree cells there, with one-sided
+  least-squares gradients: the flux-corrected scheme then stays near first order);
+  A is the Coons patch of its sides, Winslow-smoothed (see _square_blocks);
+- hexagonal lattice: one block over the 30-degree wedge, the ray map Winslow-smoothed with
+  grid lines sliding along the mirror planes (see _wedge_mesh).
+The core and the outer region share their nodes on the cylinder r = r_c. Nodes are built
+per block with numpy (no loops over cells); blocks are merged by coordinates.
 
 Quality. Non-orthogonality (angle between a face normal and the line joining the centroids
 of its two cells, `non_orthogonality(grid)`, summarised by `mesh_report`) is zero up to the
-polygonal approximation in the core (polar, Cartesian and tensor-product cells), small in
-the fan's fill band, and largest (20-30 degrees, a handful of fill cells per sector) where
-the fan's box corner meets the Cartesian fill and in the outer region toward the corner of
-the unit. For d = 10, h = 50, p = 20 um with 1.5 um of films, over 99 % of the film faces
-and 93-99.9 % of all faces are below 10 degrees (tests/test_micropillar_mesh.py). Known
-weak spot: a thick film with few cells and a small max_cell_size makes the fan's triangles
-long and thin next to short wall cells; the centroid line then tilts by about
-atan(s_1 / (3 dz)) (s_1 the first offset, dz the neighbouring wall cell), which can exceed
-45 degrees: keep the film cells no coarser than max_cell_size.
+polygonal approximation in the core (polar, Cartesian and tensor-product cells) and small
+in the fan's fill band; it is largest (20-30 degrees, a few fill cells per sector) where
+the fan's box corner meets the Cartesian fill, and in the outer region near the valence-5
+node where blocks A, B and C meet. Film interfaces and the tab faces are orthogonal (the
+line from each cell centroid to the face centroid within 3.5 degrees of the normal), as
+the harmonic two-point flux across materials in solver.operators needs. For d = 10,
+h = 50, p = 20 um with 1.5 um of films, 98-99.9 % of all faces are below 10 degrees.
+With the flux-corrected operator (solver.operators.diffusion_matrix) a manufactured
+solution converges at order 1.6-1.9 on pillar units (tests/test_mms.py and
+tests/test_micropillar_mesh.py), about 1.1-1.4 on hole units at the same (coarse)
+resolutions. Known weak spot: a thick film with few cells and a small max_cell_size makes
+the fan's triangles long and thin next to short wall cells; the centroid line then tilts
+by about atan(s_1 / (3 dz)) (s_1 the first offset, dz the neighbouring wall cell), which
+can exceed 45 degrees: keep the film cells no coarser than max_cell_size.
 
 Limits: 0 < h <= T (a wall shorter than the films) is rejected; h = 0 is the planar stack:
 meshes.planar.planar_grid of films + [fill] + top in 3D on a square of the unit's footprint
@@ -94,8 +105,8 @@ from solver.grid import Grid
 LATTICES = {"square": math.pi / 2, "hexagonal": math.pi / 6}   # unit's angle at the axis
 GROWTH = 1.2            # cell size ratio between neighbours through the fill and along walls
 MIN_CELLS_AROUND = 3    # cells in angle per 45 (square) or 30 (hexagonal) degrees, at least
-EDGE_SLIDE = 0.75       # outer-region boundary nodes: 0 = ray projection, 1 = foot of the
-                        # perpendicular from the inner neighbour (orthogonal grid lines)
+EDGE_SLIDE = 0.75       # hexagonal wedge, nodes on x = p/2: 0 = ray projection, 1 = foot of
+                        # the perpendicular from the inner neighbour (orthogonal grid lines)
 FAN_SLIDE = 0.5         # the same for the box nodes of the convex-edge fan
 
 
@@ -152,10 +163,10 @@ def micropillar_grid(films: Sequence[tuple[str, float]], fill: tuple[str, float]
     geo = _Geometry(films, fill, top, d, h, p, phi_unit, holes, cells, max_cell_size,
                     float(grading))
     profile = _Profile()
-    (_hole_profile if holes else _pillar_profile)(geo, profile)
+    z_out, tags_out = (_hole_profile if holes else _pillar_profile)(geo, profile)
     profile.merge(tol=1e-9 * (geo.z_top + p))
-    outer = _outer_mesh(geo.r_c, p / 2, phi_unit, geo.n_outer, geo.n_around, geo.mirror)
-    points, blocks, tags, groups = _sweep(profile, outer, geo)
+    outer = _outer_mesh(geo)
+    points, blocks, tags, groups = _assemble(profile, outer, z_out, tags_out, geo)
     return Grid(points, blocks, tags, names, groups, footprint_area=footprint)
 
 
@@ -310,6 +321,7 @@ class _Geometry:
                             math.ceil(self.a * math.tan(wedge) / hmax - 1e-9),
                             math.ceil(wedge * r_film / hmax - 1e-9),
                             math.ceil(squeeze - 1e-9))
+        self.n_phi = self.n_around * (2 if self.mirror else 1)   # cells around the axis
         self.n_outer = max(1, math.ceil((self.a / math.cos(wedge) - self.r_c) / hmax
                                             - 1e-9))
 
@@ -357,6 +369,17 @@ class _Geometry:
         return center + local[..., :1] * dir0 + local[..., 1:] * dir1
 
 
+def _merge_points(points, tol):
+    """Merge points closer than tol: (index of each merged point's first copy, map from the
+    given points to the merged ones)."""
+    pairs = cKDTree(points).query_pairs(tol, output_type="ndarray")
+    graph = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])),
+                          shape=(len(points), len(points)))
+    _, label = connected_components(graph, directed=False)
+    _, first, inverse = np.unique(label, return_index=True, return_inverse=True)
+    return first, inverse
+
+
 def _tensor(r: np.ndarray, z: np.ndarray) -> np.ndarray:
     return np.stack(np.meshgrid(r, z, indexing="ij"), axis=-1)
 
@@ -365,24 +388,21 @@ class _Profile:
     """Structured quadrilateral blocks in (r, z), merged into one conforming 2D mesh.
 
     Block nodes are (ni + 1, nj + 1, 2) arrays; cells are in tensor order
-    (p00, p10, p01, p11). `outer` marks nodes of the outer region by their column index
-    (0 = not in it). Boundary edges are taken from block sides "i0", "i1", "j0", "j1".
+    (p00, p10, p01, p11). Boundary edges are taken from block sides "i0", "i1", "j0", "j1".
     """
 
     def __init__(self):
-        self.points, self.outer, self.quads, self.tags = [], [], [], []
+        self.points, self.quads, self.tags = [], [], []
         self.edges = {"bottom": [], "top": []}
         self.n = 0
 
-    def block(self, x, tags, outer=None, bottom=(), top=()):
+    def block(self, x, tags, bottom=(), top=()):
         ni, nj = x.shape[0] - 1, x.shape[1] - 1
         if ni < 1 or nj < 1:
             return
         ids = self.n + np.arange((ni + 1) * (nj + 1)).reshape(ni + 1, nj + 1)
         self.n += ids.size
         self.points.append(x.reshape(-1, 2))
-        col = np.zeros(ni + 1, dtype=int) if outer is None else np.asarray(outer)
-        self.outer.append(np.repeat(col, nj + 1))
         self.quads.append(np.stack([ids[:-1, :-1], ids[1:, :-1], ids[:-1, 1:], ids[1:, 1:]],
                                    axis=-1).reshape(-1, 4))
         self.tags.append(np.broadcast_to(np.asarray(tags), (ni, nj)).reshape(-1))
@@ -394,13 +414,8 @@ class _Profile:
 
     def merge(self, tol):
         pts = np.concatenate(self.points)
-        pairs = cKDTree(pts).query_pairs(tol, output_type="ndarray")
-        graph = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])),
-                              shape=(len(pts), len(pts)))
-        _, label = connected_components(graph, directed=False)
-        _, first, inverse = np.unique(label, return_index=True, return_inverse=True)
+        first, inverse = _merge_points(pts, tol)
         self.xy = pts[first]
-        self.col = np.concatenate(self.outer)[first]
         quads = inverse[np.concatenate(self.quads)]
         tags = np.concatenate(self.tags)
         cyc = quads[:, [0, 1, 3, 2]]                          # cyclic vertex order
@@ -417,7 +432,9 @@ class _Profile:
                      for g, e in self.edges.items()}
 
 
-def _pillar_profile(g: _Geometry, prof: _Profile) -> None:
+def _pillar_profile(g: _Geometry, prof: _Profile):
+    """Core blocks (r <= r_c = R + W) of a pillar; returns the z nodes and the layer of each
+    z interval of the outer region (floor films, fill, top layers)."""
     R, h, s, W = g.R, g.h, g.s, g.W
     ns = len(s) - 1
     fill = g.fill_tag
@@ -428,14 +445,10 @@ def _pillar_profile(g: _Geometry, prof: _Profile) -> None:
     r_top = _grown(R, 0.0, g.edge_size, g.hmax, g.hmax)[::-1]  # 0 .. R
     r_top[0] = 0.0
     z_above = _grown(h + W, g.z_fill, g.band_end, g.band_end, g.hmax)
-    n_out = g.n_outer
-    r_out = g.r_c + (g.a - g.r_c) * np.arange(n_out + 1) / n_out   # placeholders; col index
-    col_out = np.arange(n_out + 1)
     fan = g.fan(np.array([R, h]), np.array([1.0, 0.0]), np.array([0.0, 1.0]))
     z_mid = h + g.box_side                                    # h .. h + W
     r_box = R + g.box_top                                     # R .. R + W = r_c
-    r_all = np.concatenate([r_top, r_box[1:], r_out[1:]])
-    col_all = np.concatenate([np.zeros(len(r_top) + len(r_box) - 1, dtype=int), col_out[1:]])
+    r_core = np.concatenate([r_top, r_box[1:]])
     k_s = np.arange(ns)
 
     # pillar top: films + band
@@ -447,16 +460,18 @@ def _pillar_profile(g: _Geometry, prof: _Profile) -> None:
     owner = np.minimum(k_s[:, None], i_low[None, :])
     tags = np.append(g.s_tags, fill)[owner]
     prof.block(_tensor(R + s, z_low), tags, bottom=["i0", "j0"])
-    # outer region: floor films, fill beside the wall and beside the fan's box
-    prof.block(_tensor(r_out, z_low), low_tags[None, :], outer=col_out, bottom=["j0"])
-    prof.block(_tensor(r_out, z_mid), fill, outer=col_out)
-    # fill above the box, then the top layers, over the whole radius
-    prof.block(_tensor(r_all, z_above), fill, outer=col_all,
-               top=["j1"] if len(g.top_rows) == 0 else [])
-    prof.block(_tensor(r_all, g.z_top_nodes), g.top_rows[None, :], outer=col_all, top=["j1"])
+    # fill above the box, then the top layers
+    prof.block(_tensor(r_core, z_above), fill, top=["j1"] if len(g.top_rows) == 0 else [])
+    prof.block(_tensor(r_core, g.z_top_nodes), g.top_rows[None, :], top=["j1"])
+    z_out = np.concatenate([z_low, z_mid[1:], z_above[1:], g.z_top_nodes[1:]])
+    tags_out = np.concatenate([low_tags, np.full(len(z_mid) + len(z_above) - 2, fill),
+                               g.top_rows])
+    return z_out, tags_out
 
 
-def _hole_profile(g: _Geometry, prof: _Profile) -> None:
+def _hole_profile(g: _Geometry, prof: _Profile):
+    """Core blocks (r <= r_c) of a hole; returns the z nodes and layers of the outer region
+    (the films on the top surface, fill, top layers)."""
     R, h, s, W = g.R, g.h, g.s, g.W
     ns = len(s) - 1
     fill = g.fill_tag
@@ -467,16 +482,10 @@ def _hole_profile(g: _Geometry, prof: _Profile) -> None:
     r_in[0] = 0.0
     z_above = _grown(h + W, g.z_fill, g.band_end, g.band_end, g.hmax)
     r_ring = _grown(R, g.r_c, g.edge_size, g.hmax, g.hmax)        # R .. r_c (polar)
-    n_out = g.n_outer
-    r_out = g.r_c + (g.a - g.r_c) * np.arange(n_out + 1) / n_out
-    col_out = np.arange(n_out + 1)
     fan = g.fan(np.array([R, h]), np.array([-1.0, 0.0]), np.array([0.0, 1.0]))
     z_mid = h + g.box_side
     r_box = (R - g.box_top)[::-1]                                 # R - W .. R
-    r_surf = np.concatenate([r_ring, r_out[1:]])
-    col_surf = np.concatenate([np.zeros(len(r_ring), dtype=int), col_out[1:]])
-    r_all = np.concatenate([r_in, r_box[1:], r_surf[1:]])
-    col_all = np.concatenate([np.zeros(len(r_in) + len(r_box) - 1, dtype=int), col_surf[1:]])
+    r_core = np.concatenate([r_in, r_box[1:], r_ring[1:]])
     k_s = np.arange(ns)
 
     # hole bottom and the fill column on the axis
@@ -489,56 +498,128 @@ def _hole_profile(g: _Geometry, prof: _Profile) -> None:
     prof.block(_tensor(R - s, z_low), tags, bottom=["i0", "j0"])
     # rim fan
     prof.block(fan, g.s_tags[:, None])
-    # top surface: films + band, polar ring then the outer region
-    prof.block(_tensor(r_surf, h + s), g.s_tags[None, :], outer=col_surf, bottom=["j0"])
-    prof.block(_tensor(r_all, z_above), fill, outer=col_all,
-               top=["j1"] if len(g.top_rows) == 0 else [])
-    prof.block(_tensor(r_all, g.z_top_nodes), g.top_rows[None, :], outer=col_all, top=["j1"])
+    # top surface next to the rim: films + band (the outer region continues them)
+    prof.block(_tensor(r_ring, h + s), g.s_tags[None, :], bottom=["j0"])
+    prof.block(_tensor(r_core, z_above), fill, top=["j1"] if len(g.top_rows) == 0 else [])
+    prof.block(_tensor(r_core, g.z_top_nodes), g.top_rows[None, :], top=["j1"])
+    z_out = np.concatenate([h + s, z_above[1:], g.z_top_nodes[1:]])
+    tags_out = np.concatenate([g.s_tags, np.full(len(z_above) - 1, fill), g.top_rows])
+    return z_out, tags_out
 
 
 # ------------------------------------------------------------------------------------------
-# the outer region: circle of radius r_c -> straight boundary x = a
+# the outer region: from the circle r = r_c to the symmetry planes, a 2D mesh in (x, y)
 
-def _outer_mesh(r_c, a, phi_unit, n_rad, n_ang, mirror, iterations=20000, tol=1e-10):
-    """(n_rad + 1, n_around_total + 1, 2) nodes from the circle r = r_c (ring 0, equal angles,
-    exact polar) to the line x = a (last ring), over [0, phi_unit].
-
-    Built on the wedge [0, wedge] (45 degrees for the square, mirrored about the diagonal,
-    30 for the hexagonal unit) by Winslow smoothing of the ray map: interior nodes solve the
-    Winslow equations (Jacobi iterations); nodes on the rays 0 and `wedge` slide along them
-    so grid lines meet them at right angles; outer nodes sit EDGE_SLIDE of the way from the
-    ray projection to the foot of the perpendicular from their inner neighbour. Falls back to
-    the ray map if smoothing would fold a cell.
-    """
-    wedge = phi_unit / 2 if mirror else phi_unit
+def _wedge_rays(r_c, a, wedge, n_rad, n_ang):
+    """(n_rad + 1, n_ang + 1, 2): the ray map of the wedge [0, wedge] between the circle
+    r = r_c (equal angles) and the line x = a, nodes equally spaced along each ray."""
     phi = np.linspace(0.0, wedge, n_ang + 1)
     c, s = np.cos(phi), np.sin(phi)
     c[0], s[0] = 1.0, 0.0
     u = np.linspace(0.0, 1.0, n_rad + 1)[:, None]
-    ray = r_c * (1.0 - u) + (a / c) * u                       # radius along each ray
-    x0 = np.stack([ray * c, ray * s], axis=-1)
-    x0[-1, :, 0] = a
-    x0[0] = np.stack([r_c * c, r_c * s], axis=-1)
-    x = x0.copy()
-    if n_rad > 1:
-        y_ray = x0[-1, 1:-1, 1]
-        t = np.array([c[-1], s[-1]])
-        def slide(q):
-            q[-1, 1:-1, 1] = EDGE_SLIDE * q[-2, 1:-1, 1] + (1.0 - EDGE_SLIDE) * y_ray
-            q[1:-1, 0, 0] = q[1:-1, 1, 0]
-            q[1:-1, 0, 1] = 0.0
-            q[1:-1, -1] = (q[1:-1, -2] @ t)[:, None] * t
-
-        smooth = _winslow(x0, slide, tol * a * math.tan(wedge), iterations)
-        def full(y):    # judge the mirrored quarter: the diagonal is interior there
-            return np.concatenate([y, y[:, -2::-1, ::-1]], axis=1) if mirror else y
-
-        convex, angle = _quad_quality(full(smooth))
-        if convex and angle < _quad_quality(full(x0))[1]:
-            x = smooth
-    if mirror:
-        x = np.concatenate([x, x[:, -2::-1, ::-1]], axis=1)
+    ray = r_c * (1.0 - u) + (a / c) * u
+    x = np.stack([ray * c, ray * s], axis=-1)
+    x[-1, :, 0] = a
+    x[0] = np.stack([r_c * c, r_c * s], axis=-1)
     return x
+
+
+def _wedge_mesh(r_c, a, wedge, n_rad, n_ang):
+    """The ray map of the wedge, Winslow-smoothed with the nodes on the rays 0 and `wedge`
+    sliding along them so that grid lines meet them at right angles, and the nodes on
+    x = a placed EDGE_SLIDE of the way from the ray projection to the foot of the
+    perpendicular from their inner neighbour. The ray map is kept if smoothing would fold
+    a cell."""
+    x0 = _wedge_rays(r_c, a, wedge, n_rad, n_ang)
+    if n_rad < 2 or n_ang < 2:
+        return x0
+    y_ray = x0[-1, 1:-1, 1].copy()
+    t = np.array([math.cos(wedge), math.sin(wedge)])
+
+    def slide(q):
+        q[-1, 1:-1, 1] = EDGE_SLIDE * q[-2, 1:-1, 1] + (1.0 - EDGE_SLIDE) * y_ray
+        q[1:-1, 0, 0] = q[1:-1, 1, 0]
+        q[1:-1, 0, 1] = 0.0
+        q[1:-1, -1] = (q[1:-1, -2] @ t)[:, None] * t
+
+    x = _winslow(x0, slide, 1e-10 * a, 20000)
+    return x if _quad_quality(x)[0] else x0
+
+
+def _square_blocks(r_c, a, n_ang, hmax):
+    """Blocks of the square quarter outside the circle r = r_c: A between the arc
+    [0, 45 deg] and the plane x = a, B its mirror image about the diagonal, and C the
+    Cartesian corner square [q, a]^2, q halfway along the diagonal from the arc to the
+    corner. A's sides: the arc (equal angles), the x axis, the plane x = a up to y = q
+    (nodes between the ray projection and q tan(phi), see below), and the path along the
+    diagonal to (q, q) then along y = q to the plane. Its interior is the transfinite
+    (Coons) interpolation of the sides, then Winslow-smoothed (kept unless that would fold
+    a cell). The unit's corner is a corner of the Cartesian block (one right-angled cell),
+    not a node where two 45-degree cells of an O-grid meet: the O-grid's corner cells, with
+    their one-sided least-squares gradients, kept the flux-corrected scheme near first
+    order there (tests/test_mms.py)."""
+    q = 0.5 * (r_c / math.sqrt(2.0) + a)
+    side, diagonal = a - q, math.sqrt(2.0) * q - r_c
+    n_c = max(1, math.ceil(side / hmax - 1e-9))
+    n_d = max(1, math.ceil(diagonal / hmax - 1e-9))
+    n_rad = n_c + n_d
+    phi = np.linspace(0.0, math.pi / 4, n_ang + 1)
+    c, s = np.cos(phi), np.sin(phi)
+    c[0], s[0], c[-1], s[-1] = 1.0, 0.0, math.sqrt(0.5), math.sqrt(0.5)
+    t_edge = np.tan(phi)
+    t_edge[0], t_edge[-1] = 0.0, 1.0
+    arc = np.stack([r_c * c, r_c * s], axis=-1)                        # k = 0
+    # nodes on x = a: y = tan(phi) (a (1 - w) + q w), w = (phi / 45 deg)^power: the ray
+    # projection a tan(phi) near the x axis when the gap a - r_c is narrow (grid lines then
+    # cross it radially), q tan(phi) (evenly spread) when it is wide
+    power = min(2.0, 0.1 * a / (a - r_c))
+    blend = (phi / (math.pi / 4)) ** power
+    y_edge = t_edge * (a * (1.0 - blend) + q * blend)
+    edge = np.stack([np.full(n_ang + 1, a), y_edge], axis=-1)           # k = n_rad
+    u = np.linspace(0.0, 1.0, n_rad + 1)
+    axis = np.stack([r_c * (1 - u) + a * u, np.zeros(n_rad + 1)], axis=-1)   # j = 0
+    v = np.linspace(0.0, 1.0, n_d + 1)[:, None]
+    diag = (r_c * math.sqrt(0.5) * (1 - v) + q * v) * np.ones(2)
+    w = np.linspace(0.0, 1.0, n_c + 1)[1:]
+    flat = np.stack([q * (1 - w) + a * w, np.full(n_c, q)], axis=-1)
+    path = np.concatenate([diag, flat])                                 # j = n_ang
+    # Coons patch over (k, j) with arc-length-free linear blending
+    xi = u[:, None, None]
+    eta = np.linspace(0.0, 1.0, n_ang + 1)[None, :, None]
+    block = ((1 - xi) * arc[None] + xi * edge[None] + (1 - eta) * axis[:, None]
+             + eta * path[:, None]
+             - ((1 - xi) * (1 - eta) * arc[0] + xi * (1 - eta) * edge[0]
+                + (1 - xi) * eta * arc[-1] + xi * eta * edge[-1]))
+    block[0], block[-1], block[:, 0], block[:, -1] = arc, edge, axis, path
+    smooth = _winslow(block, None, 1e-10 * a, 20000)
+    if _quad_quality(smooth)[0]:
+        block = smooth
+    mirror = block[..., ::-1]
+    x = np.linspace(q, a, n_c + 1)
+    corner = _tensor(x, x)
+    corner[-1, :, 0] = a
+    corner[:, -1, 1] = a
+    return [block, mirror, corner]
+
+
+def _outer_mesh(g: _Geometry):
+    """The outer region as a 2D quadrilateral mesh: (points (n, 2), quads (m, 4) in tensor
+    order). Hexagonal lattice: _wedge_mesh of the 30-degree wedge (its 60-degree corner at
+    the plane x = p/2 is a corner of the block). Square lattice: _square_blocks."""
+    if g.mirror:
+        blocks = _square_blocks(g.r_c, g.a, g.n_around, g.hmax)
+    else:
+        blocks = [_wedge_mesh(g.r_c, g.a, g.phi_unit, g.n_outer, g.n_around)]
+    points, quads, offset = [], [], 0
+    for x in blocks:
+        ids = offset + np.arange(x.shape[0] * x.shape[1]).reshape(x.shape[:2])
+        points.append(x.reshape(-1, 2))
+        quads.append(np.stack([ids[:-1, :-1], ids[1:, :-1], ids[:-1, 1:], ids[1:, 1:]],
+                              axis=-1).reshape(-1, 4))
+        offset += ids.size
+    points = np.concatenate(points)
+    first, inverse = _merge_points(points, 1e-9 * g.a)
+    return points[first], inverse[np.concatenate(quads)]
 
 
 def _winslow(x, boundary, tol, iterations):
@@ -592,11 +673,17 @@ def _quad_quality(x):
 
 
 # ------------------------------------------------------------------------------------------
-# sweep about the axis
+# 3D assembly: the core swept about the axis, the outer region extruded along z
 
-def _sweep(prof: _Profile, outer: np.ndarray, g: _Geometry):
-    xy, col = prof.xy, prof.col
-    n_phi = outer.shape[1] - 1
+def _sweep(prof: _Profile, g: _Geometry):
+    """The profile rotated over the unit's angle in g.n_phi equal steps.
+
+    Returns points, cell blocks {type: (cells, tags)} and boundary faces {group: (m, 4),
+    -1 padded}. Quadrilaterals sweep to hexahedra; those with an edge on the axis (their
+    p00-p01 side) and the triangles sweep to prisms.
+    """
+    xy = prof.xy
+    n_phi = g.n_phi
     phi = np.linspace(0.0, g.phi_unit, n_phi + 1)
     cos, sin = np.cos(phi), np.sin(phi)
     cos[0], sin[0] = 1.0, 0.0
@@ -610,55 +697,82 @@ def _sweep(prof: _Profile, outer: np.ndarray, g: _Geometry):
     base[axis] = np.arange(n_axis)
     base[~axis] = n_axis + np.arange(int((~axis).sum())) * (n_phi + 1)
     step = np.where(axis, 0, 1)
-    ring = ~axis
-    r = xy[ring, 0][:, None]
-    pts_xy = np.stack([r * cos[None, :], r * sin[None, :]], axis=-1)   # (n_ring, n_phi+1, 2)
-    in_outer = col[ring] > 0
-    pts_xy[in_outer] = outer[col[ring][in_outer]]
-    z = np.repeat(xy[ring, 1], n_phi + 1)
-    points = np.concatenate([
-        np.column_stack([np.zeros(n_axis), np.zeros(n_axis), xy[axis, 1]]),
-        np.column_stack([pts_xy.reshape(-1, 2), z])])
+    r, z = xy[~axis, 0][:, None], xy[~axis, 1][:, None]
+    ring = np.stack([r * cos, r * sin, np.broadcast_to(z, (len(z), n_phi + 1))], axis=-1)
+    points = np.concatenate([np.column_stack([np.zeros(n_axis), np.zeros(n_axis),
+                                              xy[axis, 1]]), ring.reshape(-1, 3)])
+    j = np.arange(n_phi)[None, :]
 
-    j = np.arange(n_phi)
-
-    def at(v, jj):  # (..., k) profile vertex ids, angle indices broadcast
+    def at(v, jj):      # 3D ids of profile vertices v (..., ) at angle indices jj
         return base[v] + step[v] * jj
 
     q, tq = prof.quad, prof.quad_tags
     on_axis = axis[q]
     plain = ~on_axis.any(axis=1)
     wedge = on_axis[:, 0] & on_axis[:, 2] & ~on_axis[:, 1] & ~on_axis[:, 3]
-    if np.any(~plain & ~wedge):
+    if np.any(~plain & ~wedge) or np.any(axis[prof.tri]):
         raise ValueError("a profile cell touches the axis other than along an edge")
-    qa = q[plain][:, None, :]
-    hexes = np.concatenate([at(qa, j[None, :, None]), at(qa, j[None, :, None] + 1)], axis=2)
-    qw = q[wedge][:, None, :]
-    jj = j[None, :]
-    wedges = np.stack([at(qw[..., 0], jj), at(qw[..., 1], jj), at(qw[..., 1], jj + 1),
-                       at(qw[..., 2], jj), at(qw[..., 3], jj), at(qw[..., 3], jj + 1)], axis=2)
-    tri = prof.tri[:, None, :]
-    if np.any(axis[prof.tri]):
-        raise ValueError("a profile triangle touches the axis")
-    prisms = np.concatenate([at(tri, j[None, :, None]), at(tri, j[None, :, None] + 1)], axis=2)
-    blocks = [("hexahedron", hexes.reshape(-1, 8)),
-              ("prism", np.concatenate([wedges.reshape(-1, 6), prisms.reshape(-1, 6)]))]
-    tags = np.concatenate([np.repeat(tq[plain], n_phi), np.repeat(tq[wedge], n_phi),
-                           np.repeat(prof.tri_tags, n_phi)])
-    if len(blocks[1][1]) == 0:
-        blocks = blocks[:1]
-
+    qp = q[plain]
+    hexes = np.stack([at(qp[:, [k]], j + dj) for dj in (0, 1) for k in range(4)], axis=2)
+    qw = q[wedge]
+    wedges = np.stack([at(qw[:, [0]], j), at(qw[:, [1]], j), at(qw[:, [1]], j + 1),
+                       at(qw[:, [2]], j), at(qw[:, [3]], j), at(qw[:, [3]], j + 1)], axis=2)
+    tri = prof.tri
+    prisms = np.stack([at(tri[:, [k]], j + dj) for dj in (0, 1) for k in range(3)], axis=2)
+    blocks = {"hexahedron": (hexes.reshape(-1, 8), np.repeat(tq[plain], n_phi)),
+              "prism": (np.concatenate([wedges.reshape(-1, 6), prisms.reshape(-1, 6)]),
+                        np.concatenate([np.repeat(tq[wedge], n_phi),
+                                        np.repeat(prof.tri_tags, n_phi)]))}
     groups = {}
     for name, e in prof.edge.items():
-        e = e[:, None, :]
-        faces = np.stack([at(e[..., 0], jj), at(e[..., 1], jj), at(e[..., 1], jj + 1),
-                          at(e[..., 0], jj + 1)], axis=2).reshape(-1, 4)
-        ax0 = np.repeat(axis[e[:, 0, 0]], n_phi)
-        ax1 = np.repeat(axis[e[:, 0, 1]], n_phi)
-        faces[ax0, 3] = -1
-        faces[ax1, 2] = -1
+        faces = np.stack([at(e[:, [0]], j), at(e[:, [1]], j), at(e[:, [1]], j + 1),
+                          at(e[:, [0]], j + 1)], axis=2).reshape(-1, 4)
+        faces[np.repeat(axis[e[:, 0]], n_phi), 3] = -1       # a vertex on the axis: triangle
+        faces[np.repeat(axis[e[:, 1]], n_phi), 2] = -1
         groups[name] = faces
-    return points, blocks, tags, groups
+    return points, blocks, groups
+
+
+def _extrude(xy, quads, z, tags):
+    """2D quadrilaterals (tensor order) extruded through the z nodes: points, hexahedra
+    (layer k between z[k] and z[k + 1] gets tags[k]), and the bottom and top faces."""
+    n2, nz = len(xy), len(z)
+    points = np.column_stack([np.tile(xy, (nz, 1)), np.repeat(z, n2)])
+    k = np.arange(nz - 1)[None, :, None] * n2
+    hexes = np.concatenate([quads[:, None, :] + k, quads[:, None, :] + k + n2], axis=2)
+    cyclic = quads[:, [0, 1, 3, 2]]
+    groups = {"bottom": cyclic, "top": cyclic + (nz - 1) * n2}
+    return points, hexes.reshape(-1, 8), np.tile(tags, len(quads)), groups
+
+
+def _assemble(prof: _Profile, outer, z_out, tags_out, g: _Geometry):
+    """Points, cell blocks, tags and boundary groups of the core joined to the outer region
+    (their shared nodes on the cylinder r = r_c merged)."""
+    core_pts, blocks, groups = _sweep(prof, g)
+    out_pts, out_hex, out_tags, out_groups = _extrude(*outer, z_out, tags_out)
+    # merge the outer region's nodes on r = r_c into the core's
+    tol = 1e-9 * (g.z_top + g.a)
+
+    def near(pts):
+        return np.flatnonzero(np.abs(np.hypot(pts[:, 0], pts[:, 1]) - g.r_c) <= 1e3 * tol)
+
+    ci, oi = near(core_pts), near(out_pts)
+    dist, match = cKDTree(core_pts[ci]).query(out_pts[oi], distance_upper_bound=tol)
+    found = np.isfinite(dist)
+    remap = np.full(len(out_pts), -1, dtype=np.int64)
+    remap[oi[found]] = ci[match[found]]
+    fresh = remap < 0
+    remap[fresh] = len(core_pts) + np.arange(int(fresh.sum()))
+    points = np.concatenate([core_pts, out_pts[fresh]])
+    hexes, hex_tags = blocks["hexahedron"]
+    cell_blocks = [("hexahedron", np.concatenate([hexes, remap[out_hex]]))]
+    tags = [hex_tags, out_tags]
+    if len(blocks["prism"][0]):
+        cell_blocks.append(("prism", blocks["prism"][0]))
+        tags.append(blocks["prism"][1])
+    faces = {name: np.concatenate([groups[name], remap[out_groups[name]]])
+             for name in ("bottom", "top")}
+    return points, cell_blocks, np.concatenate(tags), faces
 
 
 # ------------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ The unknowns split into bulk (potentials and stoichiometries of the cells), inte
 potential V. Each interface face's unknowns couple only to each other and to the two
 cells beside the face, so they are eliminated exactly (a 1x1 or 2x2 inverse per face);
 what remains on the bulk cells is a set of coupled diffusion operators (Ohm in each
-conduction network, Fick in each electrode) on which Ruge-Stuben AMG works well, and
+conduction network, Fick in each electrode), preconditioned by classical (Ruge-Stuben)
+AMG, which handled them better than smoothed aggregation on trench and pillar cells, and
 the single V unknown of the galvanostatic constraint is handled by bordering.
 """
 
