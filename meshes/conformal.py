@@ -59,7 +59,7 @@ it approaches, without reaching, 45 degrees under strong refinement), and about 
 faces exceed 5 degrees. This region has a fixed size, so there TPFA keeps an O(1)
 consistency error under refinement; the default box keeps it inside the fill, away from every
 interface (faces between two layers stay within about a degree of orthogonal, within ~2
-degrees when the fill is a thin sliver). `mesh_report(grid)` and `face_angles(grid)`
+degrees when the fill is a thin sliver). solver.geometry.mesh_report and face_angles
 measure all this.
 """
 
@@ -154,32 +154,47 @@ class _Blocks:
         """
         points = np.concatenate(self.points)
         quads = np.concatenate(self.quads)
-        tags = np.concatenate(self.tags)
         ring = quads[:, [0, 1, 3, 2]]
         edges = np.linalg.norm(points[ring] - points[np.roll(ring, -1, axis=1)], axis=-1)
         tol = 1e-3 * edges[edges > 0].min()     # shared nodes coincide to round-off
-        pairs = cKDTree(points).query_pairs(tol, output_type="ndarray")
-        n = len(points)
-        graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
-        _, label = connected_components(graph, directed=False)
-        first = np.full(label.max() + 1, n)
-        np.minimum.at(first, label, np.arange(n))
-        used, new_id = np.unique(first, return_inverse=True)
-        remap = new_id[label]
-        points = points[used]
-        ring = remap[ring]
-        repeated = ring == np.roll(ring, -1, axis=1)
-        n_repeated = repeated.sum(axis=1)
-        if np.any(n_repeated > 1):
-            raise ValueError(f"{np.count_nonzero(n_repeated > 1)} cells collapsed to a segment")
-        is_tri = n_repeated == 1
-        quads = ring[~is_tri][:, [0, 1, 3, 2]]
-        triangles = ring[is_tri][~repeated[is_tri]].reshape(-1, 3)
+        points, remap, quads, quad_tags, triangles, tri_tags = merge_quads(
+            points, quads, np.concatenate(self.tags), tol)
         blocks = [("quadrilateral", quads)]
         if len(triangles):
             blocks.append(("triangle", triangles))
-        tags = np.concatenate([tags[~is_tri], tags[is_tri]])
-        return points, blocks, tags, remap[np.concatenate(self.bottom)]
+        return (points, blocks, np.concatenate([quad_tags, tri_tags]),
+                remap[np.concatenate(self.bottom)])
+
+
+def merge_points(points: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Merge points closer than tol: (index of each merged point's first copy, map from the
+    given points to the merged ones); merged points keep the order of their first copies."""
+    pairs = cKDTree(points).query_pairs(tol, output_type="ndarray")
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])),
+                       shape=(len(points), len(points)))
+    _, label = connected_components(graph, directed=False)
+    _, first, inverse = np.unique(label, return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1)
+
+
+def merge_quads(points: np.ndarray, quads: np.ndarray, tags: np.ndarray, tol: float):
+    """Structured blocks' quadrilaterals (tensor order (p00, p10, p01, p11)) merged into one
+    conforming 2D mesh: points closer than tol become one (`merge_points`), and a quad with
+    one repeated vertex (a block side collapsed onto a point) becomes a triangle.
+
+    Returns points, the map from the given points to them, quads (tensor order) and their
+    tags, triangles and their tags.
+    """
+    first, remap = merge_points(points, tol)
+    ring = remap[quads[:, [0, 1, 3, 2]]]                  # cyclic vertex order
+    repeated = ring == np.roll(ring, -1, axis=1)          # a vertex equals the next one
+    n_repeated = repeated.sum(axis=1)
+    if np.any(n_repeated > 1):
+        raise ValueError(f"{np.count_nonzero(n_repeated > 1)} cells collapsed to a segment")
+    is_tri = n_repeated == 1
+    triangles = ring[is_tri][~repeated[is_tri]].reshape(-1, 3)
+    return (points[first], remap, ring[~is_tri][:, [0, 1, 3, 2]], tags[~is_tri], triangles,
+            tags[is_tri])
 
 
 # ------------------------------------------------------------------------- the profile
@@ -564,51 +579,3 @@ def check_mesh_settings(cells_per_layer, max_cell_size) -> None:
         raise InputError("mesh.cells_per_layer", cells_per_layer, "integers >= 1")
     if max_cell_size is not None and not float(max_cell_size) > 0:
         raise InputError("mesh.max_cell_size", max_cell_size, "a positive length")
-
-
-# ------------------------------------------------------------------------- reports
-def face_angles(grid: Grid) -> np.ndarray:
-    """(n_faces,) non-orthogonality in degrees: the angle between each face normal and the
-    line from face_cells[:, 0]'s centroid to face_cells[:, 1]'s (to the face centroid on
-    the boundary). Zero for a perfectly orthogonal face, as TPFA wants."""
-    c = grid.cell_centroids
-    inside = (grid.face_cells[:, 1] >= 0)[:, None]
-    far = np.where(inside, c[np.maximum(grid.face_cells[:, 1], 0)], grid.face_centroids)
-    d = far - c[grid.face_cells[:, 0]]
-    cosine = np.abs(np.einsum("fi,fi->f", d, grid.face_normals)) / np.linalg.norm(d, axis=1)
-    return np.degrees(np.arccos(np.clip(cosine, 0.0, 1.0)))
-
-
-def interface_areas(grid: Grid) -> dict[tuple[str, str], float]:
-    """Area of the faces between each pair of layers that touch, keyed (lower, upper) in
-    stack order."""
-    inner = grid.interior_faces
-    tags = np.sort(grid.cell_tags[grid.face_cells[inner]], axis=1)
-    between = tags[:, 0] != tags[:, 1]
-    pairs, inverse = np.unique(tags[between], axis=0, return_inverse=True)
-    areas = np.bincount(inverse.reshape(-1), weights=grid.face_areas[inner[between]])
-    return {(grid.tag_names[i], grid.tag_names[j]): float(area)
-            for (i, j), area in zip(pairs, areas)}
-
-
-def mesh_report(grid: Grid) -> dict:
-    """What every generator reports: footprint, AEF (substrate area / footprint), interface
-    areas, cell counts, and the non-orthogonality of the faces (degrees)."""
-    angles = face_angles(grid)
-    inner = grid.interior_faces
-    tags = grid.cell_tags[grid.face_cells[inner]]
-    between = inner[tags[:, 0] != tags[:, 1]]
-    bottom = grid.face_areas[grid.boundary_faces.get("bottom", np.empty(0, int))].sum()
-    return {
-        "n_cells": grid.n_cells,
-        "footprint_area": grid.footprint_area,
-        "aef": float(bottom / grid.footprint_area),
-        "interface_areas": interface_areas(grid),
-        "volumes": {name: float(grid.cell_volumes[grid.cell_tags == k].sum())
-                    for k, name in enumerate(grid.tag_names)},
-        "max_angle": float(angles[inner].max(initial=0.0)),
-        "mean_angle": float(angles[inner].mean()) if len(inner) else 0.0,
-        "fraction_over_5": float(np.mean(angles[inner] > 5.0)) if len(inner) else 0.0,
-        "max_interface_angle": float(angles[between].max(initial=0.0)),
-        "max_boundary_angle": float(np.delete(angles, inner).max(initial=0.0)),
-    }

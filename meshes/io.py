@@ -3,8 +3,10 @@
 Besides the "layer" tags, `write_grid` stores what is needed to rebuild the same Grid:
 cell data "boundary" (per cell, per local facet in basix order: the index of the face's
 boundary group in BOUNDARY_NAMES + the grid's other groups, -1 if none), and the constant
-cell data "extent" and "footprint_area". Names are not stored (meshio's VTU and XDMF
-writers drop field data), so `read_grid` takes the layer names as an argument.
+cell data "extent", "footprint_area" and "axisymmetric" (1 for an (r, z) grid revolved
+about r = 0, else 0; a file without it reads as not axisymmetric). Names are not stored
+(meshio's VTU and XDMF writers drop field data), so `read_grid` takes the layer names as an
+argument.
 
 XDMF is written and read here, as one self-contained XDMF 3 file with its data inline
 (XML): meshio 5.3's XDMF reader and writer import h5py even for inline data. The files
@@ -47,6 +49,7 @@ def write_grid(grid: Grid, path, cell_data: dict | None = None) -> None:
         "boundary": np.where(faces >= 0, group[faces], -1).astype(np.int32),
         "extent": np.full(grid.n_cells, grid.extent),
         "footprint_area": np.full(grid.n_cells, grid.footprint_area),
+        "axisymmetric": np.full(grid.n_cells, int(grid.axisymmetric), dtype=np.int32),
     }
     data.update(cell_data or {})
     mesh = grid.to_meshio(data)
@@ -112,9 +115,11 @@ def read_grid(path, tag_names: list[str] | None = None,
 
     extent = gather("extent")
     footprint = gather("footprint_area")
+    axisymmetric = gather("axisymmetric")
     return Grid(mesh.points[:, :dim], cell_blocks, tags, tag_names, spec,
                 extent=1.0 if extent is None else float(extent[0]),
-                footprint_area=None if footprint is None else float(footprint[0]))
+                footprint_area=None if footprint is None else float(footprint[0]),
+                axisymmetric=axisymmetric is not None and bool(axisymmetric.reshape(-1)[0]))
 
 
 # ---------------------------------------------------------------- XDMF (inline XML)

@@ -67,7 +67,7 @@ The core and the outer region share their nodes on the cylinder r = r_c. Nodes a
 per block with numpy (no loops over cells); blocks are merged by coordinates.
 
 Quality. Non-orthogonality (angle between a face normal and the line joining the centroids
-of its two cells, `non_orthogonality(grid)`, summarised by `mesh_report`) is zero up to the
+of its two cells, solver.geometry.non_orthogonality and mesh_report) is zero up to the
 polygonal approximation in the core (polar, Cartesian and tensor-product cells) and small
 in the fan's fill band; it is largest (20-30 degrees, a few fill cells per sector) where
 the fan's box corner meets the Cartesian fill, and in the outer region near the valence-5
@@ -94,10 +94,9 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from meshes.conformal import merge_points, merge_quads
 from meshes.planar import _layer_map, layer_nodes, planar_grid
 from solver.errors import InputError
 from solver.grid import Grid
@@ -369,17 +368,6 @@ class _Geometry:
         return center + local[..., :1] * dir0 + local[..., 1:] * dir1
 
 
-def _merge_points(points, tol):
-    """Merge points closer than tol: (index of each merged point's first copy, map from the
-    given points to the merged ones)."""
-    pairs = cKDTree(points).query_pairs(tol, output_type="ndarray")
-    graph = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])),
-                          shape=(len(points), len(points)))
-    _, label = connected_components(graph, directed=False)
-    _, first, inverse = np.unique(label, return_index=True, return_inverse=True)
-    return first, inverse
-
-
 def _tensor(r: np.ndarray, z: np.ndarray) -> np.ndarray:
     return np.stack(np.meshgrid(r, z, indexing="ij"), axis=-1)
 
@@ -413,21 +401,9 @@ class _Profile:
                 self.edges[group].append(np.stack([v[:-1], v[1:]], axis=1))
 
     def merge(self, tol):
-        pts = np.concatenate(self.points)
-        first, inverse = _merge_points(pts, tol)
-        self.xy = pts[first]
-        quads = inverse[np.concatenate(self.quads)]
-        tags = np.concatenate(self.tags)
-        cyc = quads[:, [0, 1, 3, 2]]                          # cyclic vertex order
-        same = cyc == np.roll(cyc, -1, axis=1)                # vertex equals the next one
-        n_same = same.sum(axis=1)
-        if np.any(n_same > 1):
-            raise ValueError("profile cell with fewer than three distinct vertices")
-        self.quad = quads[n_same == 0]
-        self.quad_tags = tags[n_same == 0]
-        tri = cyc[n_same == 1]
-        self.tri = tri[~same[n_same == 1]].reshape(-1, 3)
-        self.tri_tags = tags[n_same == 1]
+        self.xy, inverse, self.quad, self.quad_tags, self.tri, self.tri_tags = merge_quads(
+            np.concatenate(self.points), np.concatenate(self.quads), np.concatenate(self.tags),
+            tol)
         self.edge = {g: inverse[np.concatenate(e)] if e else np.zeros((0, 2), dtype=int)
                      for g, e in self.edges.items()}
 
@@ -618,7 +594,7 @@ def _outer_mesh(g: _Geometry):
                               axis=-1).reshape(-1, 4))
         offset += ids.size
     points = np.concatenate(points)
-    first, inverse = _merge_points(points, 1e-9 * g.a)
+    first, inverse = merge_points(points, 1e-9 * g.a)
     return points[first], inverse[np.concatenate(quads)]
 
 
@@ -773,48 +749,3 @@ def _assemble(prof: _Profile, outer, z_out, tags_out, g: _Geometry):
     faces = {name: np.concatenate([groups[name], remap[out_groups[name]]])
              for name in ("bottom", "top")}
     return points, cell_blocks, np.concatenate(tags), faces
-
-
-# ------------------------------------------------------------------------------------------
-# reports (generic: any Grid)
-
-def non_orthogonality(grid: Grid) -> np.ndarray:
-    """Angle (degrees) between each interior face's normal and the line joining the
-    centroids of its two cells; 0 where the two-point flux is consistent."""
-    inner = grid.interior_faces
-    c0, c1 = grid.face_cells[inner].T
-    d = grid.cell_centroids[c1] - grid.cell_centroids[c0]
-    cos = np.abs(np.einsum("fi,fi->f", d, grid.face_normals[inner])) / np.linalg.norm(d, axis=1)
-    return np.degrees(np.arccos(np.clip(cos, 0.0, 1.0)))
-
-
-def interface_areas(grid: Grid) -> dict[tuple[str, str], float]:
-    """Area of the faces between cells of two different tags, keyed by the two tag names in
-    stack order."""
-    inner = grid.interior_faces
-    t = grid.cell_tags[grid.face_cells[inner]]
-    between = t[:, 0] != t[:, 1]
-    lo, hi = np.sort(t[between], axis=1).T
-    areas = grid.face_areas[inner][between]
-    out = {}
-    for a, b in sorted(set(zip(lo.tolist(), hi.tolist()))):
-        out[(grid.tag_names[a], grid.tag_names[b])] = float(areas[(lo == a) & (hi == b)].sum())
-    return out
-
-
-def mesh_report(grid: Grid) -> dict:
-    """Footprint, substrate ("bottom") area, AEF, interface areas, cell counts and
-    non-orthogonality statistics of a grid."""
-    angles = non_orthogonality(grid)
-    bottom = float(grid.face_areas[grid.boundary_faces["bottom"]].sum())
-    return {
-        "footprint_area": grid.footprint_area,
-        "substrate_area": bottom,
-        "aef": bottom / grid.footprint_area,
-        "interface_areas": interface_areas(grid),
-        "n_cells": {t: len(c) for t, c in grid.cell_blocks},
-        "non_orthogonality_deg": {
-            "max": float(angles.max(initial=0.0)), "mean": float(angles.mean()),
-            "p95": float(np.percentile(angles, 95)),
-            "fraction_below_10": float(np.mean(angles < 10.0))},
-    }

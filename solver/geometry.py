@@ -29,14 +29,22 @@ def interface_areas(grid) -> dict:
     return out
 
 
+def face_angles(grid) -> np.ndarray:
+    """(n_faces,) non-orthogonality in degrees: the angle between each face's normal and the
+    line from the centroid of face_cells[:, 0] to that of face_cells[:, 1] (on the boundary:
+    to the face centroid). 0 where two-point fluxes are exact."""
+    fc = grid.face_cells
+    c = grid.cell_centroids
+    far = np.where((fc[:, 1] >= 0)[:, None], c[np.maximum(fc[:, 1], 0)], grid.face_centroids)
+    d = far - c[fc[:, 0]]
+    cosine = np.einsum("fi,fi->f", d, grid.face_normals) / np.linalg.norm(d, axis=1)
+    return np.degrees(np.arccos(np.clip(np.abs(cosine), 0.0, 1.0)))
+
+
 def non_orthogonality(grid) -> np.ndarray:
     """Angle (degrees) between each interior face's normal and the line joining the
-    centres of its two cells: 0 where two-point fluxes are exact."""
-    fc = grid.face_cells
-    f = grid.interior_faces
-    d = grid.cell_centroids[fc[f, 1]] - grid.cell_centroids[fc[f, 0]]
-    cosine = np.einsum("fi,fi->f", d, grid.face_normals[f]) / np.linalg.norm(d, axis=1)
-    return np.degrees(np.arccos(np.clip(np.abs(cosine), 0.0, 1.0)))
+    centres of its two cells (`face_angles` of grid.interior_faces)."""
+    return face_angles(grid)[grid.interior_faces]
 
 
 def quality(grid) -> dict:
@@ -71,4 +79,26 @@ def geometry_summary(grid, footprint_area) -> dict:
         "aef": area_enhancement(grid),
         "substrate_area_cm2": substrate_area(grid) * scale * 1e4,
         "interface_area_cm2": {k: a * scale * 1e4 for k, a in interface_areas(grid).items()},
+    }
+
+
+def mesh_report(grid) -> dict:
+    """`quality(grid)` plus what the mesh generators' tests check: footprint, substrate
+    area, AEF, interface areas ("a|b"), volume per layer, and the non-orthogonality
+    (degrees) of faces between two layers and of boundary faces."""
+    angles = face_angles(grid)
+    inner = grid.interior_faces
+    tags = grid.cell_tags[grid.face_cells[inner]]
+    between = inner[tags[:, 0] != tags[:, 1]]
+    return {
+        **quality(grid),
+        "footprint_area": grid.footprint_area,
+        "substrate_area": substrate_area(grid),
+        "aef": area_enhancement(grid),
+        "interface_areas": interface_areas(grid),
+        "volumes": {name: float(grid.cell_volumes[grid.cell_tags == k].sum())
+                    for k, name in enumerate(grid.tag_names)},
+        "fraction_over_5_deg": float(np.mean(angles[inner] > 5.0)) if len(inner) else 0.0,
+        "max_interface_non_orthogonality_deg": float(angles[between].max(initial=0.0)),
+        "max_boundary_non_orthogonality_deg": float(np.delete(angles, inner).max(initial=0.0)),
     }

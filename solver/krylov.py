@@ -18,7 +18,7 @@ import scipy.sparse.linalg as spla
 class KrylovSolver:
     """solve(data, rhs) for the Jacobian pattern of a CellModel, as LinearSolver does."""
 
-    def __init__(self, indptr, indices, n, layout, rtol=1e-8, rebuild_after=25):
+    def __init__(self, indptr, indices, n, layout, rtol=1e-6, rebuild_after=50):
         import pyamg  # noqa: F401  (imported here: only large grids need it)
 
         self.n = n
@@ -91,9 +91,8 @@ class KrylovSolver:
             self.hierarchy = pyamg.ruge_stuben_solver(S, max_coarse=400)
             self.y_V = None
         amg = self.hierarchy.aspreconditioner(cycle="V")
-        if s_VQ.nnz == 0:                      # V held: no bordering needed
-            y_V, denominator = np.zeros(S.shape[0]), a_VV
-        else:
+        current_driven = s_VQ.nnz > 0
+        if current_driven:
             if self.y_V is None:               # S^-1 s_QV, the response to the tab potential
                 self.y_V = self.hierarchy.solve(s_QV, tol=1e-6, accel="gmres", maxiter=100)
             y_V = self.y_V
@@ -103,10 +102,14 @@ class KrylovSolver:
             r_Q, r_F, r_V = r[Q], r[F], r[v]
             w_F = F_inv @ r_F
             r_Q = r_Q - A_QF @ w_F
-            r_V = r_V - float((a_VF @ w_F)[0]) if a_VF.nnz else r_V
-            y = amg @ r_Q
-            dV = (r_V - float((s_VQ @ y)[0])) / denominator if denominator != 0 else 0.0
-            dQ = y - y_V * dV
+            if current_driven:                 # bordering for the galvanostatic row
+                r_V = r_V - float((a_VF @ w_F)[0])
+                y = amg @ r_Q
+                dV = (r_V - float((s_VQ @ y)[0])) / denominator
+                dQ = y - y_V * dV
+            else:                              # V held: its row is V = value, first
+                dV = r_V / a_VV
+                dQ = amg @ (r_Q - s_QV * dV)
             dF = F_inv @ (r_F - A_FQ @ dQ)
             out = np.empty_like(r)
             out[Q], out[F], out[v] = dQ, dF, dV

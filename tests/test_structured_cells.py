@@ -157,3 +157,22 @@ def test_at_high_rate_the_current_crowds_at_the_trench_opening():
     slow, fast = ratio(0.1), ratio(5.0)
     assert fast > 1.3
     assert fast > slow + 0.2
+
+
+@pytest.mark.parametrize("kind", ["reused_lu", "krylov_amg"])
+def test_iterative_linear_solvers_give_the_direct_answer(kind, monkeypatch, trench_run):
+    from solver import linear, simulate
+    from solver.krylov import KrylovSolver
+
+    def chosen(model):
+        p = model.pattern
+        if kind == "reused_lu":
+            return linear.ReusedLUSolver(p.indptr, p.indices, model.n_unknowns)
+        return KrylovSolver(p.indptr, p.indices, model.n_unknowns, model.block_layout())
+
+    monkeypatch.setattr(simulate, "make_linear_solver", chosen)
+    result = solver.run(trench_case(**COARSE))
+    a, b = trench_run.summary["steps"][0], result.summary["steps"][0]
+    assert b["end_reason"] == a["end_reason"]
+    assert b["capacity_mAh_cm2"] == pytest.approx(a["capacity_mAh_cm2"], rel=1e-5)
+    assert b["energy_mWh_cm2"] == pytest.approx(a["energy_mWh_cm2"], rel=1e-5)
