@@ -6,7 +6,7 @@ import pytest
 import solver
 from solver.physics.kinetics import butler_volmer_overpotential, exchange_current_density
 from solver.units import FARADAY
-from tests.conftest import planar_case
+from tests.conftest import assert_jacobian_matches_differences, perturbed_state, planar_case
 
 
 def _final_state(result):
@@ -181,23 +181,6 @@ def test_jacobian_matches_finite_differences():
 
     case = planar_case(mesh={"cells_per_layer": 4})
     model = CellModel(case, build_grid(case))
-    rng = np.random.default_rng(1)
-    u = model.initial_state()
-    u[model.s_x] += 0.1 * rng.random(model.n_x)
-    u[model.s_xs] += 0.1 * rng.random(model.n_xs)
-    u[model.s_i] = 0.5 * rng.standard_normal(model.n_if)
-    u[model.s_phi] += 1e-3 * rng.standard_normal(model.n_cells)
-    history = -20.0 * u[model.s_x]
+    u = perturbed_state(model, np.random.default_rng(1))
     for drive in (("current", 2e-5), ("voltage", 3.9)):
-        R, data = model.residual_and_jacobian(u, history, 20.0, drive)
-        J = model.jacobian_matrix(data).toarray()
-        fd = np.empty_like(J)
-        for k in range(model.n_unknowns):
-            h = 1e-7 * max(1.0, abs(u[k]))
-            up, um = u.copy(), u.copy()
-            up[k] += h
-            um[k] -= h
-            fd[:, k] = (model.residual_and_jacobian(up, history, 20.0, drive, False)[0]
-                        - model.residual_and_jacobian(um, history, 20.0, drive, False)[0]) / (2 * h)
-        scale = np.abs(fd).max(axis=1, keepdims=True)
-        assert np.max(np.abs(J - fd) / scale) < 1e-6
+        assert_jacobian_matches_differences(model, u, 20.0, drive)
