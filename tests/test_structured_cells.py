@@ -161,3 +161,32 @@ def test_iterative_linear_solvers_give_the_direct_answer(kind, monkeypatch, tren
     assert b["end_reason"] == a["end_reason"]
     assert b["capacity_mAh_cm2"] == pytest.approx(a["capacity_mAh_cm2"], rel=1e-5)
     assert b["energy_mWh_cm2"] == pytest.approx(a["energy_mWh_cm2"], rel=1e-5)
+
+
+PILLAR_CASE = ROOT / "cases" / "micropillar_si_lipon_lco.toml"
+
+
+def _variant(path, **geometry):
+    data = copy.deepcopy(load_case(path).raw)
+    data["cell"][data["cell"]["architecture"]].update(geometry)
+    data["mesh"] = {"cells_per_layer": 2, "max_cell_size": "1 um"}
+    return case_from_dict(data, path.parent, "variant")
+
+
+def test_extruded_trench_equals_its_cross_section():
+    a = solver.run(_variant(TRENCH_CASE)).summary
+    b = solver.run(_variant(TRENCH_CASE, dimension=3, length="5 um")).summary
+    assert b["n_cells"] > 4 * a["n_cells"]
+    assert b["steps"][0]["capacity_mAh_cm2"] == pytest.approx(a["steps"][0]["capacity_mAh_cm2"],
+                                                             rel=1e-6)
+
+
+def test_axisymmetric_pillar_cell_approximates_the_3d_unit():
+    # hexagonal pillars and their axisymmetric cell of equal area: the same AEF, and a
+    # discharge within 1 % (measured 0.25 % for square pillars, whose unit is less round)
+    three_d = solver.run(_variant(PILLAR_CASE, lattice="hexagonal")).summary
+    axisymmetric = solver.run(_variant(PILLAR_CASE, lattice="hexagonal",
+                                       axisymmetric=True)).summary
+    assert axisymmetric["aef"] == pytest.approx(three_d["aef"], rel=2e-3)
+    assert axisymmetric["steps"][0]["capacity_mAh_cm2"] == pytest.approx(
+        three_d["steps"][0]["capacity_mAh_cm2"], rel=0.01)
