@@ -326,42 +326,39 @@ def secs(v):
 
 
 def table(runs, key):
-    head = ("| cells | unknowns | linear solver | steps | Newton solves / its | solve (median) "
-            "| per step | per Newton it | assembly / linear | grid | capacity µAh/cm² (end) "
-            "| peak RSS |")
-    lines = [head, "|" + "---|" * head.count("|")[:-1] if False else
-             "|" + "|".join("---" for _ in range(head.count("|") - 1)) + "|"]
+    cols = ["cells (mesh)", "unknowns", "linear solver", "steps", "Newton solves / its",
+            "solve (median of n)", "per step", "per Newton it", "assembly / linear", "grid",
+            "capacity µAh/cm² (end)", "peak RSS"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in sorted((r for r in runs if r["case"] == key), key=lambda r: r.get("cells") or 0):
-        cells = r.get("cells")
-        ls = (r.get("linear_solver") or {}).get("class", "?")
-        extra = r.get("linear_solver") or {}
-        if "factorisations" in extra:
-            ls += f" ({extra['factorisations']} LU"
-            ls += f", {extra['gmres_iterations']} GMRES its)" if "gmres_iterations" in extra else ")"
-        elif "gmres_iterations" in extra:
-            ls += f" ({extra['gmres_iterations']} GMRES its)"
-        mesh = f"{r['cells_per_layer']} / {r['max_cell_size']}"
+        mesh = f"{r.get('cells', '?')} ({r['cells_per_layer']} / {r['max_cell_size']})"
+        info = r.get("linear_solver") or {}
+        ls = info.get("class", "?")
+        notes = []
+        if "factorisations" in info:
+            notes.append(f"{info['factorisations']} LU")
+        if "gmres_iterations" in info:
+            notes.append(f"{info['gmres_iterations']} GMRES its")
+        if notes:
+            ls += " (" + ", ".join(notes) + ")"
+        rss = f"{r['peak_rss_MiB']:.0f} MiB" if r.get("peak_rss_MiB") else ""
         if r.get("status") != "ok":
-            lines.append(f"| {cells if cells else '?'} ({mesh}) | {r.get('unknowns', '')} | {ls} "
-                         f"| **{r.get('status')}**: {r.get('error') or r.get('message')} "
-                         "| | | | | | | | "
-                         f"{'%.0f MiB' % r['peak_rss_MiB'] if r.get('peak_rss_MiB') else ''} |")
+            why = r.get("error") or r.get("message") or ""
+            row = [mesh, str(r.get("unknowns", "")), ls, f"**{r.get('status')}**: {why}"]
+            row += [""] * (len(cols) - len(row) - 1) + [rss]
+            lines.append("| " + " | ".join(row) + " |")
             continue
-        n_times = len(r["solve_times_s"])
-        solves = r.get("nonlinear_solves")
-        its = r.get("newton_iterations")
-        lines.append(
-            f"| {cells} ({mesh}) | {r['unknowns']} | {ls} | {r['accepted_steps']} "
-            f"| {solves if solves is not None else 'n/a'} / {its if its is not None else 'n/a'} "
-            f"| {secs(r['solve_median_s'])}{' (1 run)' if n_times == 1 else f' ({n_times})'} "
-            f"| {r['per_step_ms']:.0f} ms "
-            f"| {r['per_newton_iteration_ms']:.0f} ms " if r.get("per_newton_iteration_ms")
-            else f"| {cells} ({mesh}) | {r['unknowns']} | {ls} | {r['accepted_steps']} | n/a "
-                 f"| {secs(r['solve_median_s'])} | {r['per_step_ms']:.0f} ms | n/a ")
-        lines[-1] += (f"| {secs(r.get('assembly_s'))} / {secs(r.get('linear_s'))} "
-                      f"| {secs(r['grid_s'])} "
-                      f"| {r['capacity_uAh_cm2']:.2f} ({r['end_reason']}) "
-                      f"| {r['peak_rss_MiB']:.0f} MiB |")
+        count = (lambda v: "n/a" if v is None else str(v))
+        per_it = r.get("per_newton_iteration_ms")
+        row = [mesh, str(r["unknowns"]), ls, str(r["accepted_steps"]),
+               f"{count(r.get('nonlinear_solves'))} / {count(r.get('newton_iterations'))}",
+               f"{secs(r['solve_median_s'])} ({len(r['solve_times_s'])})",
+               f"{r['per_step_ms']:.0f} ms",
+               "n/a" if per_it is None else f"{per_it:.0f} ms",
+               f"{secs(r.get('assembly_s'))} / {secs(r.get('linear_s'))}",
+               secs(r["grid_s"]),
+               f"{r['capacity_uAh_cm2']:.2f} ({r['end_reason']})", rss]
+        lines.append("| " + " | ".join(row) + " |")
     return lines
 
 

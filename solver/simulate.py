@@ -14,7 +14,7 @@ from .units import FARADAY
 SECONDS_PER_HOUR = 3600.0
 C_PER_MAH_PER_CM2 = 3.6 / 1e-4          # 1 mAh/cm^2 in C/m^2
 VOLTAGE_EVENT_TOL = 5e-4                # cutoff voltages are met within 0.5 mV
-MAX_NEWTON_RETRIES = 14
+SURFACE_LIMIT = 1e-3                    # electrode_full / electrode_empty: x_surface within this of 1 / 0
 
 
 @dataclass
@@ -298,8 +298,12 @@ class Simulation:
             n0 = max(self._initial_lithium(), 1e-30)
             events.append(("lithium_exhausted", lambda u, s: s[LITHIUM], 1e-6 * n0))
         if m.intercalation:
-            events.append(("electrode_full", lambda u, s: 1.0 - 1e-6 - np.max(u[m.s_xs]), 1e-7))
-            events.append(("electrode_empty", lambda u, s: np.min(u[m.s_xs]) - 1e-6, 1e-7))
+            # a surface within SURFACE_LIMIT of x = 0 or 1 ends the step; closer in, the
+            # exchange current vanishes and each step costs many Newton iterations
+            events.append(("electrode_full",
+                           lambda u, s: 1.0 - SURFACE_LIMIT - np.max(u[m.s_xs]), 0.1 * SURFACE_LIMIT))
+            events.append(("electrode_empty",
+                           lambda u, s: np.min(u[m.s_xs]) - SURFACE_LIMIT, 0.1 * SURFACE_LIMIT))
         return events
 
     @staticmethod
@@ -333,9 +337,9 @@ class Simulation:
         if not m.intercalation:
             return None
         xs = u[m.s_xs]
-        if np.max(xs) > 1.0 - 1e-3:
+        if np.max(xs) > 1.0 - 2 * SURFACE_LIMIT:
             return "electrode_full"
-        if np.min(xs) < 1e-3:
+        if np.min(xs) < 2 * SURFACE_LIMIT:
             return "electrode_empty"
         return None
 

@@ -81,7 +81,7 @@ def test_running_past_the_capacity_ends_with_a_full_electrode():
     case = planar_case(protocol=[{"mode": "discharge", "c_rate": 1, "until_time": "5 h"}])
     result = solver.run(case)
     assert result.summary["steps"][0]["end_reason"] == "electrode_full"
-    assert result.timeseries["x_surface_cathode"][-1] > 0.999
+    assert result.timeseries["x_surface_cathode"][-1] > 0.998
 
 
 def _stack(layers):
