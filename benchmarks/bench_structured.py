@@ -83,7 +83,7 @@ SIZES = {
                (4, "0.35 um"),     # 53 896
                (5, "0.28 um")],    # 101 076
 }
-QUICK_SIZES = 2                     # --quick: the smallest two of each case, one repeat
+QUICK_SIZES = {"trench": 2, "pillar": 1}    # --quick: the smallest, one run each (~30 s)
 C_RATE = 1.0
 UNTIL_VOLTAGE = "3.0 V"
 
@@ -202,11 +202,11 @@ def worker(key, cells_per_layer, max_cell_size, repeats, budget):
     if original_make is not None:
         simulate.make_linear_solver = timed_make
 
-    times, result, error = [], None, None
+    times, cpu_times, result, error = [], [], None, None
     for _ in range(max(1, repeats)):
         counts.update(solves=0, iterations=0, assembly_s=0.0, linear_setup_s=0.0,
                       linear_solves=0, linear_s=0.0, linear_solver=None)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         try:
             result = solver.run(case, grid=grid)
         except Exception as exc:                 # the solver failed: record it, no timing
@@ -214,6 +214,7 @@ def worker(key, cells_per_layer, max_cell_size, repeats, budget):
             out["traceback"] = traceback.format_exc(limit=6)
             break
         times.append(time.perf_counter() - started)
+        cpu_times.append(time.process_time() - cpu_started)
         if sum(times) >= budget:
             break
     out["peak_rss_MiB"] = peak_rss_mib()
@@ -240,6 +241,8 @@ def worker(key, cells_per_layer, max_cell_size, repeats, budget):
         "solve_times_s": times,
         "solve_median_s": median,
         "solve_min_s": min(times),
+        "solve_cpu_times_s": cpu_times,
+        "solve_cpu_median_s": statistics.median(cpu_times),
         "accepted_steps": n_steps,
         "nonlinear_solves": counts["solves"] if counted else None,
         "newton_iterations": counts["iterations"] if counted else None,
@@ -248,6 +251,8 @@ def worker(key, cells_per_layer, max_cell_size, repeats, budget):
         "linear_solves": counts["linear_solves"] if original_make else None,
         "linear_s": counts["linear_s"] if original_make else None,
         "per_step_ms": median / n_steps * 1e3 if n_steps else None,
+        "per_step_cpu_ms": (statistics.median(cpu_times) / n_steps * 1e3
+                            if n_steps else None),
         "per_newton_iteration_ms": (median / counts["iterations"] * 1e3
                                     if counted and counts["iterations"] else None),
         "end_reason": step["end_reason"],
@@ -303,6 +308,7 @@ def scaling(runs, key):
     cells = [r["cells"] for r in done]
     fits = {
         "per_step_ms": power_fit(cells, [r["per_step_ms"] for r in done]),
+        "per_step_cpu_ms": power_fit(cells, [r.get("per_step_cpu_ms") for r in done]),
         "per_newton_iteration_ms": power_fit(cells, [r.get("per_newton_iteration_ms")
                                                       for r in done]),
         "solve_s": power_fit(cells, [r["solve_median_s"] for r in done]),
@@ -327,7 +333,7 @@ def secs(v):
 
 def table(runs, key):
     cols = ["cells (mesh)", "unknowns", "linear solver", "steps", "Newton solves / its",
-            "solve (median of n)", "per step", "per Newton it", "assembly / linear", "grid",
+            "solve (median of n)", "CPU", "per step", "per Newton it", "assembly / linear", "grid",
             "capacity µAh/cm² (end)", "peak RSS"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in sorted((r for r in runs if r["case"] == key), key=lambda r: r.get("cells") or 0):
@@ -353,6 +359,7 @@ def table(runs, key):
         row = [mesh, str(r["unknowns"]), ls, str(r["accepted_steps"]),
                f"{count(r.get('nonlinear_solves'))} / {count(r.get('newton_iterations'))}",
                f"{secs(r['solve_median_s'])} ({len(r['solve_times_s'])})",
+               secs(r.get("solve_cpu_median_s")),
                f"{r['per_step_ms']:.0f} ms",
                "n/a" if per_it is None else f"{per_it:.0f} ms",
                f"{secs(r.get('assembly_s'))} / {secs(r.get('linear_s'))}",
@@ -365,10 +372,13 @@ def table(runs, key):
 def fits_lines(fits):
     def e(name):
         f = fits.get(name)
-        return "n/a" if f is None else f"{f['exponent']:.2f} ({f['points']} runs)"
-    return [f"fitted exponents, time ~ cells^p: per step {e('per_step_ms')}, "
-            f"per Newton iteration {e('per_newton_iteration_ms')}, whole solve {e('solve_s')}, "
-            f"linear solver {e('linear_s')}, assembly {e('assembly_s')}"]
+        return "n/a" if f is None else f"{f['exponent']:.2f}"
+    points = max((f["points"] for f in fits.values() if isinstance(f, dict)), default=0)
+    return [f"fitted exponents p in time ~ cells^p, over {points} finished runs: "
+            f"per step {e('per_step_ms')} (wall) / {e('per_step_cpu_ms')} (CPU), "
+            f"per Newton iteration {e('per_newton_iteration_ms')}, "
+            f"whole solve {e('solve_s')}, linear solver {e('linear_s')}, "
+            f"assembly {e('assembly_s')}"]
 
 
 def machine_info():
@@ -384,6 +394,16 @@ def machine_info():
     except ImportError:
         info["pyamg"] = None
     return info, revision
+
+
+def git_revision_now():
+    """The revision the subprocess ran (others may commit while a long benchmark runs)."""
+    sys.path.insert(0, str(HERE))
+    try:
+        from bench_planar import git_revision
+        return git_revision()
+    finally:
+        sys.path.pop(0)
 
 
 def write_json(path, record):
@@ -425,8 +445,6 @@ def main(argv=None):
     if args.quick:
         args.repeats = 1
     indices = args.sizes or list(range(1, len(SIZES["trench"]) + 1))
-    if args.quick:
-        indices = [i for i in indices if i <= QUICK_SIZES]
 
     info, revision = machine_info()
     previous = []
@@ -443,6 +461,8 @@ def main(argv=None):
         "what": {
             "solve": "solver.run(case, grid=grid) wall time in a fresh subprocess after imports "
                      "and the grid; median over up to `repeats` runs",
+            "solve_cpu": "the same, process CPU time (less sensitive to other load on the "
+                         "machine)",
             "grid": "solver.api.build_grid(case) wall time",
             "accepted_steps": "rows of the time series",
             "nonlinear_solves": "solver.simulate.newton_solve calls (rejected steps included)",
@@ -462,6 +482,8 @@ def main(argv=None):
 
     for key in args.cases:
         for i in indices:
+            if args.quick and i > QUICK_SIZES[key]:
+                continue
             cpl, mcs = SIZES[key][i - 1]
             n = grid_cells(key, cpl, mcs)
             if args.max_cells is not None and n > args.max_cells:
@@ -469,9 +491,11 @@ def main(argv=None):
                       file=sys.stderr)
                 continue
             print(f"{key} size {i} ({cpl} / {mcs}, {n} cells) ...", file=sys.stderr, flush=True)
+            revision_now = git_revision_now()
             r = run_size(key, cpl, mcs, args.repeats, args.repeat_budget, args.timeout)
             r.setdefault("cells", n)
             r["size_index"] = i
+            r["revision"] = revision_now
             record["runs"].append(r)
             print(f"    {r.get('status')}: solve {secs(r.get('solve_median_s'))}, "
                   f"{r.get('accepted_steps')} steps, {r.get('end_reason') or r.get('error')}, "

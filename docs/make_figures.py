@@ -1,10 +1,18 @@
 """Regenerate the figures in docs/ from the solver.
 
-    python docs/make_figures.py            # writes docs/voltage_planar.png
+    python docs/make_figures.py                   # every figure below (a few seconds)
+    python docs/make_figures.py trench_current    # only the named ones
 
 docs/voltage_planar.png: the shipped planar cell (cases/planar_li_lipon_lco.toml) discharged
 at several C-rates. Each curve is one `solver.run` of that case with the c_rate of its
 single discharge step changed; everything else is as shipped.
+
+docs/trench_current.png: the Butler-Volmer current density along the anode | electrolyte
+interface of the shipped trench cell (cases/trench_si_lipon_lco.toml, its own mesh), at
+0.1C and at 5C, once 10 % of the nominal charge has passed (the discharge step ends at
+until_time = 360 s / C-rate), normalised by its mean over the interface. The maximum over
+mean of each curve is printed. (docs/compare_architectures.png is drawn by
+examples/compare_architectures.py.)
 """
 
 import copy
@@ -12,6 +20,8 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import matplotlib.colors
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -22,6 +32,9 @@ from solver.case import case_from_dict  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 CASE = ROOT / "cases" / "planar_li_lipon_lco.toml"
 C_RATES = (0.1, 1, 5, 10, 20)
+TRENCH_CASE = ROOT / "cases" / "trench_si_lipon_lco.toml"
+TRENCH_RATES = (0.1, 5.0)
+CHARGE_FRACTION = 0.1          # of the nominal capacity, passed before the snapshot
 
 
 def with_c_rate(case, c_rate):
@@ -59,10 +72,163 @@ def voltage_planar(out_path):
     return out_path
 
 
-def main():
-    out = voltage_planar(ROOT / "docs" / "voltage_planar.png")
-    print(f"wrote {out.relative_to(ROOT)}")
+def interface_path(grid, faces):
+    """Order the faces of a 2D interface (edges) into a path starting at the smaller x.
+
+    Returns the order (positions in `faces`), the arc length (m) at each face's midpoint and
+    the path's vertex coordinates.
+    """
+    ends_of = grid.face_vertices[faces]
+    touching = {}
+    for k, (a, b) in enumerate(ends_of):
+        touching.setdefault(a, []).append(k)
+        touching.setdefault(b, []).append(k)
+    ends = [v for v, ks in touching.items() if len(ks) == 1]
+    if len(ends) != 2:
+        raise ValueError(f"the interface is not one open path ({len(ends)} ends)")
+    vertex = min(ends, key=lambda v: grid.points[v, 0])
+    order, path, previous = [], [vertex], None
+    while True:
+        nxt = [k for k in touching[vertex] if k != previous]
+        if not nxt:
+            break
+        k = nxt[0]
+        a, b = ends_of[k]
+        vertex = b if a == vertex else a
+        order.append(k)
+        path.append(vertex)
+        previous = k
+    if len(order) != len(faces):
+        raise ValueError("the interface faces do not form a single path")
+    points = grid.points[path]
+    s_nodes = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
+    return np.array(order), 0.5 * (s_nodes[1:] + s_nodes[:-1]), points
+
+
+def trench_interface_current(case, c_rate):
+    """Run the trench case at `c_rate` until CHARGE_FRACTION of the nominal charge has
+    passed; the anode | electrolyte interface current along the interface path."""
+    raw = copy.deepcopy(case.raw)
+    step = {key: value for key, value in raw["protocol"][0].items()
+            if key not in ("current", "current_density")}
+    raw["protocol"] = [dict(step, c_rate=c_rate, until_time=CHARGE_FRACTION * 3600.0 / c_rate)]
+    result = solver.run(case_from_dict(raw, case.path.parent, source=str(case.path)))
+    step = result.summary["steps"][0]
+    if step["end_reason"] != "until_time":
+        raise RuntimeError(f"{c_rate:g}C ended by {step['end_reason']}, before the snapshot")
+    model, grid = result.model, result.grid
+    u = result.snapshots[-1][2]                      # the state at the end of the step
+    anode = model.electrodes[model.negative]
+    order, s, points = interface_path(grid, model.if_faces[anode.faces])
+    faces = anode.faces[order]
+    current = u[model.s_i][faces]                    # A/m^2, anodic > 0
+    area = model.if_area[faces]
+    mean = np.sum(current * area) / np.sum(area)
+    centres = grid.face_centroids[model.if_faces[faces]]
+    return {"s": s, "ratio": current / mean, "mean": mean, "points": points,
+            "centres": centres, "grid": grid, "anode": anode.name}
+
+
+def _draw_cross_section(ax, grid, points, ratio, norm, cmap):
+    """The layers of the half period as filled cells, the interface coloured by `ratio`."""
+    from matplotlib.collections import LineCollection, PolyCollection
+
+    layer_colours = {"barrier": "0.55", "anode": "#8c6bb1", "electrolyte": "#c7e9c0",
+                     "cathode": "#fdd49e", "collector": "0.75"}
+    polygons, colours = [], []   # cells are numbered block by block
+    for cell_type, vertices in grid.cell_blocks:
+        loop = vertices[:, [0, 1, 3, 2]] if cell_type == "quadrilateral" else vertices
+        polygons += list(grid.points[loop] * 1e6)
+        colours += [layer_colours.get(grid.tag_names[t], "white")
+                    for t in grid.cell_tags[len(colours):len(polygons)]]
+    ax.add_collection(PolyCollection(polygons, facecolors=colours, edgecolors="none"))
+    segments = np.stack([points[:-1], points[1:]], axis=1) * 1e6
+    lines = LineCollection(segments, cmap=cmap, norm=norm, linewidths=3.0, capstyle="round")
+    lines.set_array(ratio)
+    ax.add_collection(lines)
+    ax.set_xlim(0, grid.points[:, 0].max() * 1e6)
+    ax.set_ylim(0, grid.points[:, 1].max() * 1e6)
+    ax.set_aspect("equal")
+    ax.set_facecolor("0.88")                     # what is not meshed: the silicon
+    ax.text(0.25, 0.5, "Si", transform=ax.transAxes, ha="center", fontsize=8)
+    ax.set_xlabel("x (µm)")
+    ax.set_ylabel("height (µm)")
+    return lines
+
+
+def trench_current(out_path):
+    case = solver.load_case(TRENCH_CASE)
+    t = case.trench
+    profiles = {rate: trench_interface_current(case, rate) for rate in TRENCH_RATES}
+
+    fig = plt.figure(figsize=(8.6, 4.6), dpi=130)
+    grid_spec = fig.add_gridspec(1, 2, width_ratios=[4.2, 1.0], wspace=0.35)
+    ax = fig.add_subplot(grid_spec[0])
+    section = fig.add_subplot(grid_spec[1])
+    colours = {TRENCH_RATES[0]: "tab:blue", TRENCH_RATES[-1]: "tab:red"}
+    for rate, p in profiles.items():
+        ratio = p["ratio"]
+        ax.plot(p["s"] * 1e6, ratio, color=colours[rate],
+                label=f"{rate:g}C: mean {p['mean'] * 100:.3g} µA/cm² of interface, "
+                      f"max/mean {ratio.max():.2f}, min/mean {ratio.min():.2f}")
+        print(f"{rate:>5g}C  mean {p['mean'] * 0.1:.4g} mA/cm2 of interface  "
+              f"max/mean {ratio.max():.3f}  min/mean {ratio.min():.3f}  "
+              f"(max at x = {p['centres'][np.argmax(ratio), 0] * 1e6:.2f} um, "
+              f"height {p['centres'][np.argmax(ratio), 1] * 1e6:.2f} um)", file=sys.stderr)
+    # where the straight parts of the interface begin and end: the substrate's mesa, wall
+    # and floor offset by the films below the interface (the barrier and the anode)
+    anode = next(iter(profiles.values()))["anode"]
+    films, _, _ = case.stack_roles()
+    names = [layer.name for layer in films]
+    offset = sum(layer.thickness for layer in films[:names.index(anode) + 1])
+    length = next(iter(profiles.values()))["s"][-1]
+    mesa = 0.5 * (t.pitch - t.width)
+    marks = np.cumsum([mesa, 0.5 * np.pi * offset, t.depth - offset]) * 1e6
+    for x in marks:
+        ax.axvline(x, color="0.6", lw=0.8, ls="--")
+    ax.axhline(1.0, color="0.3", lw=0.6)
+    top = max(p["ratio"].max() for p in profiles.values())
+    regions = ((0.15, "mesa\ntop", "left"), ((marks[1] + marks[2]) / 2, "wall", "center"),
+               (length * 1e6 - 0.15, "trench\nfloor", "right"))
+    for x, label, align in regions:
+        ax.text(x, top + 0.05, label, ha=align, va="bottom", fontsize=8)
+    ax.text(marks[0] + 0.3, top + 0.05, "corner", ha="left", va="bottom", fontsize=8,
+            color="0.4")
+    ax.set_ylim(min(p["ratio"].min() for p in profiles.values()) - 0.08, top + 0.2)
+    ax.set_xlim(0, length * 1e6)
+    ax.set_xlabel("arc length along the anode | electrolyte interface, from the mesa centre (µm)")
+    ax.set_ylabel("interface current density / its mean")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+
+    fast = profiles[TRENCH_RATES[-1]]
+    norm = matplotlib.colors.Normalize(vmin=fast["ratio"].min(), vmax=fast["ratio"].max())
+    lines = _draw_cross_section(section, fast["grid"], fast["points"], fast["ratio"],
+                                norm, plt.cm.inferno)
+    colourbar = fig.colorbar(lines, ax=section, fraction=0.12, pad=0.08)
+    colourbar.ax.tick_params(labelsize=7)
+    colourbar.set_label("current density / mean", fontsize=7)
+    section.set_title(f"{TRENCH_RATES[-1]:g}C, anode interface", fontsize=8)
+    section.tick_params(labelsize=7)
+    fig.suptitle(f"{case.name}: width {t.width * 1e6:g} µm, depth {t.depth * 1e6:g} µm, "
+                 f"pitch {t.pitch * 1e6:g} µm, discharge after {CHARGE_FRACTION:.0%} of the "
+                 f"nominal charge", fontsize=9)
+    fig.subplots_adjust(left=0.08, right=0.95, bottom=0.12, top=0.9)
+    fig.savefig(out_path)
+    plt.close(fig)
+    return out_path
+
+
+FIGURES = {"voltage_planar": voltage_planar, "trench_current": trench_current}
+
+
+def main(names=None):
+    for name in names or FIGURES:
+        if name not in FIGURES:
+            raise SystemExit(f"unknown figure {name!r}; choose from {', '.join(FIGURES)}")
+        out = FIGURES[name](ROOT / "docs" / f"{name}.png")
+        print(f"wrote {out.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -382,7 +382,8 @@ class Simulation:
         for e in m.intercalation:
             x = u[m.s_x][m.x_index[e.cells]]
             row[f"x_mean_{e.name}"] = float(np.sum(x * e.volume) / np.sum(e.volume))
-            row[f"x_surface_{e.name}"] = float(np.mean(u[m.s_xs][e.xs_slice]))
+            area = m.if_area[e.faces]
+            row[f"x_surface_{e.name}"] = float(np.sum(u[m.s_xs][e.xs_slice] * area) / np.sum(area))
         if self.lithium_metal:
             e = self.lithium_metal[0]
             row[f"thickness_um_{e.name}"] = (integrals[LITHIUM] / e.density_molar
