@@ -27,7 +27,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
     os.environ[_var] = "1"          # before numpy is imported, here or in the subprocess
 
 import argparse  # noqa: E402
-import copy  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
@@ -44,7 +43,6 @@ import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 
 import solver  # noqa: E402
-from solver.case import case_from_dict  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_CASE = ROOT / "cases" / "planar_li_lipon_lco.toml"

@@ -160,4 +160,4 @@ class ReusedLUSolver:
                     self.lu = None          # still converged; refresh for the next solve
                 return x / col
             self.lu = None                  # stale: refactorise and try once more
-        raise SingularMatrix(f"GMRES with a fresh LU preconditioner did not converge")
+        raise SingularMatrix("GMRES with a fresh LU preconditioner did not converge")

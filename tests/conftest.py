@@ -39,8 +39,6 @@ def make_case():
 
 def perturbed_state(model, rng, spread=0.1):
     """A state away from equilibrium, for Jacobian checks."""
-    import numpy as np
-
     u = model.initial_state()
     u[model.s_x] += spread * rng.random(model.n_x)
     u[model.s_xs] += spread * rng.random(model.n_xs)
