@@ -14,6 +14,8 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from .linear import ROUND_OFF, SingularMatrix
+
 
 class KrylovSolver:
     """solve(data, rhs) for the Jacobian pattern of a CellModel, as LinearSolver does."""
@@ -121,13 +123,12 @@ class KrylovSolver:
         def counter(_):
             count[0] += 1
 
-        x, info = spla.gmres(A, b, M=M, rtol=self.rtol, atol=0.0, restart=60, maxiter=10,
+        x, info = spla.gmres(A, b, M=M, rtol=self.rtol, atol=ROUND_OFF, restart=60, maxiter=10,
                              callback=counter, callback_type="pr_norm")
         self.iterations.append(count[0])
         if info != 0:
             # a stale hierarchy: rebuild once and try again
             self.hierarchy = None
             self.iterations.append(self.rebuild_after + 1)
-            from .linear import SingularMatrix
             raise SingularMatrix(f"GMRES did not converge ({count[0]} iterations, info {info})")
         return x / col

@@ -22,7 +22,10 @@ MAX_BANDWIDTH = 24
 DIRECT_LIMIT = 5_000
 # Up to these sizes a sparse LU, factorised once and kept as GMRES preconditioner across
 # Newton iterations and time steps, beats AMG (fill-in grows mildly in 2D, fast in 3D).
-LU_LIMITS = {2: 300_000, 3: 40_000}
+LU_LIMITS = {2: 300_000, 3: 10_000}
+# Residuals of the equilibrated system (rows scaled to unit maximum) below this are
+# round-off: a right-hand side that small (an equilibrium) is solved, whatever rtol says.
+ROUND_OFF = 1e-14
 
 
 class SingularMatrix(Exception):
@@ -151,7 +154,7 @@ class ReusedLUSolver:
             lu = self.lu
             M = spla.LinearOperator(A.shape, matvec=lambda r: lu.solve(r, trans="T"))
             count = [0]
-            x, info = spla.gmres(A, b, M=M, rtol=self.rtol, atol=0.0, restart=40, maxiter=2,
+            x, info = spla.gmres(A, b, M=M, rtol=self.rtol, atol=ROUND_OFF, restart=40, maxiter=2,
                                  callback=lambda _: count.__setitem__(0, count[0] + 1),
                                  callback_type="pr_norm")
             self.iterations.append(count[0])
