@@ -211,7 +211,7 @@ def worker(key, cells_per_layer, max_cell_size, repeats, budget):
             result = solver.run(case, grid=grid)
         except Exception as exc:                 # the solver failed: record it, no timing
             error = f"{type(exc).__name__}: {exc}"
-            out["traceback"] = traceback.format_exc(limit=6)
+            out["traceback"] = traceback.format_exc(limit=-8)   # the innermost frames
             break
         times.append(time.perf_counter() - started)
         cpu_times.append(time.process_time() - cpu_started)
