@@ -79,11 +79,11 @@ def extrapolate(history: History, t_new):
 
 def _diagonal_positions(pattern, rows):
     """Positions of the diagonal entries (k, k) of the given rows in the CSR data."""
-    positions = np.empty(rows.size, dtype=np.int64)
-    starts, ends = pattern.indptr[rows], pattern.indptr[rows + 1]
-    for n, (k, a, b) in enumerate(zip(rows, starts, ends)):   # once per run, per interface face
-        positions[n] = a + np.flatnonzero(pattern.indices[a:b] == k)[0]
-    return positions
+    entry_rows = np.repeat(np.arange(len(pattern.indptr) - 1), np.diff(pattern.indptr))
+    diagonal = np.flatnonzero(entry_rows == pattern.indices)
+    position = np.full(len(pattern.indptr) - 1, -1, dtype=np.int64)
+    position[entry_rows[diagonal]] = diagonal
+    return position[rows]
 
 
 class Simulation:
