@@ -1,12 +1,13 @@
 """Benchmark: full 1C discharges of the shipped trench (2D) and micropillar (3D) cells
 at five mesh sizes each, and how the cost per time step grows with the cell count.
 
-    python benchmarks/bench_structured.py                     # everything (the largest pillar
-                                                              # runs take many minutes)
-    python benchmarks/bench_structured.py --quick --no-json   # the two smallest of each, ~1 min
+    python benchmarks/bench_structured.py                     # everything, ~20 min (the
+                                                              # largest pillar ~8 min)
+    python benchmarks/bench_structured.py --quick --no-json   # 2 trench + 1 pillar, ~20 s
     python benchmarks/bench_structured.py --max-cells 30000   # skip the larger grids
     python benchmarks/bench_structured.py --cases pillar --sizes 5 --merge   # redo one run,
                                                               # keep the others in the JSON
+    python benchmarks/bench_structured.py --report            # reprint and refit the JSON
 
 The cases are cases/trench_si_lipon_lco.toml (2D cross-section of one trench half period)
 and cases/micropillar_si_lipon_lco.toml (3D quarter pillar) as shipped, with [mesh]
@@ -26,8 +27,9 @@ rejected steps included), Newton iterations (residual + Jacobian evaluations), t
 assembly (the residual and Jacobian) and in the linear solver, the linear solver's class
 (the object Simulation(case, grid).linear_solver holds, captured from
 solver.simulate.make_linear_solver) and its own counters (factorisations, GMRES iterations)
-where it has them. Peak memory is resource.getrusage(RUSAGE_SELF).ru_maxrss of the
-subprocess at the end.
+where it has them. Peak memory is the subprocess's peak resident set at the end (VmHWM;
+also ru_maxrss, which on Linux starts from the peak of the parent process, so it is
+only meaningful where the run needs more than the parent held).
 
 The scaling of the time per accepted step (and per Newton iteration, and of the whole
 solve) with the cell count is fitted as a power law, the slope of a least-squares line
@@ -122,6 +124,18 @@ def grid_cells(key, cells_per_layer, max_cell_size):
 # ----------------------------------------------------------------------------- one run
 
 def peak_rss_mib():
+    """Peak resident memory of this process, MiB: VmHWM from /proc/self/status (Linux).
+
+    Not ru_maxrss alone: Linux carries it over fork and exec, so a subprocess would report
+    at least the peak of the parent that started it (which builds grids to count cells);
+    VmHWM belongs to the process image and starts afresh at exec."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0     # KiB on Linux
 
 
@@ -151,7 +165,7 @@ def worker(key, cells_per_layer, max_cell_size, repeats, budget):
     except ImportError:
         pass
     import solver
-    import solver.simulate as simulate
+    from solver import simulate
     from solver.api import build_grid
 
     out = {"case": key, "cells_per_layer": cells_per_layer, "max_cell_size": max_cell_size,
@@ -218,6 +232,7 @@ def worker(key, cells_per_layer, max_cell_size, repeats, budget):
         if sum(times) >= budget:
             break
     out["peak_rss_MiB"] = peak_rss_mib()
+    out["ru_maxrss_MiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
     ls = counts.get("linear_solver")
     if ls is None and error is None:             # the solver no longer goes through it
@@ -226,12 +241,13 @@ def worker(key, cells_per_layer, max_cell_size, repeats, budget):
     if error is not None:
         out["status"] = "error"
         out["error"] = error
+        out["unknowns"] = getattr(ls, "n", None)
         out["newton_solves_before_error"] = counts["solves"]
         return out
 
     s = result.summary
     step = s["steps"][0]
-    n_steps = int(len(result.timeseries["time_s"]))
+    n_steps = len(result.timeseries["time_s"])
     median = statistics.median(times)
     counted = original_newton is not None and counts["solves"] > 0
     out.update({
@@ -271,8 +287,9 @@ def run_size(key, cells_per_layer, max_cell_size, repeats, budget, timeout):
                str(cells_per_layer), max_cell_size, str(repeats), str(budget)]
     started = time.perf_counter()
     try:
-        proc = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              env=os.environ.copy(), cwd=ROOT, timeout=timeout)
+        proc = subprocess.run(command, check=False, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, env=os.environ.copy(), cwd=ROOT,
+                              timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"case": key, "cells_per_layer": cells_per_layer, "max_cell_size": max_cell_size,
                 "status": "timeout", "error": f"no result within --timeout {timeout:g} s",
@@ -315,6 +332,12 @@ def scaling(runs, key):
         "linear_s": power_fit(cells, [r.get("linear_s") for r in done]),
         "assembly_s": power_fit(cells, [r.get("assembly_s") for r in done]),
     }
+    # the same fit within each linear solver (the solver changes with the size)
+    classes = sorted({(r.get("linear_solver") or {}).get("class") for r in done} - {None})
+    fits["per_step_ms_by_linear_solver"] = {
+        name: power_fit([r["cells"] for r in done if r["linear_solver"]["class"] == name],
+                        [r["per_step_ms"] for r in done if r["linear_solver"]["class"] == name])
+        for name in classes}
     target = TARGETS[key]
     fit = fits["solve_s"]
     if fit is not None:
@@ -329,6 +352,10 @@ def secs(v):
     if v is None:
         return "n/a"
     return f"{v * 1e3:.0f} ms" if v < 1 else f"{v:.2f} s" if v < 100 else f"{v:.0f} s"
+
+
+def _count(v):
+    return "n/a" if v is None else str(v)
 
 
 def table(runs, key):
@@ -354,10 +381,9 @@ def table(runs, key):
             row += [""] * (len(cols) - len(row) - 1) + [rss]
             lines.append("| " + " | ".join(row) + " |")
             continue
-        count = (lambda v: "n/a" if v is None else str(v))
         per_it = r.get("per_newton_iteration_ms")
         row = [mesh, str(r["unknowns"]), ls, str(r["accepted_steps"]),
-               f"{count(r.get('nonlinear_solves'))} / {count(r.get('newton_iterations'))}",
+               f"{_count(r.get('nonlinear_solves'))} / {_count(r.get('newton_iterations'))}",
                f"{secs(r['solve_median_s'])} ({len(r['solve_times_s'])})",
                secs(r.get("solve_cpu_median_s")),
                f"{r['per_step_ms']:.0f} ms",
@@ -373,12 +399,16 @@ def fits_lines(fits):
     def e(name):
         f = fits.get(name)
         return "n/a" if f is None else f"{f['exponent']:.2f}"
-    points = max((f["points"] for f in fits.values() if isinstance(f, dict)), default=0)
-    return [f"fitted exponents p in time ~ cells^p, over {points} finished runs: "
-            f"per step {e('per_step_ms')} (wall) / {e('per_step_cpu_ms')} (CPU), "
-            f"per Newton iteration {e('per_newton_iteration_ms')}, "
-            f"whole solve {e('solve_s')}, linear solver {e('linear_s')}, "
-            f"assembly {e('assembly_s')}"]
+    points = max((f["points"] for f in fits.values() if isinstance(f, dict) and "points" in f),
+                 default=0)
+    return [(f"fitted exponents p in time ~ cells^p, over {points} finished runs: "
+             f"per step {e('per_step_ms')} (wall) / {e('per_step_cpu_ms')} (CPU), "
+             f"per Newton iteration {e('per_newton_iteration_ms')}, "
+             f"whole solve {e('solve_s')}, linear solver {e('linear_s')}, "
+             f"assembly {e('assembly_s')}")] + [
+            f"per step within {name} only: {f['exponent']:.2f} over {f['points']} runs"
+            for name, f in fits.get("per_step_ms_by_linear_solver", {}).items()
+            if f is not None and 1 < f["points"] < points]
 
 
 def machine_info():
@@ -441,10 +471,15 @@ def main(argv=None):
     parser.add_argument("--no-json", action="store_true", help="print only")
     parser.add_argument("--merge", action="store_true",
                         help="keep the runs already in the JSON that this invocation does not redo")
+    parser.add_argument("--report", action="store_true",
+                        help="run nothing: print the tables of the JSON and refit (and rewrite it)")
     args = parser.parse_args(argv)
     if args.quick:
         args.repeats = 1
     indices = args.sizes or list(range(1, len(SIZES["trench"]) + 1))
+
+    if args.report:
+        return finish(json.loads(args.json.read_text(encoding="utf-8")), args)
 
     info, revision = machine_info()
     previous = []
@@ -452,7 +487,7 @@ def main(argv=None):
         previous = json.loads(args.json.read_text(encoding="utf-8")).get("runs", [])
     record = {
         "benchmark": "structured cells: full 1C discharges to 3.0 V at five mesh sizes",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "revision": revision,
         "machine": info,
         "cases": {k: str(CASES[k].relative_to(ROOT)) for k in CASES},
@@ -469,7 +504,8 @@ def main(argv=None):
             "newton_iterations": "residual + Jacobian evaluations",
             "assembly_s / linear_s": "time in residual+Jacobian / in linear_solver.solve, "
                                      "last timed run",
-            "peak_rss_MiB": "ru_maxrss of the run's subprocess",
+            "peak_rss_MiB": "peak resident set (VmHWM) of the run's subprocess; ru_maxrss_MiB "
+                            "is getrusage's, floored by the parent's peak on Linux",
             "fits": "least-squares slope of log(time) against log(cells), finished runs",
         },
         "targets": TARGETS,
@@ -503,7 +539,12 @@ def main(argv=None):
             if not args.no_json:
                 write_json(args.json, _merged(record, previous))
 
-    record = _merged(record, previous)
+    return finish(_merged(record, previous), args)
+
+
+def finish(record, args):
+    """Fit, print the tables, write the JSON."""
+    record["fits"] = {}
     for key in sorted({r["case"] for r in record["runs"]}):
         record["fits"][key] = scaling(record["runs"], key)
 

@@ -126,7 +126,7 @@ class KrylovSolver:
         x, info = spla.gmres(A, b, M=M, rtol=self.rtol, atol=ROUND_OFF, restart=60, maxiter=10,
                              callback=counter, callback_type="pr_norm")
         self.iterations.append(count[0])
-        if info != 0:
+        if info != 0 or not np.all(np.isfinite(x)):
             # a stale hierarchy: rebuild once and try again
             self.hierarchy = None
             self.iterations.append(self.rebuild_after + 1)

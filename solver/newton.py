@@ -67,6 +67,8 @@ def newton_solve(equations, linear_solver, u0, scales, bounded, tol=1e-8, max_it
             du = -linear_solver.solve(J, R)
         except SingularMatrix as exc:
             raise NewtonFailure(f"the Jacobian is singular ({exc})") from None
+        except (ValueError, ArithmeticError) as exc:   # e.g. an iterative solve that overflowed
+            raise NewtonFailure(f"the linear solve broke down ({exc})") from None
         if not np.all(np.isfinite(du)):
             raise NewtonFailure("the Newton update is not finite")
         alpha = _fraction_to_boundary(u, du, bounded)
