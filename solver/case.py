@@ -424,15 +424,24 @@ def _boolean(table: dict, name: str, prefix: str, default: bool, meaning: str) -
     return value
 
 
+def _structure_sizes(table: dict, prefix: str, names, feature_text: str, why: str) -> dict:
+    """The three positive lengths of a structure (feature, depth or height, pitch), the
+    feature (trench width, pillar diameter) smaller than the pitch."""
+    sizes = {name: _positive(_get(table, name, prefix, "length"), "length", f"{prefix}.{name}")
+             for name in names}
+    feature = names[0]
+    if sizes[feature] >= sizes["pitch"]:
+        raise InputError(f"{prefix}.{feature}", table[feature],
+                         f"{feature_text} below pitch = {table['pitch']!r} ({feature} must be "
+                         f"smaller than pitch: {why})")
+    return sizes
+
+
 def _trench(cell: dict) -> TrenchSettings:
     prefix = "cell.trench"
     table = _geometry_table(cell, "trench", TRENCH_KEYS)
-    sizes = {name: _positive(_get(table, name, prefix, "length"), "length", f"{prefix}.{name}")
-             for name in ("width", "depth", "pitch")}
-    if sizes["width"] >= sizes["pitch"]:
-        raise InputError(f"{prefix}.width", table["width"],
-                         f"a trench width below pitch = {table['pitch']!r} (width must be "
-                         f"smaller than pitch: a wall stands between neighbouring trenches)")
+    sizes = _structure_sizes(table, prefix, ("width", "depth", "pitch"),
+                             "a trench width", "a wall stands between neighbouring trenches")
     dimension = table.get("dimension", 2)
     if isinstance(dimension, bool) or not isinstance(dimension, int) or dimension not in (2, 3):
         raise InputError(f"{prefix}.dimension", dimension,
@@ -452,12 +461,8 @@ def _trench(cell: dict) -> TrenchSettings:
 def _micropillar(cell: dict) -> MicropillarSettings:
     prefix = "cell.micropillar"
     table = _geometry_table(cell, "micropillar", MICROPILLAR_KEYS)
-    sizes = {name: _positive(_get(table, name, prefix, "length"), "length", f"{prefix}.{name}")
-             for name in ("diameter", "height", "pitch")}
-    if sizes["diameter"] >= sizes["pitch"]:
-        raise InputError(f"{prefix}.diameter", table["diameter"],
-                         f"a diameter below pitch = {table['pitch']!r} (diameter must be "
-                         f"smaller than pitch: neighbours may not touch)")
+    sizes = _structure_sizes(table, prefix, ("diameter", "height", "pitch"),
+                             "a diameter", "neighbours may not touch")
     lattice = table.get("lattice", "square")
     if lattice not in LATTICES:
         expected = f"one of {_listing(LATTICES)}"
