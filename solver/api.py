@@ -25,7 +25,7 @@ def cells_per_layer(case):
 def build_grid(case):
     """The grid of a case's architecture: the 1D stack, a trench period (2D, or 3D
     extruded), a micropillar or microhole unit (3D, or 2D axisymmetric)."""
-    if case.architecture == "planar":
+    if case.architecture in ("planar", "bipolar"):
         from meshes.planar import planar_grid
 
         layers = [(layer.name, layer.thickness) for layer in case.layers]
@@ -60,7 +60,7 @@ def build_grid(case):
         return micropillar_grid(diameter=p.diameter, height=p.height, pitch=p.pitch,
                                 lattice=p.lattice, holes=p.holes, **stack)
     raise InputError("cell.architecture", case.architecture,
-                     "planar, trench or micropillar (bipolar stacks are not available yet)")
+                     "planar, bipolar, trench or micropillar")
 
 
 def run(case, grid=None, progress=None) -> Result:

@@ -31,8 +31,8 @@ if TYPE_CHECKING:  # the materials package is imported when a case is built
     from .materials import Material
 
 ARCHITECTURES = ("planar", "bipolar", "trench", "micropillar")
-IMPLEMENTED_ARCHITECTURES = ("planar", "trench", "micropillar")
-MODES = ("discharge", "charge", "rest", "hold")
+IMPLEMENTED_ARCHITECTURES = ("planar", "bipolar", "trench", "micropillar")
+MODES = ("discharge", "charge", "rest", "hold", "cccv")
 ELECTRODE_KINDS = ("intercalation", "lithium_metal")
 MAX_PROTOCOL_STEPS = 100_000  # after expanding repeats
 
@@ -45,7 +45,11 @@ SOLVER_KEYS = ("rtol", "max_step", "initial_step", "fields_every")
 TRENCH_KEYS = ("width", "depth", "pitch", "dimension", "length")
 MICROPILLAR_KEYS = ("diameter", "height", "pitch", "lattice", "holes", "axisymmetric")
 LATTICES = ("square", "hexagonal")
-BLOCK_KEYS = ("repeat", "steps")
+BIPOLAR_KEYS = ("n_cells", "variations")
+VARIATION_KEYS = ("cell", "layer", "thickness", "initial_stoichiometry")
+BLOCK_KEYS = ("repeat", "steps", "until_voltage")
+# a step of a block with its own until_voltage that ends for one of these ends the block
+BLOCK_END_REASONS = ("until_voltage", "electrode_full", "electrode_empty")
 
 # step parameter -> dimension; every one of them must be > 0
 STEP_QUANTITIES = {
@@ -65,6 +69,10 @@ STEP_RULES = {
     "charge": (DRIVES + ("until_voltage", "until_time"), (("until_voltage", "until_time"),)),
     "rest": (("until_time",), (("until_time",),)),
     "hold": (("voltage", "until_current", "until_time"),
+             (("voltage",), ("until_current", "until_time"))),
+    # constant-current charge up to `voltage`, then held at `voltage` until the current falls
+    # to until_current (or until_time, counted from the start of the step)
+    "cccv": (DRIVES + ("voltage", "until_current", "until_time"),
              (("voltage",), ("until_current", "until_time"))),
 }
 
@@ -92,6 +100,13 @@ class StackRoles(NamedTuple):
     films: list[Layer]      # conformal films on the substrate, in deposition order
     fill: Layer             # the last electrode: fills what the films leave
     top: list[Layer]        # planar layers above the fill (top current collectors)
+
+
+@dataclass(frozen=True)
+class BipolarSettings:
+    """N unit cells in series; the layer list is one unit, neighbours share a collector."""
+    n_cells: int
+    variations: tuple = ()     # ((cell, layer name, {field: value}), ...), cells 1-based
 
 
 @dataclass(frozen=True)
@@ -151,16 +166,19 @@ class MeshSettings:
 
 @dataclass(frozen=True)
 class Step:
-    mode: str                               # discharge | charge | rest | hold
+    mode: str                               # discharge | charge | rest | hold | cccv
     c_rate: float | None = None             # 1/h, relative to the nominal capacity
     current: float | None = None            # A, > 0 (the mode gives the direction)
     current_density: float | None = None    # A/m^2 of footprint, > 0
     until_voltage: float | None = None      # V
     until_time: float | None = None         # s
-    until_current: float | None = None      # A (hold steps)
-    voltage: float | None = None            # V (hold steps)
+    until_current: float | None = None      # A (hold and cccv steps)
+    voltage: float | None = None            # V (hold: held; cccv: CC up to it, then held)
     index: int = 0                          # position in the flattened protocol
     key: str = ""                           # where it is in the case file, e.g. "protocol.2.steps.0"
+    ends_block: bool = False                # its until_voltage is its block's: reaching it (or
+                                            # an electrode limit) ends the whole block
+    block_end: int | None = None            # ends_block: index of the first step after the block
 
 
 @dataclass(frozen=True)
@@ -186,6 +204,7 @@ class Case:
     raw: dict = field(default_factory=dict)
     trench: TrenchSettings | None = None            # architecture == "trench" only
     micropillar: MicropillarSettings | None = None  # architecture == "micropillar" only
+    bipolar: BipolarSettings | None = None          # architecture == "bipolar" only
 
     def layer(self, name: str) -> Layer:
         for layer in self.layers:
@@ -279,6 +298,10 @@ def case_from_dict(data: dict, base_dir: Path, source: str = "<dict>") -> Case:
 
     materials = _load_materials(data, cell, base_dir)
     layers = _layers(cell, materials)
+    bipolar = None
+    if architecture == "bipolar":
+        bipolar = _bipolar(cell, layers)
+        layers = bipolar_stack(layers, bipolar)
     geometry = trench or micropillar
     if geometry is not None:
         _check_films_fit(cell, geometry, stack_roles(layers))
@@ -291,7 +314,7 @@ def case_from_dict(data: dict, base_dir: Path, source: str = "<dict>") -> Case:
     return Case(name=name, architecture=architecture, footprint_area=footprint_area,
                 temperature=temperature, nominal_capacity=nominal_capacity, layers=layers,
                 mesh=mesh, protocol=protocol, solver=solver, path=None, raw=copy.deepcopy(data),
-                trench=trench, micropillar=micropillar)
+                trench=trench, micropillar=micropillar, bipolar=bipolar)
 
 
 # ------------------------------------------------------------------------------------------
@@ -456,6 +479,78 @@ def _trench(cell: dict) -> TrenchSettings:
     elif dimension == 3:
         length = sizes["pitch"]
     return TrenchSettings(dimension=dimension, length=length, **sizes)
+
+
+def _bipolar(cell: dict, unit: list[Layer]) -> BipolarSettings:
+    prefix = "cell.bipolar"
+    table = _geometry_table(cell, "bipolar", BIPOLAR_KEYS)
+    n_cells = _integer(_get(table, "n_cells", prefix, expected="a whole number >= 1"),
+                       f"{prefix}.n_cells", 1,
+                       "3 (the number of unit cells in series)")
+    items = table.get("variations", [])
+    if not isinstance(items, list):
+        raise InputError(f"{prefix}.variations", items,
+                         "a list of [[cell.bipolar.variations]] tables")
+    names = {layer.name: layer for layer in unit}
+    variations = []
+    for index, item in enumerate(items):
+        key = f"{prefix}.variations.{index}"
+        if not isinstance(item, dict):
+            raise InputError(key, item, "a table with cell, layer and the values to change")
+        _check_keys(item, VARIATION_KEYS, key)
+        cell_number = _integer(_get(item, "cell", key, expected="a cell number (1 is the bottom cell)"),
+                               f"{key}.cell", 1,
+                               f"a cell number from 1 to n_cells = {n_cells}")
+        if cell_number > n_cells:
+            raise InputError(f"{key}.cell", cell_number,
+                             f"a cell number from 1 to n_cells = {n_cells}")
+        name = _get(item, "layer", key, expected="a layer name")
+        if name not in names:
+            raise InputError(f"{key}.layer", name, f"a layer of the unit cell: {_listing(names)}")
+        layer = names[name]
+        changes = {}
+        if "thickness" in item:
+            thickness = _number(item["thickness"], "length", f"{key}.thickness")
+            if not thickness > 0:
+                raise InputError(f"{key}.thickness", item["thickness"],
+                                 "a length such as '0.9 um', greater than zero")
+            changes["thickness"] = thickness
+        if "initial_stoichiometry" in item:
+            if layer.material.kind != "intercalation":
+                raise InputError(f"{key}.initial_stoichiometry", item["initial_stoichiometry"],
+                                 f"no initial_stoichiometry: layer {name!r} is "
+                                 f"{_kind_text(layer.material.kind)}")
+            x = _number(item["initial_stoichiometry"], "dimensionless",
+                        f"{key}.initial_stoichiometry")
+            if not 0 <= x <= 1:
+                raise InputError(f"{key}.initial_stoichiometry", item["initial_stoichiometry"],
+                                 "a number between 0 and 1 (the lithium fraction x)")
+            changes["initial_stoichiometry"] = x
+        if not changes:
+            raise InputError(key, item, "a change: thickness or initial_stoichiometry")
+        variations.append((cell_number, name, changes))
+    return BipolarSettings(n_cells=n_cells, variations=tuple(variations))
+
+
+def bipolar_stack(unit: list[Layer], bipolar: BipolarSettings) -> list[Layer]:
+    """The layers of a series stack, bottom to top, named NAME_k for cell k (1-based).
+
+    When the unit starts and ends with a collector, cell k+1 sits on cell k's top collector
+    (the bipolar collector they share) instead of bringing its own bottom one.
+    """
+    shared = (len(unit) > 1 and unit[0].material.kind == "collector"
+              and unit[-1].material.kind == "collector")
+    changes = {}
+    for cell_number, name, change in bipolar.variations:
+        changes.setdefault((cell_number, name), {}).update(change)
+    layers = []
+    for k in range(1, bipolar.n_cells + 1):
+        for index, layer in enumerate(unit):
+            if shared and k > 1 and index == 0:
+                continue
+            layers.append(replace(layer, name=f"{layer.name}_{k}",
+                                  **changes.get((k, layer.name), {})))
+    return layers
 
 
 def _micropillar(cell: dict) -> MicropillarSettings:
@@ -710,8 +805,14 @@ def _protocol(data: dict) -> list[Step]:
     return steps
 
 
-def _flatten(items: list, prefix: str, out: list[Step]) -> None:
-    """Validate each step of `items` and append it to `out`, expanding repeat blocks."""
+def _flatten(items: list, prefix: str, out: list[Step], cutoff=None) -> None:
+    """Validate each step of `items` and append it to `out`, expanding repeat blocks.
+
+    `cutoff` is (voltage, key) of the enclosing block's until_voltage: the block's discharge
+    and charge steps take it as their until_voltage and, on reaching it, end the whole block
+    (`Step.ends_block`). Until the top level numbers the steps, such a step's `block_end` is
+    its distance to the first step after its block; then it becomes that step's index.
+    """
     for position, item in enumerate(items):
         key = f"{prefix}.{position}"
         if not isinstance(item, dict):
@@ -726,24 +827,51 @@ def _flatten(items: list, prefix: str, out: list[Step]) -> None:
             if not isinstance(inner, list) or not inner:
                 raise InputError(f"{key}.steps", inner,
                                  "a non-empty list of steps to repeat")
+            own = None
+            if "until_voltage" in item:
+                if cutoff is not None:
+                    raise InputError(f"{key}.until_voltage", item["until_voltage"],
+                                     f"no until_voltage on a block inside a block that has "
+                                     f"one ({cutoff[1]}); set it on one of the two blocks")
+                own = (_positive(item["until_voltage"], "voltage", f"{key}.until_voltage"),
+                       f"{key}.until_voltage")
             block: list[Step] = []
-            _flatten(inner, f"{key}.steps", block)
+            _flatten(inner, f"{key}.steps", block, own or cutoff)
+            if own is not None:
+                modes = sorted({step.mode for step in block if step.ends_block})
+                if not modes:
+                    raise InputError(f"{key}.until_voltage", item["until_voltage"],
+                                     "a block until_voltage only in a block with discharge "
+                                     "or charge steps (it is their cutoff voltage, and "
+                                     "reaching it ends the block)")
+                if len(modes) > 1:
+                    raise InputError(f"{key}.until_voltage", item["until_voltage"],
+                                     "a block until_voltage only in a block whose current "
+                                     "steps all go one way (all discharge or all charge): "
+                                     "it is their cutoff; put discharge and charge in "
+                                     "blocks of their own")
             if len(out) + repeat * len(block) > MAX_PROTOCOL_STEPS:
                 raise InputError(f"{key}.repeat", item.get("repeat", 1),
                                  f"a repeat count that keeps the protocol within "
                                  f"{MAX_PROTOCOL_STEPS} steps in all")
-            for _ in range(repeat):
-                out.extend(block)
+            for turn in range(repeat):
+                if own is None:
+                    out.extend(block)
+                    continue
+                remaining = (repeat - turn) * len(block)
+                out.extend(replace(step, block_end=remaining - j) if step.ends_block else step
+                           for j, step in enumerate(block))
         else:
-            out.append(_step(item, key))
+            out.append(_step(item, key, cutoff))
             if len(out) > MAX_PROTOCOL_STEPS:
                 raise InputError(key, item, f"at most {MAX_PROTOCOL_STEPS} protocol steps")
     if prefix == "protocol":
         for index, step in enumerate(out):
-            out[index] = replace(step, index=index)
+            end = None if step.block_end is None else index + step.block_end
+            out[index] = replace(step, index=index, block_end=end)
 
 
-def _step(item: dict, key: str) -> Step:
+def _step(item: dict, key: str, cutoff=None) -> Step:
     mode = item.get("mode", MISSING)
     if mode not in STEP_RULES:
         raise InputError(f"{key}.mode", mode,
@@ -763,7 +891,16 @@ def _step(item: dict, key: str) -> Step:
         if name in item:
             values[name] = _positive(item[name], STEP_QUANTITIES[name], f"{key}.{name}")
 
-    if mode in ("discharge", "charge"):
+    inherits = cutoff is not None and mode in ("discharge", "charge")
+    if inherits:
+        if "until_voltage" in item:
+            raise InputError(f"{key}.until_voltage", item["until_voltage"],
+                             f"no until_voltage in a step of a block that has one "
+                             f"({cutoff[1]} is this step's cutoff, and reaching it ends "
+                             f"the block)")
+        values["until_voltage"] = cutoff[0]
+
+    if mode in ("discharge", "charge", "cccv"):
         given = [name for name in DRIVES if name in item]
         if len(given) != 1:
             shown = {name: item[name] for name in given} if given else dict(item)
@@ -771,14 +908,14 @@ def _step(item: dict, key: str) -> Step:
                              f"exactly one of c_rate, current or current_density in a "
                              f"{mode} step (they all set its current)")
     for group in required_groups:
-        if not any(name in item for name in group):
+        if not any(name in values for name in group):
             if len(group) == 1:
                 raise InputError(f"{key}.{group[0]}", MISSING,
                                  f"{_describe(group[0])} (required in a {mode} step)")
             raise InputError(key, dict(item),
                              f"a {mode} step with at least one of {_listing(group)} "
                              f"(when to end it)")
-    return Step(mode=mode, key=key, **values)
+    return Step(mode=mode, key=key, ends_block=inherits, **values)
 
 
 def _describe(name: str) -> str:

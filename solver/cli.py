@@ -26,6 +26,17 @@ def _parser():
     mesh.add_argument("--out", type=Path, required=True, help="output folder")
     materials = sub.add_parser("materials", help="list the materials library, or show one entry")
     materials.add_argument("name", nargs="?", help="material name, e.g. LiCoO2")
+    validate = sub.add_parser("validate", help="run the validation studies (validation/) and "
+                                               "write validation.json and report.md")
+    validate.add_argument("--out", type=Path, required=True, help="output folder")
+    validate.add_argument("--study", action="append", metavar="NAME",
+                          help="run only this study (repeatable); default: all")
+    validate.add_argument("--fast", action="store_true",
+                          help="only the fast studies (the CI subset)")
+    validate.add_argument("--workers", type=int, default=None,
+                          help="worker processes for the runs (default: 2)")
+    validate.add_argument("--root", type=Path, default=None,
+                          help="folder of the studies (default: the repository's validation/)")
     return parser
 
 
@@ -113,6 +124,25 @@ def _materials(args):
     return 0
 
 
+def _validate(args):
+    from . import validation
+
+    workers = args.workers if args.workers is not None else validation.default_workers()
+    if workers < 1:
+        raise InputError("--workers", args.workers, "a whole number >= 1")
+    result = validation.run_suite(args.out, root=args.root or validation.VALIDATION_DIR,
+                                  names=args.study, fast_only=args.fast, workers=workers)
+    for r in result["records"]:
+        print(f"{'pass' if r['passed'] else 'FAIL'}  {r['study']:14s} {r['quantity'][:60]:60s} "
+              f"reported {r['reported']:.4g}  model {r['model']:.4g}  (±{r['tolerance']:.3g} "
+              f"{r['unit']})")
+    for s in result["skipped"]:
+        print(f"skip  {s['study']:14s} {s['quantity'][:60]:60s} {s['status']}")
+    print(validation.suite_summary_line(result))
+    print(f"results in {args.out}/ (validation.json, report.md)")
+    return 0
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
@@ -120,6 +150,8 @@ def main(argv=None):
             return _run(args)
         if args.command == "mesh":
             return _mesh(args)
+        if args.command == "validate":
+            return _validate(args)
         return _materials(args)
     except InputError as exc:
         print(f"thinfilm: invalid input: {exc}", file=sys.stderr)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from .errors import InputError
 from .physics.arrhenius import arrhenius
@@ -31,6 +32,7 @@ from .sparse import TripletPattern
 from .units import FARADAY
 
 ELECTRODE_KINDS = ("intercalation", "lithium_metal")
+METAL_KINDS = ("lithium_metal", "collector")
 
 
 def _function_of_x(value):
@@ -73,9 +75,22 @@ class Electrode:
     x_range: tuple = (0.0, 1.0)
     initial_x: float = 0.0
     density_molar: float = 0.0   # mol/m^3 of Li metal
+    contact_layer: int = -1      # the layer whose cells touch the electrolyte: the electrode's
+                                 # own, or for lithium of zero thickness (an anode-free cell)
+                                 # the collector it plates on
 
     def open_circuit(self, x):
         return float(self.ocv(np.array([x]))[0][0]) if self.kind == "intercalation" else 0.0
+
+
+@dataclass
+class Unit:
+    """One electrochemical cell of the stack: an electrolyte layer and its two electrodes
+    (positions in CellModel.electrodes)."""
+    electrolyte_layer: int
+    negative: int
+    positive: int
+    positive_on_top: bool
 
 
 class CellModel:
@@ -88,6 +103,7 @@ class CellModel:
         self._classify_regions()
         self._build_conduction()
         self._build_interfaces()
+        self._build_terminals()
         self._build_diffusion()
         self._build_layout()
         self._build_pattern()
@@ -118,22 +134,51 @@ class CellModel:
         for k, layer in enumerate(case.layers):
             if layer.material.kind in ELECTRODE_KINDS:
                 self.electrodes.append(self._electrode(k, layer))
-        if len(self.electrodes) != 2:
-            raise InputError("cell.layers", [l.name for l in case.layers],
-                             "exactly two electrode layers")
-        ocvs = [e.open_circuit(e.initial_x) for e in self.electrodes]
-        self.positive = int(np.argmax(ocvs))
-        self.negative = 1 - self.positive
-        electrolyte_layer = kinds.index("electrolyte")
-        positive_on_top = self.electrodes[self.positive].layer > electrolyte_layer
-        self.positive_tab = "top" if positive_on_top else "bottom"
-        self.negative_tab = "bottom" if positive_on_top else "top"
+        self._pair_electrodes(kinds)
+
+    def _pair_electrodes(self, kinds):
+        """Unit cells: each electrolyte layer with the nearest electrode below and above it.
+
+        A bipolar stack has several; all face the same way, so the positive tab is on the
+        side of the positive electrodes. `self.positive` is the positive electrode at the
+        positive tab, through whose interface the applied current is imposed.
+        """
+        electrode_of_layer = {e.layer: n for n, e in enumerate(self.electrodes)}
+        self.units = []
+        for k, kind in enumerate(kinds):
+            if kind != "electrolyte":
+                continue
+            below = [j for j in electrode_of_layer if j < k]
+            above = [j for j in electrode_of_layer if j > k]
+            if not below or not above:
+                raise InputError("cell.layers", [l.name for l in self.case.layers],
+                                 "an electrode on each side of every electrolyte layer")
+            pair = [electrode_of_layer[max(below)], electrode_of_layer[min(above)]]
+            ocvs = [self.electrodes[n].open_circuit(self.electrodes[n].initial_x) for n in pair]
+            positive = pair[int(np.argmax(ocvs))]
+            negative = pair[1 - int(np.argmax(ocvs))]
+            self.units.append(Unit(electrolyte_layer=k, negative=negative, positive=positive,
+                                   positive_on_top=positive == pair[1]))
+        if len(self.electrodes) != 2 * len(self.units):
+            raise InputError("cell.layers", [l.name for l in self.case.layers],
+                             "two electrodes for every electrolyte layer")
+        if len({u.positive_on_top for u in self.units}) > 1:
+            raise InputError("cell.layers", [l.name for l in self.case.layers],
+                             "unit cells that all face the same way (a series stack)")
+        on_top = self.units[0].positive_on_top
+        self.positive_tab = "top" if on_top else "bottom"
+        self.negative_tab = "bottom" if on_top else "top"
+        at_tab = self.units[-1] if on_top else self.units[0]
+        self.positive, self.negative = at_tab.positive, at_tab.negative
 
     def _electrode(self, k, layer):
         m = layer.material
         T = self.temperature
         cells = self.grid.cells_with_tag(layer.name)
-        e = Electrode(layer=k, name=layer.name, kind=m.kind, cells=cells, faces=None)
+        e = Electrode(layer=k, name=layer.name, kind=m.kind, cells=cells, faces=None,
+                      contact_layer=k)
+        if cells.size == 0:
+            e.contact_layer = self._plating_collector(k)
         t_ref = _optional(m, "reference_temperature", T)
         if m.kind == "intercalation":
             e.ocv = _function_of_x(m.value("ocv"))
@@ -153,6 +198,15 @@ class CellModel:
         e.alpha_c = 1.0 - e.alpha_a
         return e
 
+    def _plating_collector(self, k):
+        """The collector next to a lithium layer of zero thickness (checked by the case)."""
+        layers = self.case.layers
+        for j in (k - 1, k + 1):
+            if 0 <= j < len(layers) and layers[j].material.kind == "collector":
+                return j
+        raise InputError(f"cell.layers.{layers[k].name}.thickness", 0.0,
+                         "a positive thickness, or a collector next to this lithium layer")
+
     def _kinetics_of(self, e, m, t_ref):
         T = self.temperature
         if m.has("rate_constant"):
@@ -166,23 +220,52 @@ class CellModel:
                                       _optional(m, "rate_constant_activation_energy", 0.0),
                                       T, t_ref)
 
-    def _build_conduction(self):
-        """Ohm's law on faces inside one conduction network, and at the two tabs."""
+    def _build_metal_nodes(self):
+        """One potential per connected piece of metal (collectors and lithium in contact).
+
+        Metals are equipotential at the currents thin films pass, and their conductance
+        (1e7 S across a 50 nm Pt cell) would only add round-off: a face current G (phi_a -
+        phi_b) carries an error of about G eps |phi|, as large as the 1C current of a 10 uAh
+        cell at 12 V, and a floating piece of metal (the bipolar collector of a stack) would
+        get no accurate potential at all. So the cells of a piece share its first cell's
+        potential (`node`): their Kirchhoff rows are summed into that cell's row, and each
+        other cell's row says phi_cell = phi_node.
+        """
         g = self.grid
         fc = g.face_cells
+        metal = np.isin(self.cell_kind, METAL_KINDS)
+        interior = g.interior_faces
+        joined = interior[metal[fc[interior, 0]] & metal[fc[interior, 1]]]
+        n = g.n_cells
+        graph = sp.coo_matrix((np.ones(joined.size), (fc[joined, 0], fc[joined, 1])), shape=(n, n))
+        _, piece = connected_components(graph, directed=False)
+        first = np.full(piece.max() + 1, n)
+        np.minimum.at(first, piece, np.arange(n))
+        self.node = np.where(metal, first[piece], np.arange(n))
+        self.tied = np.flatnonzero(self.node != np.arange(n))     # cells tied to their node
+        self.is_metal = metal
+
+    def _build_conduction(self):
+        """Ohm's law on faces inside one conduction network, and at the two tabs."""
+        self._build_metal_nodes()
+        g = self.grid
+        fc = g.face_cells
+        node = self.node
         interior = g.interior_faces
         c0, c1 = fc[interior, 0], fc[interior, 1]
         same_network = self.is_ionic[c0] == self.is_ionic[c1]
         same_layer = g.cell_tags[c0] == g.cell_tags[c1]
-        inside = interior[same_network & same_layer]       # corrected flux, one conductivity
-        across = interior[same_network & ~same_layer]      # e.g. collector | electrode
+        within_metal = self.is_metal[c0] & self.is_metal[c1]
+        inside = interior[same_network & same_layer & ~within_metal]  # corrected flux
+        across = interior[same_network & ~same_layer & ~within_metal]  # collector | electrode
         K = (divergence(g, inside) @ sp.diags(self.cell_conductivity[fc[inside, 0]])
              @ region_flux_matrix(g, inside, g.cell_tags)).tocoo()
         rows, cols, vals = flux_triplets(g, across,
                                          transmissibility(g, self.cell_conductivity, across))
-        rows = np.concatenate([K.row, rows])
-        cols = np.concatenate([K.col, cols])
-        vals = np.concatenate([K.data, vals])
+        tied = self.tied
+        rows = np.concatenate([node[K.row], node[rows], tied, tied])
+        cols = np.concatenate([node[K.col], node[cols], tied, node[tied]])
+        vals = np.concatenate([K.data, vals, np.ones(tied.size), -np.ones(tied.size)])
         self.tabs = {}
         for side in ("bottom", "top"):
             faces = g.boundary_faces[side]
@@ -190,7 +273,8 @@ class CellModel:
             if np.any(self.is_ionic[cells]):
                 raise InputError("cell.layers", side,
                                  "an electrode or a current collector at each tab, not the electrolyte")
-            self.tabs[side] = (cells, boundary_transmissibility(g, self.cell_conductivity, faces))
+            self.tabs[side] = (node[cells],
+                               boundary_transmissibility(g, self.cell_conductivity, faces))
         self.conduction_rows, self.conduction_cols, self.conduction_vals = rows, cols, vals
         self.n_cells = g.n_cells
 
@@ -213,17 +297,14 @@ class CellModel:
         area = g.face_areas[faces]
         self.if_faces = faces
         self.if_cell_e, self.if_cell_l, self.if_area = cell_e, cell_l, area
+        self.if_node_e = self.node[cell_e]         # where the electrode side's charge goes
         self.if_ht_e = ht_e
         # ohmic resistance (times area) of the two half cells between the centres and the face
         self.if_half_cell_resistance = (area / (self.cell_conductivity[cell_e] * ht_e)
                                         + area / (self.cell_conductivity[cell_l] * ht_l))
         self.n_if = faces.size
         for e in self.electrodes:
-            e.faces = np.flatnonzero(electrode_layer == e.layer)
-            if e.cells.size == 0:
-                raise InputError(f"cell.layers.{e.name}.thickness", 0.0,
-                                 "a positive thickness: anode-free cells (lithium plated on a "
-                                 "bare collector) are not available in this release")
+            e.faces = np.flatnonzero(electrode_layer == e.contact_layer)
             if e.faces.size == 0:
                 raise InputError("cell.layers", e.name, "an electrode that touches the electrolyte")
         self.if_film_resistance = np.zeros(self.n_if)
@@ -284,7 +365,7 @@ class CellModel:
         cols += [pos_cells, np.full_like(pos_cells, self.i_V), neg_cells]
         # interface current in the charge rows
         i_cols = self.s_i.start + np.arange(self.n_if)
-        rows += [self.if_cell_e, self.if_cell_l]
+        rows += [self.if_node_e, self.if_cell_l]
         cols += [i_cols, i_cols]
         # mass rows
         for e in self.intercalation:
@@ -302,7 +383,7 @@ class CellModel:
             cols += [i_cols[e.faces]]
         # kinetics rows: phi_e-side, phi_l-side, i, (xs)
         rows += [i_cols, i_cols, i_cols]
-        cols += [self.if_cell_e, self.if_cell_l, i_cols]
+        cols += [self.if_node_e, self.if_cell_l, i_cols]
         for e in self.intercalation:
             xs_cols = self.s_xs.start + np.arange(e.xs_slice.start, e.xs_slice.stop)
             rows += [i_cols[e.faces]]
@@ -328,31 +409,99 @@ class CellModel:
         for e in self.intercalation:
             xs_face[e.xs_slice] = e.faces
         return {"bulk": slice(0, self.s_x.stop), "interface": slice(self.s_i.start, self.s_xs.stop),
-                "n_if": self.n_if, "xs_face": xs_face, "V": self.i_V}
+                "n_if": self.n_if, "xs_face": xs_face, "V": self.i_V,
+                "phi": self.s_phi, "x": self.s_x}
 
     # ---------------------------------------------------------------- state
     def initial_state(self):
         """Uniform stoichiometry, zero current, potentials at open circuit (tab - = 0 V)."""
         u = np.zeros(self.n_unknowns)
-        neg, pos = self.electrodes[self.negative], self.electrodes[self.positive]
-        u_neg, u_pos = neg.open_circuit(neg.initial_x), pos.open_circuit(pos.initial_x)
-        phi = u[self.s_phi]
-        tags = self.grid.cell_tags
-        layer_of_electrode_side = self._network_side()
-        phi[:] = np.where(self.is_ionic, -u_neg, np.where(layer_of_electrode_side[tags] == self.positive,
-                                                         u_pos - u_neg, 0.0))
+        levels = self._open_circuit_levels()
+        u[self.s_phi] = levels[self.grid.cell_tags]
         for e in self.intercalation:
             u[self.s_x][e.x_slice] = e.initial_x
             u[self.s_xs][e.xs_slice] = e.initial_x
-        u[self.i_V] = u_pos - u_neg
+        tab_layer = 0 if self.positive_tab == "bottom" else len(self.layer_kinds) - 1
+        u[self.i_V] = levels[tab_layer]
         return u
 
-    def _network_side(self):
-        """For each layer, which electrode (0 or 1 in self.electrodes) its conductors belong to."""
-        electrolyte_layer = self.layer_kinds.index("electrolyte")
-        side = np.array([0 if k < electrolyte_layer else 1 for k in range(len(self.layer_kinds))])
-        first_below = 0 if self.electrodes[0].layer < electrolyte_layer else 1
-        return side if first_below == 0 else 1 - side
+    def _open_circuit_levels(self):
+        """Potential of each layer at open circuit: conductors share their network's level,
+        an electrolyte sits U(electrode) below each of its electrodes; the negative tab is 0."""
+        levels = np.zeros(len(self.layer_kinds))
+        level = 0.0
+        upper = {self.electrodes[n].layer: unit for unit in self.units
+                 for n in (unit.negative, unit.positive)
+                 if self.electrodes[n].layer > unit.electrolyte_layer}
+        lower = {unit.electrolyte_layer: unit for unit in self.units}
+        for k in range(len(self.layer_kinds)):
+            if k in lower:
+                unit = lower[k]
+                below = unit.negative if unit.positive_on_top else unit.positive
+                level -= self._open_circuit(below)
+            elif k in upper:
+                unit = upper[k]
+                above = unit.positive if unit.positive_on_top else unit.negative
+                level += self._open_circuit(above)
+            levels[k] = level
+        negative_tab_layer = 0 if self.negative_tab == "bottom" else len(levels) - 1
+        return levels - levels[negative_tab_layer]
+
+    def _open_circuit(self, n):
+        e = self.electrodes[n]
+        return e.open_circuit(e.initial_x)
+
+    def _build_terminals(self):
+        """Where each unit cell's voltage is read: the faces on the outer side of each
+        electrode (towards the next cell or the tab), so that the cells of a stack add up to
+        the stack voltage exactly; a plating collector (anode-free) is read as a whole."""
+        g = self.grid
+        fc = g.face_cells
+        interior = g.interior_faces
+        tags = g.cell_tags
+        self.terminals = {}
+        for unit in self.units:
+            for n in (unit.negative, unit.positive):
+                e = self.electrodes[n]
+                upward = e.layer > unit.electrolyte_layer
+                if e.cells.size == 0:
+                    self.terminals[n] = ("node", self.node[self.potential_cells(e)[0]])
+                    continue
+                in0 = np.isin(fc[interior, 0], e.cells)
+                in1 = np.isin(fc[interior, 1], e.cells)
+                other = np.where(in0, fc[interior, 1], fc[interior, 0])
+                outward = tags[other] > e.layer if upward else tags[other] < e.layer
+                faces = interior[(in0 != in1) & outward & ~self.is_ionic[other]]
+                sides = fc[faces]
+                conductance = g.half_transmissibility[faces] * self.cell_conductivity[sides]
+                tab = "top" if upward else "bottom"
+                tab_faces = g.boundary_faces[tab]
+                at_tab = np.isin(fc[tab_faces, 0], e.cells)
+                self.terminals[n] = ("faces", self.node[sides], conductance, g.face_areas[faces],
+                                     tab, g.face_areas[tab_faces[at_tab]])
+
+    def potential_cells(self, e):
+        """Cells whose potential is the electrode's: its own, or the collector it plates on."""
+        return e.cells if e.cells.size else self.grid.cells_with_tag(
+            self.case.layers[e.contact_layer].name)
+
+    def terminal_potential(self, u, n):
+        """Potential on the outer side of electrode n: the area mean over its outer faces of
+        the two-point face potential, or its tab's potential."""
+        phi = u[self.s_phi]
+        kind, *data = self.terminals[n]
+        if kind == "node":
+            return float(phi[data[0]])
+        sides, conductance, areas, tab, tab_areas = data
+        face_phi = np.sum(conductance * phi[sides], axis=1) / np.sum(conductance, axis=1)
+        tab_phi = u[self.i_V] if tab == self.positive_tab else 0.0
+        total = np.sum(areas) + np.sum(tab_areas)
+        return float((np.sum(face_phi * areas) + tab_phi * np.sum(tab_areas)) / total)
+
+    def cell_voltages(self, u):
+        """Voltage of each unit cell (positive minus negative terminal potential, V)."""
+        return np.array([self.terminal_potential(u, unit.positive)
+                         - self.terminal_potential(u, unit.negative) for unit in self.units])
 
     # ---------------------------------------------------------------- equations
     def residual_and_jacobian(self, u, history, dt_coeff, drive, want_jacobian=True):
@@ -379,7 +528,7 @@ class CellModel:
         r_phi += np.bincount(neg_cells, neg_g * phi[neg_cells], minlength=n)
         vals += [pos_g, -pos_g, neg_g]
         current = i * self.if_area
-        r_phi += np.bincount(self.if_cell_e, current, minlength=n)
+        r_phi += np.bincount(self.if_node_e, current, minlength=n)
         r_phi -= np.bincount(self.if_cell_l, current, minlength=n)
         vals += [self.if_area, -self.if_area]
         R[self.s_phi] = r_phi
@@ -430,7 +579,7 @@ class CellModel:
                 i0, di0 = np.full(f.size, e.i0_constant), np.zeros(f.size)
             eta, deta_di, deta_di0 = butler_volmer_overpotential(i[f], i0, e.alpha_a, e.alpha_c,
                                                                  self.temperature)
-            r_i[f] = (phi[self.if_cell_e[f]] - phi[self.if_cell_l[f]] - ohmic[f] * i[f]
+            r_i[f] = (phi[self.if_node_e[f]] - phi[self.if_cell_l[f]] - ohmic[f] * i[f]
                       - U - eta)
             d_di[f] = -ohmic[f] - deta_di
             if e.kind == "intercalation":

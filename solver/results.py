@@ -121,5 +121,7 @@ def step_summaries(records) -> list[dict]:
         entry = {k: (d[k] if isinstance(d[k], str) else float(d[k])) for k in keys}
         if d.get("message"):
             entry["message"] = d["message"]
+        if d.get("limiting_cell") is not None:
+            entry["limiting_cell"] = d["limiting_cell"]
         out.append(entry)
     return out

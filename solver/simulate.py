@@ -4,11 +4,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .case import BLOCK_END_REASONS
 from .errors import SolverError
 from .model import CellModel
 from .linear import make_linear_solver
 from .newton import NewtonFailure, QuadraticRate, newton_solve
-from .protocol import StepDrive, drive_for_step, theoretical_capacities
+from .protocol import (StepDrive, current_cutoff, drive_for_step, hold_drive,
+                       theoretical_capacities, voltage_cutoff)
 from .units import FARADAY
 
 SECONDS_PER_HOUR = 3600.0
@@ -26,6 +28,9 @@ class StepRecord:
     energy_mWh_cm2: float = 0.0
     mean_voltage_V: float = 0.0
     message: str = ""
+    limiting_cell: int | None = None  # stacks: the cell (1-based) nearest the cutoff at the end
+    key: str = ""                   # the step in the case file, e.g. "protocol.1.steps.0"
+    cv_start_s: float | None = None  # cccv: time into the step when the voltage hold began
 
 
 @dataclass
@@ -47,8 +52,10 @@ class History:
         del self.times[:-keep], self.states[:-keep], self.integrals[:-keep]
 
 
-# integrated scalars: Li metal inventory (mol), charge (C), energy (J), time integral of V (V s)
-LITHIUM, CHARGE, ENERGY, VOLT_SECONDS = range(4)
+# integrated scalars: charge (C), energy (J), time integral of V (V s), then the inventory
+# (mol) of each lithium-metal electrode
+CHARGE, ENERGY, VOLT_SECONDS = range(3)
+LITHIUM = slice(3, None)
 
 
 def bdf_coefficients(dt, history: History):
@@ -96,7 +103,9 @@ class Simulation:
         self.progress = progress
         self.area_scale = case.footprint_area / grid.footprint_area   # grid unit -> whole cell
         self.capacities = theoretical_capacities(case, self.model)
-        self.nominal_capacity = case.nominal_capacity or min(self.capacities.values())
+        # an anode-free cell's lithium (none yet) does not limit it
+        self.nominal_capacity = case.nominal_capacity or min(
+            c for c in self.capacities.values() if c > 0)
         m = self.model
         self.scales = np.ones(m.n_unknowns)
         self.bounded = np.zeros(m.n_unknowns, dtype=bool)
@@ -126,7 +135,12 @@ class Simulation:
         n_li = self._initial_lithium()
         t = 0.0
         self.failure = None
-        for k, step in enumerate(self.case.protocol):
+        protocol = self.case.protocol
+        position = 0
+        while position < len(protocol):
+            # k numbers the steps run (the `step` column, summary["steps"][k]); it differs
+            # from the position in the protocol once a block has ended early
+            k, step = len(self.steps), protocol[position]
             drive = drive_for_step(step, self.nominal_capacity, self.case.footprint_area)
             try:
                 u, t, n_li = self._run_step(k, step, drive, u, t, n_li)
@@ -134,13 +148,18 @@ class Simulation:
                 self.failure = str(exc)
                 break
             self.snapshots.append((t, k, u.copy()))
-            if self.steps[-1].end_reason in ("lithium_exhausted", "solver_failed"):
+            reason = self.steps[-1].end_reason
+            if reason == "solver_failed":
                 break
+            if step.ends_block and reason in BLOCK_END_REASONS:
+                position = step.block_end          # the rest of its block is skipped
+            else:
+                position += 1
         return self
 
     # ------------------------------------------------------------ one protocol step
     def _run_step(self, k, step, drive: StepDrive, u, t_start, n_li):
-        record = StepRecord(mode=step.mode)
+        record = StepRecord(mode=step.mode, key=step.key)
         self.steps.append(record)
         t_char = drive.characteristic_time(self.nominal_capacity)
         dt_min = 1e-10 * t_char
@@ -151,7 +170,7 @@ class Simulation:
 
         # the instantaneous (ohmic and kinetic) response: a first, tiny backward-Euler step
         history = History()
-        history.push(t0, u, np.array([n_li, 0.0, 0.0, 0.0]))
+        history.push(t0, u, np.concatenate([[0.0, 0.0, 0.0], n_li]))
         tiny = 1e-9 * t_char
         try:
             u = self._solve(u, tiny, history, drive.unit(self.area_scale), step=k)
@@ -174,6 +193,8 @@ class Simulation:
         self._record(t0, k, u, integrals)
         events = self._events(step, drive)
         reason = self._event_reached(events, u, integrals)
+        if self._hold_begins(step, drive, reason):
+            drive, events, history, reason = self._begin_hold(record, step, history, t_start)
         while reason is None:
             if t_end - history.times[-1] <= 1e-9 * t_char:
                 reason = "until_time"
@@ -209,10 +230,30 @@ class Simulation:
                 reason = self._event_reached(events, u_new, s_new)
             growth = 2.0 if err == 0.0 else min(2.0, 0.9 * err ** (-1.0 / (order + 1)))
             dt = dt * max(growth, 0.2)
+            if self._hold_begins(step, drive, reason):
+                drive, events, history, reason = self._begin_hold(record, step, history,
+                                                                  t_start)
+                dt = self.case.solver.initial_step or 1e-4 * t_char
         record.end_reason = reason
         record.duration_s = history.times[-1] - t_start
         self._close_record(record)
         return history.states[-1], history.times[-1], history.integrals[-1][LITHIUM]
+
+    @staticmethod
+    def _hold_begins(step, drive, reason):
+        """A cccv step's constant-current phase reached its voltage: hold it from here."""
+        return step.mode == "cccv" and drive.kind == "current" and reason == "until_voltage"
+
+    def _begin_hold(self, record, step, history, t_start):
+        """The constant-voltage phase of a cccv step, from the last accepted state: its drive,
+        events, a history restarted there (the current's slope jumps) and the first event."""
+        drive = hold_drive(step)
+        record.cv_start_s = history.times[-1] - t_start
+        restart = History()
+        restart.push(history.times[-1], history.states[-1], history.integrals[-1])
+        events = self._events(step, drive)
+        return drive, events, restart, self._event_reached(events, history.states[-1],
+                                                             history.integrals[-1])
 
     def _attempt(self, history, dt, drive, k, dt_min):
         """One time step of size dt, shrinking it on Newton failure. Returns the new state,
@@ -265,19 +306,18 @@ class Simulation:
 
     # ------------------------------------------------------------ integrated scalars
     def _initial_lithium(self):
-        if not self.lithium_metal:
-            return 0.0
-        e = self.lithium_metal[0]
-        return float(np.sum(self.grid.cell_volumes[e.cells]) * e.density_molar)
+        """Moles of lithium in each lithium-metal electrode (none in an anode-free cell)."""
+        return np.array([np.sum(self.grid.cell_volumes[e.cells]) * e.density_molar
+                         for e in self.lithium_metal])
 
     def _integrals_after(self, u_new, dt, history):
         """Advance d/dt [n_Li, Q, E, int V] = [-I_Li/F, |I|, |I| V, V] with the BDF formula
         the electrodes use: n_Li then balances the cathode's lithium to round-off, and Q the
         charge that the electrodes exchanged."""
         current, voltage = self._current_and_voltage(u_new)
-        i_li = (self.model.interface_current(u_new, self.lithium_metal[0])
-                if self.lithium_metal else 0.0)
-        rates = np.array([-i_li / FARADAY, abs(current), abs(current) * voltage, voltage])
+        i_li = np.array([self.model.interface_current(u_new, e) for e in self.lithium_metal])
+        rates = np.concatenate([[abs(current), abs(current) * voltage, voltage],
+                                -i_li / FARADAY])
         a0, terms = bdf_coefficients(dt, history)
         return (rates - sum(a * history.integrals[idx] for a, idx in terms)) / a0
 
@@ -286,17 +326,26 @@ class Simulation:
         """Functions that are positive during the step and cross zero at its end."""
         m = self.model
         events = []
-        if step.until_voltage is not None:
+        v_cut, i_cut = voltage_cutoff(step, drive), current_cutoff(step, drive)
+        if v_cut is not None:
             sign = 1.0 if drive.sign > 0 else -1.0
-            events.append(("until_voltage", lambda u, s: sign * (u[m.i_V] - step.until_voltage),
+            events.append(("until_voltage", lambda u, s: sign * (u[m.i_V] - v_cut),
                            VOLTAGE_EVENT_TOL))
-        if step.until_current is not None:
+            n_units = len(m.units)
+            if n_units > 1:
+                # a stack's cutoff holds for each of its cells too: the weakest one ends it
+                events.append(("until_voltage",
+                               lambda u, s: np.min(sign * (m.cell_voltages(u) - v_cut / n_units)),
+                               VOLTAGE_EVENT_TOL / n_units))
+        if i_cut is not None:
             events.append(("until_current",
-                           lambda u, s: abs(m.tab_current(u)) * self.area_scale - step.until_current,
-                           1e-3 * step.until_current))
-        if self.lithium_metal:
-            n0 = max(self._initial_lithium(), 1e-30)
-            events.append(("lithium_exhausted", lambda u, s: s[LITHIUM], 1e-6 * n0))
+                           lambda u, s: abs(m.tab_current(u)) * self.area_scale - i_cut,
+                           1e-3 * i_cut))
+        if self.lithium_metal and (drive.sign > 0 or drive.kind == "voltage"):
+            # stripping (discharge, or a hold that discharges) can empty a lithium electrode
+            scale = max(np.max(self._initial_lithium()),
+                        self.nominal_capacity / FARADAY / self.area_scale)
+            events.append(("lithium_exhausted", lambda u, s: np.min(s[LITHIUM]), 1e-6 * scale))
         if m.intercalation:
             # a surface within SURFACE_LIMIT of x = 0 or 1 ends the step; closer in, the
             # exchange current vanishes and each step costs many Newton iterations
@@ -384,10 +433,11 @@ class Simulation:
             row[f"x_mean_{e.name}"] = float(np.sum(x * e.volume) / np.sum(e.volume))
             area = m.if_area[e.faces]
             row[f"x_surface_{e.name}"] = float(np.sum(u[m.s_xs][e.xs_slice] * area) / np.sum(area))
-        if self.lithium_metal:
-            e = self.lithium_metal[0]
-            row[f"thickness_um_{e.name}"] = (integrals[LITHIUM] / e.density_molar
-                                             / self.grid.footprint_area * 1e6)
+        for e, n_li in zip(self.lithium_metal, integrals[LITHIUM]):
+            row[f"thickness_um_{e.name}"] = n_li / e.density_molar / self.grid.footprint_area * 1e6
+        if len(m.units) > 1:
+            for n, v in enumerate(m.cell_voltages(u), start=1):
+                row[f"voltage_cell_{n}"] = float(v)
         self.rows.append(row)
         self.last_integrals = integrals
 
@@ -404,6 +454,11 @@ class Simulation:
             record.mean_voltage_V = integrals[VOLT_SECONDS] / record.duration_s
         else:
             record.mean_voltage_V = last["voltage_V"]
+        if len(self.model.units) > 1:
+            # the cell nearest to the cutoff: lowest on discharge, highest on charge
+            voltages = [last[f"voltage_cell_{n}"] for n in range(1, len(self.model.units) + 1)]
+            pick = np.argmax if record.mode in ("charge", "cccv") else np.argmin
+            record.limiting_cell = int(pick(voltages)) + 1
 
     def _report_progress(self, k, step, elapsed, u):
         if self.progress is not None:

@@ -1,0 +1,713 @@
+"""The validation suite: published numbers against the model (`thinfilm validate`).
+
+A study is a folder under ``validation/`` with
+
+- ``study.toml``: what to run and what to compare (see validation/README.md);
+- ``reference.csv``: the published numbers, one row each, with the paper, the table or
+  figure and how the number was obtained (printed, digitised, derived);
+- case files (TOML) for the runs, and a ``README.md`` arguing the tolerances and declaring
+  every parameter the paper does not print.
+
+`run_suite` runs the cases of the selected studies (in a process pool), evaluates every
+comparison and writes ``validation.json`` (a list of {"study", "source", "quantity",
+"reported", "model", "tolerance", "passed", ...}) and ``report.md`` with its plots.
+A comparison passes when |model - reported| <= tolerance, the tolerance being absolute in the
+reported unit (a relative tolerance in study.toml is converted: rel_tol * |reported|).
+
+Comparisons are of two kinds: a metric of a run (a capacity, a mean voltage, ...) or a
+calculation ("calc") through the solver's own code paths (unit parsing, the materials
+library, Arrhenius law, Butler-Volmer kinetics, the finite-volume conduction operator) for
+bookkeeping numbers that need no time integration.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+import os
+import textwrap
+import time
+import tomllib
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError, SolverError
+from .units import parse_quantity
+
+VALIDATION_DIR = Path(__file__).resolve().parents[1] / "validation"
+REFERENCE_COLUMNS = ("id", "quantity", "value", "unit", "source", "location", "obtained", "note")
+OBTAINED = ("printed", "digitised", "derived")
+DEFAULT_WORKERS = 2
+
+
+# ------------------------------------------------------------------------------------------
+# study files
+
+@dataclass
+class RunSpec:
+    name: str
+    case: Path
+    set: dict = field(default_factory=dict)      # dotted case keys -> values
+    label: str = ""
+    skip_on_input_error: bool = False            # a feature the solver may not have yet
+
+
+@dataclass
+class Comparison:
+    quantity: str
+    reference: str             # id of the row in reference.csv
+    metric: str
+    run: str | None = None
+    args: dict = field(default_factory=dict)
+    rel_tol: float | None = None
+    abs_tol: float | None = None
+    if_failed: str = ""
+
+
+@dataclass
+class Reference:
+    id: str
+    quantity: str
+    value: float
+    unit: str
+    source: str
+    location: str
+    obtained: str
+    note: str = ""
+
+
+@dataclass
+class Study:
+    name: str
+    path: Path
+    title: str
+    source: str
+    fast: bool
+    runs: dict
+    comparisons: list
+    references: dict
+    plot: dict = field(default_factory=dict)
+
+
+def _study_error(path, key, value, expected):
+    return InputError(f"{path}: {key}", value, expected)
+
+
+def load_study(folder) -> Study:
+    """Read and check a study folder (study.toml + reference.csv)."""
+    folder = Path(folder)
+    spec_path = folder / "study.toml"
+    try:
+        with spec_path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise _study_error(folder, "study.toml", None, "a study.toml file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise _study_error(spec_path, "toml", str(exc), "valid TOML") from None
+    head = data.get("study", {})
+    for key in ("title", "source"):
+        if not isinstance(head.get(key), str) or not head[key].strip():
+            raise _study_error(spec_path, f"study.{key}", head.get(key), "a non-empty string")
+    references = read_references(folder / "reference.csv")
+
+    runs = {}
+    for name, entry in data.get("runs", {}).items():
+        key = f"runs.{name}"
+        if not isinstance(entry, dict) or "case" not in entry:
+            raise _study_error(spec_path, key, entry, "a table with at least `case`")
+        case = folder / entry["case"]
+        if not case.is_file():
+            raise _study_error(spec_path, f"{key}.case", entry["case"],
+                               "a case file in the study folder")
+        unknown = set(entry) - {"case", "set", "label", "skip_on_input_error"}
+        if unknown:
+            raise _study_error(spec_path, key, sorted(unknown),
+                               "only case, set, label, skip_on_input_error")
+        runs[name] = RunSpec(name, case, dict(entry.get("set", {})), entry.get("label", name),
+                             bool(entry.get("skip_on_input_error", False)))
+
+    comparisons = []
+    for k, entry in enumerate(data.get("comparisons", [])):
+        key = f"comparisons.{k}"
+        unknown = set(entry) - {"quantity", "reference", "metric", "run", "args", "rel_tol",
+                                "abs_tol", "if_failed"}
+        if unknown:
+            raise _study_error(spec_path, key, sorted(unknown), "known comparison keys")
+        metric = entry.get("metric")
+        if metric not in RUN_METRICS and metric not in CALCULATIONS:
+            raise _study_error(spec_path, f"{key}.metric", metric,
+                               f"one of {', '.join(list(RUN_METRICS) + list(CALCULATIONS))}")
+        ref = entry.get("reference")
+        if ref not in references:
+            raise _study_error(spec_path, f"{key}.reference", ref, "an id of reference.csv")
+        run = entry.get("run")
+        if metric in RUN_METRICS and run not in runs:
+            raise _study_error(spec_path, f"{key}.run", run, "a run of this study")
+        if ("rel_tol" in entry) == ("abs_tol" in entry):
+            raise _study_error(spec_path, key, entry, "exactly one of rel_tol, abs_tol")
+        unit = RUN_METRICS.get(metric, CALCULATIONS.get(metric, (None, None)))[0]
+        if references[ref].unit != unit:
+            raise _study_error(folder / "reference.csv", f"{ref}.unit", references[ref].unit,
+                               f"{unit!r}, the unit of metric {metric}")
+        comparisons.append(Comparison(
+            quantity=entry.get("quantity") or references[ref].quantity, reference=ref,
+            metric=metric, run=run, args=dict(entry.get("args", {})),
+            rel_tol=entry.get("rel_tol"), abs_tol=entry.get("abs_tol"),
+            if_failed=entry.get("if_failed", "")))
+    return Study(name=folder.name, path=folder, title=head["title"], source=head["source"],
+                 fast=bool(head.get("fast", False)), runs=runs, comparisons=comparisons,
+                 references=references, plot=dict(data.get("plot", {})))
+
+
+def read_references(path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise _study_error(path.parent, "reference.csv", None, "a reference.csv file")
+    lines = [line for line in path.read_text().splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]
+    reader = csv.DictReader(lines)
+    if tuple(reader.fieldnames or ()) != REFERENCE_COLUMNS:
+        raise _study_error(path, "header", reader.fieldnames, ",".join(REFERENCE_COLUMNS))
+    rows = {}
+    for row in reader:
+        rid = row["id"]
+        if row["obtained"] not in OBTAINED:
+            raise _study_error(path, f"{rid}.obtained", row["obtained"], " | ".join(OBTAINED))
+        for key in ("source", "location", "quantity"):
+            if not row[key].strip():
+                raise _study_error(path, f"{rid}.{key}", row[key], "a non-empty entry")
+        try:
+            value = float(row["value"])
+        except ValueError:
+            raise _study_error(path, f"{rid}.value", row["value"], "a number") from None
+        rows[rid] = Reference(rid, row["quantity"], value, row["unit"], row["source"],
+                              row["location"], row["obtained"], row.get("note") or "")
+    return rows
+
+
+def discover(root=VALIDATION_DIR) -> list[Path]:
+    """Study folders under `root` (those with a study.toml), sorted by name."""
+    root = Path(root)
+    return sorted(p.parent for p in root.glob("*/study.toml"))
+
+
+# ------------------------------------------------------------------------------------------
+# runs (in worker processes)
+
+def apply_settings(raw: dict, settings: dict) -> dict:
+    """A copy of a case's TOML dict with dotted keys set, as in sweeps:
+    "protocol.0.c_rate", "materials.LiPON.conductivity", "cell.layers.cathode.thickness"."""
+    raw = copy.deepcopy(raw)
+    for dotted, value in settings.items():
+        parts = dotted.split(".")
+        node = raw
+        for k, part in enumerate(parts[:-1]):
+            if isinstance(node, list):
+                if part.isdigit():
+                    node = node[int(part)]
+                else:            # a layer by name
+                    matches = [item for item in node if item.get("name") == part]
+                    if not matches:
+                        raise InputError(dotted, value, f"a key of the case ({part!r} not found)")
+                    node = matches[0]
+            else:
+                node = node.setdefault(part, {})
+        last = parts[-1]
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return raw
+
+
+def _execute_run(job):
+    """Run one case (in a worker). Returns a small picklable dict."""
+    study, name, case_path, settings, may_skip = job
+    from .api import run
+    from .case import case_from_dict, load_case
+
+    started = time.perf_counter()
+    out = {"study": study, "run": name, "status": "ok", "message": "", "summary": None,
+           "series": [], "layers": {}}
+    try:
+        case = load_case(case_path)
+        if settings:
+            case = case_from_dict(apply_settings(case.raw, settings), case.path.parent,
+                                  source=str(case_path))
+        out["layers"] = {layer.name: layer.thickness for layer in case.layers}
+        result = run(case)
+    except InputError as exc:
+        # a feature the solver does not have yet is a skip, a broken study case an error
+        out.update(status="skipped" if may_skip else "error",
+                   message=f"the solver rejects this case (invalid input): {exc}")
+        return out
+    except SolverError as exc:
+        out.update(status="solver_failed", message=str(exc))
+        return out
+    except Exception as exc:  # noqa: BLE001 - report it, do not take the suite down
+        out.update(status="error", message=f"{type(exc).__name__}: {exc}")
+        return out
+    out["summary"] = result.summary
+    if result.failed:
+        out.update(status="solver_failed", message=result.summary.get("message", ""))
+    for k, _ in enumerate(result.summary["steps"]):
+        s = result.step_series(k)
+        if "capacity_mAh_cm2" in s and "voltage_V" in s:
+            out["series"].append({"capacity_uAh_cm2": (s["capacity_mAh_cm2"] * 1e3).tolist(),
+                                  "voltage_V": s["voltage_V"].tolist()})
+        else:                           # a step that failed before its first time step
+            out["series"].append({"capacity_uAh_cm2": [], "voltage_V": []})
+    out["wall_time_s"] = time.perf_counter() - started
+    return out
+
+
+def _run_jobs(jobs, workers):
+    if workers <= 1 or len(jobs) <= 1:
+        return [_execute_run(job) for job in jobs]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_execute_run, jobs))
+
+
+# ------------------------------------------------------------------------------------------
+# metrics of runs: name -> (unit, function(run_output, args, runs) -> float)
+
+def _step(out, args):
+    steps = out["summary"]["steps"]
+    k = int(args.get("step", 0))
+    if k >= len(steps):
+        raise ValueError(f"run {out['run']} has no step {k}")
+    return steps[k]
+
+
+def _capacity(out, args, runs):
+    return _step(out, args)["capacity_mAh_cm2"] * 1e3
+
+
+def _capacity_total(out, args, runs):
+    return _step(out, args)["capacity_mAh_cm2"] * 1e3 * out["summary"]["footprint_area_cm2"]
+
+
+def _capacity_per_thickness(out, args, runs):
+    thickness_um = out["layers"][args["layer"]] * 1e6
+    return _capacity(out, args, runs) / thickness_um
+
+
+def _mean_voltage(out, args, runs):
+    return _step(out, args)["mean_voltage_V"]
+
+
+def _energy(out, args, runs):
+    return _step(out, args)["energy_mWh_cm2"] * 1e3
+
+
+def _capacity_ratio(out, args, runs):
+    other = runs[args["relative_to"]]
+    if other["status"] != "ok":
+        raise RuntimeError(f"run {args['relative_to']}: {other['status']} {other['message']}")
+    return _capacity(out, args, runs) / _capacity(other, {"step": args.get("relative_step", 0)},
+                                                  runs)
+
+
+RUN_METRICS = {
+    "capacity": ("uAh/cm^2", _capacity),
+    "capacity_total": ("uAh", _capacity_total),
+    "capacity_per_thickness": ("uAh/cm^2/um", _capacity_per_thickness),
+    "mean_voltage": ("V", _mean_voltage),
+    "energy": ("uWh/cm^2", _energy),
+    "capacity_ratio": ("1", _capacity_ratio),
+}
+
+
+# ------------------------------------------------------------------------------------------
+# calculations through the solver's code paths (no time integration)
+
+def layer_resistance(thickness, conductivity, area=1e-4, cells=8):
+    """Resistance (ohm) of a uniform layer between two equipotential faces, from the
+    finite-volume conduction operator the solver assembles (meshes.planar + operators)."""
+    import scipy.sparse.linalg as spla
+
+    from meshes.planar import planar_grid
+
+    from .operators import boundary_transmissibility, diffusion_matrix
+
+    grid = planar_grid([("layer", thickness)], cells, area, dim=1, grading=0.5)
+    bottom, top = grid.boundary_faces["bottom"], grid.boundary_faces["top"]
+    faces = np.concatenate([bottom, top])
+    K = diffusion_matrix(grid, conductivity, dirichlet_faces=faces)
+    rhs = np.zeros(grid.n_cells)
+    t_bottom = boundary_transmissibility(grid, np.full(grid.n_cells, conductivity), bottom)
+    np.add.at(rhs, grid.face_cells[bottom, 0], t_bottom * 1.0)      # 1 V on the bottom face
+    phi = spla.spsolve(K.tocsc(), rhs)
+    current = float(np.sum(t_bottom * (1.0 - phi[grid.face_cells[bottom, 0]])))
+    return 1.0 / current
+
+
+def _q(args, key, dimension):
+    return parse_quantity(args[key], dimension, key)
+
+
+def calc_electrolyte_asr(args, base):
+    """Area-specific resistance (ohm cm^2) of a library electrolyte film at a temperature."""
+    from .materials import load_material
+    from .physics.arrhenius import arrhenius
+
+    material = load_material(args["material"], args.get("overrides"), base)
+    temperature = _q(args, "temperature", "temperature") if "temperature" in args else \
+        material.value("reference_temperature")
+    kappa = arrhenius(material.value("conductivity"), material.value("activation_energy"),
+                      temperature, material.value("reference_temperature"))
+    area = 1e-4
+    return layer_resistance(_q(args, "thickness", "length"), kappa, area) * area * 1e4
+
+
+def calc_threshold_conductivity(args, base):
+    """Smallest conductivity (S/cm) for which a film of `thickness` stays within `asr`."""
+    area = 1e-4
+    asr_unit = layer_resistance(_q(args, "thickness", "length"), 1.0, area) * area   # at 1 S/m
+    target = _q(args, "asr", "area_resistance")
+    return asr_unit / target / 100.0
+
+
+def calc_lithium_areal_capacity(args, base):
+    """Charge (mAh/cm^2) held by a lithium film of `thickness` (library Li density, M)."""
+    from .materials import load_material
+
+    li = load_material(args.get("material", "Li"), args.get("overrides"), base)
+    return li.volumetric_capacity() * _q(args, "thickness", "length") / 3.6 / 1e4
+
+
+def calc_lithium_thickness(args, base):
+    """Thickness (um) of lithium metal holding `areal_capacity`."""
+    from .materials import load_material
+
+    li = load_material(args.get("material", "Li"), args.get("overrides"), base)
+    return _q(args, "areal_capacity", "areal_charge") / li.volumetric_capacity() * 1e6
+
+
+def calc_arrhenius_conductivity(args, base):
+    """A conductivity (S/cm) moved along the solver's Arrhenius law to `temperature`."""
+    from .physics.arrhenius import arrhenius
+
+    return arrhenius(_q(args, "conductivity", "conductivity"),
+                     _q(args, "activation_energy", "molar_energy"),
+                     _q(args, "temperature", "temperature"),
+                     _q(args, "reference_temperature", "temperature")) / 100.0
+
+
+def _case_of(args, base):
+    from .case import case_from_dict, load_case
+
+    case = load_case(Path(base) / args["case"])
+    if args.get("set"):
+        case = case_from_dict(apply_settings(case.raw, args["set"]), case.path.parent)
+    return case
+
+
+def calc_theoretical_capacity(args, base):
+    """Theoretical capacity (uAh) of one layer of a case (usable stoichiometry range)."""
+    case = _case_of(args, base)
+    layer = case.layer(args["layer"])
+    return layer.material.volumetric_capacity() * layer.thickness * case.footprint_area / 3.6e-3
+
+
+def calc_charge_transfer_resistance(args, base):
+    """Linear charge-transfer resistance (ohm cm^2) of a layer's interface at stoichiometry
+    x: 1 / (di/deta at eta = 0), from the solver's Butler-Volmer functions."""
+    from .physics.kinetics import butler_volmer, exchange_current_density
+
+    case = _case_of(args, base)
+    material = case.layer(args["layer"]).material
+    alpha_a = material.value("charge_transfer_coefficient")
+    if material.has("rate_constant"):
+        i0, _ = exchange_current_density(np.array([float(args["stoichiometry"])]),
+                                         material.value("rate_constant"),
+                                         material.value("max_concentration"),
+                                         alpha_a, 1.0 - alpha_a)
+    else:
+        i0 = np.array([material.value("exchange_current_density")])
+    _, di_deta = butler_volmer(np.zeros(1), i0, alpha_a, 1.0 - alpha_a, case.temperature)
+    return float(1.0 / di_deta[0]) * 1e4
+
+
+CALCULATIONS = {
+    "electrolyte_asr": ("ohm*cm^2", calc_electrolyte_asr),
+    "threshold_conductivity": ("S/cm", calc_threshold_conductivity),
+    "lithium_areal_capacity": ("mAh/cm^2", calc_lithium_areal_capacity),
+    "lithium_thickness": ("um", calc_lithium_thickness),
+    "arrhenius_conductivity": ("S/cm", calc_arrhenius_conductivity),
+    "theoretical_capacity": ("uAh", calc_theoretical_capacity),
+    "charge_transfer_resistance": ("ohm*cm^2", calc_charge_transfer_resistance),
+}
+
+
+# ------------------------------------------------------------------------------------------
+# evaluation
+
+def evaluate(study: Study, runs: dict) -> tuple[list, list]:
+    """(records, skipped) of one study, given the outputs of its runs by name."""
+    records, skipped = [], []
+    for comp in study.comparisons:
+        ref = study.references[comp.reference]
+        try:
+            if comp.metric in CALCULATIONS:
+                model = float(CALCULATIONS[comp.metric][1](comp.args, study.path))
+            else:
+                out = runs[comp.run]
+                if out["status"] != "ok":
+                    skipped.append({"study": study.name, "quantity": comp.quantity,
+                                    "run": comp.run, "status": out["status"],
+                                    "reason": out["message"]})
+                    continue
+                model = float(RUN_METRICS[comp.metric][1](out, comp.args, runs))
+        except (InputError, RuntimeError, ValueError, KeyError) as exc:
+            skipped.append({"study": study.name, "quantity": comp.quantity, "run": comp.run,
+                            "status": "error", "reason": f"{type(exc).__name__}: {exc}"})
+            continue
+        tolerance = comp.abs_tol if comp.abs_tol is not None else comp.rel_tol * abs(ref.value)
+        passed = bool(math.isfinite(model) and abs(model - ref.value) <= tolerance)
+        records.append({
+            "study": study.name,
+            "source": f"{ref.source}, {ref.location}",
+            "quantity": comp.quantity,
+            "reported": ref.value,
+            "model": model,
+            "tolerance": float(tolerance),
+            "passed": passed,
+            "unit": ref.unit,
+            "tolerance_relative": comp.rel_tol,
+            "obtained": ref.obtained,
+            "reference_id": ref.id,
+            "run": comp.run,
+            "if_failed": "" if passed else comp.if_failed,
+        })
+    return records, skipped
+
+
+def select_studies(root=VALIDATION_DIR, names=None, fast_only=False) -> list[Study]:
+    studies = [load_study(p) for p in discover(root)]
+    if names:
+        known = {s.name for s in studies}
+        missing = [n for n in names if n not in known]
+        if missing:
+            raise InputError("--study", ",".join(missing), f"one of: {', '.join(sorted(known))}")
+        studies = [s for s in studies if s.name in names]
+    if fast_only:
+        studies = [s for s in studies if s.fast]
+    return studies
+
+
+def run_suite(out_dir, root=VALIDATION_DIR, names=None, fast_only=False,
+              workers=DEFAULT_WORKERS, plots=True) -> dict:
+    """Run the studies, write validation.json and report.md (+ PNG plots) to `out_dir`."""
+    started = time.perf_counter()
+    studies = select_studies(root, names, fast_only)
+    jobs = [(s.name, r.name, str(r.case), r.set, r.skip_on_input_error)
+            for s in studies for r in s.runs.values()]
+    outputs = _run_jobs(jobs, workers)
+    by_study = {s.name: {} for s in studies}
+    for out in outputs:
+        by_study[out["study"]][out["run"]] = out
+    records, skipped = [], []
+    for study in studies:
+        rec, skip = evaluate(study, by_study[study.name])
+        records += rec
+        skipped += skip
+        for out in by_study[study.name].values():
+            if out["status"] != "ok" and not any(s.get("run") == out["run"]
+                                                 and s["study"] == study.name for s in skip):
+                skipped.append({"study": study.name, "quantity": "(run without comparisons)",
+                                "run": out["run"], "status": out["status"],
+                                "reason": out["message"]})
+    elapsed = time.perf_counter() - started
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    from .results import write_atomic
+
+    write_atomic(out_dir / "validation.json", json.dumps(records, indent=2) + "\n")
+    figures = {}
+    if plots:
+        for study in studies:
+            png = study_figure_png(study, by_study[study.name],
+                                   [r for r in records if r["study"] == study.name])
+            if png is not None:
+                name = f"{study.name}.png"
+                write_atomic(out_dir / name, png)
+                figures[study.name] = name
+    report = report_markdown(studies, records, skipped, by_study, figures, elapsed, workers)
+    write_atomic(out_dir / "report.md", report)
+    return {"records": records, "skipped": skipped, "runs": by_study, "elapsed_s": elapsed,
+            "studies": [s.name for s in studies]}
+
+
+# ------------------------------------------------------------------------------------------
+# report
+
+def _fmt(value):
+    if value is None:
+        return ""
+    if value == 0 or 1e-3 <= abs(value) < 1e5:
+        return f"{value:.4g}"
+    return f"{value:.3e}"
+
+
+def summary_table(records) -> str:
+    """The markdown table of validation.json (also used in validation/README.md)."""
+    lines = ["| study | quantity | reported | model | tolerance | unit | pass |",
+             "|---|---|---|---|---|---|---|"]
+    for r in records:
+        tol = f"±{_fmt(r['tolerance'])}"
+        if r.get("tolerance_relative") is not None:
+            tol += f" ({r['tolerance_relative'] * 100:g} %)"
+        lines.append(f"| {r['study']} | {r['quantity']} | {_fmt(r['reported'])} | "
+                     f"{_fmt(r['model'])} | {tol} | {r['unit']} | "
+                     f"{'yes' if r['passed'] else '**no**'} |")
+    return "\n".join(lines)
+
+
+def report_markdown(studies, records, skipped, by_study, figures, elapsed, workers) -> str:
+    n_pass = sum(r["passed"] for r in records)
+    papers = {r["source"].split(",")[0] for r in records}
+    counts = (f"{len(records)} comparisons from {len(studies)} studies "
+              f"({len(papers)} distinct first-named sources); {n_pass} within tolerance "
+              f"({100.0 * n_pass / max(len(records), 1):.0f} %); {len(skipped)} skipped. "
+              f"Wall time {elapsed:.1f} s on {workers} worker process(es).")
+    rule = ("A comparison passes when |model − reported| ≤ tolerance (absolute, in the "
+            "reported unit; a relative tolerance is shown in brackets). Each study's "
+            "README.md (validation/<study>/) argues its tolerances and lists the parameters "
+            "the paper does not print.")
+    lines = ["# thinfilm validation report", "", counts, "", rule, "", "## Summary", "",
+             summary_table(records), ""]
+    if skipped:
+        lines += ["## Skipped", "", "| study | quantity | run | status | reason |",
+                  "|---|---|---|---|---|"]
+        for s in skipped:
+            reason = s["reason"].replace("|", "\\|").replace("\n", " ")
+            lines.append(f"| {s['study']} | {s['quantity']} | {s.get('run') or ''} | "
+                         f"{s['status']} | {reason} |")
+        lines.append("")
+    for study in studies:
+        recs = [r for r in records if r["study"] == study.name]
+        lines += [f"## {study.name}: {study.title}", "", f"Source: {study.source}", ""]
+        runs = by_study[study.name]
+        if runs:
+            lines += ["| run | status | steps: end reason, capacity (µAh/cm²), mean V | wall s |",
+                      "|---|---|---|---|"]
+            for name, out in runs.items():
+                if out["summary"]:
+                    steps = "; ".join(f"{s['end_reason']}, {s['capacity_mAh_cm2'] * 1e3:.3f},"
+                                      f" {s['mean_voltage_V']:.3f}"
+                                      for s in out["summary"]["steps"])
+                else:
+                    steps = out["message"].replace("|", "\\|")
+                lines.append(f"| {name} | {out['status']} | {steps} | "
+                             f"{out.get('wall_time_s', 0.0):.2f} |")
+            lines.append("")
+        failed = [r for r in recs if not r["passed"]]
+        for r in failed:
+            text = (f"**Outside tolerance: {r['quantity']}** (model {_fmt(r['model'])}, "
+                    f"reported {_fmt(r['reported'])} {r['unit']}). "
+                    f"{r['if_failed'] or 'See the study README.'}")
+            lines += [text, ""]
+        if study.name in figures:
+            lines += [f"![{study.name}]({figures[study.name]})", ""]
+    return "\n".join(lines) + "\n"
+
+
+def study_figure_png(study: Study, runs: dict, records: list) -> bytes | None:
+    """Overlay plot of one study: model discharge curves with the reported capacities and
+    voltages marked on them (left, when the study has runs), and model/reported with the
+    tolerance band for every comparison (right)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not records and not runs:
+        return None
+    ok_runs = {n: o for n, o in runs.items() if o["status"] == "ok"}
+    panels = (1 if ok_runs else 0) + (1 if records else 0)
+    if panels == 0:
+        return None
+    fig, axes = plt.subplots(1, panels, figsize=(6.2 * panels, 4.4), squeeze=False)
+    axes = list(axes[0])
+    if ok_runs:
+        ax = axes.pop(0)
+        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        for k, (name, out) in enumerate(ok_runs.items()):
+            colour = colours[k % len(colours)]
+            label = study.runs[name].label or name
+            for j, series in enumerate(out["series"]):
+                if out["summary"]["steps"][j]["mode"] not in ("discharge", "charge"):
+                    continue
+                ax.plot(series["capacity_uAh_cm2"], series["voltage_V"], color=colour,
+                        label=label if j == 0 else None)
+            for r in records:
+                if r["run"] != name:
+                    continue
+                comp = next(c for c in study.comparisons if c.reference == r["reference_id"]
+                            and c.run == name and c.quantity == r["quantity"])
+                step = int(comp.args.get("step", 0))
+                series = out["series"][step]
+                if not series["voltage_V"]:
+                    continue
+                v_end = series["voltage_V"][-1]
+                x = None
+                if r["unit"] == "uAh/cm^2":
+                    x = r["reported"]
+                elif r["unit"] == "uAh/cm^2/um":
+                    x = r["reported"] * out["layers"][comp.args["layer"]] * 1e6
+                elif r["unit"] == "uAh":
+                    x = r["reported"] / out["summary"]["footprint_area_cm2"]
+                if x is not None:
+                    ax.errorbar([x], [v_end], xerr=[[r["tolerance"] * x / r["reported"]]] * 2,
+                                fmt="o", color=colour, mfc="white", capsize=3)
+                elif r["unit"] == "V":
+                    cap = series["capacity_uAh_cm2"][-1]
+                    ax.errorbar([0.5 * cap], [r["reported"]], yerr=r["tolerance"], fmt="s",
+                                color=colour, mfc="white", capsize=3)
+        ax.set_xlabel("capacity (µAh/cm²)")
+        ax.set_ylabel("cell voltage (V)")
+        ax.set_title("model (lines), reported (open markers, with tolerance)", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower left")
+    if records:
+        ax = axes.pop(0)
+        y = np.arange(len(records))
+        ratio = np.array([r["model"] / r["reported"] if r["reported"] else np.nan
+                          for r in records])
+        tol = np.array([r["tolerance"] / abs(r["reported"]) if r["reported"] else np.nan
+                        for r in records])
+        ax.barh(y, 2 * tol, left=1 - tol, color="0.85", label="tolerance")
+        colours = ["tab:green" if r["passed"] else "tab:red" for r in records]
+        ax.scatter(ratio, y, c=colours, zorder=3, label="model / reported")
+        ax.axvline(1.0, color="0.3", lw=0.8)
+        ax.set_yticks(y)
+        ax.set_yticklabels([textwrap.fill(r["quantity"], 38) for r in records], fontsize=6.5)
+        ax.invert_yaxis()
+        ax.set_xlabel("model / reported")
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    fig.suptitle(f"{study.name}: {study.title}"[:110], fontsize=9)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def suite_summary_line(result) -> str:
+    records = result["records"]
+    n_pass = sum(r["passed"] for r in records)
+    return (f"{len(records)} comparisons, {n_pass} within tolerance, "
+            f"{len(result['skipped'])} skipped, {result['elapsed_s']:.1f} s")
+
+
+def default_workers() -> int:
+    return max(1, min(DEFAULT_WORKERS, os.cpu_count() or 1))

@@ -1,0 +1,202 @@
+"""Bipolar stacks and anode-free cells: series connection, imbalance, plating and stripping."""
+
+import copy
+import tomllib
+
+import numpy as np
+import pytest
+
+import solver
+from solver.api import build_grid
+from solver.case import case_from_dict
+from solver.errors import InputError
+from solver.model import CellModel
+from solver.units import FARADAY
+from tests.conftest import ROOT, assert_jacobian_matches_differences, perturbed_state
+
+CASES = ROOT / "cases"
+
+
+def case_dict(name):
+    with open(CASES / name, "rb") as handle:
+        return tomllib.load(handle)
+
+
+def stack(n_cells=3, variations=(), protocol=None, cells=8):
+    data = case_dict("bipolar_3cell_li_lipon_lco.toml")
+    data["cell"]["bipolar"] = {"n_cells": n_cells, "variations": list(variations)}
+    data["mesh"]["cells_per_layer"] = cells
+    if protocol is not None:
+        data["protocol"] = protocol
+    return data
+
+
+def single_cell(data):
+    """The unit cell of a stack case as a planar case."""
+    single = copy.deepcopy(data)
+    single["cell"]["architecture"] = "planar"
+    del single["cell"]["bipolar"]
+    return single
+
+
+def run(data):
+    return solver.run(case_from_dict(data, CASES, "test"))
+
+
+DISCHARGE = [{"mode": "discharge", "c_rate": 2, "until_voltage": "9.0 V"}]
+
+
+@pytest.fixture(scope="module")
+def balanced():
+    data = stack(protocol=DISCHARGE)
+    data["solver"] = {"rtol": 1e-5}      # the two runs take different time steps
+    return run(data), run(single_cell(data) | {"protocol": [
+        {"mode": "discharge", "c_rate": 2, "until_voltage": "3.0 V"}]})
+
+
+def test_balanced_stack_is_three_cells_in_series(balanced):
+    triple, one = balanced
+    s3, s1 = triple.summary["steps"][0], one.summary["steps"][0]
+    assert s3["end_reason"] == s1["end_reason"] == "until_voltage"
+    # same current, same capacity; three times the voltage (the collectors cost nanovolts)
+    assert triple.summary["nominal_capacity_uAh"] == pytest.approx(one.summary["nominal_capacity_uAh"])
+    assert s3["capacity_mAh_cm2"] == pytest.approx(s1["capacity_mAh_cm2"], rel=1e-4)
+    assert s3["mean_voltage_V"] == pytest.approx(3 * s1["mean_voltage_V"], rel=1e-5)
+    assert s3["energy_mWh_cm2"] == pytest.approx(3 * s1["energy_mWh_cm2"], rel=1e-4)
+
+
+def test_cell_voltages_add_up_to_the_stack_voltage(balanced):
+    ts = balanced[0].timeseries
+    cells = ts["voltage_cell_1"] + ts["voltage_cell_2"] + ts["voltage_cell_3"]
+    assert np.max(np.abs(cells - ts["voltage_V"])) < 1e-6
+    # identical cells stay identical
+    assert np.max(np.abs(ts["voltage_cell_1"] - ts["voltage_cell_3"])) < 1e-6
+
+
+def test_imbalanced_stack_stops_at_its_weakest_cell():
+    thin = {"cell": 2, "layer": "cathode", "thickness": "240 nm"}
+    result = run(stack(variations=[thin], protocol=DISCHARGE))
+    step = result.summary["steps"][0]
+    ts = result.timeseries
+    assert step["end_reason"] == "until_voltage"
+    assert step["limiting_cell"] == 2
+    # the weak cell is at its share of the cutoff (3.0 V) while the stack is still above 9 V
+    assert ts["voltage_cell_2"][-1] == pytest.approx(3.0, abs=1e-3)
+    assert ts["voltage_V"][-1] > 9.5
+    assert min(ts["voltage_cell_1"][-1], ts["voltage_cell_3"][-1]) > 3.5
+    # it delivers what the thin cell alone delivers at the same current
+    alone = single_cell(stack(protocol=DISCHARGE))
+    alone["cell"]["layers"][1]["thickness"] = "240 nm"
+    alone["cell"]["nominal_capacity"] = f"{result.summary['nominal_capacity_uAh']} uAh"
+    alone["protocol"] = [{"mode": "discharge", "c_rate": 2, "until_voltage": "3.0 V"}]
+    single = run(alone).summary["steps"][0]
+    assert step["capacity_mAh_cm2"] == pytest.approx(single["capacity_mAh_cm2"], rel=1e-3)
+
+
+def test_stack_conserves_lithium_in_every_cell():
+    result = run(stack(n_cells=2, protocol=[
+        {"mode": "discharge", "c_rate": 5, "until_time": "6 min"},
+        {"mode": "charge", "c_rate": 5, "until_time": "3 min"}]))
+    ts = result.timeseries
+    model = result.model
+    lco_mol = 51555.0 * 320e-9 * 1e-4
+    li_mol = 534.0 / 6.94e-3 * 1e-6 * 1e-4          # mol per um of Li on 1 cm^2
+    for k in (1, 2):
+        cathode = ts[f"x_mean_cathode_{k}"] * lco_mol
+        anode = ts[f"thickness_um_anode_{k}"] * li_mol
+        assert np.max(np.abs((cathode + anode) - (cathode[0] + anode[0]))) < 1e-9 * anode[0]
+    assert len(model.units) == 2
+
+
+def test_stack_jacobian_matches_differences():
+    case = case_from_dict(stack(n_cells=2, cells=4), CASES, "test")
+    model = CellModel(case, build_grid(case))
+    u = perturbed_state(model, np.random.default_rng(3))
+    assert_jacobian_matches_differences(model, u, 1e3, ("current", 2e-5))
+
+
+def test_bipolar_collector_floats_at_the_cell_voltage():
+    """The shared collector between cells is tied to no tab: its potential comes from the
+    kinetics on both sides, and must be exact at open circuit."""
+    case = case_from_dict(stack(n_cells=2, cells=4), CASES, "test")
+    model = CellModel(case, build_grid(case))
+    u = model.initial_state()
+    R, _ = model.residual_and_jacobian(u, -u[model.s_x], 1.0, ("current", 0.0))
+    assert np.max(np.abs(R)) < 1e-10
+    phi = u[model.s_phi]
+    shared = build_grid(case).cells_with_tag("top_cc_1")
+    assert np.allclose(phi[shared], model.cell_voltages(u)[1], atol=1e-12)
+
+
+@pytest.mark.parametrize("change,key", [
+    ({"n_cells": 0}, "cell.bipolar.n_cells"),
+    ({"n_cells": 2.5}, "cell.bipolar.n_cells"),
+    ({"variations": [{"cell": 4, "layer": "cathode", "thickness": "1 um"}]},
+     "cell.bipolar.variations.0.cell"),
+    ({"variations": [{"cell": 1, "layer": "separator", "thickness": "1 um"}]},
+     "cell.bipolar.variations.0.layer"),
+    ({"variations": [{"cell": 1, "layer": "cathode"}]}, "cell.bipolar.variations.0"),
+    ({"variations": [{"cell": 1, "layer": "anode", "initial_stoichiometry": 0.5}]},
+     "cell.bipolar.variations.0.initial_stoichiometry"),
+    ({"variations": [{"cell": 1, "layer": "cathode", "thickness": "-1 um"}]},
+     "cell.bipolar.variations.0.thickness"),
+    ({"n_cells": 2, "colour": "red"}, "cell.bipolar.colour"),
+])
+def test_bad_bipolar_input_names_the_key(change, key):
+    data = stack()
+    data["cell"]["bipolar"].update(change)
+    with pytest.raises(InputError) as info:
+        case_from_dict(data, CASES, "test")
+    assert info.value.key == key
+
+
+# ---------------------------------------------------------------- anode-free cells
+
+def anode_free(protocol, cells=8):
+    data = case_dict("anode_free_cu_lipon_lco.toml")
+    data["mesh"]["cells_per_layer"] = cells
+    data["protocol"] = protocol
+    return data
+
+
+LI_MOL_PER_UM_CM2 = 534.0 / 6.94e-3 * 1e-6 * 1e-4
+
+
+def test_anode_free_cell_plates_and_strips_all_its_lithium():
+    result = run(anode_free([
+        {"mode": "charge", "c_rate": 2, "until_voltage": "4.2 V"},
+        {"mode": "discharge", "c_rate": 2, "until_voltage": "3.0 V"}]))
+    charge, discharge = result.summary["steps"]
+    ts = result.timeseries
+    thickness = ts["thickness_um_anode"]
+    assert charge["end_reason"] == "until_voltage"
+    assert discharge["end_reason"] == "lithium_exhausted"
+    # the plated film holds exactly the charge passed (Faraday), and none is left at the end
+    plated = thickness[ts["step"] == 0][-1]
+    charge_mol = charge["capacity_mAh_cm2"] * 3.6 / FARADAY
+    assert plated * LI_MOL_PER_UM_CM2 == pytest.approx(charge_mol, rel=1e-9)
+    assert abs(thickness[-1]) < 1e-6 * plated
+    assert np.all(np.diff(thickness[ts["step"] == 0]) >= 0)
+    # with no side reaction, all the plated lithium comes back: coulombic efficiency 1
+    assert discharge["capacity_mAh_cm2"] == pytest.approx(charge["capacity_mAh_cm2"], rel=1e-6)
+
+
+def test_anode_free_cell_made_discharged_has_nothing_to_give():
+    result = run(anode_free([{"mode": "discharge", "c_rate": 1, "until_voltage": "3.0 V"},
+                             {"mode": "charge", "c_rate": 1, "until_time": "10 min"}]))
+    first, second = result.summary["steps"]
+    assert first["end_reason"] == "lithium_exhausted"
+    assert first["capacity_mAh_cm2"] < 1e-9
+    # the protocol goes on: lithium exhausted ends a step, not the run
+    assert second["end_reason"] == "until_time"
+    assert result.timeseries["thickness_um_anode"][-1] > 0
+
+
+def test_anode_free_jacobian_matches_differences():
+    case = case_from_dict(anode_free([{"mode": "charge", "c_rate": 1, "until_time": 1.0}],
+                                     cells=4), CASES, "test")
+    model = CellModel(case, build_grid(case))
+    li = next(e for e in model.electrodes if e.kind == "lithium_metal")
+    assert li.cells.size == 0 and li.faces.size == 1
+    u = perturbed_state(model, np.random.default_rng(5))
+    assert_jacobian_matches_differences(model, u, 1e3, ("current", -2e-5))

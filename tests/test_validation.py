@@ -1,0 +1,128 @@
+"""The validation suite: study files, the runner, validation.json and report.md."""
+
+import json
+import shutil
+
+import pytest
+
+from solver import cli, validation
+from solver.errors import InputError
+
+REQUIRED_KEYS = {"study", "source", "quantity", "reported", "model", "tolerance", "passed"}
+
+
+def _check_records(records):
+    assert isinstance(records, list) and records
+    for r in records:
+        assert REQUIRED_KEYS <= set(r)
+        assert isinstance(r["study"], str) and isinstance(r["source"], str)
+        assert isinstance(r["quantity"], str)
+        for key in ("reported", "model", "tolerance"):
+            assert isinstance(r[key], float)
+        assert isinstance(r["passed"], bool)
+        assert r["passed"] == (abs(r["model"] - r["reported"]) <= r["tolerance"])
+
+
+def test_every_study_loads_and_names_its_sources():
+    studies = validation.select_studies()
+    names = {s.name for s in studies}
+    assert {"bookkeeping", "danilov2011", "west2002"} <= names
+    for study in studies:
+        assert study.comparisons, study.name
+        assert (study.path / "README.md").is_file(), study.name
+        for ref in study.references.values():
+            assert ref.obtained in validation.OBTAINED
+            assert ref.source and ref.location
+
+
+def test_bookkeeping_through_the_solver_code_paths():
+    study = validation.load_study(validation.VALIDATION_DIR / "bookkeeping")
+    records, skipped = validation.evaluate(study, {})
+    assert not skipped
+    _check_records(records)
+    by_id = {r["reference_id"]: r for r in records}
+    # 1 um at 2.3 uS/cm: 43.48 ohm cm2, from the finite-volume operator
+    assert by_id["lipon_asr_1um"]["model"] == pytest.approx(1e-4 / 2.3e-6, rel=1e-9)
+    assert by_id["sigma_min_30um"]["model"] == pytest.approx(0.003 / 3.75, rel=1e-9)
+    assert by_id["llt_25C"]["model"] == pytest.approx(1.48e-4, rel=0.01)
+    assert all(r["passed"] for r in records)
+
+
+def test_layer_resistance_is_exact_on_a_graded_grid():
+    assert validation.layer_resistance(2e-6, 0.5, area=1e-4, cells=5) == pytest.approx(
+        2e-6 / (0.5 * 1e-4), rel=1e-12)
+
+
+def test_runner_writes_json_and_report(tmp_path):
+    """The CLI on the cheap Danilov study: its runs, a skipped variant, the files."""
+    out = tmp_path / "val"
+    assert cli.main(["validate", "--study", "danilov2011", "--study", "bookkeeping",
+                     "--out", str(out)]) == 0
+    records = json.loads((out / "validation.json").read_text())
+    _check_records(records)
+    assert {r["study"] for r in records} == {"danilov2011", "bookkeeping"}
+    danilov = [r for r in records if r["study"] == "danilov2011"]
+    assert any(r["run"] == "1.6C" and r["passed"] for r in danilov)
+    report = (out / "report.md").read_text()
+    assert "| study | quantity | reported | model | tolerance | unit | pass |" in report
+    assert (out / "danilov2011.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "danilov2011.png" in report
+    # the dissociation variant is either evaluated (model available) or skipped with a reason
+    diss = [r for r in records if r["run"] and r["run"].startswith("diss")]
+    if not diss:
+        assert "dissociation" in report and "Skipped" in report
+
+
+def test_an_input_error_skips_only_runs_marked_for_it(tmp_path):
+    root = tmp_path / "validation"
+    study = root / "toy"
+    shutil.copytree(validation.VALIDATION_DIR / "west2002", study)
+    text = (study / "cell.toml").read_text().replace('material = "LiPON"',
+                                                      'material = "LiPON"\n# bad below')
+    text = text.replace('c_rate = 0.1', 'c_rate = 0.1\nuntil_volts = 3')
+    (study / "bad.toml").write_text(text)
+    spec = (study / "study.toml").read_text()
+    spec += ('\n[runs.bad_skip]\ncase = "bad.toml"\nskip_on_input_error = true\n'
+             '\n[runs.bad_error]\ncase = "bad.toml"\n')
+    (study / "study.toml").write_text(spec)
+    result = validation.run_suite(tmp_path / "out", root=root, workers=1, plots=False)
+    status = {name: out["status"] for name, out in result["runs"]["toy"].items()}
+    assert status == {"C/10": "ok", "bad_skip": "skipped", "bad_error": "error"}
+    assert "protocol.0" in result["runs"]["toy"]["bad_skip"]["message"]
+
+
+def test_bad_study_files_name_the_key(tmp_path):
+    study = tmp_path / "s"
+    shutil.copytree(validation.VALIDATION_DIR / "west2002", study)
+    spec = (study / "study.toml").read_text().replace('metric = "mean_voltage"',
+                                                      'metric = "mean_volts"')
+    (study / "study.toml").write_text(spec)
+    with pytest.raises(InputError, match="comparisons.1.metric"):
+        validation.load_study(study)
+    (study / "study.toml").write_text(spec.replace("mean_volts", "mean_voltage"))
+    csv = (study / "reference.csv").read_text().replace(",printed,", ",guessed,", 1)
+    (study / "reference.csv").write_text(csv)
+    with pytest.raises(InputError, match="obtained"):
+        validation.load_study(study)
+
+
+def test_apply_settings_by_index_and_layer_name():
+    raw = {"protocol": [{"c_rate": 1}], "cell": {"layers": [{"name": "cathode", "thickness": 1}]}}
+    new = validation.apply_settings(raw, {"protocol.0.c_rate": 3.2,
+                                          "cell.layers.cathode.thickness": "2 um",
+                                          "materials.LiPON.conductivity": "1e-6 S/cm"})
+    assert new["protocol"][0]["c_rate"] == 3.2
+    assert new["cell"]["layers"][0]["thickness"] == "2 um"
+    assert new["materials"]["LiPON"]["conductivity"] == "1e-6 S/cm"
+    assert raw["protocol"][0]["c_rate"] == 1
+
+
+@pytest.mark.slow
+def test_full_suite(tmp_path):
+    """All studies on two workers: the targets of issue 5."""
+    result = validation.run_suite(tmp_path / "out", workers=2)
+    records = json.loads((tmp_path / "out" / "validation.json").read_text())
+    _check_records(records)
+    assert len(records) >= 12
+    assert sum(r["passed"] for r in records) >= 0.75 * len(records)
+    assert result["elapsed_s"] < 600
