@@ -40,11 +40,12 @@ def applied_current(step, nominal_capacity, footprint_area):
 
 
 def drive_for_step(step, nominal_capacity, footprint_area) -> StepDrive:
+    """The drive a step starts with (a cccv step starts with its constant-current charge)."""
     if step.mode == "hold":
         return StepDrive("voltage", step.voltage, 0, step.until_time)
     if step.mode == "rest":
         return StepDrive("current", 0.0, 0, step.until_time)
-    sign = 1 if step.mode == "discharge" else -1
+    sign = 1 if step.mode == "discharge" else -1          # charge and cccv: charging
     current = applied_current(step, nominal_capacity, footprint_area)
     return StepDrive("current", sign * current, sign, step.until_time)
 
@@ -62,3 +63,26 @@ def theoretical_capacities(case, model):
         else:
             out[e.name] = e.density_molar * volume * FARADAY
     return out
+
+
+def hold_drive(step) -> StepDrive:
+    """The constant-voltage phase of a cccv step: its `voltage`, held."""
+    return StepDrive("voltage", step.voltage, 0, step.until_time)
+
+
+def voltage_cutoff(step, drive: StepDrive):
+    """The voltage that ends the current phase of a step (None: no voltage cutoff).
+
+    discharge and charge: until_voltage; cccv: its `voltage` ends the constant-current phase
+    (the step goes on at that voltage); a held voltage has no voltage cutoff.
+    """
+    if drive.kind == "voltage":
+        return None
+    if step.mode == "cccv":
+        return step.voltage
+    return step.until_voltage
+
+
+def current_cutoff(step, drive: StepDrive):
+    """The current magnitude (A) that ends a held voltage (hold, or the CV phase of cccv)."""
+    return step.until_current if drive.kind == "voltage" else None

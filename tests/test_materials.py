@@ -589,3 +589,94 @@ def test_film_electrolytes(name, sigma, ea_ev, t_ref):
     assert m.value("reference_temperature") == pytest.approx(t_ref)
     assert m.value("transference_number") == 1.0
     assert m.value("model") == "single-ion"
+
+
+# ------------------------------------------------------------------------------ library-wide ranges
+
+INTERCALATION = [n for n in materials.library_names() if load_material(n).kind == "intercalation"]
+EV = FARADAY                                        # J/mol per eV
+
+
+@pytest.mark.parametrize("name", INTERCALATION)
+def test_ocv_tables_follow_the_library_convention(name):
+    """U(x) vs Li/Li+ with x the Li fraction: strictly decreasing in x (inserting Li lowers the
+    potential, for cathodes and anodes alike), between 0 and 5.5 V, and dense enough."""
+    ocv = load_material(name).value("ocv")
+    assert np.all(np.diff(ocv.x) > 0) and np.all(np.diff(ocv.y) < 0)
+    assert 0.0 < ocv.y.min() and ocv.y.max() < 5.5
+    x = np.linspace(*ocv.x_range, 2000)
+    assert np.all(np.diff(ocv(x)) < 0)
+    assert len(ocv) >= 10
+
+
+@pytest.mark.parametrize("name", materials.library_names())
+def test_activation_energies_are_physical(name):
+    m = load_material(name)
+    for param in ("activation_energy", "diffusivity_activation_energy",
+                  "rate_constant_activation_energy"):
+        if m.has(param):
+            assert 0.0 <= m.value(param) < 1.5 * EV, param
+    if m.kind == "electrolyte":
+        assert m.has("activation_energy")
+        assert 0.1 * EV < m.value("activation_energy") < 1.0 * EV   # Li+ conductors, 0.17-0.63 eV
+
+
+@pytest.mark.parametrize("name", materials.library_names())
+def test_transport_values_in_physical_ranges(name):
+    """Orders of magnitude that any real film falls in (SI units inside the library)."""
+    m = load_material(name)
+    if m.kind == "electrolyte":
+        assert 1e-10 * 100 <= m.value("conductivity") <= 1e-1 * 100            # S/cm -> S/m
+        assert 0 < m.value("transference_number") <= 1
+    elif m.kind == "collector":
+        assert 1e5 < m.value("electronic_conductivity") < 1e8                  # metals, S/m
+    elif m.kind == "lithium_metal":
+        assert 1e6 < m.value("electronic_conductivity") < 1e8
+        assert 500 < m.value("density") < 600 and 6.9e-3 < m.value("molar_mass") < 7.0e-3
+    else:
+        assert 1e-12 <= m.value("electronic_conductivity") <= 1e8
+        d = m.value("diffusivity")
+        values = d.y if isinstance(d, Table) else np.array([d])
+        assert np.all((1e-22 <= values) & (values <= 1e-9))                    # m^2/s
+        assert 1e3 < m.value("max_concentration") < 4e5                        # mol/m^3
+        low, high = m.value("stoichiometry_range")
+        assert 0 <= low < high <= 1
+    if m.has("reference_temperature"):
+        assert 250 < m.value("reference_temperature") < 400
+
+
+# ------------------------------------------------------------------------------ Sn
+
+def test_sn_is_an_anode_with_li22sn5_capacity():
+    sn = load_material("Sn")
+    assert sn.kind == "intercalation"
+    sites = 7300 / 118.71e-3                                    # mol Sn per m^3 of white tin
+    assert sn.value("max_concentration") / sites == pytest.approx(4.4, rel=1e-3)
+    mah_per_g = sn.value("max_concentration") / 7300 * FARADAY / 3600
+    assert mah_per_g == pytest.approx(993.6, rel=1e-3)
+    assert full_capacity("Sn") == pytest.approx(993.6 * 7.30 / 10, rel=1e-3)   # 725 uAh/cm^2/um
+    assert sn.value("diffusivity") == pytest.approx(3e-16)
+    low, high = sn.value("stoichiometry_range")
+    u = sn.value("ocv")(np.linspace(low, high, 200))
+    assert 0.05 <= u.min() and u.max() <= 2.0                    # an anode
+    assert sn.value("initial_stoichiometry") == high             # charged = lithiated
+
+
+def test_sn_ocv_table_holds_the_wen_huggins_plateaus():
+    ocv = load_material("Sn").value("ocv")
+    plateaus = [(0.570, 0.57, 1.0), (0.455, 1.0, 2.33), (0.430, 2.33, 2.5), (0.387, 2.5, 2.6),
+                (0.283, 2.6, 3.5), (0.170, 3.5, 4.4)]
+    for volts, start, end in plateaus:
+        assert ocv(0.5 * (start + end) / 4.4) == pytest.approx(volts, abs=1e-6)
+        inner = np.linspace(start + 0.02, end - 0.02, 20) / 4.4
+        assert np.all(np.abs(ocv(inner) - volts) <= 5e-3 + 1e-6)   # the documented tilt
+    assert any("Wen & Huggins" in note for note in ocv.notes)
+    assert any("415 degC" in note for note in ocv.notes)
+
+
+def test_sn_sources_say_what_is_constructed_or_assumed():
+    sn = load_material("Sn")
+    assert "constructed" in sn.source("ocv") and "415 degC" in sn.source("ocv")
+    assert "assumed" in sn.source("exchange_current_density")
+    assert "assumed" in sn.source("charge_transfer_coefficient")
+    assert "Lyons" in sn.source("diffusivity")

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 import solver
-from tests.conftest import planar_case, shipped_case_dict
 from solver.case import case_from_dict
+from solver.errors import InputError
+from tests.conftest import planar_case, shipped_case_dict
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +147,237 @@ def test_stripping_all_the_lithium_ends_the_discharge():
     li_uAh_cm2 = 534.0 / 6.94e-3 * 30e-9 * 96485.33212 / 3.6e-3 / 1e4
     assert step["capacity_mAh_cm2"] * 1e3 == pytest.approx(li_uAh_cm2, rel=1e-6)
     assert abs(result.timeseries["thickness_um_anode"][-1]) < 1e-6 * 0.03
+
+
+# ------------------------------------------------------------------ CCCV, GITT, cycling
+LCO_UAH_CM2_PER_X = 51555.0 * 320e-9 * 96485.33212 / 3.6e-3 / 1e4   # uAh/cm^2 per unit x
+
+
+@pytest.fixture(scope="module")
+def cccv():
+    case = planar_case(protocol=[
+        {"mode": "discharge", "c_rate": 1, "until_voltage": "3.6 V"},
+        {"mode": "cccv", "c_rate": 3, "voltage": "4.2 V", "until_current": "1 uA"},
+    ], solver={"max_step": 20.0})
+    return solver.run(case)
+
+
+def test_cccv_charges_at_constant_current_then_holds_the_voltage(cccv):
+    step = cccv.summary["steps"][1]
+    assert step["mode"] == "cccv" and step["end_reason"] == "until_current"
+    ts = cccv.step_series(1)
+    current, voltage = ts["current_A"], ts["voltage_V"]
+    i_cc = 3 * cccv.summary["nominal_capacity_uAh"] * 1e-6            # 3C in A
+    cc = np.isclose(current, -i_cc, rtol=1e-9)
+    n_cc = int(np.argmin(cc))                                          # first CV row
+    assert np.all(cc[:n_cc]) and not np.any(cc[n_cc:]) and n_cc > 5
+    # the CC phase ends at the hold voltage (event within 0.5 mV) and stays below it
+    assert abs(voltage[n_cc - 1] - 4.2) < 5e-4 and np.all(voltage[:n_cc] < 4.2 + 5e-4)
+    # the CV phase holds the voltage (< 1 mV) while the current decays monotonically
+    cv_v, cv_i = voltage[n_cc:], np.abs(current[n_cc:])
+    assert np.max(np.abs(cv_v - 4.2)) < 1e-3
+    assert np.all(np.diff(cv_i) <= 1e-12) and cv_i[0] > 0.5 * i_cc
+    assert cv_i[-1] == pytest.approx(1e-6, rel=2e-3)
+
+
+def test_cccv_charge_in_the_hold_is_the_integral_of_its_current(cccv):
+    ts = cccv.step_series(1)
+    n_cc = int(np.argmin(np.isclose(ts["current_A"], ts["current_A"][1], rtol=1e-9)))
+    t, i = ts["time_s"][n_cc - 1:], np.abs(ts["current_A"][n_cc - 1:])
+    integral = np.trapezoid(i, t) / 3.6e-3                             # uAh on 1 cm^2
+    passed = (ts["capacity_mAh_cm2"][-1] - ts["capacity_mAh_cm2"][n_cc - 1]) * 1e3
+    assert passed > 0.5                                                 # a real CV phase
+    assert passed == pytest.approx(integral, rel=5e-3)
+    # and the whole step's charge is the lithium taken out of the cathode
+    x = ts["x_mean_cathode"]
+    assert (x[0] - x[-1]) * LCO_UAH_CM2_PER_X == pytest.approx(
+        ts["capacity_mAh_cm2"][-1] * 1e3, rel=1e-6)
+
+
+def test_cccv_on_a_charged_cell_goes_straight_to_the_hold():
+    case = planar_case(protocol=[
+        {"mode": "cccv", "current": "20 uA", "voltage": "4.0 V", "until_time": "20 min"}])
+    result = solver.run(case)                    # starts at x = 0.5, 4.235 V > 4.0 V
+    ts = result.step_series(0)
+    assert result.summary["steps"][0]["end_reason"] == "until_time"
+    assert result.summary["steps"][0]["duration_s"] == pytest.approx(1200.0, rel=1e-9)
+    assert np.allclose(ts["voltage_V"][1:], 4.0, atol=1e-9)
+    # held below its OCV it discharges towards the cathode's x at 4.0 V, and the current dies
+    assert ts["current_A"][2] > 1e-4 and abs(ts["current_A"][-1]) < 1e-9
+    lco = result.model.electrodes[result.model.positive]
+    assert lco.open_circuit(ts["x_surface_cathode"][-1]) == pytest.approx(4.0, abs=1e-4)
+
+
+@pytest.fixture(scope="module")
+def gitt():
+    case = planar_case(protocol=[
+        {"repeat": 100, "until_voltage": "3.5 V", "steps": [
+            {"mode": "discharge", "c_rate": 1, "until_time": "3 min"},
+            {"mode": "rest", "until_time": "10 min"}]},
+        {"mode": "rest", "until_time": "30 min"},
+    ])
+    return solver.run(case)
+
+
+def test_gitt_stops_the_block_at_the_cutoff_and_goes_on_after_it(gitt):
+    steps = gitt.summary["steps"]
+    modes = [s["mode"] for s in steps]
+    pulses = [s for s in steps if s["mode"] == "discharge"]
+    assert modes[:-2] == ["discharge", "rest"] * (len(pulses) - 1)
+    assert modes[-2:] == ["discharge", "rest"]                 # last pulse, then the step after
+    assert [s["end_reason"] for s in pulses[:-1]] == ["until_time"] * (len(pulses) - 1)
+    assert pulses[-1]["end_reason"] == "until_voltage"
+    assert steps[-1]["duration_s"] == pytest.approx(1800.0, rel=1e-9)      # the final rest
+    assert gitt.timeseries["step"].max() == len(steps) - 1      # rows number the steps run
+    # pulses until the capacity to the cutoff is used: each passes 1/20 of the capacity
+    pulse = gitt.summary["nominal_capacity_uAh"] / 20
+    for s in pulses[:-1]:
+        assert s["capacity_mAh_cm2"] * 1e3 == pytest.approx(pulse, rel=1e-6)
+    total = sum(s["capacity_mAh_cm2"] for s in pulses) * 1e3
+    assert len(pulses) == int(np.ceil(total / pulse))
+    # near-equilibrium pulses reach the cutoff close to the end of the usable range
+    assert total / gitt.summary["nominal_capacity_uAh"] > 0.97
+    assert len(pulses) == 20
+
+
+def test_gitt_relaxed_voltage_is_the_ocv_of_the_mean_stoichiometry(gitt):
+    ts = gitt.timeseries
+    lco = gitt.model.electrodes[gitt.model.positive]
+    errors, rises = [], []
+    for k, s in enumerate(gitt.summary["steps"]):
+        if s["mode"] != "rest":
+            continue
+        rest = ts["step"] == k
+        v, x = ts["voltage_V"][rest], ts["x_mean_cathode"][rest]
+        assert np.ptp(x) < 1e-12                                # no current, no Li moved
+        errors.append(v[-1] - lco.open_circuit(x[-1]))          # U_pos(x_mean) - U_Li (= 0)
+        rises.append(v[-1] - v[0])
+    errors = np.abs(errors)
+    assert np.max(errors) < 2e-3                                # within a few mV
+    assert np.all(np.array(rises[:-1]) > 0)                     # relaxes upward after a pulse
+
+
+def test_cycling_conserves_lithium_and_lists_every_step():
+    case = planar_case(protocol=[
+        {"repeat": 3, "steps": [
+            {"mode": "discharge", "c_rate": 2, "until_voltage": "3.6 V"},
+            {"mode": "cccv", "c_rate": 2, "voltage": "4.2 V", "until_current": "2 uA"},
+            {"mode": "rest", "until_time": "5 min"}]}])
+    result = solver.run(case)
+    steps = result.summary["steps"]
+    assert [s["mode"] for s in steps] == ["discharge", "cccv", "rest"] * 3
+    assert [s["end_reason"] for s in steps] == ["until_voltage", "until_current",
+                                                "until_time"] * 3
+    ts = result.timeseries
+    li = result.model.electrodes[result.model.negative]
+    metal = ts["thickness_um_anode"] * 1e-6 * 1e-4 * li.density_molar       # mol on 1 cm^2
+    cathode = ts["x_mean_cathode"] * 51555.0 * 320e-9 * 1e-4                 # mol
+    total = metal + cathode
+    assert np.max(np.abs(total - total[0])) < 1e-9 * total[0]
+    # each cycle gives back what it took: discharge and cccv capacities agree
+    for c in range(3):
+        dis = steps[3 * c]
+        assert dis["capacity_mAh_cm2"] > 0.015
+        if c > 0:
+            assert dis["capacity_mAh_cm2"] == pytest.approx(steps[3 * c - 2]["capacity_mAh_cm2"],
+                                                            rel=0.02)
+
+
+def test_gitt_with_an_intercalation_anode_relaxes_to_the_difference_of_the_ocvs():
+    data = shipped_case_dict()
+    data["cell"]["layers"][0] = {"name": "anode", "material": "Li4Ti5O12",
+                                 "thickness": "200 nm", "initial_stoichiometry": 0.02}
+    data["cell"]["layers"][2]["initial_stoichiometry"] = 0.99
+    data["protocol"] = [{"repeat": 50, "until_voltage": "2.6 V", "steps": [
+        {"mode": "charge", "c_rate": 1, "until_time": "5 min"},
+        {"mode": "rest", "until_time": "30 min"}]}]    # 4.5 L^2/D of the LTO film
+    result = solver.run(case_from_dict(data, ".", "test"))
+    m = result.model
+    pos, neg = m.electrodes[m.positive], m.electrodes[m.negative]
+    ts = result.timeseries
+    charges = [s for s in result.summary["steps"] if s["mode"] == "charge"]
+    # the LTO film (the smaller capacity) fills first: an electrode limit ends the block too
+    assert charges[-1]["end_reason"] in ("until_voltage", "electrode_full")
+    assert result.summary["steps"][-1] is charges[-1]
+    assert all(s["end_reason"] == "until_time" for s in charges[:-1])
+    errors = []
+    for k, s in enumerate(result.summary["steps"]):
+        if s["mode"] == "rest":
+            rest = ts["step"] == k
+            errors.append(ts["voltage_V"][rest][-1]
+                          - pos.open_circuit(ts[f"x_mean_{pos.name}"][rest][-1])
+                          + neg.open_circuit(ts[f"x_mean_{neg.name}"][rest][-1]))
+    assert len(errors) >= 5 and np.max(np.abs(errors)) < 3e-3
+
+
+# ------------------------------------------------------------------ protocol input errors
+@pytest.mark.parametrize("protocol, key, expected", [
+    ([{"mode": "cccv", "c_rate": 1, "until_current": "1 uA"}], "protocol.0.voltage", "required"),
+    ([{"mode": "cccv", "c_rate": 1, "voltage": "4.2 V"}], "protocol.0", "until_current"),
+    ([{"mode": "cccv", "voltage": "4.2 V", "until_current": "1 uA"}], "protocol.0",
+     "exactly one"),
+    ([{"mode": "cccv", "c_rate": 1, "voltage": "4.2 V", "until_current": "1 uA",
+       "until_voltage": "4.2 V"}], "protocol.0.until_voltage", "cccv step"),
+    ([{"mode": "cccv", "c_rate": 1, "voltage": "4.2 V", "until_time": "-1 h"}],
+     "protocol.0.until_time", "zero"),
+    ([{"mode": "hold", "until_current": "1 uA"}], "protocol.0.voltage", "required"),
+    ([{"mode": "rest", "until_time": "-5 min"}], "protocol.0.until_time", "zero"),
+    ([{"mode": "discharge", "c_rate": 1}], "protocol.0", "until_voltage"),
+    ([{"repeat": 3, "until_voltage": "3 V", "steps": [{"mode": "rest", "until_time": 1}]}],
+     "protocol.0.until_voltage", "discharge or charge"),
+    ([{"repeat": 3, "until_voltage": "3 V", "steps": [
+        {"mode": "discharge", "c_rate": 1, "until_time": 60},
+        {"mode": "charge", "c_rate": 1, "until_time": 60}]}],
+     "protocol.0.until_voltage", "one way"),
+    ([{"repeat": 3, "until_voltage": "3 V", "steps": [
+        {"mode": "discharge", "c_rate": 1, "until_time": 60, "until_voltage": "3.2 V"}]}],
+     "protocol.0.steps.0.until_voltage", "protocol.0.until_voltage"),
+    ([{"repeat": 3, "until_voltage": "-3 V", "steps": [
+        {"mode": "discharge", "c_rate": 1, "until_time": 60}]}],
+     "protocol.0.until_voltage", "zero"),
+    ([{"repeat": 2, "until_voltage": "3 V", "steps": [
+        {"repeat": 2, "until_voltage": "3.1 V", "steps": [
+            {"mode": "discharge", "c_rate": 1, "until_time": 60}]}]}],
+     "protocol.0.steps.0.until_voltage", "inside a block"),
+    ([{"repeat": 2, "until_voltage": "3 V", "steps": [
+        {"mode": "discharge", "c_rate": 1, "until_time": 60}], "until_time": "1 h"}],
+     "protocol.0.until_time", "one of the keys"),
+])
+def test_protocol_errors_name_the_key(protocol, key, expected):
+    data = shipped_case_dict()
+    data["protocol"] = protocol
+    with pytest.raises(InputError) as info:
+        case_from_dict(data, ".", "test")
+    assert info.value.key == key
+    assert expected in info.value.expected
+
+
+def test_a_protocol_error_exits_with_status_2(tmp_path, capsys):
+    from solver import cli
+    from tests.conftest import SHIPPED_CASE
+    text = SHIPPED_CASE.read_text().replace(
+        'mode = "discharge"\nc_rate = 1\nuntil_voltage = "3.0 V"',
+        'mode = "cccv"\nc_rate = 1\nvoltage = "4.2 V"')
+    path = tmp_path / "case.toml"
+    path.write_text(text)
+    assert cli.main(["run", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "protocol.0" in err and "until_current" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_block_cutoff_steps_know_where_their_block_ends():
+    data = shipped_case_dict()
+    data["protocol"] = [
+        {"mode": "rest", "until_time": 1},
+        {"repeat": 3, "until_voltage": "3.5 V", "steps": [
+            {"mode": "discharge", "c_rate": 1, "until_time": 60},
+            {"repeat": 2, "steps": [{"mode": "rest", "until_time": 10}]}]},
+        {"mode": "charge", "c_rate": 1, "until_voltage": "4.2 V"}]
+    steps = case_from_dict(data, ".", "test").protocol
+    assert len(steps) == 1 + 3 * 3 + 1
+    pulses = [s for s in steps if s.mode == "discharge"]
+    assert [s.index for s in pulses] == [1, 4, 7]
+    assert all(s.ends_block and s.block_end == 10 and s.until_voltage == 3.5 for s in pulses)
+    assert not any(s.ends_block for s in steps if s.mode != "discharge")
+    assert steps[-1].until_voltage == 4.2 and steps[-1].block_end is None
