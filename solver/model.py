@@ -27,6 +27,8 @@ from .errors import InputError
 from .physics.arrhenius import arrhenius
 from .operators import (boundary_transmissibility, divergence, flux_triplets,
                         region_flux_matrix, transmissibility)
+from .physics.electrolyte import MODELS as CARRIER_MODELS
+from .physics.electrolyte import carrier_electrolyte
 from .physics.kinetics import butler_volmer_overpotential, exchange_current_density
 from .sparse import TripletPattern
 from .units import FARADAY
@@ -47,18 +49,20 @@ def _optional(material, name, default):
     return material.value(name) if material.has(name) else default
 
 
-def _require_single_ion(material):
-    """Only the single-ion electrolyte (transference number 1) is solved in this release."""
-    model = _optional(material, "model", "single-ion")
-    if model != "single-ion":
-        raise InputError(f"materials.{material.name}.model", model,
-                         "single-ion (the binary and dissociation electrolyte models are not "
-                         "available in this release)")
+def _check_single_ion(material):
+    """A single-ion electrolyte carries all its current by Li+: t+ = 1."""
     t_plus = _optional(material, "transference_number", 1.0)
     if t_plus != 1.0:
         raise InputError(f"materials.{material.name}.transference_number", t_plus,
-                         "1 for a single-ion electrolyte (t+ < 1 needs the binary model, not "
-                         "available in this release)")
+                         "1 for a single-ion electrolyte (for t+ < 1 set model = 'binary')")
+
+
+@dataclass
+class CarrierRegion:
+    """An electrolyte layer with a concentration field (binary or dissociation model)."""
+    layer: int
+    params: object               # physics.electrolyte.CarrierElectrolyte
+    cells: np.ndarray
 
 
 @dataclass
@@ -117,11 +121,16 @@ class CellModel:
         self.cell_kind = np.array(kinds, dtype=object)[tags]
         self.is_ionic = np.array([k == "electrolyte" for k in kinds])[tags]
         T = self.temperature
+        self.carriers = []
         conductivity = np.empty(len(case.layers))
         for k, layer in enumerate(case.layers):
             m = layer.material
-            if m.kind == "electrolyte":
-                _require_single_ion(m)
+            if m.kind == "electrolyte" and _optional(m, "model", "single-ion") in CARRIER_MODELS:
+                params = carrier_electrolyte(m, T)
+                self.carriers.append(CarrierRegion(k, params, grid.cells_with_tag(layer.name)))
+                conductivity[k] = params.kappa0
+            elif m.kind == "electrolyte":
+                _check_single_ion(m)
                 conductivity[k] = arrhenius(
                     m.value("conductivity"), _optional(m, "activation_energy", 0.0), T,
                     _optional(m, "reference_temperature", T))
@@ -256,7 +265,11 @@ class CellModel:
         same_network = self.is_ionic[c0] == self.is_ionic[c1]
         same_layer = g.cell_tags[c0] == g.cell_tags[c1]
         within_metal = self.is_metal[c0] & self.is_metal[c1]
-        inside = interior[same_network & same_layer & ~within_metal]  # corrected flux
+        carrier = np.zeros(g.n_cells, dtype=bool)       # their Ohm's law depends on c
+        for region in self.carriers:
+            carrier[region.cells] = True
+        in_carrier = same_layer & carrier[c0]
+        inside = interior[same_network & same_layer & ~within_metal & ~in_carrier]  # corrected
         across = interior[same_network & ~same_layer & ~within_metal]  # collector | electrode
         K = (divergence(g, inside) @ sp.diags(self.cell_conductivity[fc[inside, 0]])
              @ region_flux_matrix(g, inside, g.cell_tags)).tocoo()
@@ -343,16 +356,48 @@ class CellModel:
             xs_offset += e.faces.size
         self.n_xs = xs_offset
 
+    def _build_carriers(self):
+        """Indices and flux stencils of the carrier concentration in each binary electrolyte."""
+        g = self.grid
+        fc = g.face_cells
+        interior = g.interior_faces
+        offset = 0
+        for r in self.carriers:
+            local = -np.ones(g.n_cells, dtype=np.int64)
+            local[r.cells] = np.arange(r.cells.size)
+            r.slice = slice(offset, offset + r.cells.size)       # within the c unknowns
+            offset += r.cells.size
+            f = interior[np.isin(fc[interior], r.cells).all(axis=1)]
+            W = region_flux_matrix(g, f, g.cell_tags)[:, r.cells].tocoo()
+            r.operator = sp.csr_matrix((W.data, (W.row, W.col)), shape=(f.size, r.cells.size))
+            r.w_face, r.w_col, r.w = W.row, W.col, W.data
+            r.fa, r.fb = local[fc[f, 0]], local[fc[f, 1]]
+            r.volume = g.cell_volumes[r.cells]
+            on_face = np.isin(self.if_cell_l, r.cells)
+            r.if_faces = np.flatnonzero(on_face)                  # interface faces it touches
+            r.if_local = local[self.if_cell_l[r.if_faces]]
+        self.n_c = offset
+        # per interface face: which electrode's alpha_a raises the carrier activity in i0
+        self.if_alpha_a = np.zeros(self.n_if)
+        for e in self.electrodes:
+            self.if_alpha_a[e.faces] = e.alpha_a
+
     def _build_layout(self):
-        n, nx, ni, nxs = self.n_cells, self.n_x, self.n_if, self.n_xs
+        self._build_carriers()
+        n, nx, nc, ni, nxs = self.n_cells, self.n_x, self.n_c, self.n_if, self.n_xs
         self.s_phi = slice(0, n)
         self.s_x = slice(n, n + nx)
-        self.s_i = slice(n + nx, n + nx + ni)
-        self.s_xs = slice(n + nx + ni, n + nx + ni + nxs)
-        self.i_V = n + nx + ni + nxs
+        self.s_c = slice(n + nx, n + nx + nc)
+        self.s_dynamic = slice(n, n + nx + nc)         # unknowns with a time derivative
+        start = n + nx + nc
+        self.s_i = slice(start, start + ni)
+        self.s_xs = slice(start + ni, start + ni + nxs)
+        self.i_V = start + ni + nxs
         self.n_unknowns = self.i_V + 1
         self.differential = np.zeros(self.n_unknowns, dtype=bool)
-        self.differential[self.s_x] = True
+        self.differential[self.s_dynamic] = True
+        for r in self.carriers:
+            r.unknowns = self.s_c.start + np.arange(r.slice.start, r.slice.stop)
 
     def _build_pattern(self):
         """All (row, col) pairs the Jacobian can fill, in the order `jacobian_values` emits."""
@@ -396,6 +441,20 @@ class CellModel:
         pos_faces = self.electrodes[self.positive].faces
         rows += [np.full(pos_faces.size, self.i_V), [self.i_V]]
         cols += [i_cols[pos_faces], [self.i_V]]
+        for r in self.carriers:
+            cells, th = r.cells, r.unknowns
+            a, b = r.fa[r.w_face], r.fb[r.w_face]
+            # charge rows: phi stencil, ln c stencil, the face conductivity's c
+            rows += [cells[a], cells[b], cells[a], cells[b]]
+            cols += [cells[r.w_col], cells[r.w_col], th[r.w_col], th[r.w_col]]
+            rows += [cells[r.fa], cells[r.fa], cells[r.fb], cells[r.fb]]
+            cols += [th[r.fa], th[r.fb], th[r.fa], th[r.fb]]
+            # carrier rows: diffusion stencil, storage and reaction, interface source
+            rows += [th[a], th[b], th, th[r.if_local]]
+            cols += [th[r.w_col], th[r.w_col], th, i_cols[r.if_faces]]
+            # kinetics rows: the carrier activity in i0
+            rows += [i_cols[r.if_faces]]
+            cols += [th[r.if_local]]
         rows = np.concatenate([np.asarray(r, dtype=np.int64) for r in rows])
         cols = np.concatenate([np.asarray(c, dtype=np.int64) for c in cols])
         self.pattern = TripletPattern(rows, cols, (self.n_unknowns, self.n_unknowns))
@@ -408,9 +467,9 @@ class CellModel:
         xs_face = np.empty(self.n_xs, dtype=np.int64)
         for e in self.intercalation:
             xs_face[e.xs_slice] = e.faces
-        return {"bulk": slice(0, self.s_x.stop), "interface": slice(self.s_i.start, self.s_xs.stop),
+        return {"bulk": slice(0, self.s_c.stop), "interface": slice(self.s_i.start, self.s_xs.stop),
                 "n_if": self.n_if, "xs_face": xs_face, "V": self.i_V,
-                "phi": self.s_phi, "x": self.s_x}
+                "phi": self.s_phi, "x": self.s_x, "c": self.s_c}
 
     # ---------------------------------------------------------------- state
     def initial_state(self):
@@ -421,6 +480,7 @@ class CellModel:
         for e in self.intercalation:
             u[self.s_x][e.x_slice] = e.initial_x
             u[self.s_xs][e.xs_slice] = e.initial_x
+        u[self.s_c] = 1.0                     # carriers at their equilibrium concentration
         tab_layer = 0 if self.positive_tab == "bottom" else len(self.layer_kinds) - 1
         u[self.i_V] = levels[tab_layer]
         return u
@@ -559,11 +619,17 @@ class CellModel:
             r_x += np.bincount(xe, current[e.faces] / FARADAY, minlength=nx)
             vals += [self.if_area[e.faces] / FARADAY]
 
-        # Butler-Volmer (inverse form), per electrode
+        # Butler-Volmer (inverse form), per electrode; next to a binary electrolyte i0 carries
+        # the carrier activity (c / c0)^alpha_a
         r_i = R[self.s_i]
         ohmic = self.if_half_cell_resistance + self.if_film_resistance
         d_di = np.empty(self.n_if)
         d_dxs_parts = []
+        activity = np.ones(self.n_if)
+        theta = u[self.s_c]
+        for r in self.carriers:
+            activity[r.if_faces] = theta[r.slice][r.if_local] ** self.if_alpha_a[r.if_faces]
+        d_dactivity = np.zeros(self.n_if)       # d(residual)/d(ln activity) / alpha_a
         for e in self.electrodes:
             f = e.faces
             if e.kind == "intercalation":
@@ -577,8 +643,10 @@ class CellModel:
             else:
                 U = dU = 0.0
                 i0, di0 = np.full(f.size, e.i0_constant), np.zeros(f.size)
+            i0, di0 = i0 * activity[f], di0 * activity[f]
             eta, deta_di, deta_di0 = butler_volmer_overpotential(i[f], i0, e.alpha_a, e.alpha_c,
                                                                  self.temperature)
+            d_dactivity[f] = -deta_di0 * i0
             r_i[f] = (phi[self.if_node_e[f]] - phi[self.if_cell_l[f]] - ohmic[f] * i[f]
                       - U - eta)
             d_di[f] = -ohmic[f] - deta_di
@@ -614,9 +682,46 @@ class CellModel:
         else:
             R[self.i_V] = V - value
             vals += [np.zeros(pos_faces.size), [1.0]]
+        if self.carriers:
+            R[self.s_c] = 0.0
+            for r in self.carriers:
+                vals += self._carrier_terms(r, u, R, history, dt_coeff, current, d_dactivity)
         if not want_jacobian:
             return R, None
         return R, self.pattern.fill(np.concatenate(vals))
+
+    def _carrier_terms(self, r, u, R, history, dt_coeff, current, d_dactivity):
+        """Nernst-Planck in a binary electrolyte (see physics.electrolyte): adds its charge
+        and carrier residuals to R, returns its Jacobian values in pattern order."""
+        p = r.params
+        phi = u[self.s_phi][r.cells]
+        theta = u[self.s_c][r.slice]
+        a, b = r.fa[r.w_face], r.fb[r.w_face]
+        # Ohm with the diffusion potential: I = kappa0 theta_f (F phi - beta F ln theta)
+        theta_f = 0.5 * (theta[r.fa] + theta[r.fb])
+        drive = r.operator @ phi - p.beta * (r.operator @ np.log(theta))
+        flux = p.kappa0 * theta_f * drive
+        R[self.s_phi][r.cells] += (np.bincount(r.fa, flux, minlength=r.cells.size)
+                                   - np.bincount(r.fb, flux, minlength=r.cells.size))
+        k_w = p.kappa0 * theta_f[r.w_face] * r.w
+        k_ln = -p.beta * k_w / theta[r.w_col]
+        k_t = 0.5 * p.kappa0 * drive
+        # carriers: c0 V dtheta/dt + sum of diffusive fluxes - V G - (1 - t+) i A / F = 0
+        th = R[self.s_c][r.slice]
+        diffusion = p.c0 * p.d_ambipolar
+        th += diffusion * (np.bincount(r.fa, r.operator @ theta, minlength=r.cells.size)
+                           - np.bincount(r.fb, r.operator @ theta, minlength=r.cells.size))
+        dynamic = self.n_x + np.arange(r.slice.start, r.slice.stop)
+        g, dg = p.reaction(theta)
+        th += p.c0 * r.volume * (dt_coeff * theta + history[dynamic]) - r.volume * g
+        source = (1.0 - p.t_plus) / FARADAY
+        th -= np.bincount(r.if_local, source * current[r.if_faces], minlength=r.cells.size)
+        d_w = diffusion * r.w
+        alpha = self.if_alpha_a[r.if_faces]
+        kinetic = d_dactivity[r.if_faces] * alpha / theta[r.if_local]
+        return [k_w, -k_w, k_ln, -k_ln, k_t, k_t, -k_t, -k_t,
+                d_w, -d_w, p.c0 * r.volume * dt_coeff - r.volume * dg,
+                -source * self.if_area[r.if_faces], kinetic]
 
     def jacobian_matrix(self, data):
         """The Jacobian as a scipy CSR matrix, from the data `residual_and_jacobian` returns."""

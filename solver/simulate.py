@@ -275,10 +275,10 @@ class Simulation:
     def _solve(self, guess, dt, history, drive, step=None):
         m = self.model
         if dt is None:          # an equilibrium at fixed stoichiometry
-            coeff, hist = 1.0, -guess[m.s_x]
+            coeff, hist = 1.0, -guess[m.s_dynamic]
         else:
             coeff, terms = bdf_coefficients(dt, history)
-            hist = sum(a * history.states[idx][m.s_x] for a, idx in terms)
+            hist = sum(a * history.states[idx][m.s_dynamic] for a, idx in terms)
         result = newton_solve(lambda u: m.residual_and_jacobian(u, hist, coeff, drive),
                               self.linear_solver, guess, self.scales, self.bounded,
                               describe=self._describe, measured_by_row=self.current_unknowns,
@@ -295,7 +295,7 @@ class Simulation:
         m = self.model
         rtol = self.case.solver.rtol
         constant = 0.5 if order == 1 else 0.2
-        dx = np.max(np.abs(u_new[m.s_x] - guess[m.s_x]), initial=0.0)
+        dx = np.max(np.abs(u_new[m.s_dynamic] - guess[m.s_dynamic]), initial=0.0)
         dv = abs(u_new[m.i_V] - guess[m.i_V])
         err = max(dx, dv)
         if drive.kind == "voltage":
@@ -407,6 +407,8 @@ class Simulation:
             return f"charge balance of cell {index} in layer '{g.tag_names[g.cell_tags[index]]}'"
         if index < m.s_x.stop:
             return "Li mass balance in an electrode cell"
+        if index < m.s_c.stop:
+            return "carrier balance in a binary electrolyte cell"
         if index < m.s_i.stop:
             return "Butler-Volmer current on an interface face"
         if index < m.s_xs.stop:

@@ -44,6 +44,7 @@ def perturbed_state(model, rng, spread=0.1):
     u[model.s_xs] += spread * rng.random(model.n_xs)
     u[model.s_i] = 0.5 * rng.standard_normal(model.n_if)
     u[model.s_phi] += 1e-3 * rng.standard_normal(model.n_cells)
+    u[model.s_c] *= 1.0 + 0.2 * rng.random(model.n_c)
     return u
 
 
@@ -56,7 +57,7 @@ def assert_jacobian_matches_differences(model, u, coeff, drive, columns=None):
     """
     import numpy as np
 
-    history = -coeff * u[model.s_x]
+    history = -coeff * u[model.s_dynamic]
     _, data = model.residual_and_jacobian(u, history, coeff, drive)
     J = model.jacobian_matrix(data).toarray()
     row_scale = np.abs(J).max(axis=1)

@@ -80,6 +80,9 @@ PARAMETERS: dict[str, dict[str, Spec]] = {
         "reference_temperature": Spec("temperature"),
         "transference_number": Spec("dimensionless", rule="fraction", help="t+"),
         "model": Spec("dimensionless", CHOICE, rule="any", choices=ELECTROLYTE_MODELS),
+        "carrier_concentration": Spec("concentration", required=False,
+                                      help="mobile Li+ (and counter-charge) concentration; "
+                                           "used by the 'binary' electrolyte model"),
         "lithium_concentration": Spec("concentration", required=False,
                                       help="total Li (a0); " + _DISSOCIATION_HELP),
         "mobile_fraction": Spec("dimensionless", required=False, rule="open-unit",
