@@ -123,5 +123,9 @@ def step_summaries(records) -> list[dict]:
             entry["message"] = d["message"]
         if d.get("limiting_cell") is not None:
             entry["limiting_cell"] = d["limiting_cell"]
+        if d.get("cv_start_s") is not None:
+            entry["cv_start_s"] = float(d["cv_start_s"])
+        if d.get("key"):
+            entry["key"] = d["key"]
         out.append(entry)
     return out
