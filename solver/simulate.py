@@ -436,7 +436,9 @@ class Simulation:
             area = m.if_area[e.faces]
             row[f"x_surface_{e.name}"] = float(np.sum(u[m.s_xs][e.xs_slice] * area) / np.sum(area))
         for e, n_li in zip(self.lithium_metal, integrals[LITHIUM]):
-            row[f"thickness_um_{e.name}"] = n_li / e.density_molar / self.grid.footprint_area * 1e6
+            # spread over the interface it plates on and strips from (the footprint if planar)
+            area = np.sum(m.if_area[e.faces])
+            row[f"thickness_um_{e.name}"] = n_li / e.density_molar / area * 1e6
         if len(m.units) > 1:
             for n, v in enumerate(m.cell_voltages(u), start=1):
                 row[f"voltage_cell_{n}"] = float(v)

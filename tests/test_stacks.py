@@ -200,3 +200,30 @@ def test_anode_free_jacobian_matches_differences():
     assert li.cells.size == 0 and li.faces.size == 1
     u = perturbed_state(model, np.random.default_rng(5))
     assert_jacobian_matches_differences(model, u, 1e3, ("current", -2e-5))
+
+
+def test_anode_free_trench_plates_on_the_whole_structured_collector():
+    """Lithium of zero thickness works in a trench too: it plates over the conformal films'
+    whole interface, and its thickness is the plated volume over that area."""
+    data = case_dict("trench_si_lipon_lco.toml")
+    for layer in data["cell"]["layers"]:
+        if layer["material"] == "Si":
+            layer.update(material="Li", thickness="0 um")
+            layer.pop("initial_stoichiometry", None)
+        if layer["material"] == "LiCoO2":
+            layer["initial_stoichiometry"] = 0.99
+    data["mesh"].update(max_cell_size="1 um", cells_per_layer=4)
+    data["protocol"] = [{"mode": "charge", "c_rate": 2, "until_voltage": "4.2 V"},
+                        {"mode": "discharge", "c_rate": 2, "until_voltage": "3.0 V"}]
+    result = run(data)
+    charge, discharge = result.summary["steps"]
+    assert charge["end_reason"] == "until_voltage"
+    assert discharge["end_reason"] in ("until_voltage", "lithium_exhausted")
+    ts = result.timeseries
+    plated = ts["thickness_um_anode"][ts["step"] == 0][-1]
+    model, grid = result.model, result.grid
+    li = next(e for e in model.electrodes if e.kind == "lithium_metal")
+    plating_area = np.sum(model.if_area[li.faces]) / grid.footprint_area    # per footprint
+    assert plating_area == pytest.approx(result.summary["aef"], rel=0.02)    # the TiN film's
+    charge_mol = charge["capacity_mAh_cm2"] * 3.6 / FARADAY                  # per cm^2 footprint
+    assert plated * LI_MOL_PER_UM_CM2 * plating_area == pytest.approx(charge_mol, rel=1e-9)
