@@ -59,8 +59,8 @@ def test_ocv_tables_monotone_and_in_window(name):
     u = ocv(x)
     assert np.all(np.diff(u) < 0)                # monotone between the points too
     assert np.all(ocv.derivative(x) < 0)
-    if u.max() > 3.0:                            # a cathode vs Li
-        assert u.min() >= 2.5 and u.max() <= 4.8
+    if u.max() > 3.0:                            # a cathode vs Li (LNMO's charged end is 4.85 V)
+        assert u.min() >= 2.5 and u.max() <= 4.9
 
 
 def test_licoo2_ocv_table_reproduces_the_recorded_fit():
@@ -501,7 +501,7 @@ def test_thin_film_ocv_windows_and_initial_state(name):
         assert 0.05 <= u.min() and u.max() <= 2.0
         assert x0 == high
     else:                                    # cathodes; charged = delithiated = low x
-        assert 2.5 <= u.min() and u.max() <= 4.8
+        assert 2.5 <= u.min() and u.max() <= 4.9    # LNMO charged: 4.85 V (Pron et al. 2019)
         assert x0 == low
 
 
@@ -509,7 +509,9 @@ def test_thin_film_ocv_plateau_values():
     assert 0.2 < load_material("Si").value("ocv")(0.5) < 0.45
     assert load_material("Li4Ti5O12").value("ocv")(0.5) == pytest.approx(1.55, abs=2e-3)
     assert load_material("TiO2").value("ocv")(0.3) == pytest.approx(1.85, abs=2e-3)   # y = 0.5
-    assert load_material("LNMO").value("ocv")(0.5) == pytest.approx(4.70, abs=2e-3)
+    lnmo = load_material("LNMO").value("ocv")          # the two Ni plateaus (Pron et al. 2019)
+    assert lnmo(0.3) == pytest.approx(4.780, abs=2e-3)
+    assert lnmo(0.6) == pytest.approx(4.746, abs=2e-3)
     assert load_material("LiFePO4").value("ocv")(0.5) == pytest.approx(3.4323, abs=2e-4)
     assert 3.9 < load_material("LiMn2O4").value("ocv")(0.6) < 4.15
     assert 3.5 < load_material("NMC811").value("ocv")(0.9) < 3.6
@@ -527,7 +529,6 @@ def test_thin_film_ocv_tables_reproduce_the_recorded_functions():
     fits = {
         "Si": lambda x: 0.5 * (np.polyval(pl, x) + np.polyval(pd, x)),
         "Li4Ti5O12": lambda x: regsol(x, 1.55),
-        "LNMO": lambda x: regsol(x, 4.70),
         "TiO2": lambda x: regsol(x / 0.6, 1.85),
         "V2O5": lambda x: 3.05 - 0.9 * (x - 0.5) - RT_F * np.log(x / (1 - x)),
         "LiMn2O4": lambda y: (4.19829 + 0.0565661 * np.tanh(-14.5546 * y + 8.60942)
@@ -550,11 +551,45 @@ def test_thin_film_ocv_tables_reproduce_the_recorded_functions():
 
 
 def test_thin_film_sources_label_constructed_and_assumed_values():
-    for name in ("TiO2", "Li4Ti5O12", "LNMO", "V2O5"):
-        assert "constructed" in load_material(name).source("ocv")
+    for name in ("TiO2", "Li4Ti5O12", "V2O5"):
+        source = load_material(name).source("ocv")
+        assert "constructed" in source and "Why it stays constructed" in source
     for name in ("Si", "LiMn2O4", "Li4Ti5O12", "V2O5", "LiFePO4"):
         source = load_material(name).source("exchange_current_density")
-        assert "assumed" in source and "proxy" in source
+        assert "assumed" in source and "proxy" in source and "Why it stays assumed" in source
+
+
+# points of Pron et al., J. Electrochem. Soc. 166 (2019) A2255, as tabulated in BattMo
+# (computeOCP_LNMO_Pron.m): charged end, Ni3+/Ni4+ and Ni2+/Ni3+ plateaus, end-of-discharge fall
+LNMO_POINTS = [(0.0189085, 4.85689), (0.305011, 4.77974), (0.499164, 4.75038),
+               (0.846583, 4.69072), (0.928332, 4.27123), (0.969204, 4.06852),
+               (0.989642, 3.98918), (0.99986, 3.55626)]
+
+
+def test_lnmo_ocv_is_the_measured_pron_curve():
+    lnmo = load_material("LNMO")
+    ocv = lnmo.value("ocv")
+    assert len(ocv) == 88                                   # 96 source points, 8 noisy dropped
+    for x, u in LNMO_POINTS:
+        i = int(np.argmin(np.abs(ocv.x - x)))
+        assert ocv.x[i] == pytest.approx(x, abs=1e-9) and ocv.y[i] == pytest.approx(u, abs=1e-9)
+    assert any("Pron" in note for note in ocv.notes)
+    assert any("BattMo" in note for note in ocv.notes)
+    assert "Pron" in lnmo.source("ocv") and "constructed" not in lnmo.source("ocv")
+
+
+def test_lnmo_window_crosses_a_4_volt_cutoff():
+    """A discharge to 4.0 V must end on the voltage, inside the usable window, not on a full
+    electrode: the OCV at the lithiated end of the window lies below 4.0 V."""
+    lnmo = load_material("LNMO")
+    low, high = lnmo.value("stoichiometry_range")
+    ocv = lnmo.value("ocv")
+    assert ocv(high) < 4.0 < ocv(high - 0.02)
+    assert ocv(low) > 4.8                                     # charged: above a 4.8 V charge cut
+
+
+def test_sn_entry_says_why_there_is_no_snnx():
+    assert "No SnNx entry" in load_material("Sn").source("ocv")
 
 
 def test_thin_film_kinetics_and_transport_values():

@@ -62,8 +62,11 @@ def carrier_electrolyte(material, temperature):
 
     def need(parameter, why):
         if not material.has(parameter):
-            raise InputError(f"materials.{name}.{parameter}", "missing",
-                             f"a value: the {model!r} electrolyte model needs {why}")
+            from ..case import MISSING
+
+            raise InputError(f"materials.{name}.{parameter}", MISSING,
+                             f"a value (the {model!r} electrolyte model needs {why}; "
+                             f"{name} has none: add it under [materials.{name}])")
         return material.value(parameter)
 
     t_ref = material.value("reference_temperature") if material.has("reference_temperature") \
