@@ -313,6 +313,21 @@ def _capacity_ratio(out, args, runs):
                                                   runs)
 
 
+def _retention_ratio(out, args, runs):
+    """(Q(run) / Q(relative_to)) / (Q(compare_run) / Q(compare_relative_to)): how much more
+    (> 1) or less (< 1) of its capacity one cell keeps at a rate than another cell does, each
+    against its own reference run (e.g. a 3D cell against its planar twin)."""
+    own = _capacity_ratio(out, {"relative_to": args["relative_to"],
+                                "step": args.get("step", 0)}, runs)
+    other_name = args["compare_run"]
+    other = runs[other_name]
+    if other["status"] != "ok":
+        raise RuntimeError(f"run {other_name}: {other['status']} {other['message']}")
+    theirs = _capacity_ratio(other, {"relative_to": args["compare_relative_to"],
+                                     "step": args.get("step", 0)}, runs)
+    return own / theirs
+
+
 RUN_METRICS = {
     "capacity": ("uAh/cm^2", _capacity),
     "capacity_total": ("uAh", _capacity_total),
@@ -320,6 +335,7 @@ RUN_METRICS = {
     "mean_voltage": ("V", _mean_voltage),
     "energy": ("uWh/cm^2", _energy),
     "capacity_ratio": ("1", _capacity_ratio),
+    "retention_ratio": ("1", _retention_ratio),
 }
 
 
@@ -464,7 +480,7 @@ def evaluate(study: Study, runs: dict) -> tuple[list, list]:
                                     "reason": out["message"]})
                     continue
                 model = float(RUN_METRICS[comp.metric][1](out, comp.args, runs))
-        except (InputError, RuntimeError, ValueError, KeyError) as exc:
+        except (InputError, RuntimeError, ValueError, KeyError, ZeroDivisionError) as exc:
             skipped.append({"study": study.name, "quantity": comp.quantity, "run": comp.run,
                             "status": "error", "reason": f"{type(exc).__name__}: {exc}"})
             continue

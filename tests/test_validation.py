@@ -26,7 +26,8 @@ def _check_records(records):
 def test_every_study_loads_and_names_its_sources():
     studies = validation.select_studies()
     names = {s.name for s in studies}
-    assert {"bookkeeping", "danilov2011", "west2002"} <= names
+    assert {"bookkeeping", "danilov2011", "west2002", "bates1997", "pearse2018",
+            "talin2016"} <= names
     for study in studies:
         assert study.comparisons, study.name
         assert (study.path / "README.md").is_file(), study.name
@@ -117,12 +118,39 @@ def test_apply_settings_by_index_and_layer_name():
     assert raw["protocol"][0]["c_rate"] == 1
 
 
+def _fake_run(name, capacity_mAh_cm2, status="ok"):
+    return {"run": name, "status": status, "message": "",
+            "summary": {"footprint_area_cm2": 1.0,
+                        "steps": [{"capacity_mAh_cm2": capacity_mAh_cm2}]}}
+
+
+def test_retention_ratio_metric():
+    """(Q(a_hi)/Q(a_lo)) / (Q(b_hi)/Q(b_lo)), and a failed partner run is an error."""
+    runs = {"a_lo": _fake_run("a_lo", 0.2), "a_hi": _fake_run("a_hi", 0.15),
+            "b_lo": _fake_run("b_lo", 0.04), "b_hi": _fake_run("b_hi", 0.02)}
+    unit, metric = validation.RUN_METRICS["retention_ratio"]
+    assert unit == "1"
+    args = {"relative_to": "a_lo", "compare_run": "b_hi", "compare_relative_to": "b_lo"}
+    assert metric(runs["a_hi"], args, runs) == pytest.approx(0.75 / 0.5)
+    runs["b_hi"] = _fake_run("b_hi", 0.0, status="solver_failed")
+    with pytest.raises(RuntimeError, match="b_hi"):
+        metric(runs["a_hi"], args, runs)
+
+
+def test_trend_study_encodes_signs_as_intervals():
+    """talin2016 compares signs: each reported ratio is the interval (0, 1] = 0.5 +- 0.5."""
+    study = validation.load_study(validation.VALIDATION_DIR / "talin2016")
+    for comp in study.comparisons:
+        assert comp.metric == "retention_ratio"
+        assert study.references[comp.reference].value == 0.5 and comp.abs_tol == 0.5
+
+
 @pytest.mark.slow
 def test_full_suite(tmp_path):
     """All studies on two workers: the targets of issue 5."""
     result = validation.run_suite(tmp_path / "out", workers=2)
     records = json.loads((tmp_path / "out" / "validation.json").read_text())
     _check_records(records)
-    assert len(records) >= 12
+    assert len(records) >= 22
     assert sum(r["passed"] for r in records) >= 0.75 * len(records)
     assert result["elapsed_s"] < 600
