@@ -2,5 +2,6 @@
 
 from .case import load_case
 from .api import run
+from .sweep import sweep
 
-__all__ = ["load_case", "run"]
+__all__ = ["load_case", "run", "sweep"]

@@ -1,4 +1,4 @@
-"""The `thinfilm` command: run cases, list materials."""
+"""The `thinfilm` command: run cases and sweeps, build meshes, list materials, validate."""
 
 import argparse
 import sys
@@ -37,6 +37,18 @@ def _parser():
                           help="worker processes for the runs (default: 2)")
     validate.add_argument("--root", type=Path, default=None,
                           help="folder of the studies (default: the repository's validation/)")
+    sweep = sub.add_parser("sweep", help="run every combination of a sweep file's values "
+                                         "(on Dask) and write results.csv")
+    sweep.add_argument("sweep_file", type=Path, metavar="SWEEP.toml",
+                       help="sweep file: base = CASE.toml and a [grid] of dotted keys")
+    sweep.add_argument("--out", type=Path, required=True,
+                       help="output folder (results.csv, runs/); run again to resume")
+    sweep.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                       help="address of a running Dask scheduler (default: a local cluster)")
+    sweep.add_argument("--workers", type=int, default=None,
+                       help="worker processes of the local cluster (default: the CPU count)")
+    sweep.add_argument("--plots", action="store_true", help="also write voltage.png per run")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar or table")
     return parser
 
 
@@ -143,6 +155,49 @@ def _validate(args):
     return 0
 
 
+def _sweep(args):
+    from .sweep import sweep
+
+    if args.workers is not None and args.workers < 1:
+        raise InputError("--workers", args.workers, "a whole number >= 1")
+    if args.workers is not None and args.scheduler is not None:
+        raise InputError("--workers", args.workers,
+                         "no --workers with --scheduler (the cluster has its own workers)")
+
+    def echo(line):
+        print(f"thinfilm: {line}", file=sys.stderr)
+
+    try:
+        table = sweep(args.sweep_file, args.out, workers=args.workers,
+                      scheduler=args.scheduler, plots=args.plots, progress=not args.quiet,
+                      echo=echo)
+    except InputError as exc:
+        if exc.key in ("scheduler", "workers"):        # the options' names on this command
+            raise InputError(f"--{exc.key}", exc.value, exc.expected) from None
+        raise
+    except KeyboardInterrupt:
+        print(f"thinfilm: interrupted; finished runs are kept in {args.out}/runs/ and "
+              f"{args.out}/results.csv lists the rest as not_run: run the same command "
+              f"again to resume", file=sys.stderr)
+        return 130
+    if not args.quiet:
+        for row in table:
+            keys = "  ".join(f"{k}={row[k]}" for k in table.keys)
+            if row["capacity_mAh_cm2"] is None:
+                print(f"{keys}  {row['end_reason']}"
+                      + (f": {row['message']}" if row["message"] else ""))
+            else:
+                print(f"{keys}  {row['capacity_mAh_cm2'] * 1e3:10.3f} uAh/cm2  "
+                      f"{row['energy_mWh_cm2'] * 1e3:10.3f} uWh/cm2  "
+                      f"mean {row['mean_voltage_V']:.4f} V  {row['end_reason']}"
+                      + (f"  ({row['status']}: {row['message']})" if row["status"] != "ok"
+                         else ""))
+    failed = [row for row in table if row["status"] != "ok"]
+    print(f"{len(table)} cases: {len(table.ran)} run now, {len(table.reused)} reused, "
+          f"{len(failed)} not ok; results in {args.out}/results.csv")
+    return EXIT_SOLVER_FAILED if failed else 0
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
@@ -152,6 +207,8 @@ def main(argv=None):
             return _mesh(args)
         if args.command == "validate":
             return _validate(args)
+        if args.command == "sweep":
+            return _sweep(args)
         return _materials(args)
     except InputError as exc:
         print(f"thinfilm: invalid input: {exc}", file=sys.stderr)

@@ -1,0 +1,697 @@
+"""Parameter sweeps (`thinfilm sweep`): the full product of a few case keys, run on Dask.
+
+A sweep file (TOML) names a base case and a grid of dotted case keys, each with a list of
+values::
+
+    base = "planar_li_lipon_lco.toml"          # relative to the sweep file
+    [grid]
+    "materials.LiPON.conductivity" = ["1e-6 S/cm", "3e-6 S/cm"]
+    "protocol.0.c_rate" = [0.5, 1, 2]
+
+`sweep` checks the file (every key must address the case: `cell.KEY`,
+`cell.layers.NAME_OR_INDEX.KEY`, `cell.trench.KEY`, ..., `materials.MATERIAL.PARAMETER`,
+`mesh.KEY`, `solver.KEY`, `protocol.INDEX[.steps.INDEX].KEY`), builds every combination's
+case and validates it with `case_from_dict` before anything runs, then runs the cases that
+are not already in ``OUT/runs/`` through `dask.distributed` (a LocalCluster of worker
+processes, or a running scheduler) and writes ``OUT/results.csv``, one row per combination.
+
+Runs are content-addressed: a run's folder ``OUT/runs/<id>/`` is named by a hash of the
+case it ran (the base case with the combination's values set, plus the bytes of any table
+files it names), and it is complete when its ``summary.json`` exists (written last,
+atomically) and records that same hash. Running a sweep again computes only the missing
+cases; editing the sweep or the base case changes the hashes of the cases it changes, so
+runs of other parameters are never reused.
+
+Workers get the validated `Case` (tables already loaded) and send back the file contents;
+the client writes them. So a remote cluster needs thinfilm installed on its workers but no
+file system shared with the client.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import difflib
+import hashlib
+import io
+import itertools
+import json
+import logging
+import math
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+from .case import MISSING
+from .errors import InputError, SolverError
+from .results import write_atomic
+
+SWEEP_KEYS = ("base", "grid")
+# after the swept keys, in this order (of the first discharge step; wall_time_s of the run)
+RESULT_COLUMNS = ("capacity_mAh_cm2", "energy_mWh_cm2", "mean_voltage_V", "end_reason",
+                  "wall_time_s", "duration_s", "status", "message", "run_id")
+STATUSES = ("ok", "solver_failed", "invalid_input", "error", "not_run")
+
+_LEAF = None       # schema marker: a value, no keys below it
+
+
+# ------------------------------------------------------------------------------------------
+# the sweep file
+
+class SweepSpec:
+    """A checked sweep: its base case dict, where the base lives, the keys and the values."""
+
+    def __init__(self, base_raw: dict, base_dir: Path, base_name: str, keys: list[str],
+                 paths: list[tuple], values: list[list]):
+        self.base_raw = base_raw
+        self.base_dir = base_dir
+        self.base_name = base_name
+        self.keys = keys
+        self.paths = paths
+        self.values = values
+
+    def combinations(self) -> list[dict]:
+        """Every combination as {key: value}, in product order (the last key varies fastest)."""
+        return [dict(zip(self.keys, combo)) for combo in itertools.product(*self.values)]
+
+    def case_dict(self, settings: dict) -> dict:
+        """The base case dict with the combination's values set."""
+        raw = copy.deepcopy(self.base_raw)
+        for key, path in zip(self.keys, self.paths):
+            _set_path(raw, path, copy.deepcopy(settings[key]))
+        return raw
+
+    def __len__(self):
+        return math.prod(len(v) for v in self.values)
+
+
+def load_sweep(path_or_dict, base_dir=None) -> SweepSpec:
+    """Read and check a sweep file (or the dict it parses to); raises InputError naming the key.
+
+    A dict's `base` is a case file path (relative to `base_dir`, default the current folder)
+    or a case dict itself; a file's `base` is relative to the sweep file.
+    """
+    if isinstance(path_or_dict, dict):
+        data = path_or_dict
+        folder = Path(base_dir) if base_dir is not None else Path.cwd()
+        source = "<dict>"
+    else:
+        path = Path(path_or_dict)
+        data = _read_toml(path, "sweep file")
+        folder = path.resolve().parent
+        source = str(path)
+    for key, value in data.items():
+        if key not in SWEEP_KEYS:
+            expected = f"one of the sweep file's keys: {', '.join(SWEEP_KEYS)}"
+            close = difflib.get_close_matches(str(key), SWEEP_KEYS, n=1)
+            if close:
+                expected += f" (did you mean {close[0]!r}?)"
+            raise InputError(key, value, expected)
+
+    if "base" not in data:
+        raise InputError("base", MISSING, f"the case file to sweep, relative to the sweep "
+                                          f"file, such as base = 'planar.toml' "
+                                          f"(required in {source})")
+    base = data["base"]
+    if isinstance(base, dict):
+        base_raw, case_dir, base_name = copy.deepcopy(base), folder, "<dict>"
+    elif isinstance(base, str) and base.strip():
+        base_path = folder / base
+        if not base_path.is_file():
+            raise InputError("base", base, f"an existing case file, relative to the sweep "
+                                           f"file (there is no file {base_path})")
+        base_raw = _read_toml(base_path, "case file", key="base")
+        case_dir, base_name = base_path.resolve().parent, str(base_path)
+    else:
+        raise InputError("base", base, "the path of a case file (TOML), relative to the sweep "
+                                       "file, such as 'planar.toml'")
+
+    if "grid" not in data:
+        raise InputError("grid", MISSING, "a [grid] table of dotted case keys, each with a "
+                                          "list of values (required)")
+    if not isinstance(data["grid"], dict) or not data["grid"]:
+        raise InputError("grid", data["grid"], "a non-empty [grid] table of dotted case keys, "
+                                               "each with a list of values, such as "
+                                               "\"protocol.0.c_rate\" = [0.5, 1, 2]")
+    grid = {}
+    _flatten_grid(data["grid"], "", grid)
+
+    keys, paths, values = [], [], []
+    for key, items in grid.items():
+        if not isinstance(items, list) or not items:
+            raise InputError(key, items,
+                             "a non-empty list of values, such as [0.5, 1, 2] or "
+                             "[\"1 um\", \"2 um\"]")
+        seen = []
+        for item in items:
+            if item in seen:
+                raise InputError(key, items, f"a list of distinct values ({item!r} is listed "
+                                             f"twice)")
+            seen.append(item)
+        path = resolve_key(base_raw, key, items)
+        for other, other_path in zip(keys, paths):
+            n = min(len(path), len(other_path))
+            if path[:n] == other_path[:n]:
+                raise InputError(key, items, f"a key that does not overlap another swept key "
+                                             f"({other} sets the same part of the case)")
+        keys.append(key)
+        paths.append(path)
+        values.append(items)
+    return SweepSpec(base_raw, case_dir, base_name, keys, paths, values)
+
+
+def _read_toml(path: Path, what: str, key: str | None = None) -> dict:
+    name = key or str(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise InputError(name, str(path), f"an existing {what} (there is no such file)") from None
+    except IsADirectoryError:
+        raise InputError(name, str(path), f"a {what}, not a directory") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(name, f"{path.name}, byte {exc.start}",
+                         "a text file in UTF-8 encoding") from None
+    except OSError as exc:
+        raise InputError(name, str(path), f"a readable {what} ({exc.strerror})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(name, str(path), f"valid TOML; the parser says: {exc}") from None
+
+
+def _flatten_grid(table: dict, prefix: str, out: dict) -> None:
+    """Quoted dotted keys ("a.b.c" = [...]) and TOML's own nesting (a.b.c = [...],
+    [grid.a.b] c = [...]) give the same keys."""
+    for key, value in table.items():
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            if not value:
+                raise InputError(dotted, value, "a non-empty list of values")
+            _flatten_grid(value, dotted, out)
+        elif dotted in out:
+            raise InputError(dotted, value, "a key listed once in [grid]")
+        else:
+            out[dotted] = value
+
+
+# ------------------------------------------------------------------------------------------
+# key paths
+
+def _case_schema():
+    from . import case as c
+
+    leaves = lambda names: {name: _LEAF for name in names}  # noqa: E731
+    cell = leaves(k for k in c.CELL_KEYS if k not in ("layers", "bipolar", "trench",
+                                                       "micropillar"))
+    cell["layers"] = ("named list", leaves(c.LAYER_KEYS), "layer")
+    cell["bipolar"] = {"n_cells": _LEAF,
+                       "variations": ("list", leaves(c.VARIATION_KEYS), "variation")}
+    cell["trench"] = leaves(c.TRENCH_KEYS)
+    cell["micropillar"] = leaves(c.MICROPILLAR_KEYS)
+    return {"cell": cell, "materials": "materials", "mesh": leaves(c.MESH_KEYS),
+            "solver": leaves(c.SOLVER_KEYS), "protocol": ("list", "step", "protocol step")}
+
+
+def resolve_key(base: dict, key: str, values=MISSING) -> tuple:
+    """The path of a dotted sweep key in the case dict: dict keys and list indices.
+
+    Layers may be named (`cell.layers.cathode.thickness`) or numbered; protocol steps are
+    numbered (`protocol.0.c_rate`, `protocol.1.steps.0.until_time`). Every part must be a key
+    the case format knows; a layer, protocol step or variation must exist in the base case;
+    tables (`materials.NAME`, `mesh`, ...) and the last key may be absent (they are created).
+    Raises InputError naming `key` (and showing `values`, the key's list in the sweep).
+    """
+    from . import case as c
+
+    if not isinstance(key, str) or not key or any(not part for part in key.split(".")):
+        raise InputError(str(key), key, "a dotted case key such as "
+                                        "'cell.layers.cathode.thickness'")
+    parts = key.split(".")
+    schema, node, path = _case_schema(), base, []
+    for position, part in enumerate(parts):
+        here = ".".join(parts[:position]) or "the case"
+        if schema is _LEAF:
+            raise InputError(key, values, f"a key that ends at {here}: {here} is a value, "
+                                          f"with no keys below it")
+        if schema == "materials":                 # materials.NAME: a library material
+            path.append(part)
+            node = node.get(part) if isinstance(node, dict) else None
+            schema = _material_schema(key, part, values)
+            continue
+        if schema == "step":
+            block = isinstance(node, dict) and ("repeat" in node or "steps" in node)
+            schema = ({"repeat": _LEAF, "until_voltage": _LEAF,
+                       "steps": ("list", "step", "step of the block")} if block
+                      else {name: _LEAF for name in c.STEP_KEYS})
+        if isinstance(schema, tuple):              # a list in the case: index (or name)
+            kind, item_schema, what = schema
+            if not isinstance(node, list) or not node:
+                raise InputError(key, values, f"a {what} of the base case, but {here} has "
+                                              f"none")
+            if part.isdigit():
+                index = int(part)
+                if index >= len(node):
+                    raise InputError(key, values, f"a {what} of the base case: {here} has "
+                                                  f"{len(node)}, numbered from 0 to "
+                                                  f"{len(node) - 1}")
+            elif kind == "named list":
+                names = [item.get("name") for item in node if isinstance(item, dict)]
+                if part not in names:
+                    expected = f"a {what} of the base case by name or index: " + ", ".join(
+                        str(n) for n in names)
+                    close = difflib.get_close_matches(part, [str(n) for n in names], n=1)
+                    if close:
+                        expected += f" (did you mean {close[0]!r}?)"
+                    raise InputError(key, values, expected)
+                index = names.index(part)
+            else:
+                raise InputError(key, values, f"a {what} index (0 to {len(node) - 1}) "
+                                              f"after {here}")
+            path.append(index)
+            node, schema = node[index], item_schema
+            continue
+        if part not in schema:
+            known = list(schema)
+            expected = f"a key of {here}: one of {', '.join(known)}"
+            close = difflib.get_close_matches(part, known, n=1)
+            if close:
+                expected += f" (did you mean {close[0]!r}?)"
+            raise InputError(key, values, expected)
+        path.append(part)
+        node = node.get(part) if isinstance(node, dict) else None
+        schema = schema[part]
+    if schema in ("materials", "step"):
+        schema = {}
+    if isinstance(schema, tuple) and not isinstance(node, list):
+        raise InputError(key, values, f"a key of the base case ({key} is not in it)")
+    return tuple(path)
+
+
+def _material_schema(key: str, name: str, values):
+    from .materials import library_names, load_material
+    from .materials.schema import PARAMETERS
+
+    names = library_names()
+    if name not in names:
+        expected = f"a library material after materials.: {', '.join(names)}"
+        close = difflib.get_close_matches(name, names, n=1)
+        if close:
+            expected += f" (did you mean {close[0]!r}?)"
+        raise InputError(key, values, expected)
+    kind = load_material(name).kind
+    return {param: _LEAF for param in PARAMETERS[kind]}
+
+
+def _set_path(raw, path: tuple, value) -> None:
+    node = raw
+    for part in path[:-1]:
+        if isinstance(part, int):
+            node = node[part]
+        else:
+            if not isinstance(node.get(part), (dict, list)):
+                node[part] = {}
+            node = node[part]
+    node[path[-1]] = value
+
+
+# ------------------------------------------------------------------------------------------
+# run identity
+
+def case_hash(raw: dict, base_dir: Path) -> str:
+    """sha256 of the case dict (canonical JSON) and of the table files it names."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(raw, sort_keys=True, default=str, separators=(",", ":"))
+                  .encode())
+    materials = raw.get("materials")
+    if isinstance(materials, dict):
+        for name in sorted(materials):
+            table = materials[name]
+            if not isinstance(table, dict):
+                continue
+            for param in sorted(table):
+                value = table[param]
+                if isinstance(value, str) and value.strip().lower().endswith(".csv"):
+                    file = Path(base_dir) / value.strip()     # (an absolute path stays)
+                    if file.is_file():
+                        digest.update(f"\0{name}.{param}\0".encode())
+                        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+# ------------------------------------------------------------------------------------------
+# one run (in a Dask worker)
+
+def run_case(case, plots: bool = False) -> dict:
+    """Run a validated case; returns its summary and output files as bytes (picklable).
+
+    Never raises for a bad case or a solver failure: `status` says what happened.
+    """
+    from .api import run
+
+    out = {"status": "ok", "message": "", "summary": None, "files": {}}
+    try:
+        result = run(case)
+    except InputError as exc:        # e.g. a geometry the mesher cannot build
+        out.update(status="invalid_input", message=str(exc))
+        return out
+    except SolverError as exc:
+        out.update(status="solver_failed", message=str(exc))
+        return out
+    except Exception as exc:  # noqa: BLE001 - one bad case must not take the sweep down
+        out.update(status="error", message=f"{type(exc).__name__}: {exc}")
+        return out
+    out["summary"] = result.summary
+    if result.failed:
+        out.update(status="solver_failed", message=result.summary.get("message", ""))
+    files = {"timeseries.csv": result.timeseries_csv().encode()}
+    try:
+        if plots:
+            from .plots import voltage_figure_png
+            files["voltage.png"] = voltage_figure_png(result)
+        if result.grid is not None and result.grid.dim > 1:
+            from .fields import write_vtu_series
+            snapshots = sorted(result.fields + result.snapshots, key=lambda s: (s[0], s[1]))
+            with tempfile.TemporaryDirectory() as tmp:
+                for path in write_vtu_series(Path(tmp), result.grid, result.model, snapshots):
+                    files[Path(path).name] = Path(path).read_bytes()
+        elif result.fields:
+            files["fields.csv"] = result.fields_csv().encode()
+    except Exception as exc:  # noqa: BLE001
+        out.update(status="error", message=f"writing the results: {type(exc).__name__}: {exc}")
+    out["files"] = files
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# the sweep
+
+class SweepTable(list):
+    """The rows of results.csv (dicts, in combination order), with what this call did:
+    `keys` (the swept keys), `columns`, `out` (the folder), `ran` and `reused` (run ids),
+    `invalid` (indices of the rows of invalid combinations)."""
+
+    def __init__(self, rows, keys, columns, out, ran, reused, invalid):
+        super().__init__(rows)
+        self.keys = keys
+        self.columns = columns
+        self.out = out
+        self.ran = ran
+        self.reused = reused
+        self.invalid = invalid
+
+
+def sweep(path_or_dict, out, workers: int | None = None, scheduler=None, plots: bool = False,
+          progress: bool = False, echo=None, base_dir=None) -> SweepTable:
+    """Run a sweep file (or its dict) into folder `out`; returns the rows of results.csv.
+
+    workers: worker processes of the local Dask cluster (default: the CPU count, at most
+    the number of runs to do). scheduler: the address of a running Dask scheduler
+    ("tcp://host:8786"), or a `distributed.Client` to use (left open). plots: also write
+    voltage.png in each run folder. progress: a progress bar on stderr (a terminal only).
+    echo: a function taking a line of text, told of invalid combinations before the runs.
+
+    Raises InputError (before anything runs) for a bad sweep file or when no combination
+    is a valid case; an invalid combination among valid ones becomes an "invalid_input" row.
+    """
+    spec = load_sweep(path_or_dict, base_dir=base_dir)
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise InputError("workers", workers, "a whole number >= 1")
+    if workers is not None and scheduler is not None:
+        raise InputError("workers", workers, "no worker count with a scheduler (the cluster "
+                                             "has its own workers)")
+    out = Path(out)
+    runs_dir = out / "runs"
+    echo = echo or (lambda line: None)
+
+    # validate every combination before anything runs
+    from .case import case_from_dict
+
+    combos = spec.combinations()
+    entries = []            # per row: settings, run id (None: invalid), message
+    jobs = {}               # run id -> (Case, sha256 of the case, settings, case dict)
+    first_error = None
+    for index, settings in enumerate(combos):
+        raw = spec.case_dict(settings)
+        try:
+            case = case_from_dict(raw, spec.base_dir, source=spec.base_name)
+        except InputError as exc:
+            first_error = first_error or (settings, exc)
+            entries.append({"settings": settings, "id": None, "message": str(exc)})
+            continue
+        digest = case_hash(raw, spec.base_dir)
+        run_id = digest[:16]
+        entries.append({"settings": settings, "id": run_id, "message": ""})
+        jobs.setdefault(run_id, (case, digest, settings, raw))
+    if not jobs:
+        settings, exc = first_error
+        raise InputError(exc.key, exc.value, f"{exc.expected} (no combination of the sweep "
+                                             f"is a valid case; the first is "
+                                             f"{_describe(settings)})")
+    for index, entry in enumerate(entries):
+        if entry["id"] is None:
+            echo(f"case {index} ({_describe(entry['settings'])}) is invalid and will not run: "
+                 f"{entry['message']}")
+
+    done = {}                                   # run id -> outcome dict (status, summary)
+    for run_id, (_, digest, _, _) in jobs.items():
+        summary = _complete_run(runs_dir / run_id, digest)
+        if summary is not None:
+            done[run_id] = {"status": _status_of(summary), "summary": summary,
+                            "message": summary.get("message", "")}
+    reused = list(done)
+    todo = [run_id for run_id in jobs if run_id not in done]
+    ran = []
+    client = cluster = None
+    try:
+        if todo:         # connect first: a wrong address is an input error, nothing written
+            client, cluster = _connect(scheduler, workers or max(1, min(os.cpu_count() or 1,
+                                                                       len(todo))))
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            if todo:
+                _run_on_dask(client, todo, jobs, runs_dir, done, ran, plots, progress,
+                             len(reused))
+        finally:  # also on Ctrl-C: the table of what is there, unfinished runs "not_run"
+            table = _table(spec, entries, done, out, ran, reused)
+            write_atomic(out / "results.csv", results_csv(table))
+    finally:
+        if client is not None and client is not scheduler:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    return table
+
+
+def _connect(scheduler, n_workers):
+    """(client, local cluster or None): the given Client, one connected to the scheduler's
+    address, or a new LocalCluster of `n_workers` processes with one thread each."""
+    from distributed import Client, LocalCluster
+
+    if isinstance(scheduler, Client):
+        return scheduler, None
+    if scheduler is not None:
+        try:
+            return Client(scheduler, timeout="10s"), None
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            raise InputError("scheduler", scheduler,
+                             f"the address of a running Dask scheduler, such as "
+                             f"tcp://host:8786 (could not connect: {exc})") from None
+    # the workers ignore SIGINT (dask_setup below): a Ctrl-C, sent to the whole process
+    # group, stops this process only, which cancels the runs and closes the cluster
+    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                           dashboard_address=":0", silence_logs=logging.ERROR,
+                           preload=[__name__])
+    try:
+        return Client(cluster), cluster
+    except BaseException:
+        cluster.close()
+        raise
+
+
+def _run_on_dask(client, todo, jobs, runs_dir, done, ran, plots, show, n_reused):
+    from distributed import as_completed
+
+    bar = _Bar(len(todo) + n_reused, n_reused, enabled=show and sys.stderr.isatty())
+    futures = {}
+    try:
+        for run_id in todo:
+            case = jobs[run_id][0]
+            future = client.submit(run_case, case, plots, key=f"thinfilm-run-{run_id}",
+                                   pure=False)
+            futures[future] = run_id
+        bar.draw()
+        for future in as_completed(list(futures)):
+            run_id = futures.pop(future)
+            try:
+                outcome = future.result()
+            except Exception as exc:  # noqa: BLE001 - e.g. a worker that died
+                outcome = {"status": "error", "message": f"{type(exc).__name__}: {exc}",
+                           "summary": None, "files": {}}
+            if outcome["summary"] is not None and outcome["status"] in ("ok", "solver_failed"):
+                _, digest, settings, raw = jobs[run_id]
+                _write_run(runs_dir / run_id, outcome, run_id, digest, settings, raw)
+            outcome.pop("files", None)
+            done[run_id] = outcome
+            ran.append(run_id)
+            bar.step(outcome["status"] != "ok")
+    finally:
+        bar.close()
+        if futures:                    # interrupted: the runs not finished are dropped
+            try:
+                client.cancel(list(futures))
+            except Exception:  # noqa: BLE001 - shutting down anyway
+                pass
+
+
+def dask_setup(worker):
+    """Worker preload of the local cluster: leave Ctrl-C to the client process."""
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:              # not the main thread of the worker process
+        pass
+
+
+def _write_run(folder: Path, outcome: dict, run_id, digest, settings, raw) -> None:
+    """Files first, summary.json last (the mark of a complete run)."""
+    if folder.exists():
+        shutil.rmtree(folder)          # a stale or half-written run of this id
+    folder.mkdir(parents=True)
+    for name, content in outcome["files"].items():
+        write_atomic(folder / name, content)
+    write_atomic(folder / "case.json", json.dumps(raw, indent=2, default=str) + "\n")
+    summary = dict(outcome["summary"])
+    summary["sweep"] = {"run_id": run_id, "case_sha256": digest,
+                        "parameters": settings}
+    write_atomic(folder / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+
+
+def _complete_run(folder: Path, digest: str):
+    """The summary of a finished run of this exact case, else None."""
+    try:
+        summary = json.loads((folder / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(summary, dict) or summary.get("sweep", {}).get("case_sha256") != digest:
+        return None
+    return summary
+
+
+def _status_of(summary: dict) -> str:
+    steps = summary.get("steps", [])
+    return "solver_failed" if any(s.get("end_reason") == "solver_failed" for s in steps) else "ok"
+
+
+# ------------------------------------------------------------------------------------------
+# the table
+
+def _describe(settings: dict) -> str:
+    return ", ".join(f"{k} = {v!r}" for k, v in settings.items())
+
+
+def result_row(settings: dict, outcome: dict | None, run_id=None, message="") -> dict:
+    """One row of results.csv from a run's outcome: the first discharge step's numbers.
+
+    No discharge step in the summary: a failed run reports its failed step
+    (end_reason solver_failed); a finished one leaves the numbers empty with end_reason
+    "no_discharge_step".
+    """
+    row = dict(settings)
+    row.update({c: None for c in RESULT_COLUMNS})
+    row["run_id"] = run_id
+    if outcome is None:
+        status = "invalid_input" if run_id is None else "not_run"
+        row.update(status=status, end_reason=status, message=message or None)
+        return row
+    status, summary = outcome["status"], outcome.get("summary")
+    row["status"] = status
+    row["message"] = outcome.get("message") or None
+    if summary is None:
+        row["end_reason"] = status
+        return row
+    steps = summary.get("steps", [])
+    chosen = next((s for s in steps if s.get("mode") == "discharge"), None)
+    if chosen is None and status == "solver_failed":
+        chosen = next((s for s in steps if s.get("end_reason") == "solver_failed"), None)
+    row["wall_time_s"] = summary.get("wall_time_s")
+    if chosen is None:
+        row["end_reason"] = "solver_failed" if status == "solver_failed" else "no_discharge_step"
+        return row
+    for name in ("capacity_mAh_cm2", "energy_mWh_cm2", "mean_voltage_V", "end_reason",
+                 "duration_s"):
+        row[name] = chosen.get(name)
+    return row
+
+
+def _table(spec, entries, done, out, ran, reused) -> SweepTable:
+    rows, invalid = [], []
+    for index, entry in enumerate(entries):
+        if entry["id"] is None:
+            invalid.append(index)
+        rows.append(result_row(entry["settings"], done.get(entry["id"]), entry["id"],
+                               entry["message"]))
+    columns = list(spec.keys) + [c for c in RESULT_COLUMNS]
+    return SweepTable(rows, list(spec.keys), columns, out, list(ran), list(reused), invalid)
+
+
+def results_csv(table: SweepTable) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(table.columns)
+    for row in table:
+        writer.writerow([_cell(row.get(c)) for c in table.columns])
+    return buffer.getvalue()
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, (int, str)):
+        return str(value)
+    return json.dumps(value, default=str)        # lists, tables, dates
+
+
+class _Bar:
+    """A one-line progress bar on stderr (drawn on a terminal only)."""
+
+    def __init__(self, total, done, enabled):
+        self.total, self.done, self.failed = total, done, 0
+        self.enabled = enabled
+        self.started = time.perf_counter()
+        self.running = None
+        self.first = done
+
+    def step(self, failed):
+        self.done += 1
+        self.failed += bool(failed)
+        self.draw()
+
+    def draw(self):
+        if not self.enabled:
+            return
+        width = 30
+        filled = int(width * self.done / max(self.total, 1))
+        now = time.perf_counter()
+        if self.running is None:                # from the submission on: the run rate
+            self.running = now
+        elapsed = now - self.started
+        fresh = self.done - self.first
+        eta = ""
+        if 0 < fresh and self.done < self.total:
+            eta = f", about {(now - self.running) / fresh * (self.total - self.done):.0f} s left"
+        failed = f", {self.failed} failed" if self.failed else ""
+        print(f"\rsweep [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} runs"
+              f"{failed}, {elapsed:.0f} s{eta}   ", end="", file=sys.stderr, flush=True)
+
+    def close(self):
+        if self.enabled:
+            print(file=sys.stderr)

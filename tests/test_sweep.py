@@ -1,0 +1,338 @@
+"""Parameter sweeps: key paths, the product, Dask runs, results.csv, resume, bad input."""
+
+import copy
+import csv
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+import solver
+from solver import cli
+from solver.case import case_from_dict
+from solver.errors import InputError
+from solver.sweep import (RESULT_COLUMNS, SweepTable, load_sweep, resolve_key, result_row,
+                          results_csv)
+from tests.conftest import SHIPPED_CASE, shipped_case_dict
+
+distributed = pytest.importorskip("distributed")
+
+# a coarse 2 x 2 sweep of the shipped planar cell: each run takes a few hundredths of a second
+GRID = {"materials.LiPON.conductivity": ["1e-7 S/cm", "1e-6 S/cm"],
+        "protocol.0.c_rate": [1, 5],
+        "mesh.cells_per_layer": [4]}
+
+
+def _sweep_file(folder: Path, grid=GRID, base=None) -> Path:
+    """A sweep file in `folder` whose base is the shipped case, by a relative path."""
+    base = base or os.path.relpath(SHIPPED_CASE, folder)
+    lines = [f'base = "{base}"', "[grid]"]
+    lines += [f'"{key}" = {json.dumps(values)}' for key, values in grid.items()]
+    path = folder / "sweep.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _direct(settings: dict) -> dict:
+    """summary of solver.run on the shipped case with `settings` applied by hand."""
+    data = shipped_case_dict()
+    data.setdefault("materials", {}).setdefault("LiPON", {})["conductivity"] = \
+        settings["materials.LiPON.conductivity"]
+    data["protocol"][0]["c_rate"] = settings["protocol.0.c_rate"]
+    data["mesh"]["cells_per_layer"] = settings["mesh.cells_per_layer"]
+    return solver.run(case_from_dict(data, SHIPPED_CASE.parent, source="direct")).summary
+
+
+def _mtimes(out: Path) -> dict:
+    return {p.parent.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*/summary.json")}
+
+
+@pytest.fixture(scope="module")
+def client():
+    """An in-process Dask cluster (threads) shared by the tests below the first: starting a
+    LocalCluster of processes takes about 1.5 s, and the first test covers that path."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=":0") as cluster:
+        with distributed.Client(cluster) as c:
+            yield c
+
+
+# ------------------------------------------------------------------------------------------
+# key paths and the sweep file
+
+def test_key_paths_address_the_case():
+    base = shipped_case_dict()
+    assert resolve_key(base, "materials.LiPON.conductivity") == ("materials", "LiPON",
+                                                                 "conductivity")
+    assert resolve_key(base, "cell.layers.cathode.thickness") == ("cell", "layers", 2,
+                                                                  "thickness")
+    assert resolve_key(base, "cell.layers.0.thickness") == ("cell", "layers", 0, "thickness")
+    assert resolve_key(base, "protocol.0.c_rate") == ("protocol", 0, "c_rate")
+    assert resolve_key(base, "protocol.0.until_time") == ("protocol", 0, "until_time")
+    assert resolve_key(base, "cell.temperature") == ("cell", "temperature")
+    assert resolve_key(base, "cell.nominal_capacity") == ("cell", "nominal_capacity")
+    assert resolve_key(base, "mesh.cells_per_layer") == ("mesh", "cells_per_layer")
+    assert resolve_key(base, "solver.max_step") == ("solver", "max_step")
+    gitt = copy.deepcopy(base)
+    gitt["protocol"] = [{"repeat": 3, "steps": [{"mode": "discharge", "c_rate": 1,
+                                                 "until_time": 60}]}]
+    assert resolve_key(gitt, "protocol.0.steps.0.c_rate") == ("protocol", 0, "steps", 0,
+                                                              "c_rate")
+    assert resolve_key(gitt, "protocol.0.repeat") == ("protocol", 0, "repeat")
+
+
+@pytest.mark.parametrize("key, words", [
+    ("cell.temprature", "did you mean 'temperature'"),
+    ("cell.layers.separator.thickness", "anode, electrolyte, cathode"),
+    ("cell.layers.cathode.thicknes", "did you mean 'thickness'"),
+    ("cell.layers.5.thickness", "numbered from 0 to 2"),
+    ("protocol.1.c_rate", "numbered from 0 to 0"),
+    ("protocol.first.c_rate", "protocol step index"),
+    ("protocol.0.c_rat", "did you mean 'c_rate'"),
+    ("materials.LiPONX.conductivity", "did you mean 'LiPON'"),
+    ("materials.LiPON.conductivty", "did you mean 'conductivity'"),
+    ("materials.LiPON.diffusivity", "a key of materials.LiPON"),   # not an electrolyte key
+    ("cell.temperature.unit", "cell.temperature is a value"),
+    ("geometry.width", "a key of the case"),
+    ("cell..thickness", "a dotted case key"),
+])
+def test_unknown_key_paths_are_named(key, words):
+    with pytest.raises(InputError) as info:
+        resolve_key(shipped_case_dict(), key, [1])
+    assert info.value.key == key
+    assert words in str(info.value)
+
+
+@pytest.mark.parametrize("sweep, key, words", [
+    ({"grid": {"protocol.0.c_rate": [1]}}, "base", "required"),
+    ({"base": "nowhere.toml", "grid": {"protocol.0.c_rate": [1]}}, "base", "no file"),
+    ({"base": "BASE"}, "grid", "required"),
+    ({"base": "BASE", "grid": {}}, "grid", "non-empty"),
+    ({"base": "BASE", "grid": {"protocol.0.c_rate": []}}, "protocol.0.c_rate", "non-empty list"),
+    ({"base": "BASE", "grid": {"protocol.0.c_rate": 2}}, "protocol.0.c_rate", "non-empty list"),
+    ({"base": "BASE", "grid": {"protocol.0.c_rate": [1, 2, 1]}}, "protocol.0.c_rate",
+     "distinct"),
+    ({"base": "BASE", "grid": {"cell.layers.cathode.thickness": ["1 um"],
+                               "cell.layers.2.thickness": ["2 um"]}},
+     "cell.layers.2.thickness", "overlap"),
+    ({"base": "BASE", "grid": {"protocol.3.c_rate": [1]}}, "protocol.3.c_rate", "has 1"),
+    ({"base": "BASE", "gird": {}}, "gird", "did you mean 'grid'"),
+])
+def test_bad_sweep_files_name_the_key(tmp_path, sweep, key, words):
+    if sweep.get("base") == "BASE":
+        sweep = {**sweep, "base": str(SHIPPED_CASE)}
+    with pytest.raises(InputError) as info:
+        load_sweep(sweep, base_dir=tmp_path)
+    assert info.value.key == key
+    assert words in str(info.value)
+
+
+def test_bad_sweep_file_exits_2_before_anything_runs(tmp_path, capsys):
+    path = _sweep_file(tmp_path, {"cell.layers.separator.thickness": ["1 um"]})
+    out = tmp_path / "out"
+    assert cli.main(["sweep", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "cell.layers.separator.thickness" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_product_size_order_and_cases(tmp_path):
+    grid = {"materials.LiPON.conductivity": ["1e-6 S/cm", "3e-6 S/cm", "1e-5 S/cm"],
+            "cell.layers.cathode.thickness": ["0.5 um", "1 um"],
+            "protocol.0.c_rate": [0.5, 1, 2, 5]}
+    spec = load_sweep(_sweep_file(tmp_path, grid))
+    combos = spec.combinations()
+    assert len(combos) == len(spec) == 24
+    assert combos[0] == {"materials.LiPON.conductivity": "1e-6 S/cm",
+                         "cell.layers.cathode.thickness": "0.5 um", "protocol.0.c_rate": 0.5}
+    assert combos[1]["protocol.0.c_rate"] == 1          # the last key varies fastest
+    assert len({tuple(c.values()) for c in combos}) == 24
+    raw = spec.case_dict(combos[-1])
+    assert raw["materials"]["LiPON"]["conductivity"] == "1e-5 S/cm"   # table created
+    assert raw["cell"]["layers"][2]["thickness"] == "1 um"
+    assert raw["protocol"][0]["c_rate"] == 5
+    assert "materials" not in spec.base_raw                # the base is left alone
+    case = case_from_dict(raw, spec.base_dir)
+    assert case.layer("cathode").thickness == pytest.approx(1e-6)
+
+
+def test_toml_nesting_gives_the_same_keys(tmp_path):
+    path = tmp_path / "nested.toml"
+    path.write_text(f'base = "{SHIPPED_CASE}"\n[grid]\nprotocol.0.c_rate = [1, 2]\n'
+                    f'[grid.materials.LiPON]\nconductivity = ["1e-6 S/cm"]\n')
+    spec = load_sweep(path)
+    assert spec.keys == ["protocol.0.c_rate", "materials.LiPON.conductivity"]
+
+
+# ------------------------------------------------------------------------------------------
+# running: a LocalCluster of two worker processes, through the command line
+
+def test_sweep_command_runs_the_product_on_a_local_cluster(tmp_path, capsys):
+    path = _sweep_file(tmp_path)
+    out = tmp_path / "out"
+    assert cli.main(["sweep", str(path), "--out", str(out), "--workers", "2"]) == 0
+    assert "4 cases: 4 run now, 0 reused" in capsys.readouterr().out
+    with open(out / "results.csv", newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+    assert reader.fieldnames == list(GRID) + list(RESULT_COLUMNS)
+    assert len(rows) == 4
+    assert [(r["materials.LiPON.conductivity"], r["protocol.0.c_rate"]) for r in rows] == [
+        ("1e-7 S/cm", "1"), ("1e-7 S/cm", "5"), ("1e-6 S/cm", "1"), ("1e-6 S/cm", "5")]
+    for row in rows:
+        settings = {"materials.LiPON.conductivity": row["materials.LiPON.conductivity"],
+                    "protocol.0.c_rate": float(row["protocol.0.c_rate"]),
+                    "mesh.cells_per_layer": int(row["mesh.cells_per_layer"])}
+        step = _direct(settings)["steps"][0]
+        for name in ("capacity_mAh_cm2", "energy_mWh_cm2", "mean_voltage_V"):
+            assert float(row[name]) == pytest.approx(step[name], rel=1e-12), name
+        assert row["end_reason"] == step["end_reason"] == "until_voltage"
+        assert row["status"] == "ok" and row["message"] == ""
+        assert float(row["wall_time_s"]) > 0
+        folder = out / "runs" / row["run_id"]
+        assert {p.name for p in folder.iterdir()} == {"summary.json", "timeseries.csv",
+                                                     "case.json"}   # no plots by default
+        recorded = json.loads((folder / "summary.json").read_text())["sweep"]
+        assert recorded["run_id"] == row["run_id"]
+        assert recorded["parameters"]["materials.LiPON.conductivity"] == \
+            row["materials.LiPON.conductivity"]
+    # the low conductivity costs voltage at 5C
+    assert float(rows[1]["mean_voltage_V"]) < float(rows[3]["mean_voltage_V"]) - 0.05
+
+
+# ------------------------------------------------------------------------------------------
+# resume, invalid combinations (on the shared in-process cluster)
+
+def test_resume_runs_only_what_is_missing(tmp_path, client):
+    path = _sweep_file(tmp_path)
+    out = tmp_path / "out"
+    first = solver.sweep(path, out, scheduler=client)
+    assert isinstance(first, SweepTable) and len(first) == 4
+    assert len(first.ran) == 4 and first.reused == []
+    before = _mtimes(out)
+    assert len(before) == 4
+
+    again = solver.sweep(path, out, scheduler=client)
+    assert again.ran == [] and len(again.reused) == 4           # nothing new ran
+    assert _mtimes(out) == before
+    assert again == first                                        # the same table
+
+    victim = first[2]["run_id"]
+    shutil.rmtree(out / "runs" / victim)
+    third = solver.sweep(path, out, scheduler=client)
+    assert third.ran == [victim]
+    after = _mtimes(out)
+    assert {k: v for k, v in after.items() if k != victim} == \
+        {k: v for k, v in before.items() if k != victim}
+    assert third[2]["capacity_mAh_cm2"] == pytest.approx(first[2]["capacity_mAh_cm2"],
+                                                         rel=1e-12)
+
+    # a run folder without summary.json (interrupted while writing) is run again
+    (out / "runs" / victim / "summary.json").unlink()
+    assert solver.sweep(path, out, scheduler=client).ran == [victim]
+
+
+def test_changed_sweep_never_reuses_other_parameters(tmp_path, client):
+    out = tmp_path / "out"
+    first = solver.sweep(_sweep_file(tmp_path), out, scheduler=client)
+    grid = dict(GRID, **{"protocol.0.c_rate": [1, 2]})          # 5C replaced by 2C
+    second = solver.sweep(_sweep_file(tmp_path, grid), out, scheduler=client)
+    assert len(second.ran) == 2 and len(second.reused) == 2
+    assert [r["run_id"] for r in second][0::2] == [r["run_id"] for r in first][0::2]
+    assert [r["protocol.0.c_rate"] for r in second] == [1, 2, 1, 2]
+    for row in second:
+        recorded = json.loads((out / "runs" / row["run_id"] / "summary.json").read_text())
+        assert recorded["sweep"]["parameters"]["protocol.0.c_rate"] == row["protocol.0.c_rate"]
+
+    # a run folder whose summary records another case is not taken for this one
+    folder = out / "runs" / second[0]["run_id"]
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["sweep"]["case_sha256"] = "0" * 64
+    (folder / "summary.json").write_text(json.dumps(summary))
+    third = solver.sweep(_sweep_file(tmp_path, grid), out, scheduler=client)
+    assert third.ran == [second[0]["run_id"]]
+
+
+def test_invalid_combination_is_a_row_and_the_rest_run(tmp_path, client, capsys):
+    lines = []
+    grid = {"cell.layers.cathode.thickness": ["-1 um", "320 nm"], "mesh.cells_per_layer": [4]}
+    table = solver.sweep(_sweep_file(tmp_path, grid), tmp_path / "out", scheduler=client,
+                         echo=lines.append)
+    assert [r["status"] for r in table] == ["invalid_input", "ok"]
+    bad = table[0]
+    assert bad["end_reason"] == "invalid_input" and bad["run_id"] is None
+    assert "cell.layers.cathode.thickness" in bad["message"] and "greater than zero" in \
+        bad["message"]
+    assert bad["capacity_mAh_cm2"] is None
+    assert table.invalid == [0] and len(table.ran) == 1
+    assert len(lines) == 1 and "case 0" in lines[0]              # told before the runs
+    text = (tmp_path / "out" / "results.csv").read_text().splitlines()
+    assert text[1].startswith("-1 um,4,,,,invalid_input,")
+    assert len(list((tmp_path / "out" / "runs").iterdir())) == 1
+
+    # the command: the valid run is done already (no cluster starts); exit status 3
+    capsys.readouterr()
+    assert cli.main(["sweep", str(tmp_path / "sweep.toml"), "--out",
+                     str(tmp_path / "out")]) == 3
+    captured = capsys.readouterr()
+    assert "case 0 (cell.layers.cathode.thickness = '-1 um', mesh.cells_per_layer = 4) is " \
+        "invalid and will not run" in captured.err
+    assert "2 cases: 0 run now, 1 reused, 1 not ok" in captured.out
+
+
+def test_no_valid_combination_is_an_input_error_up_front(tmp_path):
+    grid = {"cell.layers.cathode.thickness": ["-1 um", "-2 um"]}
+    with pytest.raises(InputError) as info:
+        solver.sweep(_sweep_file(tmp_path, grid), tmp_path / "out")
+    assert info.value.key == "cell.layers.cathode.thickness"
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------------------------------
+# rows of results.csv
+
+def _summary(steps):
+    return {"wall_time_s": 0.5, "steps": steps}
+
+
+def _step(mode, end_reason="until_voltage", capacity=0.02):
+    return {"mode": mode, "end_reason": end_reason, "duration_s": 10.0,
+            "capacity_mAh_cm2": capacity, "energy_mWh_cm2": 0.08, "mean_voltage_V": 3.9}
+
+
+def test_rows_report_the_first_discharge_step():
+    steps = [_step("charge", capacity=0.5), _step("discharge", capacity=0.01),
+             _step("discharge", capacity=0.02)]
+    row = result_row({"k": 1}, {"status": "ok", "summary": _summary(steps)}, "abc")
+    assert row["capacity_mAh_cm2"] == 0.01 and row["end_reason"] == "until_voltage"
+    assert row["wall_time_s"] == 0.5 and row["run_id"] == "abc" and row["k"] == 1
+
+    # no discharge step: the numbers stay empty
+    row = result_row({"k": 1}, {"status": "ok", "summary": _summary([_step("charge")])}, "x")
+    assert row["end_reason"] == "no_discharge_step" and row["capacity_mAh_cm2"] is None
+
+    # a solver failure before any discharge: the failed step, and the message
+    failed = {"status": "solver_failed", "message": "step 0: Newton diverged",
+              "summary": _summary([_step("charge", "solver_failed", 0.003)])}
+    row = result_row({"k": 1}, failed, "y")
+    assert row["end_reason"] == "solver_failed" and row["capacity_mAh_cm2"] == 0.003
+    assert row["message"] == "step 0: Newton diverged" and row["status"] == "solver_failed"
+
+    # a solver failure raised before any step
+    row = result_row({"k": 1}, {"status": "solver_failed", "message": "m", "summary": None})
+    assert row["end_reason"] == "solver_failed" and row["message"] == "m"
+
+    # not run (interrupted) and invalid
+    assert result_row({"k": 1}, None, "z")["end_reason"] == "not_run"
+    assert result_row({"k": 1}, None, None, "bad")["end_reason"] == "invalid_input"
+
+
+def test_results_csv_cells():
+    rows = [result_row({"a.b": "1 um", "c": [0.1, 0.9]}, None, None, "bad")]
+    table = SweepTable(rows, ["a.b", "c"], ["a.b", "c"] + list(RESULT_COLUMNS), Path("."),
+                       [], [], [0])
+    lines = results_csv(table).splitlines()
+    assert lines[0].split(",")[:3] == ["a.b", "c", "capacity_mAh_cm2"]
+    assert lines[1].startswith('1 um,"[0.1, 0.9]",,,,invalid_input,')
