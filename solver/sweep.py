@@ -83,7 +83,7 @@ class SweepSpec:
         """The base case dict with the combination's values set."""
         raw = copy.deepcopy(self.base_raw)
         for key, path in zip(self.keys, self.paths):
-            _set_path(raw, path, copy.deepcopy(settings[key]))
+            set_path(raw, path, copy.deepcopy(settings[key]))
         return raw
 
     def __len__(self):
@@ -307,7 +307,8 @@ def _material_schema(key: str, name: str, values):
     return {param: _LEAF for param in PARAMETERS[kind]}
 
 
-def _set_path(raw, path: tuple, value) -> None:
+def set_path(raw, path: tuple, value) -> None:
+    """Set a value at a path from `resolve_key`, creating absent tables on the way."""
     node = raw
     for part in path[:-1]:
         if isinstance(part, int):

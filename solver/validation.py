@@ -202,26 +202,11 @@ def discover(root=VALIDATION_DIR) -> list[Path]:
 def apply_settings(raw: dict, settings: dict) -> dict:
     """A copy of a case's TOML dict with dotted keys set, as in sweeps:
     "protocol.0.c_rate", "materials.LiPON.conductivity", "cell.layers.cathode.thickness"."""
+    from .sweep import resolve_key, set_path
+
     raw = copy.deepcopy(raw)
     for dotted, value in settings.items():
-        parts = dotted.split(".")
-        node = raw
-        for k, part in enumerate(parts[:-1]):
-            if isinstance(node, list):
-                if part.isdigit():
-                    node = node[int(part)]
-                else:            # a layer by name
-                    matches = [item for item in node if item.get("name") == part]
-                    if not matches:
-                        raise InputError(dotted, value, f"a key of the case ({part!r} not found)")
-                    node = matches[0]
-            else:
-                node = node.setdefault(part, {})
-        last = parts[-1]
-        if isinstance(node, list):
-            node[int(last)] = value
-        else:
-            node[last] = value
+        set_path(raw, resolve_key(raw, dotted, value), value)
     return raw
 
 
