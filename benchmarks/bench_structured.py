@@ -1,8 +1,8 @@
 """Benchmark: full 1C discharges of the shipped trench (2D) and micropillar (3D) cells
 at five mesh sizes each, and how the cost per time step grows with the cell count.
 
-    python benchmarks/bench_structured.py                     # everything, ~20 min (the
-                                                              # largest pillar ~8 min)
+    python benchmarks/bench_structured.py                     # everything, ~7 min (the
+                                                              # largest pillar ~1.5 min)
     python benchmarks/bench_structured.py --quick --no-json   # 2 trench + 1 pillar, ~20 s
     python benchmarks/bench_structured.py --max-cells 30000   # skip the larger grids
     python benchmarks/bench_structured.py --cases pillar --sizes 5 --merge   # redo one run,
@@ -47,18 +47,18 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
              "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
     os.environ[_var] = "1"          # before numpy is imported, here or in the subprocesses
 
-import argparse  # noqa: E402
-import copy  # noqa: E402
-import datetime  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import resource  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import traceback  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import copy
+import datetime
+import json
+import math
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -148,6 +148,10 @@ def linear_solver_stats(ls):
         stats["banded"] = bool(ls.banded)
     if hasattr(ls, "factorisations"):
         stats["factorisations"] = int(ls.factorisations)
+    if hasattr(ls, "potential"):                 # KrylovSolver: how T^-1 is done, set-ups
+        stats["potential"] = str(ls.potential)
+    if isinstance(getattr(ls, "setups", None), dict):
+        stats["setups"] = {k: int(v) for k, v in ls.setups.items()}
     its = getattr(ls, "iterations", None)
     if isinstance(its, list):
         stats["gmres_solves"] = len(its)
@@ -223,7 +227,7 @@ def worker(key, cells_per_layer, max_cell_size, repeats, budget):
         started, cpu_started = time.perf_counter(), time.process_time()
         try:
             result = solver.run(case, grid=grid)
-        except Exception as exc:                 # the solver failed: record it, no timing
+        except Exception as exc:  # noqa: BLE001  (the solver failed: record it, no timing)
             error = f"{type(exc).__name__}: {exc}"
             out["traceback"] = traceback.format_exc(limit=-8)   # the innermost frames
             break
@@ -370,8 +374,15 @@ def table(runs, key):
         notes = []
         if "factorisations" in info:
             notes.append(f"{info['factorisations']} LU")
+        if "potential" in info:
+            notes.append(f"potentials by {'LU' if info['potential'] == 'lu' else 'AMG'}")
+        if "setups" in info:
+            notes.append(f"{info['setups'].get('potential', 0)} + "
+                         f"{info['setups'].get('stoichiometry', 0)} set-ups")
         if "gmres_iterations" in info:
             notes.append(f"{info['gmres_iterations']} GMRES its")
+            if info.get("gmres_solves"):
+                notes.append(f"{info['gmres_iterations'] / info['gmres_solves']:.1f} its/solve")
         if notes:
             ls += " (" + ", ".join(notes) + ")"
         rss = f"{r['peak_rss_MiB']:.0f} MiB" if r.get("peak_rss_MiB") else ""

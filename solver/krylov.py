@@ -1,134 +1,308 @@
-"""Large systems: GMRES preconditioned by algebraic multigrid on the bulk Schur complement.
+"""Large systems: GMRES with a physics-block preconditioner.
 
-The unknowns split into bulk (potentials and stoichiometries of the cells), interface
-(Butler-Volmer current and surface stoichiometry of each interface face) and the tab
-potential V. Each interface face's unknowns couple only to each other and to the two
-cells beside the face, so they are eliminated exactly (a 1x1 or 2x2 inverse per face);
-what remains on the bulk cells is a set of coupled diffusion operators (Ohm in each
-conduction network, Fick in each electrode), preconditioned by classical (Ruge-Stuben)
-AMG, which handled them better than smoothed aggregation on trench and pillar cells, and
-the single V unknown of the galvanostatic constraint is handled by bordering.
+The unknowns split into cell potentials phi (Ohm: one Laplacian per conduction network),
+cell stoichiometries x (Fick: mass over the time step plus diffusion, per electrode),
+interface unknowns (Butler-Volmer current i and surface stoichiometry xs of each interface
+face) and the tab potential V. The preconditioner follows that structure:
+
+1. each interface face's unknowns couple only to each other and to the two cells beside
+   the face: they are eliminated exactly (a 1x1 or 2x2 inverse per face), leaving the bulk
+   Schur complement S = [[S_pp, S_px], [S_xp, S_xx]] on the cells;
+2. S is factorised by blocks, x first: y = S_xx^-1 r_x, phi = T^-1 (r_p - S_px y),
+   x = y - diag(S_xx)^-1 S_xp phi, with T = S_pp - S_px diag(S_xx)^-1 S_xp, the potential
+   block with the coupling through the interface cells' stoichiometry folded in;
+3. S_xx^-1 is one V-cycle of classical AMG; T^-1 is one V-cycle too (3D) or a sparse LU
+   (`potential="lu"`, 2D, where T factorises with little fill). T is a set of Laplacians
+   (an M-matrix up to the skew-cell corrections, which classical AMG handles, where the
+   whole S, potentials and stoichiometries mixed, was far from one). Its set-up is kept
+   across Newton iterations and time steps (the pattern is fixed and the values drift
+   slowly; an AMG hierarchy gets the current finest operator) and rebuilt once the
+   iterations it has cost beyond its first solve, timed, exceed a new set-up's time.
+   S_xx changes with the time step (its mass term): its hierarchy is rebuilt when its
+   diagonal has moved by more than `x_drift`;
+4. V, the one unknown of the galvanostatic row, is handled by bordering.
+
+GMRES stops at a relative residual of `rtol` (1e-6), or of up to `loose_rtol` when the
+right-hand side is much larger than the last one (the first solve of a Newton solve;
+Eisenstat-Walker's second choice, 0.9 (|b_k| / |b_k-1|)^2, between the two). In 3D the
+stoichiometry AMG is built on S_xx cut to the face neighbours (`x_adjacency`).
 """
+
+import time
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .linear import ROUND_OFF, SingularMatrix
+from .precondition import SubBlock, VCycle, face_inverse
 
 
 class KrylovSolver:
-    """solve(data, rhs) for the Jacobian pattern of a CellModel, as LinearSolver does."""
+    """solve(data, rhs) for the Jacobian pattern of a CellModel, as LinearSolver does.
 
-    def __init__(self, indptr, indices, n, layout, rtol=1e-6, rebuild_after=50):
+    layout: CellModel.block_layout() ("bulk", "interface", "n_if", "xs_face", "V", and
+    "phi", "x" (and "c"), the slices of the cell potentials and stoichiometries (and
+    electrolyte concentrations, which join the stoichiometries' block))."""
+
+    def __init__(self, indptr, indices, n, layout, rtol=1e-6, rebuild_after=40,
+                 x_drift=0.1, potential="amg", loose_rtol=None, x_adjacency=None):
         import pyamg  # noqa: F401  (imported here: only large grids need it)
 
         self.n = n
-        self.indptr, self.indices = indptr, indices
-        self.rows = np.repeat(np.arange(n), np.diff(indptr))
-        self.to_csc = np.lexsort((self.rows, indices))
-        self.col_starts = np.searchsorted(indices[self.to_csc], np.arange(n))
-        self.bulk = layout["bulk"]
-        self.face = layout["interface"]
+        self.indptr, self.indices = np.asarray(indptr), np.asarray(indices)
+        self.rows = np.repeat(np.arange(n), np.diff(self.indptr))
+        self.to_csc = np.lexsort((self.rows, self.indices))
+        self.col_starts = np.searchsorted(self.indices[self.to_csc], np.arange(n))
+        bulk, face = layout["bulk"], layout["interface"]
         self.n_if = layout["n_if"]
-        self.xs_face = layout["xs_face"]
-        self.v = layout["V"]
+        self.xs_face = np.asarray(layout["xs_face"])
+        self.v = int(layout["V"])
+        phi = layout.get("phi", bulk)
+        x = layout.get("x", slice(phi.stop, phi.stop))
+        if "c" in layout:          # electrolyte concentrations: with x, the "Fick" block
+            x = slice(x.start, layout["c"].stop)
+        if not (bulk.start == phi.start == 0 and phi.stop == x.start and x.stop == bulk.stop
+                == face.start and face.stop == self.v == n - 1):
+            raise ValueError("KrylovSolver expects the layout phi, x, i, xs, V")
+        p, q, f = (0, phi.stop), (x.start, x.stop), (face.start, face.stop)
+        vv = (self.v, self.v + 1)
+        self.n_p, self.n_x = phi.stop, x.stop - x.start
+        def cut(r, c):
+            return SubBlock(self.indptr, self.indices, r, c)
+
+        self.blocks = {
+            "PP": cut(p, p), "PX": cut(p, q), "PF": cut(p, f), "PV": cut(p, vv),
+            "XP": cut(q, p), "XX": cut(q, q), "XF": cut(q, f), "XV": cut(q, vv),
+            "FP": cut(f, p), "FX": cut(f, q), "FF": cut(f, f),
+            "VF": cut(vv, f), "VV": cut(vv, vv),
+        }
         self.rtol = rtol
+        # forcing term (Eisenstat-Walker, choice 2): a right-hand side much larger than the
+        # last one starts a new Newton solve, whose first update needs no more than
+        # `loose_rtol`; as the residual falls the tolerance tightens back to `rtol`
+        self.loose_rtol = loose_rtol
+        self.last_rhs_norm = None
         self.rebuild_after = rebuild_after
-        self.hierarchy = None
+        self.x_drift = x_drift
+        if potential not in ("amg", "lu"):
+            raise ValueError(f"potential solver {potential!r}: 'amg' or 'lu'")
+        self.potential = potential   # T^-1 by AMG, or by a sparse LU (2D grids)
+        self.amg_p = None            # V-cycle (or LU solve) for T (potentials)
+        self.amg_x = None            # V-cycle for S_xx (stoichiometries)
+        # the face-neighbour pattern of the stoichiometries (with the diagonal): the AMG
+        # of S_xx is built and smoothed on S_xx cut to it, the wide-stencil corrections of
+        # skewed cells lumped onto the diagonal (half the nonzeros in 3D, the same GMRES
+        # iterations)
+        self.x_adjacency = None
+        if x_adjacency is not None and x_adjacency.shape == (self.n_x, self.n_x):
+            adjacency = sp.csr_matrix(x_adjacency, dtype=float)
+            adjacency.data[:] = 1.0
+            self.x_adjacency = sp.csr_matrix(adjacency + sp.eye(self.n_x)).sign()
+        self.x_diagonal = None       # diagonal of S_xx when amg_x was built
         self.iterations = []
+        self.setups = {"potential": 0, "stoichiometry": 0}
+        self.fresh_iterations = None     # GMRES iterations per decade, first solve after a set-up
+        self.setup_seconds = None
+        self.extra_seconds = 0.0         # GMRES time lost to the set-up's age since
 
     # ------------------------------------------------------------ blocks
-    def _scaled_matrix(self, data, rhs):
+    def _scaled(self, data, rhs):
         row = np.maximum.reduceat(np.abs(data), self.indptr[:-1])
         row[row == 0.0] = 1.0
         scaled = data / row[self.rows]
         col = np.maximum.reduceat(np.abs(scaled[self.to_csc]), self.col_starts)
         col[col == 0.0] = 1.0
         scaled /= col[self.indices]
-        A = sp.csr_matrix((scaled, self.indices, self.indptr), shape=(self.n, self.n))
-        return A, rhs / row, col
+        return scaled, rhs / row, col
 
-    def _face_inverse(self, A_FF):
-        """Exact inverse of the interface block: 1x1 per lithium-metal face, 2x2 (current,
-        surface stoichiometry) per intercalation face."""
-        n_if = self.n_if
-        diag = A_FF.diagonal()
-        k_i = self.xs_face                      # current unknown of each xs unknown
-        k_s = n_if + np.arange(k_i.size)
-        a, d = diag[k_i], diag[k_s]
-        b = np.asarray(A_FF[k_i, k_s]).ravel()
-        c = np.asarray(A_FF[k_s, k_i]).ravel()
-        det = a * d - b * c
-        inv_diag = 1.0 / diag
-        inv_diag[k_i] = d / det
-        inv_diag[k_s] = a / det
-        size = A_FF.shape[0]
-        rows = np.concatenate([np.arange(size), k_i, k_s])
-        cols = np.concatenate([np.arange(size), k_s, k_i])
-        vals = np.concatenate([inv_diag, -b / det, -c / det])
-        return sp.csr_matrix((vals, (rows, cols)), shape=(size, size))
+    def _operators(self, scaled):
+        """The reduced blocks of the scaled matrix for one solve."""
+        B = {k: blk.matrix(scaled) for k, blk in self.blocks.items()}
+        F_inv = face_inverse(B["FF"], self.n_if, self.xs_face)
+        G_P = (F_inv @ B["FP"]).tocsr()
+        G_X = (F_inv @ B["FX"]).tocsr()
+        ops = {"F_inv": F_inv, "A_PF": B["PF"], "A_XF": B["XF"], "A_FP": B["FP"],
+               "A_FX": B["FX"], "a_VF": B["VF"], "a_VV": float(B["VV"].toarray()[0, 0])}
+        ops["S_pp"] = (B["PP"] - B["PF"] @ G_P).tocsr()
+        ops["S_px"] = (B["PX"] - B["PF"] @ G_X).tocsr()
+        ops["S_xp"] = (B["XP"] - B["XF"] @ G_P).tocsr()
+        ops["S_xx"] = (B["XX"] - B["XF"] @ G_X).tocsr()
+        ops["s_pV"] = B["PV"].toarray().ravel()
+        ops["s_xV"] = B["XV"].toarray().ravel()
+        ops["s_Vp"] = -(B["VF"] @ G_P)
+        ops["s_Vx"] = -(B["VF"] @ G_X)
+        d_x = ops["S_xx"].diagonal()
+        if self.n_x and np.any(d_x == 0.0):
+            raise FloatingPointError("a zero diagonal in the stoichiometry block")
+        ops["d_x"] = d_x
+        if self.n_x:
+            ops["T"] = (ops["S_pp"] - ops["S_px"] @ sp.diags(1.0 / d_x) @ ops["S_xp"]).tocsr()
+        else:
+            ops["T"] = ops["S_pp"]
+        ops["current_driven"] = ops["s_Vp"].nnz + ops["s_Vx"].nnz > 0
+        return ops
+
+    def _prepare(self, ops, fresh):
+        """Set up or refresh the potential solver and the stoichiometry hierarchy."""
+        started = time.perf_counter()
+        if fresh or self.amg_p is None:
+            self.amg_p = VCycle(ops["T"]) if self.potential == "amg" else _SparseLU(ops["T"])
+            self.setups["potential"] += 1
+            self.fresh_iterations = None          # the next solve's count, when known
+        elif self.potential == "amg":
+            self.amg_p.refresh(ops["T"])
+        if self.n_x:
+            d_x = ops["d_x"]
+            drift = (np.inf if self.x_diagonal is None
+                     else np.max(np.abs(d_x / self.x_diagonal - 1.0)))
+            S_xx = self._two_point(ops["S_xx"])
+            if fresh or self.amg_x is None or drift > self.x_drift:
+                self.amg_x = VCycle(S_xx)
+                self.x_diagonal = d_x
+                self.setups["stoichiometry"] += 1
+            else:
+                self.amg_x.refresh(S_xx)
+        if fresh:
+            self.setup_seconds = time.perf_counter() - started
+
+    def _two_point(self, S):
+        """S cut to the face-neighbour pattern, the rest of each row added to its diagonal
+        (row sums kept); S itself without a pattern."""
+        if self.x_adjacency is None:
+            return S
+        kept = sp.csr_matrix(S.multiply(self.x_adjacency))
+        dropped = np.asarray(S.sum(axis=1)).ravel() - np.asarray(kept.sum(axis=1)).ravel()
+        return sp.csr_matrix(kept + sp.diags(dropped))
+
+    def _stale(self):
+        """Rebuild when the GMRES iterations the ageing set-up has cost beyond its first
+        solve's count, summed over the solves since and timed per iteration, exceed the
+        time of a new set-up; or when GMRES needed more than `rebuild_after` iterations."""
+        if not self.iterations or self.amg_p is None:
+            return True
+        if self.iterations[-1] > self.rebuild_after:
+            return True
+        return self.setup_seconds is not None and self.extra_seconds > self.setup_seconds
+
+    # ------------------------------------------------------------ preconditioner
+    def _bulk_solve(self, ops, r_p, r_x):
+        """Approximate S^-1 [r_p; r_x]: block factorisation, x first."""
+        if not self.n_x:
+            return self.amg_p @ r_p, r_x
+        y = self.amg_x @ r_x
+        d_p = self.amg_p @ (r_p - ops["S_px"] @ y)
+        # the back-substitution with diag(S_xx), as in T: S_xp d_p lives on the interface
+        # cells only, and a second V-cycle there bought no GMRES iterations
+        d_x = y - (ops["S_xp"] @ d_p) / ops["d_x"]
+        return d_p, d_x
+
+    def _preconditioner(self, ops):
+        n_p, n_x, v = self.n_p, self.n_x, self.v
+        q = n_p + n_x
+        F_inv, A_PF, A_XF = ops["F_inv"], ops["A_PF"], ops["A_XF"]
+        A_FP, A_FX, a_VF, a_VV = ops["A_FP"], ops["A_FX"], ops["a_VF"], ops["a_VV"]
+        current_driven = ops["current_driven"]
+        if current_driven:
+            # the response of the approximate S to the tab potential's column: with it,
+            # the bordered preconditioner inverts [[M, s_QV], [s_VQ, a_VV]] exactly
+            y_p, y_x = self._bulk_solve(ops, ops["s_pV"], ops["s_xV"])
+            denominator = a_VV - float((ops["s_Vp"] @ y_p)[0] + (ops["s_Vx"] @ y_x)[0])
+            if not np.isfinite(denominator) or denominator == 0.0:
+                raise FloatingPointError("singular bordered tab row")
+
+        def apply(r):
+            r_p, r_x, r_F, r_V = r[:n_p], r[n_p:q], r[q:v], r[v]
+            w_F = F_inv @ r_F
+            r_p = r_p - A_PF @ w_F
+            r_x = r_x - A_XF @ w_F
+            if current_driven:
+                r_V = r_V - float((a_VF @ w_F)[0])
+                z_p, z_x = self._bulk_solve(ops, r_p, r_x)
+                dV = (r_V - float((ops["s_Vp"] @ z_p)[0] + (ops["s_Vx"] @ z_x)[0])) / denominator
+                d_p, d_x = z_p - y_p * dV, z_x - y_x * dV
+            else:                              # V held: its row is V = value, first
+                dV = r_V / a_VV
+                d_p, d_x = self._bulk_solve(ops, r_p - ops["s_pV"] * dV, r_x - ops["s_xV"] * dV)
+            d_F = F_inv @ (r_F - A_FP @ d_p - A_FX @ d_x)
+            out = np.empty_like(r)
+            out[:n_p], out[n_p:q], out[q:v], out[v] = d_p, d_x, d_F, dV
+            return out
+
+        return apply
+
+    def _forcing(self, norm):
+        previous, self.last_rhs_norm = self.last_rhs_norm, norm
+        if self.loose_rtol is None or not previous or not np.isfinite(norm):
+            return self.rtol
+        return float(min(self.loose_rtol, max(self.rtol, 0.9 * (norm / previous) ** 2)))
 
     # ------------------------------------------------------------ solve
     def solve(self, data, rhs):
-        import pyamg
+        scaled, b, col = self._scaled(data, rhs)
+        A = sp.csr_matrix((scaled, self.indices, self.indptr), shape=(self.n, self.n))
+        try:
+            ops = self._operators(scaled)
+        except (FloatingPointError, ZeroDivisionError) as exc:
+            raise SingularMatrix(str(exc)) from None
+        fresh = self._stale()
+        rtol = self._forcing(np.linalg.norm(b))
+        for attempt in (0, 1):
+            try:
+                self._prepare(ops, fresh)
+                M = spla.LinearOperator(A.shape, matvec=self._preconditioner(ops))
+            except (FloatingPointError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+                if attempt == 0 and not fresh:
+                    fresh = True
+                    continue
+                self.amg_p = self.amg_x = None
+                raise SingularMatrix(f"preconditioner set-up failed ({exc})") from None
+            count = [0]
+            counter = _Counter(count)
+            started = time.perf_counter()
+            with np.errstate(over="ignore", invalid="ignore"):
+                x, info = spla.gmres(A, b, M=M, rtol=rtol, atol=ROUND_OFF, restart=60,
+                                     maxiter=4, callback=counter, callback_type="pr_norm")
+            self.iterations.append(count[0])
+            if info == 0 and np.all(np.isfinite(x)):
+                per_iteration = (time.perf_counter() - started) / max(count[0], 1)
+                # iterations per decade of residual reduction, comparable across tolerances
+                decades = max(-np.log10(rtol), 1.0)
+                rate = count[0] / decades
+                if self.fresh_iterations is None:
+                    self.fresh_iterations = rate
+                    self.extra_seconds = 0.0
+                self.extra_seconds += (max(rate - self.fresh_iterations, 0.0) * decades
+                                       * per_iteration)
+                return x / col
+            if fresh:
+                break
+            fresh = True                    # a stale hierarchy: rebuild once and retry
+        self.amg_p = self.amg_x = None
+        raise SingularMatrix(f"GMRES did not converge ({count[0]} iterations, info {info})")
 
-        A, b, col = self._scaled_matrix(data, rhs)
-        Q, F, v = self.bulk, self.face, self.v
-        A_Q = A[Q]
-        A_F = A[F]
-        A_QQ, A_QF, a_QV = A_Q[:, Q], A_Q[:, F], A_Q[:, [v]]
-        A_FQ, A_FF = A_F[:, Q], A_F[:, F]
-        a_V = A[[v]]
-        a_VF, a_VV = a_V[:, F], a_V[0, v]
-        F_inv = self._face_inverse(A_FF)
-        G = (F_inv @ A_FQ).tocsr()
-        S = (A_QQ - A_QF @ G).tocsr()
-        s_VQ = -(a_VF @ G)
-        s_QV = a_QV.toarray().ravel()
 
-        if self.hierarchy is None or self.iterations and self.iterations[-1] > self.rebuild_after:
-            # set up once and reused while GMRES converges quickly: the Jacobian changes
-            # little from one Newton iteration or time step to the next
-            self.hierarchy = pyamg.ruge_stuben_solver(S, max_coarse=400)
-            self.y_V = None
-        amg = self.hierarchy.aspreconditioner(cycle="V")
-        current_driven = s_VQ.nnz > 0
-        if current_driven:
-            if self.y_V is None:               # S^-1 s_QV, the response to the tab potential
-                self.y_V = self.hierarchy.solve(s_QV, tol=1e-6, accel="gmres", maxiter=100)
-            y_V = self.y_V
-            denominator = a_VV - float((s_VQ @ y_V)[0])
+class _Counter:
+    """GMRES callback: counts iterations into a one-element list."""
 
-        def precondition(r):
-            r_Q, r_F, r_V = r[Q], r[F], r[v]
-            w_F = F_inv @ r_F
-            r_Q = r_Q - A_QF @ w_F
-            if current_driven:                 # bordering for the galvanostatic row
-                r_V = r_V - float((a_VF @ w_F)[0])
-                y = amg @ r_Q
-                dV = (r_V - float((s_VQ @ y)[0])) / denominator
-                dQ = y - y_V * dV
-            else:                              # V held: its row is V = value, first
-                dV = r_V / a_VV
-                dQ = amg @ (r_Q - s_QV * dV)
-            dF = F_inv @ (r_F - A_FQ @ dQ)
-            out = np.empty_like(r)
-            out[Q], out[F], out[v] = dQ, dF, dV
-            return out
+    def __init__(self, count):
+        self.count = count
 
-        M = spla.LinearOperator(A.shape, matvec=precondition)
-        count = [0]
+    def __call__(self, _):
+        self.count[0] += 1
 
-        def counter(_):
-            count[0] += 1
 
-        x, info = spla.gmres(A, b, M=M, rtol=self.rtol, atol=ROUND_OFF, restart=60, maxiter=10,
-                             callback=counter, callback_type="pr_norm")
-        self.iterations.append(count[0])
-        if info != 0 or not np.all(np.isfinite(x)):
-            # a stale hierarchy: rebuild once and try again
-            self.hierarchy = None
-            self.iterations.append(self.rebuild_after + 1)
-            raise SingularMatrix(f"GMRES did not converge ({count[0]} iterations, info {info})")
-        return x / col
+class _SparseLU:
+    """T^-1 by SuperLU, as `lu @ r`: the minimum-degree ordering of T + T^T and a small
+    diagonal pivot threshold keep the fill of these Laplacians low (in 2D a third less
+    than COLAMD with partial pivoting, and solves 40 % faster)."""
+
+    def __init__(self, T):
+        try:
+            self.lu = spla.splu(sp.csc_matrix(T), permc_spec="MMD_AT_PLUS_A",
+                                diag_pivot_thresh=0.01)
+        except RuntimeError as exc:
+            raise FloatingPointError(str(exc)) from None
+
+    def __matmul__(self, r):
+        return self.lu.solve(np.ascontiguousarray(r))

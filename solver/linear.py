@@ -3,26 +3,37 @@
 The pattern is fixed for a run, so everything that depends only on it (ordering, band
 positions, CSC permutation) is computed once here and each solve only refills numbers.
 Stacked films in 1D give a narrow band after reverse Cuthill-McKee ordering, solved by
-LAPACK's banded LU; 2D and 3D grids go to SuperLU.
+LAPACK's banded LU; small 2D and 3D grids go to SuperLU, larger ones to GMRES with the
+block preconditioner of solver.krylov. `ReusedLUSolver` (GMRES preconditioned by a kept
+SuperLU factorisation of the whole Jacobian) is no longer chosen automatically: the block
+preconditioner is 2x faster on 2D trench cells, and it fills in too fast in 3D.
 """
 
 import numpy as np
-from scipy.linalg.lapack import dgbsv as _gbsv
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from scipy.linalg.lapack import dgbsv as _gbsv
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 MAX_BANDWIDTH = 24
 
 
-# Above this many unknowns a grid that is not a narrow band goes to GMRES with AMG
-# (solver.krylov): sparse LU fill-in grows too fast, in 3D above all. Measured here on
-# film stacks (one solve, AMG hierarchy reused): 2D 12 500 unknowns LU 55 ms, GMRES 26 ms;
-# 2D 111 000 LU 1.7 s, GMRES 0.22 s; 3D 7 600 LU 126 ms, GMRES 22 ms; 3D 85 000 LU 113 s.
+# Above this many unknowns a grid that is not a narrow band goes to GMRES with the block
+# preconditioner of solver.krylov (interface unknowns eliminated per face, stoichiometries
+# by AMG, potentials by a sparse LU or AMG): sparse LU of the whole Jacobian fills in too
+# fast, in 3D above all.
 DIRECT_LIMIT = 5_000
-# Up to these sizes a sparse LU, factorised once and kept as GMRES preconditioner across
-# Newton iterations and time steps, beats AMG (fill-in grows mildly in 2D, fast in 3D).
-LU_LIMITS = {2: 300_000, 3: 10_000}
+# Up to these many cells the potential block of that preconditioner is factorised by a
+# sparse LU (kept across Newton iterations and time steps), beyond them it gets AMG. In 2D
+# the LU of the potentials alone (a third of the fill of the whole Jacobian's) is cheap
+# and exact: 21 100 trench cells, 0.9e6 nonzeros, 1.5 ms a solve, 5-15 GMRES iterations.
+# In 3D the fill of even the potential block grows too fast (11 000 pillar cells: 2.7e6).
+LU_LIMITS = {2: 200_000, 3: 0}
+# The first GMRES solve of each Newton solve stops at this relative residual (tightening
+# to KrylovSolver's rtol, 1e-6, as Newton's residual falls: Eisenstat-Walker): 10-15 %
+# fewer GMRES iterations on trench and pillar runs, the same results; 1e-2 cost Newton
+# iterations.
+LOOSE_RTOL = 1e-3
 # Residuals of the equilibrated system (rows scaled to unit maximum) below this are
 # round-off: a right-hand side that small (an equilibrium) is solved, whatever rtol says.
 ROUND_OFF = 1e-14
@@ -34,17 +45,35 @@ class SingularMatrix(Exception):
 
 def make_linear_solver(model, direct_limit=DIRECT_LIMIT, lu_limits=LU_LIMITS):
     """The linear solver for a model's Jacobian pattern, chosen by structure and size:
-    banded LU for 1D stacks, sparse LU for small grids, GMRES with a reused sparse LU up to
-    the size where fill-in explodes (far larger in 2D than in 3D), GMRES with AMG beyond."""
+    banded LU for 1D stacks, sparse LU for small grids, GMRES with the block
+    preconditioner beyond (solver.krylov), its potential block by a sparse LU up to
+    `lu_limits[dim]` cells and by AMG above."""
     pattern = model.pattern
     n = model.n_unknowns
     direct = LinearSolver(pattern.indptr, pattern.indices, n)
     if direct.banded or n <= direct_limit:
         return direct
-    if n <= lu_limits.get(model.grid.dim, 0):
-        return ReusedLUSolver(pattern.indptr, pattern.indices, n)
     from .krylov import KrylovSolver
-    return KrylovSolver(pattern.indptr, pattern.indices, n, model.block_layout())
+    layout = model.block_layout()
+    cells = layout["phi"].stop - layout["phi"].start
+    potential = "lu" if cells <= lu_limits.get(model.grid.dim, 0) else "amg"
+    return KrylovSolver(pattern.indptr, pattern.indices, n, layout, potential=potential,
+                        loose_rtol=LOOSE_RTOL,
+                        x_adjacency=stoichiometry_adjacency(model) if model.grid.dim == 3 else None)
+
+
+def stoichiometry_adjacency(model):
+    """Which stoichiometry unknowns are face neighbours: a (n_x, n_x) sparse pattern. Given
+    to KrylovSolver in 3D only: cutting the stoichiometry AMG to it saved a sixth of the
+    pillar runs' linear solves' time at the same GMRES iterations, but on the 2D trench
+    (corner fans) it cost 40 % more iterations."""
+    grid = model.grid
+    cells = grid.face_cells[grid.interior_faces]
+    index = model.x_index[cells]
+    both = np.all(index >= 0, axis=1)
+    a, b = index[both, 0], index[both, 1]
+    return sp.csr_matrix((np.ones(2 * a.size), (np.concatenate([a, b]), np.concatenate([b, a]))),
+                         shape=(model.n_x, model.n_x))
 
 
 class LinearSolver:
@@ -152,10 +181,10 @@ class ReusedLUSolver:
                                self.indptr), shape=(self.n, self.n))
             b = rhs / row
             lu = self.lu
-            M = spla.LinearOperator(A.shape, matvec=lambda r: lu.solve(r, trans="T"))
+            M = spla.LinearOperator(A.shape, matvec=lambda r, lu=lu: lu.solve(r, trans="T"))
             count = [0]
             x, info = spla.gmres(A, b, M=M, rtol=self.rtol, atol=ROUND_OFF, restart=40, maxiter=2,
-                                 callback=lambda _: count.__setitem__(0, count[0] + 1),
+                                 callback=lambda _, count=count: count.__setitem__(0, count[0] + 1),
                                  callback_type="pr_norm")
             self.iterations.append(count[0])
             if info == 0:

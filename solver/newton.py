@@ -72,6 +72,15 @@ def newton_solve(equations, linear_solver, u0, scales, bounded, tol=1e-8, max_it
         if not np.all(np.isfinite(du)):
             raise NewtonFailure("the Newton update is not finite")
         alpha = _fraction_to_boundary(u, du, bounded)
+        if alpha == 0.0:
+            # a stoichiometry on its bound that the update pushes further: the iterate
+            # cannot move, so every further iteration would repeat this one; stop now
+            # (e.g. an emptied surface at the end of a discharge: 60 of 152 linear solves
+            # of a pillar run went to such repeats)
+            worst = int(np.argmax(np.abs(du) / scales))
+            raise NewtonFailure(f"no progress in iteration {iteration}: the update is blocked "
+                                f"by a stoichiometry at its bound", describe(worst)
+                                if describe else "", last=u)
         u = u + alpha * du
         change = np.abs(du) / scales
         if measured_by_row is not None:

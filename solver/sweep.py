@@ -205,7 +205,7 @@ def _flatten_grid(table: dict, prefix: str, out: dict) -> None:
 def _case_schema():
     from . import case as c
 
-    leaves = lambda names: {name: _LEAF for name in names}  # noqa: E731
+    leaves = lambda names: {name: _LEAF for name in names}
     cell = leaves(k for k in c.CELL_KEYS if k not in ("layers", "bipolar", "trench",
                                                        "micropillar"))
     cell["layers"] = ("named list", leaves(c.LAYER_KEYS), "layer")

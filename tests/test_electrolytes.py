@@ -9,7 +9,11 @@ from solver.api import build_grid
 from solver.errors import InputError
 from solver.model import CellModel
 from solver.units import FARADAY, GAS_CONSTANT
-from tests.conftest import assert_jacobian_matches_differences, perturbed_state, planar_case
+from tests.conftest import (
+    assert_jacobian_matches_differences,
+    perturbed_state,
+    planar_case,
+)
 
 C0 = 1000.0            # mol/m^3 of mobile carriers
 KAPPA = 2.3e-4         # S/m, the library LiPON at 25 degC
@@ -109,3 +113,29 @@ def test_bad_electrolyte_model_input_names_the_key(changes, key):
     with pytest.raises(InputError) as info:
         CellModel(case, build_grid(case))
     assert info.value.key == key
+
+
+def test_binary_electrolyte_in_a_trench_iterative_equals_direct():
+    """The block preconditioner takes the carrier concentration with the stoichiometries."""
+    import tomllib
+
+    from solver.case import case_from_dict
+    from solver.linear import LinearSolver
+    from solver.simulate import Simulation
+    from tests.conftest import ROOT
+
+    with open(ROOT / "cases" / "trench_si_lipon_lco.toml", "rb") as handle:
+        data = tomllib.load(handle)
+    data.setdefault("materials", {})["LiPON"] = {
+        "model": "binary", "transference_number": 0.5, "carrier_concentration": f"{C0} mol/m^3"}
+    data["mesh"].update(max_cell_size="0.3 um", cells_per_layer=6)
+    data["protocol"] = [{"mode": "discharge", "c_rate": 2, "until_voltage": "3.0 V"}]
+    case = case_from_dict(data, ROOT / "cases", "test")
+    iterative = Simulation(case, build_grid(case))
+    assert type(iterative.linear_solver).__name__ == "KrylovSolver"
+    direct = Simulation(case, iterative.grid)
+    m = direct.model
+    direct.linear_solver = LinearSolver(m.pattern.indptr, m.pattern.indices, m.n_unknowns)
+    a, b = iterative.run().steps[0], direct.run().steps[0]
+    assert a.end_reason == b.end_reason == "until_voltage"
+    assert a.capacity_mAh_cm2 == pytest.approx(b.capacity_mAh_cm2, rel=1e-6)

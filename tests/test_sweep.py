@@ -13,8 +13,14 @@ import solver
 from solver import cli
 from solver.case import case_from_dict
 from solver.errors import InputError
-from solver.sweep import (RESULT_COLUMNS, SweepTable, load_sweep, resolve_key, result_row,
-                          results_csv)
+from solver.sweep import (
+    RESULT_COLUMNS,
+    SweepTable,
+    load_sweep,
+    resolve_key,
+    result_row,
+    results_csv,
+)
 from tests.conftest import SHIPPED_CASE, shipped_case_dict
 
 distributed = pytest.importorskip("distributed")
