@@ -31,7 +31,6 @@ if TYPE_CHECKING:  # the materials package is imported when a case is built
     from .materials import Material
 
 ARCHITECTURES = ("planar", "bipolar", "trench", "micropillar")
-IMPLEMENTED_ARCHITECTURES = ("planar", "bipolar", "trench", "micropillar")
 MODES = ("discharge", "charge", "rest", "hold", "cccv")
 ELECTRODE_KINDS = ("intercalation", "lithium_metal")
 MAX_PROTOCOL_STEPS = 100_000  # after expanding repeats
@@ -407,24 +406,18 @@ def _case_name(cell: dict, source: str) -> str:
 
 def _architecture(cell: dict) -> str:
     architecture = cell.get("architecture", "planar")
-    if architecture not in IMPLEMENTED_ARCHITECTURES:
-        expected = f"one of {_listing(IMPLEMENTED_ARCHITECTURES)}"
-        missing = [a for a in ARCHITECTURES if a not in IMPLEMENTED_ARCHITECTURES]
-        if missing:
-            expected += f" ({_listing(missing)}: not available yet)"
-        if isinstance(architecture, str) and architecture not in ARCHITECTURES:
-            close = difflib.get_close_matches(architecture, list(IMPLEMENTED_ARCHITECTURES), n=1)
+    if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
+        expected = f"one of {_listing(ARCHITECTURES)}"
+        if isinstance(architecture, str):
+            close = difflib.get_close_matches(architecture, list(ARCHITECTURES), n=1)
             if close:
                 expected += f" (did you mean {close[0]!r}?)"
         raise InputError("cell.architecture", architecture, expected)
     for other in ARCHITECTURES[1:]:
         if other != architecture and other in cell:
-            hint = (f"set architecture = {other!r} to use it"
-                    if other in IMPLEMENTED_ARCHITECTURES else
-                    f"architecture = {other!r} is not available yet")
             raise InputError(f"cell.{other}", cell[other],
                              f"no [cell.{other}] table in a {architecture} cell (it describes "
-                             f"architecture = {other!r}; {hint})")
+                             f"architecture = {other!r}; set architecture = {other!r} to use it)")
     return architecture
 
 
