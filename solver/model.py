@@ -312,6 +312,7 @@ class CellModel:
         self.if_cell_e, self.if_cell_l, self.if_area = cell_e, cell_l, area
         self.if_node_e = self.node[cell_e]         # where the electrode side's charge goes
         self.if_ht_e = ht_e
+        self.if_ht_l = ht_l
         # ohmic resistance (times area) of the two half cells between the centres and the face
         self.if_half_cell_resistance = (area / (self.cell_conductivity[cell_e] * ht_e)
                                         + area / (self.cell_conductivity[cell_l] * ht_l))
@@ -376,6 +377,13 @@ class CellModel:
             on_face = np.isin(self.if_cell_l, r.cells)
             r.if_faces = np.flatnonzero(on_face)                  # interface faces it touches
             r.if_local = local[self.if_cell_l[r.if_faces]]
+            # the half cell between the electrolyte cell centre and the interface: its
+            # resistance at c0 and the rise of theta per unit current density across it
+            # (the flux condition D c0 dtheta/dn = (1 - t+) i / F)
+            distance = self.if_area[r.if_faces] / self.if_ht_l[r.if_faces]
+            r.if_resistance = distance / r.params.kappa0
+            r.if_gamma = (1.0 - r.params.t_plus) * distance / (
+                FARADAY * r.params.d_ambipolar * r.params.c0)
         self.n_c = offset
         # per interface face: which electrode's alpha_a raises the carrier activity in i0
         self.if_alpha_a = np.zeros(self.n_if)
@@ -626,9 +634,7 @@ class CellModel:
         d_di = np.empty(self.n_if)
         d_dxs_parts = []
         activity = np.ones(self.n_if)
-        theta = u[self.s_c]
-        for r in self.carriers:
-            activity[r.if_faces] = theta[r.slice][r.if_local] ** self.if_alpha_a[r.if_faces]
+        half_cells = [self._carrier_half_cell(r, u, activity) for r in self.carriers]
         d_dactivity = np.zeros(self.n_if)       # d(residual)/d(ln activity) / alpha_a
         for e in self.electrodes:
             f = e.faces
@@ -652,6 +658,10 @@ class CellModel:
             d_di[f] = -ohmic[f] - deta_di
             if e.kind == "intercalation":
                 d_dxs_parts.append(-dU - deta_di0 * di0)
+        for r, (extra, d_extra_di, _, theta_s) in zip(self.carriers, half_cells):
+            f = r.if_faces
+            r_i[f] -= extra
+            d_di[f] += -d_extra_di + d_dactivity[f] * self.if_alpha_a[f] * r.if_gamma / theta_s
         vals += [np.ones(self.n_if), -np.ones(self.n_if), d_di]
 
         # surface concentration (Fick across the half cell next to the interface)
@@ -684,13 +694,35 @@ class CellModel:
             vals += [np.zeros(pos_faces.size), [1.0]]
         if self.carriers:
             R[self.s_c] = 0.0
-            for r in self.carriers:
-                vals += self._carrier_terms(r, u, R, history, dt_coeff, current, d_dactivity)
+            for r, half_cell in zip(self.carriers, half_cells):
+                vals += self._carrier_terms(r, u, R, history, dt_coeff, current, d_dactivity,
+                                            half_cell)
         if not want_jacobian:
             return R, None
         return R, self.pattern.fill(np.concatenate(vals))
 
-    def _carrier_terms(self, r, u, R, history, dt_coeff, current, d_dactivity):
+    def _carrier_half_cell(self, r, u, activity):
+        """The electrolyte half cell of each interface face of a binary electrolyte: the
+        potential step between the cell centre and the face beyond the ohmic drop at c0
+        that the kinetics row already has,
+            phi_face - phi_cell = i d / (kappa0 theta_mean) + beta ln(theta_s / theta_cell),
+        with the surface value theta_s = theta_cell + gamma i from the flux condition, and
+        the carrier activity theta_s^alpha_a of i0 into `activity`. Returns that extra step,
+        its derivatives in i and theta_cell, and theta_s."""
+        f = r.if_faces
+        i = u[self.s_i][f]
+        theta_l = u[self.s_c][r.slice][r.if_local]
+        theta_s = theta_l + r.if_gamma * i
+        theta_m = 0.5 * (theta_l + theta_s)
+        beta, rl = r.params.beta, r.if_resistance
+        extra = i * rl * (1.0 / theta_m - 1.0) + beta * np.log(theta_s / theta_l)
+        activity[f] = theta_s ** self.if_alpha_a[f]
+        d_extra_di = (rl * (1.0 / theta_m - 1.0) - 0.5 * i * rl * r.if_gamma / theta_m**2
+                      + beta * r.if_gamma / theta_s)
+        d_extra_dtheta = -i * rl / theta_m**2 + beta * (1.0 / theta_s - 1.0 / theta_l)
+        return extra, d_extra_di, d_extra_dtheta, theta_s
+
+    def _carrier_terms(self, r, u, R, history, dt_coeff, current, d_dactivity, half_cell):
         """Nernst-Planck in a binary electrolyte (see physics.electrolyte): adds its charge
         and carrier residuals to R, returns its Jacobian values in pattern order."""
         p = r.params
@@ -717,8 +749,9 @@ class CellModel:
         source = (1.0 - p.t_plus) / FARADAY
         th -= np.bincount(r.if_local, source * current[r.if_faces], minlength=r.cells.size)
         d_w = diffusion * r.w
+        _, _, d_extra_dtheta, theta_s = half_cell
         alpha = self.if_alpha_a[r.if_faces]
-        kinetic = d_dactivity[r.if_faces] * alpha / theta[r.if_local]
+        kinetic = -d_extra_dtheta + d_dactivity[r.if_faces] * alpha / theta_s
         return [k_w, -k_w, k_ln, -k_ln, k_t, k_t, -k_t, -k_t,
                 d_w, -d_w, p.c0 * r.volume * dt_coeff - r.volume * dg,
                 -source * self.if_area[r.if_faces], kinetic]
