@@ -13,6 +13,12 @@ interface of the shipped trench cell (cases/trench_si_lipon_lco.toml, its own me
 until_time = 360 s / C-rate), normalised by its mean over the interface. The maximum over
 mean of each curve is printed. (docs/compare_architectures.png is drawn by
 examples/compare_architectures.py.)
+
+docs/stack_and_anode_free.png: left, the shipped 3-cell bipolar stack
+(cases/bipolar_3cell_li_lipon_lco.toml, cell 2 with a thinner cathode) discharged at 1C:
+each cell's voltage against the charge passed, the step ending when cell 2 reaches 3.0 V;
+right, the shipped anode-free cell (cases/anode_free_cu_lipon_lco.toml): voltage and
+plated lithium thickness through its charge, rest and discharge.
 """
 
 import copy
@@ -219,7 +225,40 @@ def trench_current(out_path):
     return out_path
 
 
-FIGURES = {"voltage_planar": voltage_planar, "trench_current": trench_current}
+def stack_and_anode_free(out_path):
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 4.0), dpi=130)
+    stack = solver.run(solver.load_case(ROOT / "cases" / "bipolar_3cell_li_lipon_lco.toml"))
+    series = stack.step_series(0)
+    step = stack.summary["steps"][0]
+    for k, colour in zip((1, 2, 3), ("tab:blue", "tab:red", "tab:green")):
+        label = {1: "cell 1 (under cell 3: the same films)", 2: "cell 2 (thinner cathode)",
+                 3: "cell 3"}[k]
+        left.plot(series["capacity_mAh_cm2"] * 1e3, series[f"voltage_cell_{k}"], color=colour,
+                  ls="--" if k == 1 else "-", label=label)
+    left.axhline(3.0, color="0.5", lw=0.8, ls="--")
+    left.set(xlabel="charge passed (µAh/cm²)", ylabel="cell voltage (V)",
+             title=f"3-cell stack at 1C: ends at {step['capacity_mAh_cm2'] * 1e3:.2f} µAh/cm², "
+                   f"limiting cell {step['limiting_cell']}")
+    left.legend(loc="lower left")
+    free = solver.run(solver.load_case(ROOT / "cases" / "anode_free_cu_lipon_lco.toml"))
+    ts = free.timeseries
+    hours = ts["time_s"] / 3600
+    right.plot(hours, ts["voltage_V"], color="tab:blue")
+    right.set(xlabel="time (h)", ylabel="voltage (V)",
+              title="anode-free Cu | LiPON | LiCoO2: charge, rest, discharge")
+    twin = right.twinx()
+    twin.plot(hours, ts["thickness_um_anode"] * 1e3, color="tab:orange")
+    twin.set_ylabel("plated lithium (nm)", color="tab:orange")
+    ends = [s["end_reason"] for s in free.summary["steps"]]
+    right.text(0.02, 0.04, "steps end: " + ", ".join(ends), transform=right.transAxes, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_path)
+    plt.close(fig)
+    return out_path
+
+
+FIGURES = {"voltage_planar": voltage_planar, "trench_current": trench_current,
+           "stack_and_anode_free": stack_and_anode_free}
 
 
 def main(names=None):
