@@ -60,9 +60,12 @@ class VCycle:
     the coarsest level. `refresh(A)` swaps in new values of the finest operator (same size):
     the interpolation and coarse operators stay, so the smoother and the residual work on
     the current matrix while the set-up is reused across Newton iterations and time steps.
+    With `coarse_drop` the levels between the finest and the coarsest are smoothed (and their
+    residuals taken) on their Galerkin operators sparsified by `sparsified`; the coarser
+    Galerkin products are still formed from the full ones.
     """
 
-    def __init__(self, A, max_coarse=500, theta=0.25):
+    def __init__(self, A, max_coarse=500, theta=0.25, coarse_drop=None):
         import pyamg
 
         A = sp.csr_matrix(A)
@@ -70,6 +73,9 @@ class VCycle:
             A, strength=("classical", {"theta": theta}), max_coarse=max_coarse)
         levels = self.hierarchy.levels
         self.A = [lvl.A.tocsr() for lvl in levels]
+        if coarse_drop:
+            for k in range(1, len(self.A) - 1):
+                self.A[k] = sparsified(self.A[k], coarse_drop)
         self.P = [lvl.P.tocsr() for lvl in levels[:-1]]
         self.R = [lvl.R.tocsr() for lvl in levels[:-1]]
         coarse = self.A[-1].toarray()
@@ -134,3 +140,33 @@ class VCycle:
             x = xk
         return x
 
+
+def sparsified(A, drop):
+    """A with its mutually weak off-diagonal entries (|a_ij| below `drop` times the largest
+    off-diagonal magnitude of row i, and |a_ji| likewise in row j) moved onto the diagonal,
+    row sums kept. For the smoothing and residuals on coarse AMG levels, whose Galerkin
+    products fill in with many small entries; a coupling strong on either side (the weak
+    interface coupling of a metal row that is strong in its electrolyte row) is kept."""
+    A = sp.csr_matrix(A)
+    A.sum_duplicates()
+    n = A.shape[0]
+    rows = np.repeat(np.arange(n), np.diff(A.indptr))
+    off = rows != A.indices
+    magnitude = np.where(off, np.abs(A.data), 0.0)
+    counts = np.diff(A.indptr)
+    row_max = np.zeros(n)
+    filled = counts > 0
+    if np.any(filled):
+        row_max[filled] = np.maximum.reduceat(magnitude, A.indptr[:-1][filled])
+    weak = off & (magnitude < drop * row_max[rows])
+    W = sp.csr_matrix((weak.astype(float), A.indices, A.indptr), shape=A.shape)
+    both = W.multiply(W.T).tocsr()
+    both.eliminate_zeros()
+    if both.nnz == 0:
+        return A
+    D = sp.csr_matrix(A.multiply(both))
+    lumped = np.asarray(D.sum(axis=1)).ravel()
+    out = sp.csr_matrix(A - D + sp.diags(lumped))
+    out.eliminate_zeros()
+    out.sort_indices()
+    return out

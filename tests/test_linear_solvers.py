@@ -10,10 +10,10 @@ import scipy.sparse.linalg as spla
 
 from solver.api import build_grid
 from solver.case import case_from_dict, load_case
-from solver.krylov import KrylovSolver
+from solver.krylov import KrylovSolver, left_gmres
 from solver.linear import LinearSolver, SingularMatrix, make_linear_solver
 from solver.model import CellModel
-from solver.precondition import SubBlock, VCycle, face_inverse
+from solver.precondition import SubBlock, VCycle, face_inverse, sparsified
 from tests.conftest import ROOT, perturbed_state
 
 CASES = {"trench": (ROOT / "cases" / "trench_si_lipon_lco.toml", 3, "0.5 um"),
@@ -149,6 +149,39 @@ def test_v_cycle_preconditions_a_laplacian_and_refreshes_its_values():
                              rtol=1e-10, callback=count.append, callback_type="pr_norm")
         assert info == 0 and len(count) < 20
         assert np.linalg.norm(matrix @ x - b) < 1e-8 * np.linalg.norm(b)
+
+
+def test_sparsified_lumps_only_mutually_weak_entries_and_keeps_row_sums():
+    A = sp.csr_matrix(np.array([[4.0, -3.0, -0.01, -0.5],
+                                [-3.0, 4.0, 0.0, -1.0],
+                                [-0.01, 0.0, 1.0, -0.99],
+                                [-0.002, -1.0, -1.0, 3.0]]))
+    S = sparsified(A, 0.05).toarray()
+    assert S[0, 2] == S[2, 0] == 0.0              # weak in row 0 and in row 2: lumped
+    assert S[0, 3] == -0.5 and S[3, 0] == -0.002  # weak in row 3 only: kept both ways
+    assert np.allclose(S.sum(axis=1), A.toarray().sum(axis=1))
+    cycle = VCycle(sp.csr_matrix(sp.kronsum(*(2 * [sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1],
+                                                             shape=(40, 40))]))),
+                   max_coarse=20, coarse_drop=0.05)
+    assert cycle.levels > 2
+
+
+def test_left_gmres_stops_where_scipy_gmres_does():
+    m = 40
+    lap = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(m, m))
+    A = sp.csr_matrix(sp.kronsum(lap, lap) + sp.diags(np.linspace(0.0, 0.5, m * m), 1,
+                                                      shape=(m * m, m * m)))
+    b = np.random.default_rng(5).standard_normal(m * m)
+    cycle = VCycle(A, max_coarse=50)
+    count = [0]
+    x, info = left_gmres(A, b, cycle.apply, rtol=1e-8, atol=1e-14, restart=60, maxiter=4,
+                         count=count)
+    reference = []
+    _, ref_info = spla.gmres(A, b, M=spla.LinearOperator(A.shape, matvec=cycle.apply),
+                             rtol=1e-8, restart=60, maxiter=4, callback=reference.append,
+                             callback_type="pr_norm")
+    assert info == 0 == ref_info and abs(count[0] - len(reference)) <= 1
+    assert np.linalg.norm(A @ x - b) <= 1e-8 * np.linalg.norm(b)
 
 
 @pytest.mark.parametrize("dim", [2, 3])
