@@ -536,14 +536,11 @@ def bipolar_stack(unit: list[Layer], bipolar: BipolarSettings) -> list[Layer]:
     changes = {}
     for cell_number, name, change in bipolar.variations:
         changes.setdefault((cell_number, name), {}).update(change)
-    layers = []
-    for k in range(1, bipolar.n_cells + 1):
-        for index, layer in enumerate(unit):
-            if shared and k > 1 and index == 0:
-                continue
-            layers.append(replace(layer, name=f"{layer.name}_{k}",
-                                  **changes.get((k, layer.name), {})))
-    return layers
+    numbers = range(1, bipolar.n_cells + 1)        # the stack's battery cells, bottom up
+    return [replace(layer, name=f"{layer.name}_{number}",
+                    **changes.get((number, layer.name), {}))
+            for number in numbers for index, layer in enumerate(unit)
+            if not (shared and number > 1 and index == 0)]
 
 
 def _micropillar(cell: dict) -> MicropillarSettings:

@@ -45,6 +45,7 @@ import sys
 import tempfile
 import time
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 from .case import MISSING
@@ -63,17 +64,15 @@ _LEAF = None       # schema marker: a value, no keys below it
 # ------------------------------------------------------------------------------------------
 # the sweep file
 
+@dataclass
 class SweepSpec:
     """A checked sweep: its base case dict, where the base lives, the keys and the values."""
-
-    def __init__(self, base_raw: dict, base_dir: Path, base_name: str, keys: list[str],
-                 paths: list[tuple], values: list[list]):
-        self.base_raw = base_raw
-        self.base_dir = base_dir
-        self.base_name = base_name
-        self.keys = keys
-        self.paths = paths
-        self.values = values
+    base_raw: dict
+    base_dir: Path
+    base_name: str
+    keys: list[str]
+    paths: list[tuple]
+    values: list[list]
 
     def combinations(self) -> list[dict]:
         """Every combination as {key: value}, in product order (the last key varies fastest)."""
