@@ -37,7 +37,7 @@ MAX_PROTOCOL_STEPS = 100_000  # after expanding repeats
 
 TOP_KEYS = ("cell", "materials", "mesh", "protocol", "solver")
 CELL_KEYS = ("name", "architecture", "footprint_area", "temperature", "nominal_capacity",
-             "layers") + ARCHITECTURES[1:]
+             "series_resistance", "layers") + ARCHITECTURES[1:]
 LAYER_KEYS = ("name", "material", "thickness", "initial_stoichiometry")
 MESH_KEYS = ("cells_per_layer", "max_cell_size", "grading")
 SOLVER_KEYS = ("rtol", "max_step", "initial_step", "fields_every")
@@ -204,6 +204,7 @@ class Case:
     trench: TrenchSettings | None = None            # architecture == "trench" only
     micropillar: MicropillarSettings | None = None  # architecture == "micropillar" only
     bipolar: BipolarSettings | None = None          # architecture == "bipolar" only
+    series_resistance: float = 0.0          # ohm m^2 of footprint: contacts and leads
 
     def layer(self, name: str) -> Layer:
         for layer in self.layers:
@@ -294,6 +295,13 @@ def case_from_dict(data: dict, base_dir: Path, source: str = "<dict>") -> Case:
     nominal_capacity = None
     if "nominal_capacity" in cell:
         nominal_capacity = _positive(cell["nominal_capacity"], "charge", "cell.nominal_capacity")
+    series_resistance = 0.0
+    if "series_resistance" in cell:
+        series_resistance = _number(cell["series_resistance"], "area_resistance",
+                                    "cell.series_resistance")
+        if series_resistance < 0:
+            raise InputError("cell.series_resistance", cell["series_resistance"],
+                             "an area-specific resistance such as '18 ohm*cm^2', zero or more")
 
     materials = _load_materials(data, cell, base_dir)
     layers = _layers(cell, materials)
@@ -313,7 +321,8 @@ def case_from_dict(data: dict, base_dir: Path, source: str = "<dict>") -> Case:
     return Case(name=name, architecture=architecture, footprint_area=footprint_area,
                 temperature=temperature, nominal_capacity=nominal_capacity, layers=layers,
                 mesh=mesh, protocol=protocol, solver=solver, path=None, raw=copy.deepcopy(data),
-                trench=trench, micropillar=micropillar, bipolar=bipolar)
+                trench=trench, micropillar=micropillar, bipolar=bipolar,
+                series_resistance=series_resistance)
 
 
 # ------------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .linear import ROUND_OFF, SingularMatrix
+from .equilibration import ROUND_OFF, Equilibration, SingularMatrix
 from .precondition import SubBlock, VCycle, face_inverse
 
 
@@ -57,9 +57,7 @@ class KrylovSolver:
 
         self.n = n
         self.indptr, self.indices = np.asarray(indptr), np.asarray(indices)
-        self.rows = np.repeat(np.arange(n), np.diff(self.indptr))
-        self.to_csc = np.lexsort((self.rows, self.indices))
-        self.col_starts = np.searchsorted(self.indices[self.to_csc], np.arange(n))
+        self.equilibration = Equilibration(self.indptr, self.indices, n)
         bulk, face = layout["bulk"], layout["interface"]
         self.n_if = layout["n_if"]
         self.xs_face = np.asarray(layout["xs_face"])
@@ -117,15 +115,6 @@ class KrylovSolver:
         self.extra_seconds = 0.0         # GMRES time lost to the set-up's age since
 
     # ------------------------------------------------------------ blocks
-    def _scaled(self, data, rhs):
-        row = np.maximum.reduceat(np.abs(data), self.indptr[:-1])
-        row[row == 0.0] = 1.0
-        scaled = data / row[self.rows]
-        col = np.maximum.reduceat(np.abs(scaled[self.to_csc]), self.col_starts)
-        col[col == 0.0] = 1.0
-        scaled /= col[self.indices]
-        return scaled, rhs / row, col
-
     def _operators(self, scaled):
         """The reduced blocks of the scaled matrix for one solve."""
         B = {k: blk.matrix(scaled) for k, blk in self.blocks.items()}
@@ -250,7 +239,7 @@ class KrylovSolver:
 
     # ------------------------------------------------------------ solve
     def solve(self, data, rhs):
-        scaled, b, col = self._scaled(data, rhs)
+        scaled, b, col = self.equilibration.scaled(data, rhs)
         A = sp.csr_matrix((scaled, self.indices, self.indptr), shape=(self.n, self.n))
         try:
             ops = self._operators(scaled)

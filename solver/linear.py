@@ -15,6 +15,9 @@ import scipy.sparse.linalg as spla
 from scipy.linalg.lapack import dgbsv as _gbsv
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
+from .equilibration import ROUND_OFF, Equilibration, SingularMatrix
+from .krylov import KrylovSolver
+
 MAX_BANDWIDTH = 24
 
 
@@ -40,13 +43,6 @@ LOOSE_RTOL = 1e-3
 # nonzeros than T itself (operator complexity 2.7, 1.7 after), the V-cycle on T costs
 # 40 % less for a few % more GMRES iterations.
 COARSE_DROP = 0.05
-# Residuals of the equilibrated system (rows scaled to unit maximum) below this are
-# round-off: a right-hand side that small (an equilibrium) is solved, whatever rtol says.
-ROUND_OFF = 1e-14
-
-
-class SingularMatrix(Exception):
-    pass
 
 
 def make_linear_solver(model, direct_limit=DIRECT_LIMIT, lu_limits=LU_LIMITS):
@@ -59,7 +55,6 @@ def make_linear_solver(model, direct_limit=DIRECT_LIMIT, lu_limits=LU_LIMITS):
     direct = LinearSolver(pattern.indptr, pattern.indices, n)
     if direct.banded or n <= direct_limit:
         return direct
-    from .krylov import KrylovSolver
     layout = model.block_layout()
     cells = layout["phi"].stop - layout["phi"].start
     potential = "lu" if cells <= lu_limits.get(model.grid.dim, 0) else "amg"
@@ -87,12 +82,9 @@ class LinearSolver:
         self.n = n
         self.indptr = indptr
         self.indices = indices
-        self.rows = np.repeat(np.arange(n), np.diff(indptr))
-        self.row_starts = indptr[:-1]
+        self.equilibration = Equilibration(indptr, indices, n)
+        self.rows = self.equilibration.rows
         pattern = sp.csr_matrix((np.ones(indices.size), indices, indptr), shape=(n, n))
-        # entries of the CSR data in column-major order, for column maxima
-        self.to_csc = np.lexsort((self.rows, indices))
-        self.col_starts = np.searchsorted(indices[self.to_csc], np.arange(n))
         perm = reverse_cuthill_mckee((pattern + pattern.T).tocsr(), symmetric_mode=True)
         inverse = np.empty(n, dtype=np.int64)
         inverse[perm] = np.arange(n)
@@ -106,14 +98,7 @@ class LinearSolver:
 
     def solve(self, data, rhs):
         """Solve A x = rhs for A with this pattern and CSR values `data`."""
-        absolute = np.abs(data)
-        row = np.maximum.reduceat(absolute, self.row_starts)
-        row[row == 0.0] = 1.0
-        scaled = data / row[self.rows]
-        col = np.maximum.reduceat(np.abs(scaled[self.to_csc]), self.col_starts)
-        col[col == 0.0] = 1.0
-        scaled /= col[self.indices]
-        b = rhs / row
+        scaled, b, col = self.equilibration.scaled(data, rhs)
         if self.banded:
             x = self._banded_solve(scaled, b)
         else:
@@ -154,9 +139,8 @@ class ReusedLUSolver:
     def __init__(self, indptr, indices, n, rtol=1e-10, refactor_after=10):
         self.n = n
         self.indptr, self.indices = indptr, indices
-        self.rows = np.repeat(np.arange(n), np.diff(indptr))
-        self.to_csc = np.lexsort((self.rows, indices))
-        self.col_starts = np.searchsorted(indices[self.to_csc], np.arange(n))
+        self.equilibration = Equilibration(indptr, indices, n)
+        self.rows = self.equilibration.rows
         self.rtol = rtol
         self.refactor_after = refactor_after
         self.lu = None
@@ -164,13 +148,9 @@ class ReusedLUSolver:
         self.iterations = []
 
     def _factorise(self, data):
-        row = np.maximum.reduceat(np.abs(data), self.indptr[:-1])
-        row[row == 0.0] = 1.0
-        scaled = data / row[self.rows]
-        col = np.maximum.reduceat(np.abs(scaled[self.to_csc]), self.col_starts)
-        col[col == 0.0] = 1.0
+        row, col = self.equilibration.scales(data)
         self.row_scale, self.col_scale = row, col
-        at = sp.csc_matrix((scaled / col[self.indices], self.indices, self.indptr),
+        at = sp.csc_matrix((data / row[self.rows] / col[self.indices], self.indices, self.indptr),
                            shape=(self.n, self.n))
         try:
             self.lu = spla.splu(at, permc_spec="COLAMD")

@@ -108,9 +108,7 @@ class Simulation:
             c for c in self.capacities.values() if c > 0)
         m = self.model
         self.scales = np.ones(m.n_unknowns)
-        self.bounded = np.zeros(m.n_unknowns, dtype=bool)
-        self.bounded[m.s_x] = True
-        self.bounded[m.s_xs] = True
+        self.bounded = m.layout.bounded
         pattern = m.pattern
         self.linear_solver = make_linear_solver(m)
         currents = np.arange(m.s_i.start, m.s_i.stop)
@@ -281,7 +279,7 @@ class Simulation:
             hist = sum(a * history.states[idx][m.s_dynamic] for a, idx in terms)
         result = newton_solve(lambda u: m.residual_and_jacobian(u, hist, coeff, drive),
                               self.linear_solver, guess, self.scales, self.bounded,
-                              describe=self._describe, measured_by_row=self.current_unknowns,
+                              describe=m.describe, measured_by_row=self.current_unknowns,
                               rate=self.newton_rate)
         return result.u
 
@@ -296,7 +294,7 @@ class Simulation:
         rtol = self.case.solver.rtol
         constant = 0.5 if order == 1 else 0.2
         dx = np.max(np.abs(u_new[m.s_dynamic] - guess[m.s_dynamic]), initial=0.0)
-        dv = abs(u_new[m.i_V] - guess[m.i_V])
+        dv = abs(m.voltage(u_new) - m.voltage(guess))
         err = max(dx, dv)
         if drive.kind == "voltage":
             i_new, i_guess = m.tab_current(u_new), m.tab_current(guess)
@@ -329,7 +327,7 @@ class Simulation:
         v_cut, i_cut = voltage_cutoff(step, drive), current_cutoff(step, drive)
         if v_cut is not None:
             sign = 1.0 if drive.sign > 0 else -1.0
-            events.append(("until_voltage", lambda u, s: sign * (u[m.i_V] - v_cut),
+            events.append(("until_voltage", lambda u, s: sign * (m.voltage(u) - v_cut),
                            VOLTAGE_EVENT_TOL))
             n_units = len(m.units)
             if n_units > 1:
@@ -400,23 +398,8 @@ class Simulation:
         return SolverError(record.message)
 
     # ------------------------------------------------------------ bookkeeping
-    def _describe(self, index):
-        m = self.model
-        g = self.grid
-        if index < m.s_phi.stop:
-            return f"charge balance of cell {index} in layer '{g.tag_names[g.cell_tags[index]]}'"
-        if index < m.s_x.stop:
-            return "Li mass balance in an electrode cell"
-        if index < m.s_c.stop:
-            return "carrier balance in a binary electrolyte cell"
-        if index < m.s_i.stop:
-            return "Butler-Volmer current on an interface face"
-        if index < m.s_xs.stop:
-            return "surface stoichiometry on an interface face"
-        return "the drive (applied current or voltage)"
-
     def _current_and_voltage(self, u):
-        return self.model.tab_current(u) * self.area_scale, float(u[self.model.i_V])
+        return self.model.tab_current(u) * self.area_scale, self.model.voltage(u)
 
     def _record(self, t, k, u, integrals):
         m = self.model
@@ -430,11 +413,7 @@ class Simulation:
             "capacity_mAh_cm2": integrals[CHARGE] * per_mAh_cm2,
             "energy_mWh_cm2": integrals[ENERGY] * per_mAh_cm2,
         }
-        for e in m.intercalation:
-            x = u[m.s_x][m.x_index[e.cells]]
-            row[f"x_mean_{e.name}"] = float(np.sum(x * e.volume) / np.sum(e.volume))
-            area = m.if_area[e.faces]
-            row[f"x_surface_{e.name}"] = float(np.sum(u[m.s_xs][e.xs_slice] * area) / np.sum(area))
+        row.update(m.outputs(u))
         for e, n_li in zip(self.lithium_metal, integrals[LITHIUM]):
             # spread over the interface it plates on and strips from (the footprint if planar)
             area = np.sum(m.if_area[e.faces])
@@ -466,5 +445,5 @@ class Simulation:
 
     def _report_progress(self, k, step, elapsed, u):
         if self.progress is not None:
-            self.progress(k, step, elapsed, float(u[self.model.i_V]),
+            self.progress(k, step, elapsed, self.model.voltage(u),
                           self.rows[-1]["capacity_mAh_cm2"])

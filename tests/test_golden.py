@@ -50,4 +50,6 @@ def test_short_time_series_are_the_recorded_ones(name):
         old = GOLDEN[f"{name}/series/{column}"]
         new = result.timeseries[column]
         assert new.shape == old.shape, (column, new.shape, old.shape)
-        assert np.allclose(new, old, rtol=1e-9, atol=1e-12 * np.max(np.abs(old))), column
+        # Newton stops at a tolerance (1e-8 scaled updates), and the step control carries
+        # the last digits of each solve into the next step: ~1e-12 here, 1e-8 in the stack
+        assert np.max(np.abs(new - old)) <= 1e-7 * np.max(np.abs(old)), column

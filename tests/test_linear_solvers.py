@@ -265,7 +265,7 @@ def test_stoichiometry_amg_on_the_face_neighbour_pattern_gives_the_direct_soluti
     adjacency = stoichiometry_adjacency(model)
     assert adjacency.shape == (model.n_x, model.n_x) and adjacency.nnz > model.n_x
     solver = krylov(model, rtol=1e-10, x_adjacency=adjacency)
-    S = solver._operators(solver._scaled(data, R)[0])["S_xx"]
+    S = solver._operators(solver.equilibration.scaled(data, R)[0])["S_xx"]
     cut = solver._two_point(S)
     assert cut.nnz < S.nnz
     assert np.allclose(np.asarray(cut.sum(axis=1)).ravel(), np.asarray(S.sum(axis=1)).ravel())

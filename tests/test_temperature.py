@@ -50,7 +50,7 @@ def test_electrolyte_ohmic_drop_follows_the_arrhenius_conductivity(celsius):
     expected = current * thickness / (kappa * area)
     assert abs(result.timeseries["current_A"][-1]) == pytest.approx(current, rel=1e-9)
     assert drop == pytest.approx(expected, rel=1e-6)
-    assert m.layer_conductivity[case.layers.index(case.layer("electrolyte"))] == pytest.approx(
+    assert m.parameters.layer_conductivity[case.layers.index(case.layer("electrolyte"))] == pytest.approx(
         kappa, rel=1e-9)
 
 
@@ -105,7 +105,7 @@ def test_without_activation_energies_only_the_electrolyte_changes():
     x = np.array([0.6])
     assert lco.diffusivity(x)[0] == lco_ref.diffusivity(x)[0]
     assert lco.rate_constant == lco_ref.rate_constant
-    assert hot.layer_conductivity[1] / ref.layer_conductivity[1] == pytest.approx(
+    assert hot.parameters.layer_conductivity[1] / ref.parameters.layer_conductivity[1] == pytest.approx(
         arrhenius_factor(EA_LIPON, 333.15), rel=1e-9)
 
 
@@ -140,7 +140,7 @@ def test_case_activation_energies_in_either_unit_give_the_same_model():
                            "LiCoO2": {"diffusivity_activation_energy": "0.3 eV"}})
     kj = _model("0 degC", {"LiPON": {"activation_energy": f"{0.45 * F / 1e3} kJ/mol"},
                            "LiCoO2": {"diffusivity_activation_energy": f"{0.3 * F} J/mol"}})
-    assert ev.layer_conductivity[1] == pytest.approx(kj.layer_conductivity[1], rel=1e-9)
+    assert ev.parameters.layer_conductivity[1] == pytest.approx(kj.parameters.layer_conductivity[1], rel=1e-9)
     x = np.array([0.7])
     assert ev.electrodes[ev.positive].diffusivity(x)[0] == pytest.approx(
         kj.electrodes[kj.positive].diffusivity(x)[0], rel=1e-9)

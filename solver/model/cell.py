@@ -1,0 +1,257 @@
+"""The discrete cell model M du/dt + F(u) = 0: unknowns, terms, assembly, outputs.
+
+Unknowns (solver.model.layout), in this order in u:
+  phi   one potential per cell: electronic (phi_s) in conductors, ionic (phi_e) in the
+        electrolyte                                                               [V]
+  x     Li stoichiometry c / c_max in every cell of an intercalation electrode       [-]
+  c     carrier concentration c / c0 in every cell of a binary electrolyte           [-]
+  i     Butler-Volmer current density on every electrode | electrolyte face
+        (anodic > 0: Li+ leaves the electrode)                                     [A/m^2]
+  xs    surface stoichiometry on the faces of intercalation electrodes             [-]
+  V     potential of the positive tab (the negative tab is grounded)               [V]
+
+Equations, one row per unknown, each written by one term (solver.model.terms): ohm (phi),
+fick (x), nernst_planck (c and its layers' phi), butler_volmer (i), surface (xs), drive (V).
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from .assembly import Assembly
+from .layout import Block, Layout
+from .parameters import cell_parameters
+from .terms.butler_volmer import ButlerVolmer
+from .terms.drive import Drive
+from .terms.fick import Fick
+from .terms.nernst_planck import CarrierHalfCell, NernstPlanck
+from .terms.ohm import Ohm
+from .terms.series_resistance import SeriesResistance
+from .terms.surface import SurfaceHalfCell
+from .topology import Topology
+
+
+def cell_layout(topology) -> Layout:
+    g = topology.grid
+    layer_of = np.array(g.tag_names, dtype=object)[g.cell_tags]
+
+    def charge(k):
+        return f"charge balance of cell {k} in layer '{layer_of[k]}'"
+
+    def mass(k):
+        return "Li mass balance in an electrode cell"
+
+    def carriers(k):
+        return "carrier balance in a binary electrolyte cell"
+
+    def kinetics(k):
+        return "Butler-Volmer current on an interface face"
+
+    def surface(k):
+        return "surface stoichiometry on an interface face"
+
+    blocks = [Block("phi", topology.n_cells, "potential", unit="V", describe=charge),
+              Block("x", topology.n_x, "dynamic", bounded=True, describe=mass),
+              Block("c", topology.n_c, "dynamic", describe=carriers),
+              Block("i", topology.n_if, "interface", unit="A/m^2", describe=kinetics),
+              Block("xs", topology.n_xs, "interface", bounded=True, describe=surface),
+              Block("V", 1, "scalar", unit="V",
+                    describe=lambda k: "the drive (applied current or voltage)")]
+    return Layout(blocks)
+
+
+class CellModel:
+    """Residual and Jacobian of one cell (a case on a grid) at a given drive and time step.
+
+    Topology attributes (electrodes, units, interfaces, stencils: solver.model.topology)
+    are readable on the model itself.
+    """
+
+    def __init__(self, case, grid):
+        self.case = case
+        self.grid = grid
+        self.parameters = cell_parameters(case)
+        self.topology = Topology(case, grid, self.parameters)
+        self.layout = cell_layout(self.topology)
+        self.drive = Drive(self.topology, self.layout)
+        self.series = SeriesResistance(self.topology, self.layout, self.parameters)
+        terms = [Ohm(self.topology, self.layout, self.parameters),
+                 Fick(self.topology, self.layout),
+                 ButlerVolmer(self.topology, self.layout, self.parameters),
+                 SurfaceHalfCell(self.topology, self.layout),
+                 self.drive, self.series]
+        if self.topology.carriers:
+            terms += [NernstPlanck(self.topology, self.layout, self.parameters),
+                      CarrierHalfCell(self.topology, self.layout, self.parameters)]
+        self.assembly = Assembly(self.layout, terms, self.topology.if_area)
+        self.pattern = self.assembly.pattern
+        self._outputs = self.assembly.outputs()
+
+    def __getattr__(self, name):
+        topology = self.__dict__.get("topology")
+        if topology is None:
+            raise AttributeError(name)
+        return getattr(topology, name)
+
+    # ---------------------------------------------------------------- unknowns
+    @property
+    def n_unknowns(self):
+        return self.layout.n
+
+    @property
+    def temperature(self):
+        return self.parameters.temperature
+
+    s_phi = property(lambda self: self.layout.slice("phi"))
+    s_x = property(lambda self: self.layout.slice("x"))
+    s_c = property(lambda self: self.layout.slice("c"))
+    s_i = property(lambda self: self.layout.slice("i"))
+    s_xs = property(lambda self: self.layout.slice("xs"))
+    s_dynamic = property(lambda self: self.layout.group("dynamic"))
+    i_V = property(lambda self: self.layout["V"].start)
+
+    @property
+    def differential(self):
+        """Unknowns with a time derivative (the columns of the mass matrix)."""
+        return self.assembly.differential
+
+    @property
+    def mass_matrix(self) -> sp.csr_matrix:
+        """M of M du/dt + F(u) = 0 (constant)."""
+        return self.assembly.mass_matrix
+
+    def describe(self, index) -> str:
+        """The equation of row `index`, in words."""
+        return self.layout.describe(index)
+
+    def block_layout(self):
+        """Where the unknowns sit, for block solvers: bulk (potentials and dynamic unknowns),
+        interface (i, xs), V, and for each xs unknown the position of its face's current
+        among the i unknowns."""
+        xs_face = np.empty(self.n_xs, dtype=np.int64)
+        for e in self.intercalation:
+            xs_face[e.xs_slice] = e.faces
+        layout = self.layout
+        bulk = slice(0, layout.group("dynamic").stop)
+        return {"bulk": bulk, "interface": layout.group("interface"), "n_if": self.n_if,
+                "xs_face": xs_face, "V": self.i_V,
+                "phi": self.s_phi, "x": self.s_x, "c": self.s_c}
+
+    # ---------------------------------------------------------------- equations
+    def residual_and_jacobian(self, u, history, dt_coeff, drive, want_jacobian=True):
+        """Residual R(u) = F(u) + M u_dot and its Jacobian's CSR data on `pattern`.
+
+        history:  the part of the time derivative from previous steps, so that
+                  du/dt ~ dt_coeff u + history (BDF), given on the dynamic unknowns
+                  (s_dynamic) or on all of u.
+        drive:    ("current", I) with I > 0 on discharge, or ("voltage", V_set).
+        """
+        if np.size(history) == self.n_unknowns:
+            u_dot = dt_coeff * u + history
+        else:
+            u_dot = dt_coeff * u
+            u_dot[self.s_dynamic] += history
+        return self.assembly.evaluate(u, u_dot, dt_coeff, drive, want_jacobian)
+
+    def jacobian_matrix(self, data):
+        """The Jacobian as a scipy CSR matrix, from the data `residual_and_jacobian` returns."""
+        return sp.csr_matrix((data, self.pattern.indices, self.pattern.indptr),
+                             shape=(self.n_unknowns, self.n_unknowns))
+
+    def update_parameters(self, case):
+        """Take the material values of `case` (the same cell and grid, other parameters):
+        re-evaluates the laws and refreshes the terms; the pattern is kept."""
+        parameters = cell_parameters(case)
+        for e in self.electrodes:
+            e.laws = parameters.electrode[e.layer]
+        self.case = case
+        self.parameters = parameters
+        self.assembly.refresh(parameters)
+
+    # ---------------------------------------------------------------- state
+    def initial_state(self):
+        """Uniform stoichiometry, zero current, potentials at open circuit (tab - = 0 V)."""
+        u = np.zeros(self.n_unknowns)
+        levels = self._open_circuit_levels()
+        u[self.s_phi] = levels[self.grid.cell_tags]
+        for e in self.intercalation:
+            u[self.s_x][e.x_slice] = e.initial_x
+            u[self.s_xs][e.xs_slice] = e.initial_x
+        u[self.s_c] = 1.0                     # carriers at their equilibrium concentration
+        tab_layer = 0 if self.positive_tab == "bottom" else len(self.layer_kinds) - 1
+        u[self.i_V] = levels[tab_layer]
+        return u
+
+    def _open_circuit_levels(self):
+        """Potential of each layer at open circuit: conductors share their network's level,
+        an electrolyte sits U(electrode) below each of its electrodes; the negative tab is 0."""
+        levels = np.zeros(len(self.layer_kinds))
+        level = 0.0
+        upper = {self.electrodes[n].layer: unit for unit in self.units
+                 for n in (unit.negative, unit.positive)
+                 if self.electrodes[n].layer > unit.electrolyte_layer}
+        lower = {unit.electrolyte_layer: unit for unit in self.units}
+        for k in range(len(self.layer_kinds)):
+            if k in lower:
+                unit = lower[k]
+                below = unit.negative if unit.positive_on_top else unit.positive
+                level -= self._open_circuit(below)
+            elif k in upper:
+                unit = upper[k]
+                above = unit.positive if unit.positive_on_top else unit.negative
+                level += self._open_circuit(above)
+            levels[k] = level
+        negative_tab_layer = 0 if self.negative_tab == "bottom" else len(levels) - 1
+        return levels - levels[negative_tab_layer]
+
+    def _open_circuit(self, n):
+        e = self.electrodes[n]
+        return e.open_circuit(e.initial_x)
+
+    # ---------------------------------------------------------------- outputs
+    def outputs(self, u) -> dict:
+        """The named quantities the terms provide, evaluated at u."""
+        return {name: f(u) for name, f in self._outputs.items()}
+
+    def voltage(self, u):
+        """Terminal voltage of the cell (V): the positive tab's potential less the drop
+        across the series resistance."""
+        return float(u[self.i_V]) - self.series.drop(u)
+
+    def tab_current(self, u):
+        """Current leaving the cell through the positive tab (A, > 0 on discharge)."""
+        return self.drive.tab_current(u)
+
+    def terminal_potential(self, u, n):
+        """Potential on the outer side of electrode n: the area mean over its outer faces of
+        the two-point face potential, or its tab's potential."""
+        phi = u[self.s_phi]
+        kind, *data = self.terminals[n]
+        if kind == "node":
+            return float(phi[data[0]])
+        faces, tab, tab_areas = data
+        g = self.grid
+        sides = g.face_cells[faces]
+        sigma = self.parameters.layer_conductivity[g.cell_tags[sides]]
+        conductance = g.half_transmissibility[faces] * sigma
+        face_phi = (np.sum(conductance * phi[self.node[sides]], axis=1)
+                    / np.sum(conductance, axis=1))
+        tab_phi = u[self.i_V] if tab == self.positive_tab else 0.0
+        areas = g.face_areas[faces]
+        total = np.sum(areas) + np.sum(tab_areas)
+        return float((np.sum(face_phi * areas) + tab_phi * np.sum(tab_areas)) / total)
+
+    def cell_voltages(self, u):
+        """Voltage of each unit cell (positive minus negative terminal potential, V; the
+        series resistance is the whole stack's and not in these)."""
+        return np.array([self.terminal_potential(u, unit.positive)
+                         - self.terminal_potential(u, unit.negative) for unit in self.units])
+
+    def lithium_in_electrodes(self, u):
+        """Moles of Li in each intercalation electrode."""
+        x = u[self.s_x]
+        return {e.name: float(np.sum(e.max_concentration * e.volume * x[self.x_index[e.cells]]))
+                for e in self.intercalation}
+
+    def interface_current(self, u, electrode):
+        """Total anodic current (A) across an electrode's interface."""
+        return float(np.sum(u[self.s_i][electrode.faces] * self.if_area[electrode.faces]))

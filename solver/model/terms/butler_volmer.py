@@ -1,0 +1,100 @@
+"""Butler-Volmer kinetics on every electrode | electrolyte face, in the inverse form:
+
+    phi_s,f - phi_e,f - i (R_half + R_film) - U(xs) - eta(i; i0) = 0      (kinetics rows, V)
+
+with phi_s,f - phi_e,f read at the two cell centres and the ohmic drop of the half cells
+between them and the face (R_half), i0 = F k (c_max - c_s)^alpha_a c_s^alpha_c or a
+constant, times the carrier activity a of a binary electrolyte where it has one (shared by
+the nernst_planck half-cell term as "activity", with d ln a / di and d ln a / dtheta:
+this term's rows depend on theta through it). The faradaic current i A leaves the
+electrode side's charge row and enters the electrolyte cell's.
+"""
+
+import numpy as np
+
+from ...physics.kinetics import butler_volmer_overpotential, exchange_current_density
+from ..assembly import Term
+
+
+class ButlerVolmer(Term):
+    name = "butler_volmer"
+
+    def __init__(self, topology, layout, parameters):
+        self.topo = topology
+        self.electrodes = topology.electrodes
+        self.offset = layout["phi"].start
+        self.i_rows = layout["i"].indices
+        self.xs_start = layout.slice("xs").start
+        c0 = layout.slice("c").start
+        # faces of binary electrolytes: their i0 carries the activity of the theta beside them
+        self.carrier_faces = [(r.if_faces, c0 + r.slice.start + r.if_local)
+                              for r in topology.carriers]
+        self.temperature = parameters.temperature
+        self.refresh(parameters)
+
+    def refresh(self, parameters):
+        topo = self.topo
+        sigma = parameters.layer_conductivity[topo.grid.cell_tags]
+        # ohmic resistance (times area) of the two half cells between the centres and the face
+        half_cells = (topo.if_area / (sigma[topo.if_cell_e] * topo.if_ht_e)
+                      + topo.if_area / (sigma[topo.if_cell_l] * topo.if_ht_l))
+        film = np.zeros(topo.n_if)
+        for e in self.electrodes:
+            film[e.faces] = e.film_resistance
+        self.ohmic = half_cells + film
+        self.temperature = parameters.temperature
+
+    def blocks(self):
+        topo, o, i = self.topo, self.offset, self.i_rows
+        blocks = [(o + topo.if_node_e, i), (o + topo.if_cell_l, i),
+                  (i, o + topo.if_node_e), (i, o + topo.if_cell_l), (i, i)]
+        for e in topo.intercalation:
+            blocks.append((i[e.faces], self.xs_start + np.arange(e.xs_slice.start, e.xs_slice.stop)))
+        blocks += [(i[faces], theta) for faces, theta in self.carrier_faces]
+        return blocks
+
+    def evaluate(self, ev):
+        topo = self.topo
+        phi, i, xs = ev["phi"], ev["i"], ev["xs"]
+        n = phi.size
+        current = ev.current
+        r_phi = ev.rows("phi")
+        r_phi += np.bincount(topo.if_node_e, current, minlength=n)
+        r_phi -= np.bincount(topo.if_cell_l, current, minlength=n)
+        r_i = ev.rows("i")
+        activity = ev.shared.get("activity")
+        d_di = np.empty(topo.n_if)
+        d_dln_activity = np.zeros(topo.n_if)
+        d_dxs = []
+        for e in self.electrodes:
+            f = e.faces
+            if e.kind == "intercalation":
+                s = xs[e.xs_slice]
+                U, dU = e.ocv(s)
+                if e.rate_constant is not None:
+                    i0, di0 = exchange_current_density(s, e.rate_constant, e.max_concentration,
+                                                       e.alpha_a, e.alpha_c)
+                else:
+                    i0, di0 = np.full(f.size, e.i0_constant), np.zeros(f.size)
+            else:
+                U = dU = 0.0
+                i0, di0 = np.full(f.size, e.i0_constant), np.zeros(f.size)
+            if activity is not None:
+                i0, di0 = i0 * activity[f], di0 * activity[f]
+            eta, deta_di, deta_di0 = butler_volmer_overpotential(i[f], i0, e.alpha_a, e.alpha_c,
+                                                                 self.temperature)
+            d_dln_activity[f] = -deta_di0 * i0
+            r_i[f] += (phi[topo.if_node_e[f]] - phi[topo.if_cell_l[f]] - self.ohmic[f] * i[f]
+                       - U - eta)
+            d_di[f] = -self.ohmic[f] - deta_di
+            if e.kind == "intercalation":
+                d_dxs.append(-dU - deta_di0 * di0)
+        d_dtheta = []
+        if activity is not None:       # through ln a: d/di on the diagonal, d/dtheta
+            d_di += d_dln_activity * ev.shared["d_ln_activity_di"]
+            d_dtheta = [d_dln_activity[faces] * slope
+                        for (faces, _), slope in zip(self.carrier_faces,
+                                                     ev.shared["d_ln_activity_dtheta"])]
+        area = topo.if_area
+        ones = np.ones(topo.n_if)
+        return [area, -area, ones, -ones, d_di] + d_dxs + d_dtheta

@@ -1,0 +1,67 @@
+"""Fick's law in intercalation electrodes (mass rows, one per electrode cell, in mol/s):
+
+    c_max V dx/dt + sum over faces of c_max D(x_f) (F x)_f = 0
+
+with F the corrected two-point flux stencil of the electrode (Topology.region_stencil) and
+D at the mean stoichiometry of the face's two cells. The storage c_max V is the term's
+mass-matrix diagonal; what crosses the interface is added by the surface term.
+"""
+
+import numpy as np
+
+from ..assembly import Term
+
+
+class Fick(Term):
+    name = "fick"
+
+    def __init__(self, topology, layout):
+        self.electrodes = topology.intercalation
+        self.x_index = topology.x_index
+        self.x = layout.slice("x")
+        self.offset = self.x.start
+        self.n_x = topology.n_x
+
+    def blocks(self):
+        o = self.offset
+        blocks = []
+        for e in self.electrodes:
+            s = e.stencil
+            xa, xb = o + s.a, o + s.b
+            blocks += [(xa, xa), (xa, xb), (xb, xa), (xb, xb),
+                       (xa[s.face], o + s.col), (xb[s.face], o + s.col)]
+        return blocks
+
+    def mass(self):
+        rows = np.concatenate([self.offset + self.x_index[e.cells] for e in self.electrodes]
+                              or [np.zeros(0, dtype=np.int64)])
+        values = np.concatenate([e.max_concentration * e.volume for e in self.electrodes]
+                                or [np.zeros(0)])
+        return rows, rows, values
+
+    def evaluate(self, ev):
+        x = ev["x"]
+        r_x = ev.rows("x")
+        values = []
+        for e in self.electrodes:
+            s = e.stencil
+            cmax = e.max_concentration
+            D, dD = e.diffusivity(0.5 * (x[s.a] + x[s.b]))
+            difference = s.operator @ x              # T (x_a - x_b) + C x
+            flux = cmax * D * difference
+            r_x += np.bincount(s.a, flux, minlength=self.n_x)
+            r_x -= np.bincount(s.b, flux, minlength=self.n_x)
+            # D(x_mean) depends on x_a and x_b; the difference on its whole stencil
+            d_mean = 0.5 * cmax * dD * difference
+            stencil = cmax * D[s.face] * s.weight
+            values += [d_mean, d_mean, -d_mean, -d_mean, stencil, -stencil]
+        return values
+
+    def refresh(self, parameters):
+        pass                      # D and c_max are read from the electrodes' laws
+
+    def outputs(self):
+        def mean(e):
+            cells = self.x.start + self.x_index[e.cells]
+            return lambda u: float(np.sum(u[cells] * e.volume) / np.sum(e.volume))
+        return {f"x_mean_{e.name}": mean(e) for e in self.electrodes}
