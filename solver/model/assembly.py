@@ -46,27 +46,23 @@ class Term:
 
 class Evaluation:
     """One evaluation of F: the state by block, the residual, and what terms share."""
-    __slots__ = ("u", "R", "drive", "shared", "layout", "_views", "_current")
+    __slots__ = ("u", "R", "drive", "shared", "_slices", "_current")
 
     def __init__(self, layout, u, drive, area):
-        self.layout = layout
+        self._slices = layout._slices
         self.u = u
-        self.R = np.zeros_like(u)
+        self.R = np.zeros(u.shape)
         self.drive = drive
         self.shared = {}
-        self._views = {}
-        self._current = u[layout.slice("i")] * area if "i" in layout else np.zeros(0)
+        self._current = u[layout.slice("i")] * area
 
     def __getitem__(self, name):
         """The state of a block (a view of u)."""
-        view = self._views.get(name)
-        if view is None:
-            view = self._views[name] = self.u[self.layout.slice(name)]
-        return view
+        return self.u[self._slices[name]]
 
     def rows(self, name):
         """The residual rows of a block (a view of R: add to it)."""
-        return self.R[self.layout.slice(name)]
+        return self.R[self._slices[name]]
 
     @property
     def current(self):
@@ -107,6 +103,9 @@ class Assembly:
         self.mass_values = np.concatenate(m_vals) if m_vals else np.zeros(0)
         self.mass_matrix = sp.csr_matrix((self.mass_values, (self.mass_rows, self.mass_cols)),
                                          shape=(n, n))
+        # storage terms give a diagonal M: then M u_dot is one product on those rows
+        self.diagonal_mass = (np.array_equal(self.mass_rows, self.mass_cols)
+                              and np.unique(self.mass_rows).size == self.mass_rows.size)
         # columns with a time derivative: the history the integrator passes covers these
         self.differential = np.zeros(n, dtype=bool)
         self.differential[self.mass_cols] = True
@@ -119,7 +118,10 @@ class Assembly:
             term.refresh(parameters)
 
     def evaluate(self, u, u_dot, a0, drive, want_jacobian=True):
-        """F(u) + M u_dot and, if wanted, the CSR data of dF/du + a0 M on the pattern."""
+        """F(u) + M u_dot and, if wanted, the CSR data of dF/du + a0 M on the pattern.
+
+        u_dot: the time derivative on all of u, or (a diagonal M) on the mass rows only,
+        in the order of `mass_rows`."""
         ev = Evaluation(self.layout, u, drive, self.interface_area)
         for term in self.terms:
             term.prepare(ev)
@@ -127,7 +129,10 @@ class Assembly:
         for term in self.terms:
             values += term.evaluate(ev)
         if self.mass_values.size:
-            ev.R += self.mass_matrix @ u_dot
+            if u_dot.size == self.mass_rows.size and self.diagonal_mass:
+                ev.R[self.mass_rows] += self.mass_values * u_dot
+            else:
+                ev.R += self.mass_matrix @ u_dot
         if not want_jacobian:
             return ev.R, None
         values.append(a0 * self.mass_values)

@@ -71,7 +71,13 @@ class CellModel:
         self.grid = grid
         self.parameters = cell_parameters(case)
         self.topology = Topology(case, grid, self.parameters)
-        self.layout = cell_layout(self.topology)
+        self.layout = layout = cell_layout(self.topology)
+        # where the blocks sit in u (read at every step: plain attributes)
+        self.s_phi, self.s_x, self.s_c = (layout.slice(b) for b in ("phi", "x", "c"))
+        self.s_i, self.s_xs = layout.slice("i"), layout.slice("xs")
+        self.s_dynamic = layout.group("dynamic")
+        self.i_V = layout["V"].start
+        self.n_unknowns = layout.n
         self.drive = Drive(self.topology, self.layout)
         self.series = SeriesResistance(self.topology, self.layout, self.parameters)
         terms = [Ohm(self.topology, self.layout, self.parameters),
@@ -84,6 +90,10 @@ class CellModel:
                       CarrierHalfCell(self.topology, self.layout, self.parameters)]
         self.assembly = Assembly(self.layout, terms, self.topology.if_area)
         self.pattern = self.assembly.pattern
+        dynamic = np.arange(self.s_dynamic.start, self.s_dynamic.stop)
+        if not (self.assembly.diagonal_mass and np.array_equal(self.assembly.mass_rows, dynamic)):
+            raise RuntimeError("the cell model's mass matrix must be the diagonal of its "
+                               "dynamic unknowns, in order")
         self._outputs = self.assembly.outputs()
 
     def __getattr__(self, name):
@@ -94,20 +104,8 @@ class CellModel:
 
     # ---------------------------------------------------------------- unknowns
     @property
-    def n_unknowns(self):
-        return self.layout.n
-
-    @property
     def temperature(self):
         return self.parameters.temperature
-
-    s_phi = property(lambda self: self.layout.slice("phi"))
-    s_x = property(lambda self: self.layout.slice("x"))
-    s_c = property(lambda self: self.layout.slice("c"))
-    s_i = property(lambda self: self.layout.slice("i"))
-    s_xs = property(lambda self: self.layout.slice("xs"))
-    s_dynamic = property(lambda self: self.layout.group("dynamic"))
-    i_V = property(lambda self: self.layout["V"].start)
 
     @property
     def differential(self):
@@ -145,11 +143,10 @@ class CellModel:
                   (s_dynamic) or on all of u.
         drive:    ("current", I) with I > 0 on discharge, or ("voltage", V_set).
         """
-        if np.size(history) == self.n_unknowns:
+        if len(history) == self.n_unknowns:
             u_dot = dt_coeff * u + history
-        else:
-            u_dot = dt_coeff * u
-            u_dot[self.s_dynamic] += history
+        else:          # the mass rows are the dynamic unknowns, in order (a diagonal M)
+            u_dot = dt_coeff * u[self.s_dynamic] + history
         return self.assembly.evaluate(u, u_dot, dt_coeff, drive, want_jacobian)
 
     def jacobian_matrix(self, data):
@@ -215,6 +212,8 @@ class CellModel:
     def voltage(self, u):
         """Terminal voltage of the cell (V): the positive tab's potential less the drop
         across the series resistance."""
+        if self.series.resistance == 0.0:
+            return float(u[self.i_V])
         return float(u[self.i_V]) - self.series.drop(u)
 
     def tab_current(self, u):

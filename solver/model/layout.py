@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 
 GROUPS = ("potential", "dynamic", "interface", "scalar")
+_EMPTY = slice(0, 0)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ class Layout:
                                             block.unit, block.describe, start)
             start += block.size
         self.n = start
+        self._slices = {name: block.slice for name, block in self.blocks.items()}
+        self._groups = {}
         self.bounded = np.zeros(self.n, dtype=bool)
         for block in self.blocks.values():
             self.bounded[block.slice] = block.bounded
@@ -69,10 +72,15 @@ class Layout:
 
     def slice(self, name) -> slice:
         """The block's place in u (an empty slice for a block the model does not have)."""
-        return self.blocks[name].slice if name in self.blocks else slice(0, 0)
+        return self._slices.get(name, _EMPTY)
 
     def group(self, group) -> slice:
         """The contiguous span of a group's blocks in u."""
+        if group not in self._groups:
+            self._groups[group] = self._span(group)
+        return self._groups[group]
+
+    def _span(self, group) -> slice:
         members = [b for b in self.blocks.values() if b.group == group]
         if not members:
             before = [b.stop for b in self.blocks.values()

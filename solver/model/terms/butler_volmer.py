@@ -67,22 +67,23 @@ class ButlerVolmer(Term):
         d_dln_activity = np.zeros(topo.n_if)
         d_dxs = []
         for e in self.electrodes:
-            f = e.faces
+            f, law = e.faces, e.laws
             if e.kind == "intercalation":
                 s = xs[e.xs_slice]
-                U, dU = e.ocv(s)
-                if e.rate_constant is not None:
-                    i0, di0 = exchange_current_density(s, e.rate_constant, e.max_concentration,
-                                                       e.alpha_a, e.alpha_c)
+                U, dU = law.ocv(s)
+                if law.rate_constant is not None:
+                    i0, di0 = exchange_current_density(s, law.rate_constant,
+                                                       law.max_concentration, law.alpha_a,
+                                                       law.alpha_c)
                 else:
-                    i0, di0 = np.full(f.size, e.i0_constant), np.zeros(f.size)
+                    i0, di0 = np.full(f.size, law.i0_constant), np.zeros(f.size)
             else:
                 U = dU = 0.0
-                i0, di0 = np.full(f.size, e.i0_constant), np.zeros(f.size)
+                i0, di0 = np.full(f.size, law.i0_constant), np.zeros(f.size)
             if activity is not None:
                 i0, di0 = i0 * activity[f], di0 * activity[f]
-            eta, deta_di, deta_di0 = butler_volmer_overpotential(i[f], i0, e.alpha_a, e.alpha_c,
-                                                                 self.temperature)
+            eta, deta_di, deta_di0 = butler_volmer_overpotential(i[f], i0, law.alpha_a,
+                                                                 law.alpha_c, self.temperature)
             d_dln_activity[f] = -deta_di0 * i0
             r_i[f] += (phi[topo.if_node_e[f]] - phi[topo.if_cell_l[f]] - self.ohmic[f] * i[f]
                        - U - eta)

@@ -36,5 +36,4 @@ class Drive(Term):
     def tab_current(self, u):
         """Current leaving the cell through the positive tab (A, > 0 on discharge): the
         cathodic current of the positive electrode, which charge conservation makes equal."""
-        i = u[self.i_cols]
-        return float(-np.sum(i * self.area))
+        return -float(u[self.i_cols] @ self.area)

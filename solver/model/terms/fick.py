@@ -45,8 +45,8 @@ class Fick(Term):
         values = []
         for e in self.electrodes:
             s = e.stencil
-            cmax = e.max_concentration
-            D, dD = e.diffusivity(0.5 * (x[s.a] + x[s.b]))
+            cmax = e.laws.max_concentration
+            D, dD = e.laws.diffusivity(0.5 * (x[s.a] + x[s.b]))
             difference = s.operator @ x              # T (x_a - x_b) + C x
             flux = cmax * D * difference
             r_x += np.bincount(s.a, flux, minlength=self.n_x)

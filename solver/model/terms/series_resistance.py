@@ -37,6 +37,8 @@ class SeriesResistance(Term):
 
     def drop(self, u):
         """R I: how far the terminal voltage lies below the tab potential (V)."""
+        if self.resistance == 0.0:
+            return 0.0
         return -self.resistance * float(np.sum(u[self.i_cols] * self.area))
 
     def refresh(self, parameters):

@@ -46,10 +46,10 @@ class SurfaceHalfCell(Term):
         for e in self.electrodes:
             f = e.faces
             xe = self.x_of_face[e.name]
-            cmax = e.max_concentration
+            cmax = e.laws.max_concentration
             xc = x[xe]
             s = xs[e.xs_slice]
-            D, dD = e.diffusivity(0.5 * (xc + s))
+            D, dD = e.laws.diffusivity(0.5 * (xc + s))
             g = cmax * topo.if_ht_e[f]
             r_xs[e.xs_slice] += g * D * (xc - s) - current[f] / FARADAY
             r_x += np.bincount(xe, current[f] / FARADAY, minlength=self.n_x)
