@@ -38,7 +38,7 @@ MAX_PROTOCOL_STEPS = 100_000  # after expanding repeats
 TOP_KEYS = ("cell", "materials", "mesh", "protocol", "solver")
 CELL_KEYS = ("name", "architecture", "footprint_area", "temperature", "nominal_capacity",
              "series_resistance", "layers") + ARCHITECTURES[1:]
-LAYER_KEYS = ("name", "material", "thickness", "initial_stoichiometry")
+LAYER_KEYS = ("name", "material", "thickness", "initial_stoichiometry", "initial_voltage")
 MESH_KEYS = ("cells_per_layer", "max_cell_size", "grading")
 SOLVER_KEYS = ("rtol", "max_step", "initial_step", "fields_every")
 TRENCH_KEYS = ("width", "depth", "pitch", "dimension", "length")
@@ -688,25 +688,7 @@ def _layers(cell: dict, materials: dict) -> list[Layer]:
             raise InputError(f"{prefix}.thickness", thickness_value,
                              "a length such as '1.5 um', greater than zero")
 
-        stoichiometry = None
-        key = f"{prefix}.initial_stoichiometry"
-        if material.kind == "intercalation":
-            if "initial_stoichiometry" in item:
-                stoichiometry = _number(item["initial_stoichiometry"], "dimensionless", key)
-                if not 0 <= stoichiometry <= 1:
-                    raise InputError(key, item["initial_stoichiometry"],
-                                     "a number between 0 and 1 (the lithium fraction x)")
-            elif material.has("initial_stoichiometry"):
-                stoichiometry = float(material.value("initial_stoichiometry"))
-            else:
-                raise InputError(key, MISSING,
-                                 f"a number between 0 and 1 (required: material "
-                                 f"{material_name!r} has no default initial_stoichiometry)")
-        elif "initial_stoichiometry" in item:
-            raise InputError(key, item["initial_stoichiometry"],
-                             f"no initial_stoichiometry: material {material_name!r} is "
-                             f"{_kind_text(material.kind)}; only intercalation electrodes "
-                             f"take one")
+        stoichiometry = _initial_stoichiometry(item, material, prefix)
         layers.append(Layer(name=name, material=material, thickness=thickness,
                             initial_stoichiometry=stoichiometry))
 
@@ -720,6 +702,63 @@ def _layers(cell: dict, materials: dict) -> list[Layer]:
                                  "a length greater than zero (0 is allowed only for a lithium "
                                  "layer next to a current collector layer: an anode-free cell)")
     return layers
+
+
+def _initial_stoichiometry(item: dict, material, prefix: str) -> float | None:
+    """The lithium fraction an intercalation layer starts at: its initial_stoichiometry, or
+    the x at which its open-circuit potential vs Li equals its initial_voltage, or the
+    material's default (an initial_voltage or initial_stoichiometry of the library entry)."""
+    given = [name for name in ("initial_stoichiometry", "initial_voltage") if name in item]
+    if material.kind != "intercalation":
+        if given:
+            raise InputError(f"{prefix}.{given[0]}", item[given[0]],
+                             f"no {given[0]}: material {material.name!r} is "
+                             f"{_kind_text(material.kind)}; only intercalation electrodes "
+                             f"take one")
+        return None
+    if len(given) == 2:
+        raise InputError(f"{prefix}.initial_voltage", item["initial_voltage"],
+                         "either initial_stoichiometry or initial_voltage, not both")
+    key = f"{prefix}.initial_stoichiometry"
+    if "initial_stoichiometry" in item:
+        x = _number(item["initial_stoichiometry"], "dimensionless", key)
+        if not 0 <= x <= 1:
+            raise InputError(key, item["initial_stoichiometry"],
+                             "a number between 0 and 1 (the lithium fraction x)")
+        return x
+    if "initial_voltage" in item:
+        voltage = _number(item["initial_voltage"], "voltage", f"{prefix}.initial_voltage")
+        return stoichiometry_at_voltage(material, voltage, f"{prefix}.initial_voltage",
+                                        item["initial_voltage"])
+    if material.has("initial_voltage"):
+        return stoichiometry_at_voltage(material, material.value("initial_voltage"),
+                                        f"materials.{material.name}.initial_voltage",
+                                        material.value("initial_voltage"))
+    if material.has("initial_stoichiometry"):
+        return float(material.value("initial_stoichiometry"))
+    raise InputError(key, MISSING,
+                     f"a number between 0 and 1, or an initial_voltage (required: material "
+                     f"{material.name!r} has no default initial state)")
+
+
+def stoichiometry_at_voltage(material, voltage: float, key: str, value) -> float:
+    """The x in the material's usable range at which its OCV vs Li equals `voltage`."""
+    from scipy.optimize import brentq
+
+    low, high = material.value("stoichiometry_range")
+    ocv = material.value("ocv")
+    u_low, u_high = float(ocv(low)), float(ocv(high))
+    top, bottom = max(u_low, u_high), min(u_low, u_high)
+    if not bottom <= voltage <= top:
+        raise InputError(key, value,
+                         f"a voltage within the open-circuit range of {material.name} over its "
+                         f"usable stoichiometries x = {low:g} .. {high:g}: {bottom:.4g} to "
+                         f"{top:.4g} V")
+    if voltage == u_low:
+        return float(low)
+    if voltage == u_high:
+        return float(high)
+    return float(brentq(lambda x: float(ocv(x)) - voltage, low, high, xtol=1e-12))
 
 
 def _kind_text(kind: str) -> str:

@@ -42,6 +42,14 @@ from .units import parse_quantity
 VALIDATION_DIR = Path(__file__).resolve().parents[1] / "validation"
 REFERENCE_COLUMNS = ("id", "quantity", "value", "unit", "source", "location", "obtained", "note")
 OBTAINED = ("printed", "digitised", "derived")
+# what a reported number is (DESIGN.md section 7): measured on a real cell, arithmetic from
+# printed numbers, or another model's output; fidelity is counted over measured ones only
+KINDS = ("measured", "bookkeeping", "model")
+# which parameters a run uses: the library's defaults only (what a user gets before any
+# fitting), or values the study sets from its paper
+PARAMETER_SETS = ("library", "study")
+# "below 1"-type statements: the reported value is a bound the model must stay under/over
+BOUNDS = ("below", "above")
 DEFAULT_WORKERS = 2
 
 
@@ -67,6 +75,10 @@ class Comparison:
     rel_tol: float | None = None
     abs_tol: float | None = None
     if_failed: str = ""
+    kind: str = "measured"
+    fitted_to_this: bool = False     # a parameter of the run was fitted to this reference
+    parameters: str = "study"        # "library": the run uses library defaults only
+    bound: str | None = None         # the reference is an upper ("below") or lower bound
 
 
 @dataclass
@@ -135,7 +147,8 @@ def load_study(folder) -> Study:
     for k, entry in enumerate(data.get("comparisons", [])):
         key = f"comparisons.{k}"
         unknown = set(entry) - {"quantity", "reference", "metric", "run", "args", "rel_tol",
-                                "abs_tol", "if_failed"}
+                                "abs_tol", "if_failed", "kind", "fitted_to_this", "parameters",
+                                "bound"}
         if unknown:
             raise _study_error(spec_path, key, sorted(unknown), "known comparison keys")
         metric = entry.get("metric")
@@ -148,8 +161,24 @@ def load_study(folder) -> Study:
         run = entry.get("run")
         if metric in RUN_METRICS and run not in runs:
             raise _study_error(spec_path, f"{key}.run", run, "a run of this study")
-        if ("rel_tol" in entry) == ("abs_tol" in entry):
+        bound = entry.get("bound")
+        if bound is not None and bound not in BOUNDS:
+            raise _study_error(spec_path, f"{key}.bound", bound, " | ".join(BOUNDS))
+        if bound is None and ("rel_tol" in entry) == ("abs_tol" in entry):
             raise _study_error(spec_path, key, entry, "exactly one of rel_tol, abs_tol")
+        if bound is not None and ("rel_tol" in entry or "abs_tol" in entry):
+            raise _study_error(spec_path, key, entry,
+                               "no tolerance with a bound (the model must be below or above it)")
+        kind = entry.get("kind", "bookkeeping" if metric in CALCULATIONS else "measured")
+        if kind not in KINDS:
+            raise _study_error(spec_path, f"{key}.kind", kind, " | ".join(KINDS))
+        parameters = entry.get("parameters", "study")
+        if parameters not in PARAMETER_SETS:
+            raise _study_error(spec_path, f"{key}.parameters", parameters,
+                               " | ".join(PARAMETER_SETS))
+        fitted = entry.get("fitted_to_this", False)
+        if not isinstance(fitted, bool):
+            raise _study_error(spec_path, f"{key}.fitted_to_this", fitted, "true or false")
         unit = RUN_METRICS.get(metric, CALCULATIONS.get(metric, (None, None)))[0]
         if references[ref].unit != unit:
             raise _study_error(folder / "reference.csv", f"{ref}.unit", references[ref].unit,
@@ -158,7 +187,8 @@ def load_study(folder) -> Study:
             quantity=entry.get("quantity") or references[ref].quantity, reference=ref,
             metric=metric, run=run, args=dict(entry.get("args", {})),
             rel_tol=entry.get("rel_tol"), abs_tol=entry.get("abs_tol"),
-            if_failed=entry.get("if_failed", "")))
+            if_failed=entry.get("if_failed", ""), kind=kind, fitted_to_this=fitted,
+            parameters=parameters, bound=bound))
     return Study(name=folder.name, path=folder, title=head["title"], source=head["source"],
                  fast=bool(head.get("fast", False)), runs=runs, comparisons=comparisons,
                  references=references, plot=dict(data.get("plot", {})))
@@ -286,6 +316,15 @@ def _mean_voltage(out, args, runs):
     return _step(out, args)["mean_voltage_V"]
 
 
+def _start_voltage(out, args, runs):
+    """The voltage at the start of a step, once its ohmic and kinetic drop has happened
+    (the first row of the step: a backward-Euler step of 1e-9 of its time scale)."""
+    series = out["series"][int(args.get("step", 0))]["voltage_V"]
+    if not series:
+        raise ValueError(f"run {out['run']} has no rows in that step")
+    return float(series[0])
+
+
 def _energy(out, args, runs):
     return _step(out, args)["energy_mWh_cm2"] * 1e3
 
@@ -318,6 +357,7 @@ RUN_METRICS = {
     "capacity_total": ("uAh", _capacity_total),
     "capacity_per_thickness": ("uAh/cm^2/um", _capacity_per_thickness),
     "mean_voltage": ("V", _mean_voltage),
+    "start_voltage": ("V", _start_voltage),
     "energy": ("uWh/cm^2", _energy),
     "capacity_ratio": ("1", _capacity_ratio),
     "retention_ratio": ("1", _retention_ratio),
@@ -469,8 +509,14 @@ def evaluate(study: Study, runs: dict) -> tuple[list, list]:
             skipped.append({"study": study.name, "quantity": comp.quantity, "run": comp.run,
                             "status": "error", "reason": f"{type(exc).__name__}: {exc}"})
             continue
-        tolerance = comp.abs_tol if comp.abs_tol is not None else comp.rel_tol * abs(ref.value)
-        passed = bool(math.isfinite(model) and abs(model - ref.value) <= tolerance)
+        if comp.bound is not None:
+            tolerance = 0.0
+            passed = bool(math.isfinite(model) and (model < ref.value if comp.bound == "below"
+                                                    else model > ref.value))
+        else:
+            tolerance = (comp.abs_tol if comp.abs_tol is not None
+                         else comp.rel_tol * abs(ref.value))
+            passed = bool(math.isfinite(model) and abs(model - ref.value) <= tolerance)
         records.append({
             "study": study.name,
             "source": f"{ref.source}, {ref.location}",
@@ -485,6 +531,12 @@ def evaluate(study: Study, runs: dict) -> tuple[list, list]:
             "reference_id": ref.id,
             "run": comp.run,
             "if_failed": "" if passed else comp.if_failed,
+            "kind": comp.kind,
+            "metric": comp.metric,
+            "fitted_to_this": comp.fitted_to_this,
+            "parameters": comp.parameters,
+            "bound": comp.bound,
+            "error_relative": (model - ref.value) / abs(ref.value) if ref.value else None,
         })
     return records, skipped
 
@@ -556,33 +608,117 @@ def _fmt(value):
     return f"{value:.3e}"
 
 
+def _reported(r) -> str:
+    if r.get("bound") == "below":
+        return f"< {_fmt(r['reported'])}"
+    if r.get("bound") == "above":
+        return f"> {_fmt(r['reported'])}"
+    return _fmt(r["reported"])
+
+
+def _tolerance(r) -> str:
+    if r.get("bound"):
+        return "(bound)"
+    tol = f"±{_fmt(r['tolerance'])}"
+    if r.get("tolerance_relative") is not None:
+        tol += f" ({r['tolerance_relative'] * 100:g} %)"
+    return tol
+
+
+def counts_toward_fidelity(record) -> bool:
+    """Measured on a real cell, and no parameter of the run fitted to that measurement."""
+    return record.get("kind", "measured") == "measured" and not record.get("fitted_to_this")
+
+
 def summary_table(records) -> str:
     """The markdown table of validation.json (also used in validation/README.md)."""
-    lines = ["| study | quantity | reported | model | tolerance | unit | pass |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| study | kind | quantity | reported | model | tolerance | unit | parameters | "
+             "fitted to it | pass |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
-        tol = f"±{_fmt(r['tolerance'])}"
-        if r.get("tolerance_relative") is not None:
-            tol += f" ({r['tolerance_relative'] * 100:g} %)"
-        lines.append(f"| {r['study']} | {r['quantity']} | {_fmt(r['reported'])} | "
-                     f"{_fmt(r['model'])} | {tol} | {r['unit']} | "
+        lines.append(f"| {r['study']} | {r.get('kind', 'measured')} | {r['quantity']} | "
+                     f"{_reported(r)} | {_fmt(r['model'])} | {_tolerance(r)} | {r['unit']} | "
+                     f"{r.get('parameters', 'study')} | "
+                     f"{'yes' if r.get('fitted_to_this') else 'no'} | "
                      f"{'yes' if r['passed'] else '**no**'} |")
     return "\n".join(lines)
 
 
+def fidelity_line(records) -> str:
+    """Fidelity over measured comparisons not fitted to their data, and the other kinds."""
+    counted = [r for r in records if counts_toward_fidelity(r)]
+    n_pass = sum(r["passed"] for r in counted)
+    parts = [f"measured (not fitted to them): {n_pass} of {len(counted)} within tolerance"
+             + (f" ({100.0 * n_pass / len(counted):.0f} %)" if counted else "")]
+    fitted = [r for r in records if r.get("kind", "measured") == "measured"
+              and r.get("fitted_to_this")]
+    if fitted:
+        parts.append(f"measured but fitted to: {sum(r['passed'] for r in fitted)} of "
+                     f"{len(fitted)}")
+    for kind in ("bookkeeping", "model"):
+        these = [r for r in records if r.get("kind") == kind]
+        if these:
+            parts.append(f"{kind}: {sum(r['passed'] for r in these)} of {len(these)}")
+    return "; ".join(parts)
+
+
+def library_default_errors(records) -> list[dict]:
+    """Per study, the worst relative error of its measured comparisons that use library
+    defaults only: what a user gets before any fitting."""
+    out = {}
+    for r in records:
+        if r.get("parameters") != "library" or r.get("kind", "measured") != "measured":
+            continue
+        if r.get("error_relative") is None or r.get("bound"):
+            continue
+        entry = out.setdefault(r["study"], {"study": r["study"], "n": 0, "worst": 0.0,
+                                            "worst_quantity": "", "passed": 0,
+                                            "fitted_to_this": False})
+        entry["n"] += 1
+        entry["passed"] += int(r["passed"])
+        entry["fitted_to_this"] |= bool(r.get("fitted_to_this"))
+        if abs(r["error_relative"]) >= abs(entry["worst"]):
+            entry["worst"] = r["error_relative"]
+            entry["worst_quantity"] = r["quantity"]
+    return list(out.values())
+
+
+def library_default_table(records) -> str:
+    rows = library_default_errors(records)
+    if not rows:
+        return ""
+    lines = ["| study | comparisons | within tolerance | worst error | at | a default fitted "
+             "to these data |", "|---|---|---|---|---|---|"]
+    for e in rows:
+        lines.append(f"| {e['study']} | {e['n']} | {e['passed']} | {e['worst'] * 100:+.1f} % | "
+                     f"{e['worst_quantity']} | {'yes' if e['fitted_to_this'] else 'no'} |")
+    return "\n".join(lines)
+
+
 def report_markdown(studies, records, skipped, by_study, figures, elapsed, workers) -> str:
-    n_pass = sum(r["passed"] for r in records)
     papers = {r["source"].split(",")[0] for r in records}
     counts = (f"{len(records)} comparisons from {len(studies)} studies "
-              f"({len(papers)} distinct first-named sources); {n_pass} within tolerance "
-              f"({100.0 * n_pass / max(len(records), 1):.0f} %); {len(skipped)} skipped. "
-              f"Wall time {elapsed:.1f} s on {workers} worker process(es).")
+              f"({len(papers)} distinct first-named sources); {fidelity_line(records)}; "
+              f"{len(skipped)} skipped. Wall time {elapsed:.1f} s on {workers} worker "
+              f"process(es).")
     rule = ("A comparison passes when |model − reported| ≤ tolerance (absolute, in the "
-            "reported unit; a relative tolerance is shown in brackets). Each study's "
-            "README.md (validation/<study>/) argues its tolerances and lists the parameters "
-            "the paper does not print.")
-    lines = ["# thinfilm validation report", "", counts, "", rule, "", "## Summary", "",
-             summary_table(records), ""]
+            "reported unit; a relative tolerance is shown in brackets), or, for a bound, when "
+            "the model lies on its side. Kinds: measured (on a real cell), bookkeeping "
+            "(arithmetic from printed numbers), model (another model's output). Fidelity "
+            "counts measured comparisons whose runs have no parameter fitted to them. "
+            "`parameters`: library = the library's defaults only (what a user gets), study = "
+            "values the study sets from its paper. Each study's README.md "
+            "(validation/<study>/) argues its tolerances and lists the parameters the paper "
+            "does not print.")
+    lines = ["# thinfilm validation report", "", counts, "", rule, ""]
+    defaults = library_default_table(records)
+    if defaults:
+        lines += ["## Library defaults (what a user gets before any fitting)", "", defaults, ""]
+    lines += ["## Summary", ""]
+    for kind in KINDS:
+        these = [r for r in records if r.get("kind", "measured") == kind]
+        if these:
+            lines += [f"### {kind}", "", summary_table(these), ""]
     if skipped:
         lines += ["## Skipped", "", "| study | quantity | run | status | reason |",
                   "|---|---|---|---|---|"]
@@ -611,7 +747,7 @@ def report_markdown(studies, records, skipped, by_study, figures, elapsed, worke
         failed = [r for r in recs if not r["passed"]]
         for r in failed:
             text = (f"**Outside tolerance: {r['quantity']}** (model {_fmt(r['model'])}, "
-                    f"reported {_fmt(r['reported'])} {r['unit']}). "
+                    f"reported {_reported(r)} {r['unit']}). "
                     f"{r['if_failed'] or 'See the study README.'}")
             lines += [text, ""]
         if study.name in figures:
@@ -625,10 +761,9 @@ def study_figure_png(study: Study, runs: dict, records: list) -> bytes | None:
     tolerance band for every comparison (right)."""
     import io
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     if not records and not runs:
         return None
@@ -636,13 +771,15 @@ def study_figure_png(study: Study, runs: dict, records: list) -> bytes | None:
     panels = (1 if ok_runs else 0) + (1 if records else 0)
     if panels == 0:
         return None
-    fig, axes = plt.subplots(1, panels, figsize=(6.2 * panels, 4.4), squeeze=False)
-    axes = list(axes[0])
+    fig = Figure(figsize=(6.4 * panels, 4.8))
+    FigureCanvasAgg(fig)
+    axes = list(fig.subplots(1, panels, squeeze=False)[0])
     if ok_runs:
         ax = axes.pop(0)
-        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        # one distinct colour per run, however many
+        palette = colormaps["tab10" if len(ok_runs) <= 10 else "viridis"]
         for k, (name, out) in enumerate(ok_runs.items()):
-            colour = colours[k % len(colours)]
+            colour = palette(k if len(ok_runs) <= 10 else k / max(len(ok_runs) - 1, 1))
             label = study.runs[name].label or name
             for j, series in enumerate(out["series"]):
                 if out["summary"]["steps"][j]["mode"] not in ("discharge", "charge"):
@@ -695,18 +832,16 @@ def study_figure_png(study: Study, runs: dict, records: list) -> bytes | None:
         ax.set_xlabel("model / reported")
         ax.grid(axis="x", alpha=0.3)
         ax.legend(fontsize=7, loc="best")
-    fig.suptitle(f"{study.name}: {study.title}"[:110], fontsize=9)
+    fig.suptitle(textwrap.fill(f"{study.name}: {study.title}", 110), fontsize=9)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
     return buffer.getvalue()
 
 
 def suite_summary_line(result) -> str:
     records = result["records"]
-    n_pass = sum(r["passed"] for r in records)
-    return (f"{len(records)} comparisons, {n_pass} within tolerance, "
+    return (f"{len(records)} comparisons; {fidelity_line(records)}; "
             f"{len(result['skipped'])} skipped, {result['elapsed_s']:.1f} s")
 
 

@@ -70,3 +70,12 @@ def assert_jacobian_matches_differences(model, u, coeff, drive, columns=None):
               - model.residual_and_jacobian(um, history, coeff, drive, False)[0]) / (2 * h)
         scale = np.maximum(row_scale, np.maximum(np.abs(fd), np.abs(J[:, k])).max())
         assert np.all(np.abs(J[:, k] - fd) <= 1e-6 * scale + 1e-3 * np.abs(J[:, k])), k
+
+
+def film_concentration(name="LiCoO2_003") -> float:
+    """Li sites per volume of a library electrode film (c_max times its active fraction)."""
+    from solver.materials import load_material
+
+    material = load_material(name)
+    fraction = material.value("active_fraction") if material.has("active_fraction") else 1.0
+    return material.value("max_concentration") * fraction

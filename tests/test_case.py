@@ -70,7 +70,7 @@ def test_shipped_case_loads_in_si_units():
     assert case.temperature == pytest.approx(298.15)
     assert case.nominal_capacity is None       # 1C from the cathode's theoretical capacity
     assert [l.name for l in case.layers] == ["anode", "electrolyte", "cathode"]
-    assert [l.material.name for l in case.layers] == ["Li", "LiPON", "LiCoO2"]
+    assert [l.material.name for l in case.layers] == ["Li", "LiPON", "LiCoO2_003"]
     assert [l.material.kind for l in case.layers] == ["lithium_metal", "electrolyte",
                                                        "intercalation"]
     assert [l.thickness for l in case.layers] == pytest.approx([3e-6, 1.5e-6, 320e-9])
@@ -198,6 +198,7 @@ def test_initial_stoichiometry_required_without_library_default(monkeypatch):
     def without_default(name, *args, **kwargs):
         material = original(name, *args, **kwargs)
         material.parameters.pop("initial_stoichiometry", None)
+        material.parameters.pop("initial_voltage", None)
         return material
 
     monkeypatch.setattr(materials, "load_material", without_default)
@@ -206,6 +207,37 @@ def test_initial_stoichiometry_required_without_library_default(monkeypatch):
     err = error(data)
     assert err.key == "cell.layers.cathode.initial_stoichiometry"
     assert "required" in str(err)
+
+
+def test_initial_voltage_starts_the_film_where_its_ocv_equals_it():
+    """initial_voltage = V gives the x in the usable range with OCV(x) = V; the library
+    LiCoO2's default is its 4.2 V charge cut-off; out of range and both keys are refused."""
+    from solver.materials import load_material
+
+    ocv = load_material("LiCoO2").value("ocv")
+    for volts in ("4.2 V", "4.0 V", "3.9 V"):
+        data = base()
+        cathode = layer(data, "cathode")
+        del cathode["initial_stoichiometry"]
+        cathode["initial_voltage"] = volts
+        x = build(data).layer("cathode").initial_stoichiometry
+        assert float(ocv(x)) == pytest.approx(float(volts.split()[0]), abs=1e-9)
+    data = base()
+    del layer(data, "cathode")["initial_stoichiometry"]
+    default = build(data).layer("cathode").initial_stoichiometry
+    assert float(ocv(default)) == pytest.approx(4.2, abs=1e-9)
+    data = base()
+    layer(data, "cathode")["initial_voltage"] = "4.2 V"
+    assert error(data).key == "cell.layers.cathode.initial_voltage"       # both given
+    data = base()
+    cathode = layer(data, "cathode")
+    del cathode["initial_stoichiometry"]
+    cathode["initial_voltage"] = "5 V"
+    err = error(data)
+    assert err.key == "cell.layers.cathode.initial_voltage" and "open-circuit range" in str(err)
+    data = base()
+    layer(data, "anode")["initial_voltage"] = "0.1 V"
+    assert error(data).key == "cell.layers.anode.initial_voltage"          # lithium metal
 
 
 def test_anode_free_cell_with_collector():

@@ -83,14 +83,17 @@ def test_licoo2_ocv_table_reproduces_the_recorded_fit():
 def test_key_values_and_units_in_si():
     lco = load_material("LiCoO2")
     assert lco.value("max_concentration") == pytest.approx(51555.0)
-    assert lco.value("diffusivity") == pytest.approx(1.76e-15)
+    assert lco.value("active_fraction") == pytest.approx(0.61)
+    diffusivity = lco.value("diffusivity")          # Xie et al. 2008, EIS on a (104) film
+    assert diffusivity.log and diffusivity(0.63) == pytest.approx(4.9e-13)
+    assert diffusivity(0.2) == pytest.approx(diffusivity.y[0])     # held beyond the ends
     assert lco.value("charge_transfer_coefficient") == 0.5
     assert lco.value("stoichiometry_range") == (0.5, 0.99)
     assert lco.value("reference_temperature") == pytest.approx(298.15)
-    # i0 at x = 0.51 reproduces the 0.47 mA/cm^2 the rate constant was derived from
+    # i0 at x = 0.75 reproduces R_ct = 75 ohm cm^2 (Danilov et al. 2011) it was derived from
     k, cmax = lco.value("rate_constant"), lco.value("max_concentration")
-    i0 = FARADAY * k * cmax * math.sqrt(0.51 * 0.49)
-    assert i0 == pytest.approx(4.70, rel=0.01)                # A/m^2
+    i0 = FARADAY * k * cmax * math.sqrt(0.75 * 0.25)
+    assert 8.314462618 * 298.15 / (FARADAY * i0) == pytest.approx(75e-4, rel=0.01)   # ohm m^2
 
     lipon = load_material("LiPON")
     assert lipon.value("conductivity") == pytest.approx(2.3e-4)          # S/m
@@ -115,9 +118,9 @@ def test_key_values_and_units_in_si():
 
 def test_volumetric_capacity():
     lco = load_material("LiCoO2")
-    assert lco.volumetric_capacity() == pytest.approx(51555 * FARADAY * 0.49)
-    # about 68 uAh per cm^2 per um of film
-    assert lco.volumetric_capacity() / 3.6e7 == pytest.approx(67.7, abs=0.1)
+    assert lco.volumetric_capacity() == pytest.approx(0.61 * 51555 * FARADAY * 0.49)
+    # about 41 uAh per cm^2 per um of film (West et al. 2002: 40 at C/10 from 4.2 V)
+    assert lco.volumetric_capacity() / 3.6e7 == pytest.approx(41.3, abs=0.1)
     li = load_material("Li")
     assert li.volumetric_capacity() == pytest.approx(FARADAY * 534.0 / 6.94e-3)
     with pytest.raises(ValueError):
@@ -430,7 +433,8 @@ def test_format_material_shows_every_parameter_with_its_source(name):
 
 def test_format_material_uses_readable_units():
     text = materials.format_material("LiCoO2")
-    assert "1.76e-11 cm^2/s" in text
+    assert "diffusivity from LiCoO2_diffusivity.csv" in text or "LiCoO2_diffusivity.csv" in text
+    assert "cm^2/s" in text
     assert "51555 mol/m^3" in text
     assert "298.15 K (25 degC)" in text
     assert "LiCoO2_ocv.csv: 55 points" in text

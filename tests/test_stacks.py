@@ -99,7 +99,7 @@ def test_stack_conserves_lithium_in_every_cell():
         {"mode": "charge", "c_rate": 5, "until_time": "3 min"}]))
     ts = result.timeseries
     model = result.model
-    lco_mol = 51555.0 * 320e-9 * 1e-4
+    lco_mol = model.electrodes[model.positive].max_concentration * 320e-9 * 1e-4
     li_mol = 534.0 / 6.94e-3 * 1e-6 * 1e-4          # mol per um of Li on 1 cm^2
     for k in (1, 2):
         cathode = ts[f"x_mean_cathode_{k}"] * lco_mol

@@ -109,16 +109,16 @@ def test_capacity_at_low_rate_scales_with_the_film_volume():
     trench = trench_case(**COARSE, **{"protocol.0.c_rate": 0.1})
     planar = _planar_twin(trench, cathode_thickness="3 um")   # Si-limited like the trench
     t_run, p_run = solver.run(trench), solver.run(planar)
-    # both cells are limited by the Si film; the trench holds (offset-corrected) AEF times
-    # as much Si on the same footprint
+    # the trench holds (offset-corrected) AEF times as much Si on the same footprint
     t_si = t_run.summary["theoretical_capacity_uAh"]["anode"]
     p_si = p_run.summary["theoretical_capacity_uAh"]["anode"]
     assert t_si / p_si == pytest.approx(5.0, rel=0.01)
+    # at 0.1C each cell delivers about what its limiting film holds
+    t_min = min(t_run.summary["theoretical_capacity_uAh"].values())
+    p_min = min(p_run.summary["theoretical_capacity_uAh"].values())
     delivered = (t_run.summary["steps"][0]["capacity_mAh_cm2"]
                  / p_run.summary["steps"][0]["capacity_mAh_cm2"])
-    # 4.81 against 4.99: the trench's LiCoO2 fill holds only 4 % more than its Si, so the
-    # end of its discharge is shaped by the cathode as well
-    assert delivered == pytest.approx(t_si / p_si, rel=0.05)
+    assert delivered == pytest.approx(t_min / p_min, rel=0.05)
 
 
 def _interface_current_by_height(case, electrode_index):

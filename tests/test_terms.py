@@ -143,7 +143,7 @@ def test_changing_parameters_equals_a_fresh_model():
     raw = copy.deepcopy(case.raw)
     raw["materials"]["LiPON"]["conductivity"] = "7e-6 S/cm"
     raw["materials"]["LiPON"]["transference_number"] = 0.3
-    raw.setdefault("materials", {}).setdefault("LiCoO2", {})["diffusivity"] = "3e-12 cm^2/s"
+    raw.setdefault("materials", {}).setdefault("LiCoO2_003", {})["diffusivity"] = "3e-12 cm^2/s"
     raw["materials"].setdefault("Li", {})["exchange_current_density"] = "2 mA/cm^2"
     raw["cell"]["temperature"] = "45 degC"
     changed = case_from_dict(raw, case.path.parent if case.path else ".", source="test")

@@ -65,7 +65,9 @@ def test_runner_writes_json_and_report(tmp_path):
     danilov = [r for r in records if r["study"] == "danilov2011"]
     assert any(r["run"] == "1.6C" and r["passed"] for r in danilov)
     report = (out / "report.md").read_text()
-    assert "| study | quantity | reported | model | tolerance | unit | pass |" in report
+    assert ("| study | kind | quantity | reported | model | tolerance | unit | parameters | "
+            "fitted to it | pass |") in report
+    assert "## Library defaults" in report and "### measured" in report
     assert (out / "danilov2011.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "danilov2011.png" in report
     # the dissociation variant is either evaluated (model available) or skipped with a reason
@@ -154,3 +156,46 @@ def test_full_suite(tmp_path):
     assert len(records) >= 22
     assert sum(r["passed"] for r in records) >= 0.75 * len(records)
     assert result["elapsed_s"] < 600
+
+
+def test_kinds_bounds_and_fitted_comparisons_are_counted_apart():
+    """Fidelity counts measured comparisons not fitted to their data; a bound passes on its
+    side; the library-default table takes the worst error of the library runs."""
+    def record(kind="measured", fitted=False, parameters="study", model=1.0, reported=1.0,
+               bound=None, passed=True, quantity="q"):
+        return {"study": "s", "kind": kind, "fitted_to_this": fitted, "parameters": parameters,
+                "model": model, "reported": reported, "bound": bound, "passed": passed,
+                "quantity": quantity, "error_relative": (model - reported) / reported,
+                "source": "x", "unit": "1", "tolerance": 0.1, "tolerance_relative": None}
+    records = [record(), record(passed=False), record(fitted=True), record(kind="bookkeeping"),
+               record(parameters="library", model=1.12, quantity="at 2C"),
+               record(parameters="library", model=0.95, quantity="at 1C")]
+    assert [validation.counts_toward_fidelity(r) for r in records] == [
+        True, True, False, False, True, True]
+    line = validation.fidelity_line(records)
+    assert "measured (not fitted to them): 3 of 4" in line and "bookkeeping: 1 of 1" in line
+    worst = validation.library_default_errors(records)
+    assert len(worst) == 1 and worst[0]["worst"] == pytest.approx(0.12)
+    assert worst[0]["worst_quantity"] == "at 2C" and worst[0]["n"] == 2
+    assert validation._reported(record(bound="below")) == "< 1"
+
+
+def test_a_bound_passes_on_its_side_only(tmp_path):
+    root = tmp_path / "validation"
+    study = root / "bound"
+    shutil.copytree(validation.VALIDATION_DIR / "bookkeeping", study)
+    spec = (study / "study.toml").read_text()
+    first = spec.index("[[comparisons]]")
+    tail = spec[first:].split("[[comparisons]]")[1]
+    below = "[[comparisons]]" + "\n".join(line for line in tail.splitlines()
+                                          if not line.startswith(("rel_tol", "abs_tol")))
+    (study / "study.toml").write_text(spec[:first] + below + '\nbound = "below"\n')
+    loaded = validation.load_study(study)
+    comparison = loaded.comparisons[0]
+    assert comparison.bound == "below" and comparison.kind == "bookkeeping"
+    records, _ = validation.evaluate(loaded, {})
+    reported = loaded.references[comparison.reference].value
+    assert records[0]["passed"] == (records[0]["model"] < reported)
+    (study / "study.toml").write_text(spec[:first] + below + '\nbound = "below"\nabs_tol = 1\n')
+    with pytest.raises(InputError):
+        validation.load_study(study)

@@ -73,11 +73,13 @@ class Material:
     def volumetric_capacity(self) -> float:
         """Charge the material can store per volume between its usable limits, C/m^3.
 
-        Intercalation: c_max F (x_max - x_min); lithium metal: F density / molar mass.
+        Intercalation: f c_max F (x_max - x_min), f the active fraction of the film;
+        lithium metal: F density / molar mass.
         """
         if self.kind == "intercalation":
             low, high = self.value("stoichiometry_range")
-            return self.value("max_concentration") * FARADAY * (high - low)
+            fraction = self.value("active_fraction") if self.has("active_fraction") else 1.0
+            return fraction * self.value("max_concentration") * FARADAY * (high - low)
         if self.kind == "lithium_metal":
             return FARADAY * self.value("density") / self.value("molar_mass")
         raise ValueError(f"material {self.name!r} ({self.kind}) stores no lithium")

@@ -53,7 +53,11 @@ _DISSOCIATION_HELP = "optional, used by the 'dissociation' electrolyte model"
 
 PARAMETERS: dict[str, dict[str, Spec]] = {
     "intercalation": {
-        "max_concentration": Spec("concentration", help="c_max, Li sites per volume"),
+        "max_concentration": Spec("concentration", help="c_max, Li sites per volume of the crystal"),
+        "active_fraction": Spec("dimensionless", required=False, rule="fraction",
+                                help="share of the film's volume that stores Li as the crystal "
+                                     "does (film density and utilisation): the film holds "
+                                     "active_fraction c_max Li sites per volume"),
         "diffusivity": Spec("diffusivity", QUANTITY_OR_TABLE, log_table=True,
                             help="chemical diffusivity of Li, constant or a table of x"),
         "electronic_conductivity": Spec("conductivity"),
@@ -67,6 +71,8 @@ PARAMETERS: dict[str, dict[str, Spec]] = {
         "stoichiometry_range": Spec("dimensionless", RANGE, rule="unit-interval",
                                     help="usable [x_min, x_max]"),
         "initial_stoichiometry": Spec("dimensionless", required=False, rule="unit-interval"),
+        "initial_voltage": Spec("voltage", required=False,
+                                help="default initial state: the x where the OCV vs Li is this"),
         "film_resistance": Spec("area_resistance", required=False, rule="non-negative"),
         "diffusivity_activation_energy": Spec("molar_energy", required=False,
                                               rule="non-negative"),

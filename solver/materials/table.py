@@ -3,9 +3,12 @@
 A `Table` interpolates with a piecewise-cubic Hermite interpolant that preserves
 monotonicity (PCHIP), so a monotone OCV table gives a monotone OCV and no overshoot between
 points. Beyond the ends it continues along a straight line with the end slope, so the value
-and its first derivative are continuous everywhere. With ``log=True`` the interpolation is
-done on ln(y) (for diffusivities that span decades); y is then exp of the interpolant and the
-extrapolation is exponential.
+and its first derivative are continuous everywhere (an OCV keeps falling past its last
+point). With ``log=True`` the interpolation is done on ln(y) (for diffusivities and
+conductivities that span decades); y is then exp of the interpolant, and beyond the ends y
+holds its end value: a trend over decades is not continued past the data that show it (an
+exponential extrapolation of the LiCoO2 diffusivity past its last point at x = 0.933 made
+the film ~2x faster at x = 0.99 than anything measured).
 
 Table files are CSV: '#' lines are comments (they carry the source of the data), the first
 other line is a header naming the two columns, then one row "x,y" per point, in SI units.
@@ -17,7 +20,7 @@ import math
 from pathlib import Path
 
 import numpy as np
-from scipy.interpolate import PchipInterpolator
+from scipy.interpolate import CubicHermiteSpline, PchipInterpolator
 
 from ..errors import InputError
 
@@ -51,10 +54,18 @@ class Table:
         self.path = path
         values = np.log(y) if self.log else y
         self._spline = PchipInterpolator(x, values, extrapolate=False)
+        if self.log:
+            # held beyond the ends, and flat at them: the same PCHIP slopes inside, zero
+            # at the two end points, so that y and dy/dx stay continuous (a kink at the
+            # table's end stalls Newton's method when a face straddles it)
+            slopes = self._spline.derivative()(x)
+            slopes[0] = slopes[-1] = 0.0
+            self._spline = CubicHermiteSpline(x, values, slopes, extrapolate=False)
         self._dspline = self._spline.derivative()
         self._v0, self._v1 = float(values[0]), float(values[-1])
-        self._s0 = float(self._dspline(x[0]))
-        self._s1 = float(self._dspline(x[-1]))
+        # end slopes of the extrapolation: linear tables continue, log tables hold
+        self._s0 = 0.0 if self.log else float(self._dspline(x[0]))
+        self._s1 = 0.0 if self.log else float(self._dspline(x[-1]))
 
     # -- evaluation ------------------------------------------------------------------
     def _values(self, q: np.ndarray):
@@ -100,6 +111,10 @@ class Table:
         d = np.exp(v) * dv if self.log else dv
         return float(d) if np.ndim(d) == 0 else d
 
+    def integral(self, pieces: int = 16) -> "Antiderivative":
+        """Phi(x) = integral of y from the first point to x, with dPhi/dx, as a callable."""
+        return Antiderivative(self, pieces)
+
     # -- description ---------------------------------------------------------------------
     @property
     def x_range(self) -> tuple[float, float]:
@@ -119,6 +134,59 @@ class Table:
         return (f"Table({self.name}{where}: {len(self)} points, "
                 f"x in [{self.x[0]:g}, {self.x[-1]:g}], y in [{self.y.min():g}, {self.y.max():g}]"
                 f"{', log' if self.log else ''})")
+
+
+class Antiderivative:
+    """Phi(q) = integral of a Table's y from x[0] to q, and dPhi/dq, vectorised.
+
+    Each interval of the table is cut into `pieces` equal parts; Phi at their ends is the
+    4-point Gauss-Legendre integral of y over each part, and between them Phi is the cubic
+    Hermite interpolant with slopes y: dPhi/dq equals y at every node and follows it to
+    within the quadrature error between them (1e-9 relative on the library's tables), and
+    is itself the exact derivative of the Phi returned. Beyond the ends y follows the
+    table's extrapolation (held for log tables, linear otherwise), integrated exactly.
+    """
+
+    _GAUSS = np.polynomial.legendre.leggauss(4)
+
+    def __init__(self, table: Table, pieces: int = 16):
+        self.table = table
+        t = np.linspace(0.0, 1.0, pieces + 1)[:-1]
+        x = table.x
+        nodes = np.concatenate([x[:-1, None] + t * np.diff(x)[:, None], x[-1:, None]],
+                               axis=None)
+        y = table(nodes)
+        points, weights = self._GAUSS
+        a, b = nodes[:-1], nodes[1:]
+        half = 0.5 * (b - a)
+        samples = table(0.5 * (a + b)[:, None] + half[:, None] * points)
+        phi = np.concatenate([[0.0], np.cumsum(half * (samples @ weights))])
+        self.nodes = nodes
+        self._spline = CubicHermiteSpline(nodes, phi, y, extrapolate=False)
+        self._ends = (float(phi[0]), float(phi[-1]))
+
+    def __call__(self, q):
+        """(Phi(q), dPhi/dq(q))."""
+        q = np.asarray(q, dtype=float)
+        nodes, c = self.nodes, self._spline.c
+        inside = np.clip(q, nodes[0], nodes[-1])
+        piece = np.clip(np.searchsorted(nodes, inside, side="right") - 1, 0, nodes.size - 2)
+        h = inside - nodes[piece]
+        c0, c1, c2, c3 = c[0, piece], c[1, piece], c[2, piece], c[3, piece]
+        phi = ((c0 * h + c1) * h + c2) * h + c3
+        dphi = (3.0 * c0 * h + 2.0 * c1) * h + c2
+        below, above = q < nodes[0], q > nodes[-1]
+        if below.any() or above.any():
+            table = self.table
+            x0, x1 = nodes[0], nodes[-1]
+            y0, y1 = table(np.array([x0, x1]))
+            s0 = 0.0 if table.log else table._s0
+            s1 = 0.0 if table.log else table._s1
+            d0, d1 = q - x0, q - x1
+            phi = np.where(below, self._ends[0] + y0 * d0 + 0.5 * s0 * d0 * d0, phi)
+            phi = np.where(above, self._ends[1] + y1 * d1 + 0.5 * s1 * d1 * d1, phi)
+            dphi = np.where(below, y0 + s0 * d0, np.where(above, y1 + s1 * d1, dphi))
+        return phi, dphi
 
 
 def read_table(path: Path, key: str, *, log: bool = False, name: str | None = None) -> Table:

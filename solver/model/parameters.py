@@ -24,6 +24,16 @@ def function_of_x(value):
     return lambda x: (np.full(np.shape(x), constant), np.zeros(np.shape(x)))
 
 
+def integral_of_x(value):
+    """The Kirchhoff transform of a constant or Table f: x -> (integral of f from a fixed
+    point to x, f(x)), vectorised."""
+    if callable(value):
+        return value.integral()
+    constant = float(value)
+    return lambda x: (constant * np.asarray(x, dtype=float),
+                      np.full(np.shape(x), constant))
+
+
 def _scaled(function, factor):
     if factor == 1.0:
         return function
@@ -70,7 +80,9 @@ class ElectrodeLaws:
     """The material laws of an electrode at the case temperature."""
     ocv: object = None                # x -> (U, dU/dx), intercalation
     diffusivity: object = None        # x -> (D, dD/dx), intercalation
-    max_concentration: float = 0.0
+    diffusion: object = None          # x -> (integral of D dx, D): the Kirchhoff transform
+    max_concentration: float = 0.0    # Li sites per volume of the film: storage, Fick
+    kinetic_concentration: float = 0.0  # c_max of the crystal, in i0 = F k (c_max - c)^a c^a
     x_range: tuple = (0.0, 1.0)
     density_molar: float = 0.0        # mol/m^3, lithium metal
     rate_constant: float | None = None
@@ -88,7 +100,10 @@ def electrode_laws(material, temperature) -> ElectrodeLaws:
         factor = arrhenius(1.0, optional(material, "diffusivity_activation_energy", 0.0),
                            temperature, t_ref)
         laws.diffusivity = _scaled(function_of_x(material.value("diffusivity")), factor)
-        laws.max_concentration = material.value("max_concentration")
+        laws.diffusion = _scaled(integral_of_x(material.value("diffusivity")), factor)
+        laws.kinetic_concentration = material.value("max_concentration")
+        laws.max_concentration = (optional(material, "active_fraction", 1.0)
+                                  * laws.kinetic_concentration)
         laws.x_range = tuple(material.value("stoichiometry_range"))
     else:
         laws.density_molar = material.value("density") / material.value("molar_mass")

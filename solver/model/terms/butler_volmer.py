@@ -73,7 +73,7 @@ class ButlerVolmer(Term):
                 U, dU = law.ocv(s)
                 if law.rate_constant is not None:
                     i0, di0 = exchange_current_density(s, law.rate_constant,
-                                                       law.max_concentration, law.alpha_a,
+                                                       law.kinetic_concentration, law.alpha_a,
                                                        law.alpha_c)
                 else:
                     i0, di0 = np.full(f.size, law.i0_constant), np.zeros(f.size)

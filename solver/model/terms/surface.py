@@ -2,7 +2,10 @@
 across the half cell between the face and its cell's centre carries what the reaction
 takes (surface rows, mol/s),
 
-    c_max D(x_m) t_half (x_cell - xs) - i A / F = 0,    x_m = (x_cell + xs) / 2,
+    c_max t_half (Phi(x_cell) - Phi(xs)) - i A / F = 0,    Phi(x) = integral of D dx
+
+(the Kirchhoff transform, as in the fick term: exact for the steady flux across the half
+cell, and monotone in xs however steeply D(x) changes),
 
 and the interface cell's mass row loses that flux, i A / F. Resolving xs this way keeps the
 discharge curve second-order accurate in the cell size next to the interface.
@@ -47,15 +50,13 @@ class SurfaceHalfCell(Term):
             f = e.faces
             xe = self.x_of_face[e.name]
             cmax = e.laws.max_concentration
-            xc = x[xe]
-            s = xs[e.xs_slice]
-            D, dD = e.laws.diffusivity(0.5 * (xc + s))
+            phi_c, D_c = e.laws.diffusion(x[xe])
+            phi_s, D_s = e.laws.diffusion(xs[e.xs_slice])
             g = cmax * topo.if_ht_e[f]
-            r_xs[e.xs_slice] += g * D * (xc - s) - current[f] / FARADAY
+            r_xs[e.xs_slice] += g * (phi_c - phi_s) - current[f] / FARADAY
             r_x += np.bincount(xe, current[f] / FARADAY, minlength=self.n_x)
             area = topo.if_area[f] / FARADAY
-            values += [area, g * (D + 0.5 * dD * (xc - s)), g * (-D + 0.5 * dD * (xc - s)),
-                       -area]
+            values += [area, g * D_c, -g * D_s, -area]
         return values
 
     def outputs(self):
