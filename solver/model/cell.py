@@ -11,7 +11,8 @@ Unknowns (solver.model.layout), in this order in u:
   V     potential of the positive tab (the negative tab is grounded)               [V]
 
 Equations, one row per unknown, each written by one term (solver.model.terms): ohm and
-electronic_conduction (phi; the latter for films whose sigma depends on x), fick (x), nernst_planck (c and its layers' phi), butler_volmer (i), surface (xs), drive (V).
+electronic_conduction (phi; the latter for films whose sigma depends on x), fick (x),
+nernst_planck (c and its layers' phi), butler_volmer (i), surface (xs), drive (V).
 """
 
 import numpy as np

@@ -7,11 +7,13 @@ out, on three kinds of faces, each cell a uniform conductor at its own x:
                     conductance of the two half cells in series,
                         sigma_f = 1 / (lambda_a / sigma(x_a) + lambda_b / sigma(x_b)),
                     lambda the share of the centre-to-centre distance on each side (from
-                    the half transmissibilities). A uniform film gives sigma_f = sigma; an
-                    insulating cell blocks the current through it, as a resistor in series
-                    does, where an arithmetic mean would let half of it pass (and would
-                    overrate the conductance of a face across the insulator-metal front by
-                    up to the conductivity ratio);
+                    the half transmissibilities). It is exact for cells of uniform sigma (a
+                    steady drop is sum h / sigma(x_c), the midpoint rule of the integral of
+                    dz / sigma), gives sigma for a uniform film, and lets an insulating cell
+                    block the current through it. An arithmetic mean, or sigma at the mean x
+                    (the geometric mean for a log table), would overrate a face across an
+                    insulator-metal front by up to a quarter of (or the square root of) the
+                    conductivity ratio: a film that turns insulating would still conduct;
   to another layer  the harmonic two-point transmissibility (a collector, Ohm's own rule)
                     with the film cell's sigma(x);
   to a tab          the film cell's conductance to the tab face.
@@ -46,21 +48,20 @@ class ElectronicConduction(Term):
         cell_of_x = np.zeros(topology.n_x, dtype=np.int64)
         for e in topology.intercalation:
             cell_of_x[e.x_slice] = e.cells
-        # faces inside the films: their Fick stencils, in the x numbering
+        # faces inside the films: their Fick stencils (x numbering), one after the other
         stencils = [e.stencil for e in self.electrodes]
-        offsets = np.cumsum([0] + [s.a.size for s in stencils])
-        def joined(get, dtype):
-            return np.concatenate([get(s, k) for k, s in enumerate(stencils)]
-                                  or [np.zeros(0, dtype=dtype)])
-        self.a = joined(lambda s, k: s.a, np.int64)
-        self.b = joined(lambda s, k: s.b, np.int64)
-        face = joined(lambda s, k: s.face + offsets[k], np.int64)
-        col = joined(lambda s, k: s.col, np.int64)
-        self.weight = joined(lambda s, k: s.weight, float)
-        faces = joined(lambda s, k: s.faces, np.int64)
-        self.face, self.col_x = face, col
-        self.cell_a, self.cell_b, self.col_cell = cell_of_x[self.a], cell_of_x[self.b], cell_of_x[col]
-        self.operator = sp.csr_matrix((self.weight, (face, self.col_cell)),
+        offsets = np.cumsum([0] + [s.a.size for s in stencils])[:-1]
+
+        def joined(arrays, dtype=np.int64):
+            return np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype)
+
+        a, b = joined([s.a for s in stencils]), joined([s.b for s in stencils])
+        face = joined([s.face + k for s, k in zip(stencils, offsets)])
+        col, faces = joined([s.col for s in stencils]), joined([s.faces for s in stencils])
+        weight = joined([s.weight for s in stencils], float)
+        self.a, self.b, self.face, self.weight = a, b, face, weight
+        self.cell_a, self.cell_b, self.col_cell = cell_of_x[a], cell_of_x[b], cell_of_x[col]
+        self.operator = sp.csr_matrix((weight, (face, self.col_cell)),
                                       shape=(faces.size, topology.n_cells))
         resistance = 1.0 / g.half_transmissibility[faces]          # distance / area per side
         self.lam_a = resistance[:, 0] / resistance.sum(axis=1)
@@ -174,15 +175,22 @@ class ElectronicConduction(Term):
             values += [d, -d]
         return values
 
+    def _tab_conductances(self, sigma):
+        """Per tab (positive, negative): its film cells, their conductances to the tab and
+        the x unknowns they depend on."""
+        out = []
+        for side in (self.topo.positive_tab, self.topo.negative_tab):
+            cells, t, x = self.tab[side]
+            out.append((cells, sigma[x] * t, t, x))
+        return out
+
     def _tabs(self, phi, V, sigma, slope, r, n):
-        pos_cells, pos_t, pos_x = self.tab[self.topo.positive_tab]
-        neg_cells, neg_t, neg_x = self.tab[self.topo.negative_tab]
-        g_pos, g_neg = sigma[pos_x] * pos_t, sigma[neg_x] * neg_t
-        pos_drop, neg_drop = phi[pos_cells] - V, phi[neg_cells]
-        r += np.bincount(pos_cells, g_pos * pos_drop, minlength=n)
-        r += np.bincount(neg_cells, g_neg * neg_drop, minlength=n)
-        return [g_pos, -g_pos, slope[pos_x] * pos_t * pos_drop,
-                g_neg, slope[neg_x] * neg_t * neg_drop]
+        (pos, g_pos, t_pos, x_pos), (neg, g_neg, t_neg, x_neg) = self._tab_conductances(sigma)
+        pos_drop, neg_drop = phi[pos] - V, phi[neg]
+        r += np.bincount(pos, g_pos * pos_drop, minlength=n)
+        r += np.bincount(neg, g_neg * neg_drop, minlength=n)
+        return [g_pos, -g_pos, slope[x_pos] * t_pos * pos_drop,
+                g_neg, slope[x_neg] * t_neg * neg_drop]
 
     def tab_flux(self, u):
         """Current leaving this term's charge rows through the tabs (A)."""
@@ -190,7 +198,5 @@ class ElectronicConduction(Term):
             return 0.0
         phi, V = u[self.phi0:self.phi0 + self.topo.n_cells], u[self.i_V]
         sigma, _ = self._sigma_of_x(u[self.x0:self.x0 + self.n_x])
-        pos_cells, pos_t, pos_x = self.tab[self.topo.positive_tab]
-        neg_cells, neg_t, neg_x = self.tab[self.topo.negative_tab]
-        return float(np.sum(sigma[pos_x] * pos_t * (phi[pos_cells] - V))
-                     + np.sum(sigma[neg_x] * neg_t * phi[neg_cells]))
+        (pos, g_pos, _, _), (neg, g_neg, _, _) = self._tab_conductances(sigma)
+        return float(np.sum(g_pos * (phi[pos] - V)) + np.sum(g_neg * phi[neg]))
