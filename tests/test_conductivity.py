@@ -283,3 +283,13 @@ def test_a_table_on_a_model_built_with_a_constant_is_refused_naming_the_key():
     with pytest.raises(InputError) as caught:
         model.update_parameters(changed)
     assert caught.value.key == "materials.LiCoO2.electronic_conductivity"
+
+
+@pytest.mark.parametrize("rows", [[(0.0, 1.0), (1.0, 0.0)], [(0.0, 1.0), (1.2, 2.0)]])
+def test_a_sigma_table_outside_its_domain_is_refused_naming_the_key(tmp_path, rows):
+    """Conductivities must be positive (the table is interpolated in log) and the table
+    must lie within stoichiometries 0..1: exit 2 with the key, not a traceback later."""
+    table = write_table(tmp_path, rows)
+    with pytest.raises(InputError) as caught:
+        planar_case(materials={"LiCoO2": {"electronic_conductivity": table}})
+    assert caught.value.key == "materials.LiCoO2.electronic_conductivity"
