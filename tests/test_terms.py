@@ -3,26 +3,49 @@ residual, the mass matrix as the derivative in the BDF coefficient, conservation
 and lithium term by term, and parameters changed without rebuilding the model."""
 
 import copy
+import tomllib
+from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from solver.api import build_grid
+from solver.case import case_from_dict
 from solver.model import CellModel
 from solver.model.assembly import Evaluation
 from solver.units import FARADAY
+from tests.conftest import ROOT, planar_case
 from tests.golden.cases import GOLDEN_CASES
 
-CASES = [name for name in GOLDEN_CASES if name != "trench"] + ["planar_series_resistance"]
+STEEP_SIGMA = Path(__file__).resolve().parent / "data" / "steep_sigma.csv"
+
+
+def _shipped(relative, **tables):
+    """A shipped case file with some of its tables replaced."""
+    path = ROOT / relative
+    with open(path, "rb") as handle:
+        data = tomllib.load(handle)
+    data.update(tables)
+    return case_from_dict(data, path.parent, source=str(path))
+
+
+EXTRA_CASES = {
+    "planar_series_resistance": lambda: planar_case(
+        cell={"series_resistance": "500 ohm*cm^2"}, mesh={"cells_per_layer": 6}),
+    # sigma(x) films: at the top tab (planar) and between collectors (bipolar stack)
+    "planar_sigma_table": lambda: planar_case(
+        materials={"LiCoO2_003": {"electronic_conductivity": str(STEEP_SIGMA)}},
+        mesh={"cells_per_layer": 8}),
+    "bipolar_sigma_table": lambda: _shipped(
+        "cases/bipolar_3cell_li_lipon_lco.toml", mesh={"cells_per_layer": 4},
+        materials={"LiCoO2": {"electronic_conductivity": str(STEEP_SIGMA)}}),
+}
+CASES = [name for name in GOLDEN_CASES if name != "trench"] + list(EXTRA_CASES)
 
 
 def _model(name):
-    if name == "planar_series_resistance":
-        from tests.conftest import planar_case
-        case = planar_case(cell={"series_resistance": "500 ohm*cm^2"}, mesh={"cells_per_layer": 6})
-    else:
-        case = GOLDEN_CASES[name]()
+    case = EXTRA_CASES[name]() if name in EXTRA_CASES else GOLDEN_CASES[name]()
     return CellModel(case, build_grid(case))
 
 
@@ -81,7 +104,7 @@ def test_each_term_jacobian_matches_differences_of_its_residual(name, drive):
         assert np.all(np.abs(J - fd) <= 1e-6 * scale + 1e-12), (term, np.max(np.abs(J - fd) / np.maximum(scale, 1e-300)))
 
 
-@pytest.mark.parametrize("name", list(GOLDEN_CASES))
+@pytest.mark.parametrize("name", list(GOLDEN_CASES) + ["bipolar_sigma_table"])
 def test_mass_matrix_is_the_derivative_in_the_bdf_coefficient(name):
     """J(a0) - J(0) = a0 M, and M is the storage of the dynamic unknowns only."""
     model = _model(name)
@@ -107,21 +130,19 @@ def test_mass_matrix_is_the_derivative_in_the_bdf_coefficient(name):
 @pytest.mark.parametrize("name", CASES)
 def test_every_term_conserves_charge_and_lithium(name):
     """Summed over the cells of a network, each term's charge rows give only what crosses
-    the tabs (ohm) or nothing (the interface current enters one side and leaves the other);
-    summed over an electrode's cells, Fick's rows vanish and the surface term's give the
-    reaction flux sum i A / F."""
+    the tabs (ohm, electronic_conduction) or nothing (the interface current enters one side
+    and leaves the other); summed over an electrode's cells, Fick's rows vanish and the
+    surface term's give the reaction flux sum i A / F."""
     model = _model(name)
     u = _state(model)
     parts = term_contributions(model, u, ("current", 3e-5))
     phi_rows = np.setdiff1d(np.arange(model.n_cells), model.tied)
     scale = np.max(np.abs(u[model.s_i] * model.if_area))
-    ohm = parts["ohm"][0][phi_rows].sum()
-    pos_cells, _ = model.tabs[model.positive_tab]
-    neg_cells, _ = model.tabs[model.negative_tab]
-    term = model.assembly.terms[0]
-    phi, V = u[model.s_phi], u[model.i_V]
-    tabs = np.sum(term.pos_g * (phi[pos_cells] - V)) + np.sum(term.neg_g * phi[neg_cells])
-    assert ohm == pytest.approx(tabs, abs=1e-9 * max(scale, abs(tabs)))
+    terms = {term.name: term for term in model.assembly.terms}
+    for name in ("ohm", "electronic_conduction"):
+        through_tabs = terms[name].tab_flux(u)
+        assert parts[name][0][phi_rows].sum() == pytest.approx(
+            through_tabs, abs=1e-9 * max(scale, abs(through_tabs))), name
     assert abs(parts["butler_volmer"][0][phi_rows].sum()) <= 1e-12 * scale
     if "nernst_planck" in parts:
         assert abs(parts["nernst_planck"][0][model.s_phi].sum()) <= 1e-9 * scale

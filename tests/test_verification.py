@@ -81,7 +81,8 @@ def test_ohmic_drop_and_overpotentials_at_the_first_instant():
     area = case.footprint_area
     j = current / area
     r_electrolyte = 1.5e-6 / (case.layer("electrolyte").material.value("conductivity") * area)
-    r_cathode = 320e-9 / (lco.value("electronic_conductivity") * area)
+    sigma = lco.value("electronic_conductivity")            # a table of x, uniform x0 here
+    r_cathode = 320e-9 / ((sigma(x0) if callable(sigma) else sigma) * area)
     r_li = 3e-6 / (case.layer("anode").material.value("electronic_conductivity") * area)
     i0_c, _ = exchange_current_density(np.array([x0]), lco.value("rate_constant"), 51555.0,
                                        0.5, 0.5)

@@ -322,7 +322,8 @@ def format_material(name, overrides=None, base_dir=None) -> str:
         lines.append(f"{param:<{width}}  {shown}")
         lines += textwrap.wrap(f"source: {material.source(param)}", width=100,
                                initial_indent=" " * (width + 2),
-                               subsequent_indent=" " * (width + 10))
+                               subsequent_indent=" " * (width + 10),
+                               break_on_hyphens=False)
     if material.kind in ("intercalation", "lithium_metal"):
         capacity = material.volumetric_capacity() / 3.6e7  # C/m^3 -> uAh/(cm^2 um)
         lines.append("")

@@ -60,7 +60,10 @@ PARAMETERS: dict[str, dict[str, Spec]] = {
                                      "active_fraction c_max Li sites per volume"),
         "diffusivity": Spec("diffusivity", QUANTITY_OR_TABLE, log_table=True,
                             help="chemical diffusivity of Li, constant or a table of x"),
-        "electronic_conductivity": Spec("conductivity"),
+        "electronic_conductivity": Spec("conductivity", QUANTITY_OR_TABLE, log_table=True,
+                                        help="electronic conductivity of the film, constant "
+                                             "or a table of x (LixCoO2: semiconducting near "
+                                             "x = 1, metallic when delithiated)"),
         "exchange_current_density": Spec("current_density", required=False,
                                          help="constant i0 (instead of rate_constant)"),
         "rate_constant": Spec("rate_constant", required=False,
@@ -78,6 +81,8 @@ PARAMETERS: dict[str, dict[str, Spec]] = {
                                               rule="non-negative"),
         "rate_constant_activation_energy": Spec("molar_energy", required=False,
                                                 rule="non-negative"),
+        "electronic_conductivity_activation_energy": Spec("molar_energy", required=False,
+                                                          rule="non-negative"),
         "reference_temperature": Spec("temperature"),
     },
     "electrolyte": {

@@ -54,13 +54,6 @@ class Table:
         self.path = path
         values = np.log(y) if self.log else y
         self._spline = PchipInterpolator(x, values, extrapolate=False)
-        if self.log:
-            # held beyond the ends, and flat at them: the same PCHIP slopes inside, zero
-            # at the two end points, so that y and dy/dx stay continuous (a kink at the
-            # table's end stalls Newton's method when a face straddles it)
-            slopes = self._spline.derivative()(x)
-            slopes[0] = slopes[-1] = 0.0
-            self._spline = CubicHermiteSpline(x, values, slopes, extrapolate=False)
         self._dspline = self._spline.derivative()
         self._v0, self._v1 = float(values[0]), float(values[-1])
         # end slopes of the extrapolation: linear tables continue, log tables hold

@@ -10,8 +10,9 @@ Unknowns (solver.model.layout), in this order in u:
   xs    surface stoichiometry on the faces of intercalation electrodes             [-]
   V     potential of the positive tab (the negative tab is grounded)               [V]
 
-Equations, one row per unknown, each written by one term (solver.model.terms): ohm (phi),
-fick (x), nernst_planck (c and its layers' phi), butler_volmer (i), surface (xs), drive (V).
+Equations, one row per unknown, each written by one term (solver.model.terms): ohm and
+electronic_conduction (phi; the latter for films whose sigma depends on x), fick (x),
+nernst_planck (c and its layers' phi), butler_volmer (i), surface (xs), drive (V).
 """
 
 import numpy as np
@@ -22,6 +23,7 @@ from .layout import Block, Layout
 from .parameters import cell_parameters
 from .terms.butler_volmer import ButlerVolmer
 from .terms.drive import Drive
+from .terms.electronic_conduction import ElectronicConduction
 from .terms.fick import Fick
 from .terms.nernst_planck import CarrierHalfCell, NernstPlanck
 from .terms.ohm import Ohm
@@ -80,7 +82,8 @@ class CellModel:
         self.n_unknowns = layout.n
         self.drive = Drive(self.topology, self.layout)
         self.series = SeriesResistance(self.topology, self.layout, self.parameters)
-        terms = [Ohm(self.topology, self.layout, self.parameters),
+        self.conduction = ElectronicConduction(self.topology, self.layout, self.parameters)
+        terms = [Ohm(self.topology, self.layout, self.parameters), self.conduction,
                  Fick(self.topology, self.layout),
                  ButlerVolmer(self.topology, self.layout, self.parameters),
                  SurfaceHalfCell(self.topology, self.layout),
@@ -230,7 +233,7 @@ class CellModel:
         faces, tab, tab_areas = data
         g = self.grid
         sides = g.face_cells[faces]
-        sigma = self.parameters.layer_conductivity[g.cell_tags[sides]]
+        sigma = self.conduction.cell_conductivity(u, sides)
         conductance = g.half_transmissibility[faces] * sigma
         face_phi = (np.sum(conductance * phi[self.node[sides]], axis=1)
                     / np.sum(conductance, axis=1))

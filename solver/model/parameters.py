@@ -62,9 +62,28 @@ def is_carrier_electrolyte(material) -> bool:
             and optional(material, "model", "single-ion") in CARRIER_MODELS)
 
 
+def conductivity_varies(material) -> bool:
+    """An intercalation film whose electronic conductivity is a table of x."""
+    return (material.kind == "intercalation"
+            and callable(material.value("electronic_conductivity")))
+
+
+def _electronic_arrhenius(material, temperature) -> float:
+    return arrhenius(1.0, optional(material, "electronic_conductivity_activation_energy", 0.0),
+                     temperature, _reference_temperature(material, temperature))
+
+
+def electronic_conductivity(material, temperature):
+    """x -> (sigma, dsigma/dx) of an intercalation film at `temperature` (S/m): the table
+    or constant of the material times its Arrhenius factor."""
+    return _scaled(function_of_x(material.value("electronic_conductivity")),
+                   _electronic_arrhenius(material, temperature))
+
+
 def layer_conductivity(material, temperature, carrier=None) -> float:
-    """Conductivity of a layer (S/m): electronic for conductors, ionic for electrolytes
-    (at c0 for an electrolyte with carriers)."""
+    """Conductivity of a layer (S/m) where it is one number: electronic for conductors,
+    ionic for electrolytes (at c0 for an electrolyte with carriers). NaN for a film whose
+    conductivity depends on x: its law is ElectrodeLaws.conductivity."""
     if carrier is not None:
         return carrier.kappa0
     if material.kind == "electrolyte":
@@ -72,6 +91,11 @@ def layer_conductivity(material, temperature, carrier=None) -> float:
         return arrhenius(material.value("conductivity"),
                          optional(material, "activation_energy", 0.0), temperature,
                          _reference_temperature(material, temperature))
+    if conductivity_varies(material):
+        return np.nan
+    if material.kind == "intercalation":
+        return material.value("electronic_conductivity") * _electronic_arrhenius(material,
+                                                                                 temperature)
     return material.value("electronic_conductivity")
 
 
@@ -81,6 +105,8 @@ class ElectrodeLaws:
     ocv: object = None                # x -> (U, dU/dx), intercalation
     diffusivity: object = None        # x -> (D, dD/dx), intercalation
     diffusion: object = None          # x -> (integral of D dx, D): the Kirchhoff transform
+    conductivity: object = None       # x -> (sigma, dsigma/dx), S/m, intercalation
+    conductivity_varies: bool = False  # sigma is a table of x (else a constant)
     max_concentration: float = 0.0    # Li sites per volume of the film: storage, Fick
     kinetic_concentration: float = 0.0  # c_max of the crystal, in i0 = F k (c_max - c)^a c^a
     x_range: tuple = (0.0, 1.0)
@@ -101,6 +127,8 @@ def electrode_laws(material, temperature) -> ElectrodeLaws:
                            temperature, t_ref)
         laws.diffusivity = _scaled(function_of_x(material.value("diffusivity")), factor)
         laws.diffusion = _scaled(integral_of_x(material.value("diffusivity")), factor)
+        laws.conductivity = electronic_conductivity(material, temperature)
+        laws.conductivity_varies = conductivity_varies(material)
         laws.kinetic_concentration = material.value("max_concentration")
         laws.max_concentration = (optional(material, "active_fraction", 1.0)
                                   * laws.kinetic_concentration)
@@ -124,7 +152,9 @@ def electrode_laws(material, temperature) -> ElectrodeLaws:
 class CellParameters:
     """Everything the terms read that comes from the materials and the temperature."""
     temperature: float
-    layer_conductivity: np.ndarray          # S/m per layer
+    layer_conductivity: np.ndarray          # S/m per layer whose conductivity is one
+                                            # number; NaN for films with a table sigma(x)
+                                            # (their law: electrode[k].conductivity)
     electrode: dict                         # layer index -> ElectrodeLaws
     carrier: dict                           # layer index -> CarrierElectrolyte
     series_resistance: float = 0.0          # ohm m^2 of footprint (cell.series_resistance)

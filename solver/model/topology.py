@@ -67,6 +67,7 @@ class FluxStencil:
     face: np.ndarray
     col: np.ndarray
     weight: np.ndarray
+    faces: np.ndarray = None        # the grid's face ids, in the stencil's face order
 
 
 def region_stencil(grid, cells, numbering, n_columns):
@@ -78,7 +79,7 @@ def region_stencil(grid, cells, numbering, n_columns):
     col = numbering[cells][F.col]
     return FluxStencil(a=numbering[fc[faces, 0]], b=numbering[fc[faces, 1]],
                        operator=sp.csr_matrix((F.data, (F.row, col)), shape=(faces.size, n_columns)),
-                       face=F.row, col=col, weight=F.data)
+                       face=F.row, col=col, weight=F.data, faces=faces)
 
 
 @dataclass
@@ -200,7 +201,9 @@ class Topology:
         self.is_metal = metal
 
         # faces of Ohm's law: inside a layer (corrected fluxes) and across two layers of one
-        # network (collector | electrode: two-point), none inside metal or carrier layers
+        # network (collector | electrode: two-point), none inside metal or carrier layers;
+        # faces of films whose conductivity depends on x apart (their sigma changes with the
+        # state: the electronic_conduction term), the rest has constant conductances
         c0, c1 = fc[interior, 0], fc[interior, 1]
         same_network = self.is_ionic[c0] == self.is_ionic[c1]
         same_layer = g.cell_tags[c0] == g.cell_tags[c1]
@@ -209,8 +212,20 @@ class Topology:
         for region in self.carriers:
             carrier[region.cells] = True
         in_carrier = same_layer & carrier[c0]
-        self.conduction_inside = interior[same_network & same_layer & ~within_metal & ~in_carrier]
-        self.conduction_across = interior[same_network & ~same_layer & ~within_metal]
+        self.x_conduction_layers = frozenset(
+            e.layer for e in self.electrodes
+            if e.kind == "intercalation" and e.laws.conductivity_varies)
+        varying = np.zeros(n, dtype=bool)       # cells whose sigma is a function of their x
+        for e in self.electrodes:
+            if e.layer in self.x_conduction_layers:
+                varying[e.cells] = True
+        self.varying_conductivity = varying
+        touches_varying = varying[c0] | varying[c1]
+        self.conduction_inside = interior[same_network & same_layer & ~within_metal & ~in_carrier
+                                          & ~touches_varying]
+        across = same_network & ~same_layer & ~within_metal
+        self.conduction_across = interior[across & ~touches_varying]
+        self.conduction_across_varying = interior[across & touches_varying]
         inside = self.conduction_inside
         geometric = (divergence(g, inside) @ region_flux_matrix(g, inside, g.cell_tags)).tocoo()
         # each entry couples two cells of one layer: the conductivity of that layer scales it

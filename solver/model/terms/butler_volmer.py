@@ -7,7 +7,10 @@ between them and the face (R_half), i0 = F k (c_max - c_s)^alpha_a c_s^alpha_c o
 constant, times the carrier activity a of a binary electrolyte where it has one (shared by
 the nernst_planck half-cell term as "activity", with d ln a / di and d ln a / dtheta:
 this term's rows depend on theta through it). The faradaic current i A leaves the
-electrode side's charge row and enters the electrolyte cell's.
+electrode side's charge row and enters the electrolyte cell's. In a film whose electronic
+conductivity depends on x, the electrode side of R_half is A / (sigma(x_cell) t_half) with
+the x of the face's cell (each cell a uniform conductor, as in terms.electronic_conduction),
+and the kinetics rows depend on that x.
 """
 
 import numpy as np
@@ -30,14 +33,22 @@ class ButlerVolmer(Term):
         self.carrier_faces = [(r.if_faces, c0 + r.slice.start + r.if_local)
                               for r in topology.carriers]
         self.temperature = parameters.temperature
+        # films whose sigma depends on x: their faces and the x unknown of each face's cell
+        self.x_start = layout.slice("x").start
+        self.varying = [(e, topology.x_index[topology.if_cell_e[e.faces]])
+                        for e in topology.intercalation
+                        if e.layer in topology.x_conduction_layers]
         self.refresh(parameters)
 
     def refresh(self, parameters):
         topo = self.topo
         sigma = parameters.layer_conductivity[topo.grid.cell_tags]
         # ohmic resistance (times area) of the two half cells between the centres and the face
-        half_cells = (topo.if_area / (sigma[topo.if_cell_e] * topo.if_ht_e)
-                      + topo.if_area / (sigma[topo.if_cell_l] * topo.if_ht_l))
+        # (the electrode side of films with a sigma(x) is added at each evaluation)
+        electrode_side = topo.if_area / (sigma[topo.if_cell_e] * topo.if_ht_e)
+        for e, _ in self.varying:
+            electrode_side[e.faces] = 0.0
+        half_cells = electrode_side + topo.if_area / (sigma[topo.if_cell_l] * topo.if_ht_l)
         film = np.zeros(topo.n_if)
         for e in self.electrodes:
             film[e.faces] = e.film_resistance
@@ -51,7 +62,20 @@ class ButlerVolmer(Term):
         for e in topo.intercalation:
             blocks.append((i[e.faces], self.xs_start + np.arange(e.xs_slice.start, e.xs_slice.stop)))
         blocks += [(i[faces], theta) for faces, theta in self.carrier_faces]
+        blocks += [(i[e.faces], self.x_start + x_cells) for e, x_cells in self.varying]
         return blocks
+
+    def _film_sides(self, ev):
+        """Resistance (times area) of the electrode half cell of each face of the films with
+        a sigma(x), and its derivative in the cell's x, per such film."""
+        topo, x = self.topo, ev["x"]
+        out = []
+        for e, x_cells in self.varying:
+            sigma, slope = e.conductivity(x[x_cells])
+            length = topo.if_area[e.faces] / topo.if_ht_e[e.faces]
+            resistance = length / sigma
+            out.append((resistance, -resistance / sigma * slope))
+        return out
 
     def evaluate(self, ev):
         topo = self.topo
@@ -66,6 +90,12 @@ class ButlerVolmer(Term):
         d_di = np.empty(topo.n_if)
         d_dln_activity = np.zeros(topo.n_if)
         d_dxs = []
+        ohmic = self.ohmic
+        film_sides = self._film_sides(ev) if self.varying else []
+        if film_sides:
+            ohmic = ohmic.copy()
+            for (e, _), (resistance, _) in zip(self.varying, film_sides):
+                ohmic[e.faces] += resistance
         for e in self.electrodes:
             f, law = e.faces, e.laws
             if e.kind == "intercalation":
@@ -85,9 +115,9 @@ class ButlerVolmer(Term):
             eta, deta_di, deta_di0 = butler_volmer_overpotential(i[f], i0, law.alpha_a,
                                                                  law.alpha_c, self.temperature)
             d_dln_activity[f] = -deta_di0 * i0
-            r_i[f] += (phi[topo.if_node_e[f]] - phi[topo.if_cell_l[f]] - self.ohmic[f] * i[f]
+            r_i[f] += (phi[topo.if_node_e[f]] - phi[topo.if_cell_l[f]] - ohmic[f] * i[f]
                        - U - eta)
-            d_di[f] = -self.ohmic[f] - deta_di
+            d_di[f] = -ohmic[f] - deta_di
             if e.kind == "intercalation":
                 d_dxs.append(-dU - deta_di0 * di0)
         d_dtheta = []
@@ -98,4 +128,6 @@ class ButlerVolmer(Term):
                                                      ev.shared["d_ln_activity_dtheta"])]
         area = topo.if_area
         ones = np.ones(topo.n_if)
-        return [area, -area, ones, -ones, d_di] + d_dxs + d_dtheta
+        d_dx = [-i[e.faces] * d_resistance
+                for (e, _), (_, d_resistance) in zip(self.varying, film_sides)]
+        return [area, -area, ones, -ones, d_di] + d_dxs + d_dtheta + d_dx

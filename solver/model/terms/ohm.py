@@ -6,6 +6,10 @@ network (collector | electrode) the harmonic two-point flux. The cells of a piec
 share one potential (Topology.node): their rows are summed into the node's, and each other
 cell's row says phi_cell - phi_node = 0. The positive tab is coupled to the tab potential V
 through the boundary conductance of its faces; the negative tab is grounded.
+
+Faces of films whose conductivity depends on the stoichiometry (inside them, to their
+neighbours and to the tabs) are not here: their conductances change with the state
+(terms.electronic_conduction). Everything here is constant.
 """
 
 import numpy as np
@@ -33,9 +37,15 @@ class Ohm(Term):
         rows = np.concatenate([node[K.row], node[across_rows], tied, tied])
         cols = np.concatenate([node[K.col], node[across_cols], tied, node[tied]])
         self.rows, self.cols = rows, cols
-        self.pos_cells, self.pos_faces = topology.tabs[topology.positive_tab]
-        self.neg_cells, self.neg_faces = topology.tabs[topology.negative_tab]
+        self.pos_cells, self.pos_faces = self._constant_tab(topology.positive_tab)
+        self.neg_cells, self.neg_faces = self._constant_tab(topology.negative_tab)
         self.refresh(parameters)
+
+    def _constant_tab(self, side):
+        """The tab's cells (their nodes) and faces whose conductance is a constant."""
+        cells, faces = self.topo.tabs[side]
+        constant = ~self.topo.varying_conductivity[cells]
+        return cells[constant], faces[constant]
 
     def refresh(self, parameters):
         topo, g = self.topo, self.topo.grid
@@ -66,3 +76,9 @@ class Ohm(Term):
         r += np.bincount(pos, self.pos_g * (phi[pos] - V), minlength=n)
         r += np.bincount(neg, self.neg_g * phi[neg], minlength=n)
         return [self.values, self.pos_g, -self.pos_g, self.neg_g]
+
+    def tab_flux(self, u):
+        """Current leaving this term's charge rows through the tabs (A)."""
+        phi, V = u[self.offset:self.offset + self.topo.n_cells], u[self.i_V]
+        return float(np.sum(self.pos_g * (phi[self.pos_cells] - V))
+                     + np.sum(self.neg_g * phi[self.neg_cells]))
