@@ -393,8 +393,9 @@ def test_thinned_walls_lose_capacity_at_high_rate():
     against the conformal film of the same volume (its thickness from the closed form). At
     0.1C both deliver the same; at 10C the non-uniform film delivers less: the thick film on
     top is slower (diffusion time grows as the square of the thickness) and carries the
-    current once the thin wall film is full. Observed 0.884 against 0.920 of the 0.1C
-    capacity (4 cells per film, 0.5 um), 0.87 against 0.91 on the coarse test grid."""
+    current once the thin wall film is full. Observed 0.881 against 0.917 of the 0.1C
+    capacity on this grid (3 cells per film, 1 um), 0.884 against 0.920 on a finer one (4
+    cells, 0.5 um)."""
     covered = {"cathode": {"step_coverage": 0.4}, "cathode_um": 0.8}
     grid = build_grid(trench_case(**covered))
     target = grid.cell_volumes[grid.cells_with_tag("cathode")].sum() / grid.extent
