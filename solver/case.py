@@ -727,8 +727,9 @@ def _layers(cell: dict, materials: dict) -> list[Layer]:
     return layers
 
 
-COVERAGE_TEXT = ("a ratio in (0, 1]: the film's thickness there over its thickness on the top "
-                 "surfaces (1 = conformal, as ALD deposits it; sputtered films are thinner)")
+def _coverage_text(where: str) -> str:
+    return (f"a ratio in (0, 1]: the film's thickness on the {where} over its thickness on the "
+            f"top surfaces (1 = conformal, as ALD deposits it; sputtered films are thinner)")
 
 
 def _step_coverage(cell: dict, layers: list[Layer], architecture: str) -> list[Layer]:
@@ -760,25 +761,25 @@ def _step_coverage(cell: dict, layers: list[Layer], architecture: str) -> list[L
         key = f"{prefix}.step_coverage"
         if isinstance(wall, list):
             if len(wall) != 2:
-                raise InputError(key, wall, f"{COVERAGE_TEXT}; as a list, two ratios: [at the "
-                                            "top of the wall, at its foot]")
-            top, foot = (_ratio(value, f"{key}.{k}") for k, value in enumerate(wall))
+                raise InputError(key, wall, f"{_coverage_text('walls')}; as a list, two ratios: "
+                                            "[at the top of the wall, at its foot]")
+            top, foot = (_ratio(value, f"{key}.{k}", "walls") for k, value in enumerate(wall))
         else:
-            top = foot = _ratio(wall, key)
+            top = foot = _ratio(wall, key, "walls")
         bottom = foot
         if "bottom_coverage" in item:
-            bottom = _ratio(item["bottom_coverage"], f"{prefix}.bottom_coverage")
+            bottom = _ratio(item["bottom_coverage"], f"{prefix}.bottom_coverage", "floor")
         out.append(replace(layer, coverage=(top, foot, bottom)))
     return out
 
 
-def _ratio(value, key: str) -> float:
+def _ratio(value, key: str, where: str) -> float:
     try:
         ratio = _number(value, "dimensionless", key)
     except InputError:
-        raise InputError(key, value, COVERAGE_TEXT) from None
+        raise InputError(key, value, _coverage_text(where)) from None
     if not 0 < ratio <= 1:
-        raise InputError(key, value, COVERAGE_TEXT)
+        raise InputError(key, value, _coverage_text(where))
     return ratio
 
 
