@@ -10,7 +10,9 @@ floor) is the "bottom" boundary. The mirrored layout (``trench_first=True``) put
 On the substrate lie, from the substrate outward:
 - `films`: layers of constant thickness deposited conformally (as ALD deposits them). The
   film interfaces are offset curves of the substrate: rounded (circular arcs about the mesa
-  edge) at the convex corner, mitred at the concave corner where wall meets floor;
+  edge) at the convex corner, mitred at the concave corner where wall meets floor. With step
+  coverage (`coverage`, meshes/coverage.py: sputtered films) each film is thinner down the
+  wall and on the floor, and the nodes move along the substrate normals accordingly;
 - `fill`: the last electrode, filling what the films leave of the trench and standing its
   planar thickness above the highest point of the films (a flat top);
 - `top`: planar layers above (a top collector, say); the outer face of the last one is the
@@ -529,9 +531,9 @@ def axisymmetric_grid(films: Sequence[tuple[str, float]], fill: tuple[str, float
     Pillar: the pillar top (height `height`) for r < d/2, the floor for d/2 < r < R.
     Hole (``holes=True``): the hole floor for r < d/2, the top surface for d/2 < r < R.
     Films, fill and top layers as in `conformal_grid` (coverage: step coverage per film;
-    the floor is the floor between pillars, or the hole bottom). R = pitch / sqrt(pi) gives the cell
-    the area of a square-lattice unit cell (pitch^2); R = pitch sqrt(sqrt(3) / (2 pi)) that
-    of a hexagonal one. Footprint pi R^2, AEF = 1 + d h / R^2 for pillars and holes alike.
+    the floor is the floor between pillars, or the hole bottom). R = pitch / sqrt(pi) gives
+    the cell the area of a square-lattice unit cell (pitch^2); R = pitch sqrt(sqrt(3) /
+    (2 pi)) that of a hexagonal one. Footprint pi R^2, AEF = 1 + d h / R^2 for pillars and holes alike.
     Impossible sizes raise InputError naming `key`.diameter / .height / .pitch (the cell
     radius comes from the pitch) or cell.layers.<name>.thickness.
     """

@@ -19,7 +19,7 @@ wall thickness up to the floor film's top and its floor thickness beside the wal
 (L-shaped film faces meeting at (wall thickness, floor thickness) from the corner).
 
 The generators build the conformal grid's offsets s (through the films, graded toward every
-film face) and move each node by `offset_shift`: the sum over the films below it of
+film face) and move each node by `FilmProfile.shift`: the sum over the films below it of
 (ratio - 1) x (its thickness below the node). Past the films (the fill next to them) the
 shift of the films' outer face fades linearly to zero at a given distance, so the fill
 takes the space the films leave and the grid away from the films is unchanged. With every
@@ -62,7 +62,7 @@ def film_coverages(coverage, n_films: int) -> list[StepCoverage]:
 class FilmProfile:
     """Thickness ratios of the films along a stepped substrate whose wall is `height` tall.
 
-    films : thicknesses on top (m); coverage : one StepCoverage per film.
+    thicknesses : the films' thicknesses on top (m); coverage : one StepCoverage per film.
     """
 
     def __init__(self, thicknesses: Sequence[float], coverage: Sequence[StepCoverage],
@@ -70,7 +70,6 @@ class FilmProfile:
         self.thicknesses = np.asarray(thicknesses, dtype=float)
         self.ratios = np.array(coverage, dtype=float).reshape(-1, 3)
         self.height = float(height)
-        self.conformal = bool(np.all(self.ratios == 1.0))
         self.edges = np.concatenate([[0.0], np.cumsum(self.thicknesses)])
 
     def wall(self, y) -> np.ndarray:

@@ -8,6 +8,8 @@ outward lie
   surfaces of the substrate: flat on the pillar top and the floor, cylindrical on the wall,
   a torus-like quarter ring (circular arcs about the edge in every (r, z) half-plane) at the
   convex edge (pillar top, hole rim), mitred at the concave edge (pillar foot, hole bottom);
+  with step coverage (`coverage`, meshes/coverage.py) thinner down the wall and on the
+  floor, the nodes of the wall columns, the floor rows and the fan moved along the normals;
 - `fill`: the last electrode, filling what the films leave and standing its planar
   thickness P above the highest point of the films (flat top at z = h + T + P, T the total
   film thickness);
