@@ -10,7 +10,9 @@ floor) is the "bottom" boundary. The mirrored layout (``trench_first=True``) put
 On the substrate lie, from the substrate outward:
 - `films`: layers of constant thickness deposited conformally (as ALD deposits them). The
   film interfaces are offset curves of the substrate: rounded (circular arcs about the mesa
-  edge) at the convex corner, mitred at the concave corner where wall meets floor;
+  edge) at the convex corner, mitred at the concave corner where wall meets floor. With step
+  coverage (`coverage`, meshes/coverage.py: sputtered films) each film is thinner down the
+  wall and on the floor, and the nodes move along the substrate normals accordingly;
 - `fill`: the last electrode, filling what the films leave of the trench and standing its
   planar thickness above the highest point of the films (a flat top);
 - `top`: planar layers above (a top collector, say); the outer face of the last one is the
@@ -72,6 +74,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from meshes.coverage import FilmProfile, film_coverages
 from meshes.planar import layer_nodes
 from solver.errors import InputError
 from solver.grid import Grid
@@ -237,7 +240,7 @@ def conformal_grid(films: Sequence[tuple[str, float]], fill: tuple[str, float],
                    max_cell_size: float | None = None, grading: float = 0.5,
                    growth: float | None = None, min_fan_cells: int = 8,
                    box: float | None = None, extent: float = 1.0, axisymmetric: bool = False,
-                   footprint_area: float | None = None, extrude=None) -> Grid:
+                   footprint_area: float | None = None, extrude=None, coverage=None) -> Grid:
     """Grid of conformal films, a fill and planar top layers on one stepped half period.
 
     mesa, trench : widths of the mesa top and of the trench floor in the half period (the
@@ -260,6 +263,9 @@ def conformal_grid(films: Sequence[tuple[str, float]], fill: tuple[str, float],
         (mesa + trench) * extent, or pi (mesa + trench)^2 when axisymmetric.
     extrude : (length, n_cells): hexahedra and prisms along a new second axis (the
         stacking direction stays last), footprint (mesa + trench) * length.
+    coverage : one meshes.coverage.StepCoverage (wall_top, wall_foot, bottom) per film, or
+        None: conformal films. A film's thickness is its thickness on the mesa top; the
+        ratios thin it down the wall and on the trench floor (see meshes.coverage).
 
     Cell tags index films + [fill] + top. Boundary groups: "bottom" (the substrate surface),
     "top" (the outer face of the last layer), "symmetry" (all others).
@@ -285,6 +291,7 @@ def conformal_grid(films: Sequence[tuple[str, float]], fill: tuple[str, float],
         raise ValueError(f"max_cell_size must be > 0, got {max_cell_size}")
     q = float(growth) if growth is not None else 1.0 + 1.0 / max(film_cells)
     fill_tag, top0 = len(film_t), len(film_t) + 1
+    profile = FilmProfile(film_t, film_coverages(coverage, len(film_t)), depth)
 
     s = layer_nodes(film_t, film_cells, grading)        # offsets through the films, 0 .. T
     film_rows = _row_tags(film_t, film_cells)
@@ -307,7 +314,7 @@ def conformal_grid(films: Sequence[tuple[str, float]], fill: tuple[str, float],
         blocks.add(np.stack(np.meshgrid(x, y, indexing="ij"), axis=-1), rows, bottom="j0")
     else:
         _stepped_blocks(blocks, a, b, depth, s, film_rows, fill_tag, fill_t, y_top, top_rows,
-                        h_top, hmax, q, min_fan_cells, box)
+                        h_top, hmax, q, min_fan_cells, box, profile)
 
     points, cell_blocks, tags, bottom = blocks.merge()
     # the outer edges exactly (sums of offsets end there only to round-off), so that the
@@ -349,8 +356,12 @@ def _edges_on(cell_blocks, marked: np.ndarray) -> np.ndarray:
 
 
 def _stepped_blocks(blocks: _Blocks, a, b, depth, s, film_rows, fill_tag, fill_t, y_top,
-                    top_rows, h_top, hmax, q, min_fan_cells, box):
-    """The blocks of the standard layout (mesa left), see the module docstring."""
+                    top_rows, h_top, hmax, q, min_fan_cells, box, profile: FilmProfile):
+    """The blocks of the standard layout (mesa left), see the module docstring. Films
+    thinned by step coverage (`profile`) move the nodes of the fan, the wall column, the
+    concave corner, the floor row and the channel fill along the substrate normals by
+    profile.shift; the fill nodes' shifts fade to zero at the box (distance c from the
+    wall), so the mesa column, the box and everything beyond it keep their places."""
     total = s[-1]
     n_film = len(s) - 1
     h_if = s[-1] - s[-2]
@@ -380,6 +391,8 @@ def _stepped_blocks(blocks: _Blocks, a, b, depth, s, film_rows, fill_tag, fill_t
     n_theta += n_theta % 2                               # a ray on the box diagonal
     theta = np.linspace(0.0, 0.5 * np.pi, n_theta + 1)
     fan = _fan_nodes(np.array([a, depth]), theta, s, d_box, c)
+    fan += profile.shift(radii, profile.fan(theta), outer=c)[..., None] \
+        * _unit_directions(theta)[:, None, :]
     blocks.add(fan, rows[None, :])
 
     # mesa column: films then fill up to the box top, left of K
@@ -392,16 +405,19 @@ def _stepped_blocks(blocks: _Blocks, a, b, depth, s, film_rows, fill_tag, fill_t
     # y = s_n; cell (m, n) lies in film min(m, n), so the film interfaces are the mitred
     # offset lines and every cell is a rectangle. Wall column above it, floor row beside it,
     # the channel fill between them.
+    # With step coverage the floor films end at T_floor: the wall rows are mapped onto
+    # [T_floor, depth]; each row's nodes sit at the wall's offsets for its height.
+    y_floor = s + profile.shift(s, profile.floor())
     y_wall = total + graded_offsets(depth - total, h_if, hmax, q, last=h_corner)
+    y_wall += (y_floor[-1] - total) * (depth - y_wall) / (depth - total)
     x_floor = np.concatenate([a + d_box, x_beyond[1:]])
     corner_tags = film_rows[np.minimum.outer(np.arange(n_film), np.arange(n_film))]
-    blocks.add(np.stack(np.meshgrid(a + s, s, indexing="ij"), axis=-1), corner_tags,
+    blocks.add(_wall_rows(a + s, s, y_floor, profile, None), corner_tags,
                bottom=("i0", "j0"))
-    blocks.add(np.stack(np.meshgrid(a + s, y_wall, indexing="ij"), axis=-1),
-               film_rows[:, None], bottom="i0")
-    blocks.add(np.stack(np.meshgrid(x_floor, s, indexing="ij"), axis=-1), film_rows[None, :],
+    blocks.add(_wall_rows(a + s, s, y_wall, profile, None), film_rows[:, None], bottom="i0")
+    blocks.add(_wall_rows(x_floor, x_floor - a, y_floor, profile, c), film_rows[None, :],
                bottom="j0")
-    blocks.add(np.stack(np.meshgrid(x_floor, y_wall, indexing="ij"), axis=-1), fill_tag)
+    blocks.add(_wall_rows(x_floor, x_floor - a, y_wall, profile, c), fill_tag)
 
     # beside the box (right of it), then rows over the whole width above the box
     half_fan = n_theta // 2
@@ -411,6 +427,15 @@ def _stepped_blocks(blocks: _Blocks, a, b, depth, s, film_rows, fill_tag, fill_t
     y_rows = np.concatenate([y_above, height + y_top[1:]])
     row_tags = np.concatenate([np.full(len(y_above) - 1, fill_tag), top_rows])
     blocks.add(np.stack(np.meshgrid(x_all, y_rows, indexing="ij"), axis=-1), row_tags[None, :])
+
+
+def _wall_rows(x, offsets, y, profile: FilmProfile, outer):
+    """(len(x), len(y), 2) nodes of a block beside the wall: column i at x[i] (a distance
+    offsets[i] from the wall), row j at height y[j], each column moved off the wall by the
+    step-coverage shift of its offset at that row's height (none when conformal)."""
+    shift = profile.shift(offsets, profile.wall(y), outer=outer)      # (len(y), len(x))
+    xx = x[:, None] + shift.T
+    return np.stack([xx, np.broadcast_to(y, xx.shape)], axis=-1)
 
 
 # Corner-fan shape, chosen by measuring the non-orthogonality over a range of geometries
@@ -500,14 +525,15 @@ def axisymmetric_grid(films: Sequence[tuple[str, float]], fill: tuple[str, float
                       radius: float, *, holes: bool = False, cells_per_layer=4,
                       max_cell_size: float | None = None, grading: float = 0.5,
                       growth: float | None = None, min_fan_cells: int = 8,
-                      key: str = "cell.micropillar") -> Grid:
+                      key: str = "cell.micropillar", coverage=None) -> Grid:
     """Axisymmetric (r, z) grid of one pillar (or hole) at the axis of a cell of radius R.
 
     Pillar: the pillar top (height `height`) for r < d/2, the floor for d/2 < r < R.
     Hole (``holes=True``): the hole floor for r < d/2, the top surface for d/2 < r < R.
-    Films, fill and top layers as in `conformal_grid`. R = pitch / sqrt(pi) gives the cell
-    the area of a square-lattice unit cell (pitch^2); R = pitch sqrt(sqrt(3) / (2 pi)) that
-    of a hexagonal one. Footprint pi R^2, AEF = 1 + d h / R^2 for pillars and holes alike.
+    Films, fill and top layers as in `conformal_grid` (coverage: step coverage per film;
+    the floor is the floor between pillars, or the hole bottom). R = pitch / sqrt(pi) gives
+    the cell the area of a square-lattice unit cell (pitch^2); R = pitch sqrt(sqrt(3) /
+    (2 pi)) that of a hexagonal one. Footprint pi R^2, AEF = 1 + d h / R^2 for pillars and holes alike.
     Impossible sizes raise InputError naming `key`.diameter / .height / .pitch (the cell
     radius comes from the pitch) or cell.layers.<name>.thickness.
     """
@@ -535,7 +561,7 @@ def axisymmetric_grid(films: Sequence[tuple[str, float]], fill: tuple[str, float
     return conformal_grid(films, fill, top, mesa, trench, h, trench_first=holes,
                           cells_per_layer=cells_per_layer, max_cell_size=max_cell_size,
                           grading=grading, growth=growth, min_fan_cells=min_fan_cells,
-                          axisymmetric=True, footprint_area=np.pi * R ** 2)
+                          axisymmetric=True, footprint_area=np.pi * R ** 2, coverage=coverage)
 
 
 # ------------------------------------------------------------------------- input checks

@@ -8,6 +8,8 @@ outward lie
   surfaces of the substrate: flat on the pillar top and the floor, cylindrical on the wall,
   a torus-like quarter ring (circular arcs about the edge in every (r, z) half-plane) at the
   convex edge (pillar top, hole rim), mitred at the concave edge (pillar foot, hole bottom);
+  with step coverage (`coverage`, meshes/coverage.py) thinner down the wall and on the
+  floor, the nodes of the wall columns, the floor rows and the fan moved along the normals;
 - `fill`: the last electrode, filling what the films leave and standing its planar
   thickness P above the highest point of the films (flat top at z = h + T + P, T the total
   film thickness);
@@ -97,6 +99,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from meshes.conformal import merge_points, merge_quads
+from meshes.coverage import FilmProfile, film_coverages
 from meshes.planar import _layer_map, layer_nodes, planar_grid
 from solver.errors import InputError
 from solver.grid import Grid
@@ -113,7 +116,7 @@ def micropillar_grid(films: Sequence[tuple[str, float]], fill: tuple[str, float]
                      top: Sequence[tuple[str, float]], diameter: float, height: float,
                      pitch: float, lattice: str = "square", holes: bool = False,
                      cells_per_layer=4, max_cell_size: float | None = None,
-                     grading: float = 0.5) -> Grid:
+                     grading: float = 0.5, coverage=None) -> Grid:
     """3D grid of the symmetry unit of a micropillar (or microhole) array with conformal films.
 
     films : [(name, thickness)] from the substrate outward, conformal (thickness >= 0).
@@ -128,6 +131,10 @@ def micropillar_grid(films: Sequence[tuple[str, float]], fill: tuple[str, float]
     max_cell_size : largest cell along surfaces and in the fill (m); default as
         solver.case.default_max_cell_size: min(p/20, d/10, (p - d)/10, h/20).
     grading : layer-map grading toward film faces, as meshes.planar.layer_nodes.
+    coverage : step coverage per film (meshes.coverage.StepCoverage: wall_top, wall_foot,
+        bottom), None: conformal. A film's thickness is its thickness on the pillar top
+        (the surface around the holes); the floor is the floor between the pillars (the
+        hole bottom).
 
     Cell tags index films + [fill] + top; boundary groups "bottom" (the substrate surface),
     "top", "symmetry"; footprint_area = the unit's projected area. Impossible geometry
@@ -160,7 +167,7 @@ def micropillar_grid(films: Sequence[tuple[str, float]], fill: tuple[str, float]
         raise InputError("mesh.max_cell_size", max_cell_size, "a length > 0")
 
     geo = _Geometry(films, fill, top, d, h, p, phi_unit, holes, cells, max_cell_size,
-                    float(grading))
+                    float(grading), film_coverages(coverage, len(films)))
     profile = _Profile()
     z_out, tags_out = (_hole_profile if holes else _pillar_profile)(geo, profile)
     profile.merge(tol=1e-9 * (geo.z_top + p))
@@ -261,7 +268,8 @@ def _grown(a: float, b: float, first: float, last: float, largest: float) -> np.
 class _Geometry:
     """Sizes and 1D node sets shared by the profile blocks."""
 
-    def __init__(self, films, fill, top, d, h, p, phi_unit, holes, cells, hmax, grading):
+    def __init__(self, films, fill, top, d, h, p, phi_unit, holes, cells, hmax, grading,
+                 coverage):
         self.R, self.h, self.a, self.hmax = d / 2, h, p / 2, hmax
         self.phi_unit, self.mirror = phi_unit, phi_unit == LATTICES["square"]
         n_films = len(films)
@@ -285,6 +293,9 @@ class _Geometry:
         band = T * (1.0 - x) + W * x
         band[-1] = W
         self.s = np.concatenate([s_films, band[1:]])          # 0 .. T .. W
+        # step coverage: the floor films' offsets (the band still ends at W)
+        self.profile = FilmProfile(film_t, coverage, h)
+        self.s_floor = self.s + self.profile.shift(self.s, self.profile.floor(), outer=W)
         self.n_T = len(s_films) - 1
         self.s_tags = np.concatenate([film_rows, np.full(n_band, self.fill_tag)])
         self.band_end = self.s[-1] - self.s[-2]               # size of the last band cell
@@ -324,6 +335,14 @@ class _Geometry:
         self.n_outer = max(1, math.ceil((self.a / math.cos(wedge) - self.r_c) / hmax
                                             - 1e-9))
 
+    def wall_nodes(self, z, side: float) -> np.ndarray:
+        """(len(s), len(z), 2) nodes of the wall block: columns at r = R + side x (the
+        offsets s, moved by the step-coverage shift of the wall at each row's height z)."""
+        offsets = self.s[None, :] + self.profile.shift(self.s, self.profile.wall(z),
+                                                       outer=self.W)
+        r = self.R + side * offsets.T
+        return np.stack([r, np.broadcast_to(z, r.shape)], axis=-1)
+
     def fan(self, center, dir0, dir1):
         """Corner fan nodes (len(s), 2 m + 1, 2) about `center`, angle from dir0 to dir1.
 
@@ -343,6 +362,7 @@ class _Geometry:
         box = 1.0 / np.maximum(c, sn)                         # distance to the box / W
         u = np.clip((s - T) / (W - T), 0.0, 1.0)[:, None]
         rho = s[:, None] + u ** 2 * W * (box[None, :] - 1.0)
+        rho += self.profile.shift(s, self.profile.fan(theta), outer=W).T
         local = rho[..., None] * np.stack([c, sn], axis=-1)[None]   # along dir0, dir1
         t = np.tan(theta[:m + 1])
         t[0], t[m] = 0.0, 1.0
@@ -416,7 +436,7 @@ def _pillar_profile(g: _Geometry, prof: _Profile):
     fill = g.fill_tag
     # rows and columns
     z_wall = _grown(W, h, g.band_end, g.edge_size, g.hmax)
-    z_low = np.concatenate([s, z_wall[1:]])                   # 0 .. W .. h
+    z_low = np.concatenate([g.s_floor, z_wall[1:]])           # 0 .. W .. h
     low_tags = np.concatenate([g.s_tags, np.full(len(z_wall) - 1, fill)])
     r_top = _grown(R, 0.0, g.edge_size, g.hmax, g.hmax)[::-1]  # 0 .. R
     r_top[0] = 0.0
@@ -435,7 +455,7 @@ def _pillar_profile(g: _Geometry, prof: _Profile):
     i_low = np.minimum(np.arange(len(z_low) - 1), ns)
     owner = np.minimum(k_s[:, None], i_low[None, :])
     tags = np.append(g.s_tags, fill)[owner]
-    prof.block(_tensor(R + s, z_low), tags, bottom=["i0", "j0"])
+    prof.block(g.wall_nodes(z_low, +1.0), tags, bottom=["i0", "j0"])
     # fill above the box, then the top layers
     prof.block(_tensor(r_core, z_above), fill, top=["j1"] if len(g.top_rows) == 0 else [])
     prof.block(_tensor(r_core, g.z_top_nodes), g.top_rows[None, :], top=["j1"])
@@ -452,7 +472,7 @@ def _hole_profile(g: _Geometry, prof: _Profile):
     ns = len(s) - 1
     fill = g.fill_tag
     z_wall = _grown(W, h, g.band_end, g.edge_size, g.hmax)
-    z_low = np.concatenate([s, z_wall[1:]])
+    z_low = np.concatenate([g.s_floor, z_wall[1:]])
     low_tags = np.concatenate([g.s_tags, np.full(len(z_wall) - 1, fill)])
     r_in = _grown(R - W, 0.0, g.band_end, g.hmax, g.hmax)[::-1]   # 0 .. R - W
     r_in[0] = 0.0
@@ -471,7 +491,7 @@ def _hole_profile(g: _Geometry, prof: _Profile):
     i_low = np.minimum(np.arange(len(z_low) - 1), ns)
     owner = np.minimum(k_s[:, None], i_low[None, :])
     tags = np.append(g.s_tags, fill)[owner]
-    prof.block(_tensor(R - s, z_low), tags, bottom=["i0", "j0"])
+    prof.block(g.wall_nodes(z_low, -1.0), tags, bottom=["i0", "j0"])
     # rim fan
     prof.block(fan, g.s_tags[:, None])
     # top surface next to the rim: films + band (the outer region continues them)

@@ -31,7 +31,7 @@ def trench_grid(films: Sequence[tuple[str, float]], fill: tuple[str, float],
                 cells_per_layer=4, max_cell_size: float | None = None, grading: float = 0.5,
                 extrude: tuple[float, int] | None = None, holes: bool = False,
                 extent: float | None = None, growth: float | None = None,
-                min_fan_cells: int = 8, key: str = "cell.trench") -> Grid:
+                min_fan_cells: int = 8, key: str = "cell.trench", coverage=None) -> Grid:
     """Grid of one half period of a trench cell.
 
     films : [(name, thickness)] conformal films from the substrate outward (m);
@@ -44,7 +44,9 @@ def trench_grid(films: Sequence[tuple[str, float]], fill: tuple[str, float],
         pitch / 40); grading : toward the film faces, as in meshes.planar.layer_nodes;
     extrude : (length, n_cells) to sweep the cross-section along the trench into 3D;
     holes : mirror the half period, trench centre at x = 0 and mesa at x = pitch / 2;
-    extent : depth of the 2D cross-section (default pitch / 2).
+    extent : depth of the 2D cross-section (default pitch / 2);
+    coverage : step coverage per film (meshes.coverage.StepCoverage: wall_top, wall_foot,
+        bottom as fractions of the film's thickness on the mesa top), None: conformal.
 
     Cell tags index films + [fill] + top; boundary groups "bottom" (the whole substrate
     surface: mesa top, walls and trench floor), "top" (the last layer's outer face),
@@ -77,4 +79,5 @@ def trench_grid(films: Sequence[tuple[str, float]], fill: tuple[str, float],
     return conformal_grid(films, fill, top, mesa=half - 0.5 * width, trench=0.5 * width,
                           depth=depth, trench_first=holes, cells_per_layer=cells_per_layer,
                           max_cell_size=max_cell_size, grading=grading, growth=growth,
-                          min_fan_cells=min_fan_cells, extent=extent, extrude=extrude)
+                          min_fan_cells=min_fan_cells, extent=extent, extrude=extrude,
+                          coverage=coverage)

@@ -37,7 +37,8 @@ def build_grid(case):
              "fill": (fill.name, fill.thickness),
              "top": [(layer.name, layer.thickness) for layer in top],
              "cells_per_layer": [cells[layer.name] for layer in films + top],
-             "max_cell_size": case.mesh.max_cell_size, "grading": case.mesh.grading}
+             "max_cell_size": case.mesh.max_cell_size, "grading": case.mesh.grading,
+             "coverage": [layer.coverage for layer in films]}
     if case.architecture == "trench":
         from meshes.trench import trench_grid
 

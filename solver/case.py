@@ -38,7 +38,8 @@ MAX_PROTOCOL_STEPS = 100_000  # after expanding repeats
 TOP_KEYS = ("cell", "materials", "mesh", "protocol", "solver")
 CELL_KEYS = ("name", "architecture", "footprint_area", "temperature", "nominal_capacity",
              "series_resistance", "layers") + ARCHITECTURES[1:]
-LAYER_KEYS = ("name", "material", "thickness", "initial_stoichiometry", "initial_voltage")
+LAYER_KEYS = ("name", "material", "thickness", "initial_stoichiometry", "initial_voltage",
+              "step_coverage", "bottom_coverage")
 MESH_KEYS = ("cells_per_layer", "max_cell_size", "grading")
 SOLVER_KEYS = ("rtol", "max_step", "initial_step", "fields_every")
 TRENCH_KEYS = ("width", "depth", "pitch", "dimension", "length")
@@ -92,6 +93,9 @@ class Layer:
     material: Material
     thickness: float                        # m
     initial_stoichiometry: float | None     # intercalation electrodes only
+    # step coverage of a film on a structured substrate: its thickness at the top of the
+    # wall, at the foot of the wall and on the floor over `thickness` (on the top surfaces)
+    coverage: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
 
 class StackRoles(NamedTuple):
@@ -305,6 +309,7 @@ def case_from_dict(data: dict, base_dir: Path, source: str = "<dict>") -> Case:
 
     materials = _load_materials(data, cell, base_dir)
     layers = _layers(cell, materials)
+    layers = _step_coverage(cell, layers, architecture)
     bipolar = None
     if architecture == "bipolar":
         bipolar = _bipolar(cell, layers)
@@ -759,6 +764,62 @@ def stoichiometry_at_voltage(material, voltage: float, key: str, value) -> float
     if voltage == u_high:
         return float(high)
     return float(brentq(lambda x: float(ocv(x)) - voltage, low, high, xtol=1e-12))
+
+
+def _coverage_text(where: str) -> str:
+    return (f"a ratio in (0, 1]: the film's thickness on the {where} over its thickness on the "
+            f"top surfaces (1 = conformal, as ALD deposits it; sputtered films are thinner)")
+
+
+def _step_coverage(cell: dict, layers: list[Layer], architecture: str) -> list[Layer]:
+    """Step coverage of the films of trench and micropillar cells (meshes/coverage.py).
+
+    step_coverage: the wall's ratio (a number), or [at the top of the wall, at its foot]
+    (linear in height between them); bottom_coverage: the floor's ratio (trench floor, floor
+    between pillars, hole bottom), by default the wall's at its foot. Planar and bipolar cells
+    have no walls: the keys are accepted there and change nothing. The fill and the layers
+    above it are not deposited films in a structured cell, so they take no ratio.
+    """
+    items = {item["name"]: item for item in cell["layers"]}
+    structured = architecture in ("trench", "micropillar")
+    films = {layer.name for layer in stack_roles(layers).films}
+    out = []
+    for layer in layers:
+        item, prefix = items[layer.name], f"cell.layers.{layer.name}"
+        given = [key for key in ("step_coverage", "bottom_coverage") if key in item]
+        if not given:
+            out.append(layer)
+            continue
+        if structured and layer.name not in films:
+            raise InputError(f"{prefix}.{given[0]}", item[given[0]],
+                             f"no {given[0]}: layer {layer.name!r} is not a film on the "
+                             f"structured substrate (only the layers below the fill, "
+                             f"{_listing(sorted(films))}, are deposited as films; the fill "
+                             f"takes the space they leave, the layers above it are planar)")
+        wall = item.get("step_coverage", 1.0)
+        key = f"{prefix}.step_coverage"
+        if isinstance(wall, list):
+            if len(wall) != 2:
+                raise InputError(key, wall, f"{_coverage_text('walls')}; as a list, two ratios: "
+                                            "[at the top of the wall, at its foot]")
+            top, foot = (_ratio(value, f"{key}.{k}", "walls") for k, value in enumerate(wall))
+        else:
+            top = foot = _ratio(wall, key, "walls")
+        bottom = foot
+        if "bottom_coverage" in item:
+            bottom = _ratio(item["bottom_coverage"], f"{prefix}.bottom_coverage", "floor")
+        out.append(replace(layer, coverage=(top, foot, bottom)))
+    return out
+
+
+def _ratio(value, key: str, where: str) -> float:
+    try:
+        ratio = _number(value, "dimensionless", key)
+    except InputError:
+        raise InputError(key, value, _coverage_text(where)) from None
+    if not 0 < ratio <= 1:
+        raise InputError(key, value, _coverage_text(where))
+    return ratio
 
 
 def _kind_text(kind: str) -> str:

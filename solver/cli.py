@@ -146,8 +146,8 @@ def _validate(args):
                                   names=args.study, fast_only=args.fast, workers=workers)
     for r in result["records"]:
         print(f"{'pass' if r['passed'] else 'FAIL'}  {r['study']:14s} {r['quantity'][:60]:60s} "
-              f"reported {r['reported']:.4g}  model {r['model']:.4g}  (±{r['tolerance']:.3g} "
-              f"{r['unit']})")
+              f"reported {validation._reported(r)}  model {r['model']:.4g}  "
+              f"({validation._tolerance(r)} {r['unit']})")
     for s in result["skipped"]:
         print(f"skip  {s['study']:14s} {s['quantity'][:60]:60s} {s['status']}")
     print(validation.suite_summary_line(result))
