@@ -52,8 +52,9 @@ class History:
         del self.times[:-keep], self.states[:-keep], self.integrals[:-keep]
 
 
-# integrated scalars: charge (C), energy (J), time integral of V (V s), then the inventory
-# (mol) of each lithium-metal electrode
+# integrated scalars: charge (C), energy (J), time integral of V (V s), then the lithium
+# inventories (mol): the active lithium of each lithium-metal electrode, then the inactive
+# lithium each has lost in plating (Simulation.active, Simulation.lost)
 CHARGE, ENERGY, VOLT_SECONDS = range(3)
 LITHIUM = slice(3, None)
 
@@ -115,6 +116,9 @@ class Simulation:
         self.current_unknowns = (currents, _diagonal_positions(pattern, currents))
         self.newton_rate = QuadraticRate()
         self.lithium_metal = [e for e in m.electrodes if e.kind == "lithium_metal"]
+        n_metal = len(self.lithium_metal)
+        self.active, self.lost = slice(3, 3 + n_metal), slice(3 + n_metal, 3 + 2 * n_metal)
+        self.efficiency = np.array([e.coulombic_efficiency for e in self.lithium_metal])
         self.rows = []
         self.steps = []
         self.snapshots = []         # (time, step, u) at the end of every step
@@ -304,18 +308,23 @@ class Simulation:
 
     # ------------------------------------------------------------ integrated scalars
     def _initial_lithium(self):
-        """Moles of lithium in each lithium-metal electrode (none in an anode-free cell)."""
-        return np.array([np.sum(self.grid.cell_volumes[e.cells]) * e.density_molar
-                         for e in self.lithium_metal])
+        """Moles of lithium in each lithium-metal electrode (none in an anode-free cell),
+        then the inactive lithium of each (none yet)."""
+        active = [np.sum(self.grid.cell_volumes[e.cells]) * e.density_molar
+                  for e in self.lithium_metal]
+        return np.concatenate([active, np.zeros(len(active))])
 
     def _integrals_after(self, u_new, dt, history):
-        """Advance d/dt [n_Li, Q, E, int V] = [-I_Li/F, |I|, |I| V, V] with the BDF formula
-        the electrodes use: n_Li then balances the cathode's lithium to round-off, and Q the
-        charge that the electrodes exchanged."""
+        """Advance d/dt [Q, E, int V, n_Li, n_lost] = [|I|, |I| V, V, -I_Li/F, ...] with the
+        BDF formula the electrodes use: n_Li + n_lost then balance the cathode's lithium to
+        round-off, and Q the charge that the electrodes exchanged. Of the lithium plated
+        (I_Li < 0) a share eta (the coulombic efficiency) stays active, the rest is lost."""
         current, voltage = self._current_and_voltage(u_new)
         i_li = np.array([self.model.interface_current(u_new, e) for e in self.lithium_metal])
+        plated = np.maximum(-i_li, 0.0) / FARADAY
         rates = np.concatenate([[abs(current), abs(current) * voltage, voltage],
-                                -i_li / FARADAY])
+                                -i_li / FARADAY - (1.0 - self.efficiency) * plated,
+                                (1.0 - self.efficiency) * plated])
         a0, terms = bdf_coefficients(dt, history)
         return (rates - sum(a * history.integrals[idx] for a, idx in terms)) / a0
 
@@ -341,9 +350,10 @@ class Simulation:
                            1e-3 * i_cut))
         if self.lithium_metal and (drive.sign > 0 or drive.kind == "voltage"):
             # stripping (discharge, or a hold that discharges) can empty a lithium electrode
-            scale = max(np.max(self._initial_lithium()),
+            scale = max(np.max(self._initial_lithium(), initial=0.0),
                         self.nominal_capacity / FARADAY / self.area_scale)
-            events.append(("lithium_exhausted", lambda u, s: np.min(s[LITHIUM]), 1e-6 * scale))
+            events.append(("lithium_exhausted", lambda u, s: np.min(s[self.active]),
+                           1e-6 * scale))
         if m.intercalation:
             # a surface within SURFACE_LIMIT of x = 0 or 1 ends the step; closer in, the
             # exchange current vanishes and each step costs many Newton iterations
@@ -414,10 +424,13 @@ class Simulation:
             "energy_mWh_cm2": integrals[ENERGY] * per_mAh_cm2,
         }
         row.update(m.outputs(u))
-        for e, n_li in zip(self.lithium_metal, integrals[LITHIUM]):
+        lost = integrals[self.lost]
+        for e, n_li, n_lost in zip(self.lithium_metal, integrals[self.active], lost):
             # spread over the interface it plates on and strips from (the footprint if planar)
             area = np.sum(m.if_area[e.faces])
             row[f"thickness_um_{e.name}"] = n_li / e.density_molar / area * 1e6
+            if e.coulombic_efficiency < 1.0:     # the inactive lithium, as a thickness
+                row[f"lost_um_{e.name}"] = n_lost / e.density_molar / area * 1e6
         if len(m.units) > 1:
             for n, v in enumerate(m.cell_voltages(u), start=1):
                 row[f"voltage_cell_{n}"] = float(v)

@@ -270,7 +270,8 @@ def test_cycling_conserves_lithium_and_lists_every_step():
                                                 "until_time"] * 3
     ts = result.timeseries
     li = result.model.electrodes[result.model.negative]
-    metal = ts["thickness_um_anode"] * 1e-6 * 1e-4 * li.density_molar       # mol on 1 cm^2
+    metal = ((ts["thickness_um_anode"] + ts["lost_um_anode"]) * 1e-6 * 1e-4
+             * li.density_molar)                                           # mol on 1 cm^2
     lco = result.model.electrodes[result.model.positive]
     cathode = ts["x_mean_cathode"] * lco.max_concentration * 320e-9 * 1e-4   # mol
     total = metal + cathode

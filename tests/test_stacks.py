@@ -103,7 +103,7 @@ def test_stack_conserves_lithium_in_every_cell():
     li_mol = 534.0 / 6.94e-3 * 1e-6 * 1e-4          # mol per um of Li on 1 cm^2
     for k in (1, 2):
         cathode = ts[f"x_mean_cathode_{k}"] * lco_mol
-        anode = ts[f"thickness_um_anode_{k}"] * li_mol
+        anode = (ts[f"thickness_um_anode_{k}"] + ts[f"lost_um_anode_{k}"]) * li_mol
         assert np.max(np.abs((cathode + anode) - (cathode[0] + anode[0]))) < 1e-9 * anode[0]
     assert len(model.units) == 2
 
@@ -152,10 +152,12 @@ def test_bad_bipolar_input_names_the_key(change, key):
 
 # ---------------------------------------------------------------- anode-free cells
 
-def anode_free(protocol, cells=8):
+def anode_free(protocol, cells=8, efficiency=None):
     data = case_dict("anode_free_cu_lipon_lco.toml")
     data["mesh"]["cells_per_layer"] = cells
     data["protocol"] = protocol
+    if efficiency is not None:
+        data.setdefault("materials", {}).setdefault("Li", {})["coulombic_efficiency"] = efficiency
     return data
 
 
@@ -165,7 +167,7 @@ LI_MOL_PER_UM_CM2 = 534.0 / 6.94e-3 * 1e-6 * 1e-4
 def test_anode_free_cell_plates_and_strips_all_its_lithium():
     result = run(anode_free([
         {"mode": "charge", "c_rate": 2, "until_voltage": "4.2 V"},
-        {"mode": "discharge", "c_rate": 2, "until_voltage": "3.0 V"}]))
+        {"mode": "discharge", "c_rate": 2, "until_voltage": "3.0 V"}], efficiency=1.0))
     charge, discharge = result.summary["steps"]
     ts = result.timeseries
     thickness = ts["thickness_um_anode"]
@@ -220,10 +222,37 @@ def test_anode_free_trench_plates_on_the_whole_structured_collector():
     assert charge["end_reason"] == "until_voltage"
     assert discharge["end_reason"] in ("until_voltage", "lithium_exhausted")
     ts = result.timeseries
-    plated = ts["thickness_um_anode"][ts["step"] == 0][-1]
+    # plated: the active and the inactive lithium together
+    plated = (ts["thickness_um_anode"] + ts["lost_um_anode"])[ts["step"] == 0][-1]
     model, grid = result.model, result.grid
     li = next(e for e in model.electrodes if e.kind == "lithium_metal")
     plating_area = np.sum(model.if_area[li.faces]) / grid.footprint_area    # per footprint
     assert plating_area == pytest.approx(result.summary["aef"], rel=0.02)    # the TiN film's
     charge_mol = charge["capacity_mAh_cm2"] * 3.6 / FARADAY                  # per cm^2 footprint
     assert plated * LI_MOL_PER_UM_CM2 * plating_area == pytest.approx(charge_mol, rel=1e-9)
+
+
+def test_anode_free_cell_fades_by_its_coulombic_efficiency():
+    """Of the lithium plated on each charge a share eta stays active: the next discharge
+    strips only that, the cathode gets only that back, and so each cycle's capacity is eta
+    times the last one; the lost lithium closes the lithium balance."""
+    eta = 0.9
+    cycle = [{"mode": "charge", "c_rate": 2, "until_voltage": "4.2 V"},
+             {"mode": "discharge", "c_rate": 2, "until_voltage": "3.0 V"}]
+    result = run(anode_free([{"repeat": 4, "steps": cycle}], efficiency=eta))
+    steps = result.summary["steps"]
+    charges = np.array([s["capacity_mAh_cm2"] for s in steps[0::2]])
+    discharges = np.array([s["capacity_mAh_cm2"] for s in steps[1::2]])
+    assert all(s["end_reason"] == "lithium_exhausted" for s in steps[1::2])
+    assert np.allclose(discharges / charges, eta, rtol=1e-6)
+    assert np.allclose(charges[1:] / discharges[:-1], 1.0, rtol=2e-3)   # 4.2 V: the same x
+    assert np.allclose(discharges[1:] / discharges[:-1], eta, rtol=2e-3)
+    ts = result.timeseries
+    model = result.model
+    lost = ts["lost_um_anode"][-1] * LI_MOL_PER_UM_CM2
+    assert lost == pytest.approx((1 - eta) * charges.sum() * 3.6 / FARADAY, rel=1e-6)
+    cathode = ts["x_mean_cathode"] * model.electrodes[model.positive].max_concentration
+    volume = model.electrodes[model.positive].volume.sum()
+    total = ((cathode * volume) + (ts["thickness_um_anode"] + ts["lost_um_anode"])
+             * LI_MOL_PER_UM_CM2)
+    assert np.max(np.abs(total - total[0])) < 1e-9 * total[0]

@@ -110,6 +110,9 @@ PARAMETERS: dict[str, dict[str, Spec]] = {
     },
     "lithium_metal": {
         "exchange_current_density": Spec("current_density"),
+        "coulombic_efficiency": Spec("dimensionless", required=False, rule="fraction",
+                                     help="share of the lithium plated at this interface "
+                                          "that stays active (the rest becomes inactive)"),
         "charge_transfer_coefficient": Spec("dimensionless", rule="open-unit"),
         "electronic_conductivity": Spec("conductivity"),
         "density": Spec("density"),

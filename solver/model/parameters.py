@@ -111,6 +111,7 @@ class ElectrodeLaws:
     kinetic_concentration: float = 0.0  # c_max of the crystal, in i0 = F k (c_max - c)^a c^a
     x_range: tuple = (0.0, 1.0)
     density_molar: float = 0.0        # mol/m^3, lithium metal
+    coulombic_efficiency: float = 1.0  # lithium metal: plated lithium that stays active
     rate_constant: float | None = None
     i0_constant: float | None = None
     film_resistance: float = 0.0
@@ -135,6 +136,7 @@ def electrode_laws(material, temperature) -> ElectrodeLaws:
         laws.x_range = tuple(material.value("stoichiometry_range"))
     else:
         laws.density_molar = material.value("density") / material.value("molar_mass")
+        laws.coulombic_efficiency = optional(material, "coulombic_efficiency", 1.0)
     kinetic_energy = optional(material, "rate_constant_activation_energy", 0.0)
     if material.has("rate_constant"):
         laws.rate_constant = arrhenius(material.value("rate_constant"), kinetic_energy,
