@@ -19,6 +19,12 @@ docs/stack_and_anode_free.png: left, the shipped 3-cell bipolar stack
 each cell's voltage against the charge passed, the step ending when cell 2 reaches 3.0 V;
 right, the shipped anode-free cell (cases/anode_free_cu_lipon_lco.toml): voltage and
 plated lithium thickness through its charge, rest and discharge.
+
+docs/validation_rates.png: the two measured rate data sets of the validation suite
+(validation/raijmakers2020, validation/danilov2011): for each, the model's discharge curves
+with the library's defaults at every measured rate, the measured end capacities (at 3.0 V)
+marked on them, and capacity against rate for the library defaults and the paper's own
+parameters, with the measurements and a +-15 % band around them.
 """
 
 import copy
@@ -27,6 +33,7 @@ from pathlib import Path
 
 import matplotlib
 import matplotlib.colors
+import matplotlib.ticker
 import numpy as np
 
 matplotlib.use("Agg")
@@ -257,7 +264,81 @@ def stack_and_anode_free(out_path):
     return out_path
 
 
+RATE_STUDIES = (
+    ("raijmakers2020", "commercial 0.7 mAh cell (Raijmakers 2020)", "paper_"),
+    ("danilov2011", "Li | Li3PO4 | LiCoO2 320 nm (Danilov 2011)", ""),
+)
+
+
+def validation_rates(out_path):
+    from solver import validation
+
+    fig, axes = plt.subplots(2, 2, figsize=(11.5, 8.4), dpi=120)
+    for row, (name, title, paper_prefix) in zip(axes, RATE_STUDIES):
+        study = validation.load_study(ROOT / "validation" / name)
+        rates, measured, library, paper = [], [], [], []
+        colours = plt.cm.viridis(np.linspace(0.0, 0.9, sum(
+            1 for r in study.runs if r.startswith("library_"))))
+        curves, k = row[0], 0
+        for run_name, spec in study.runs.items():
+            if not run_name.startswith("library_"):
+                continue
+            label = run_name.removeprefix("library_")
+            rate = float(spec.set["protocol.0.c_rate"])
+            case = solver.load_case(spec.case)
+            raw = validation.apply_settings(case.raw, spec.set)
+            result = solver.run(case_from_dict(raw, case.path.parent, source=str(spec.case)))
+            series = result.step_series(0)
+            ref = study.references[f"q_{label}"].value
+            curves.plot(series["capacity_mAh_cm2"] * 1e3, series["voltage_V"],
+                        color=colours[k], label=f"{label}")
+            curves.plot([ref], [3.0], "o", mfc="white", color=colours[k])
+            k += 1
+            paper_spec = study.runs[f"{paper_prefix}{label}"]
+            paper_case = solver.load_case(paper_spec.case)
+            paper_raw = validation.apply_settings(paper_case.raw, paper_spec.set)
+            paper_result = solver.run(case_from_dict(paper_raw, paper_case.path.parent,
+                                                     source=str(paper_spec.case)))
+            rates.append(rate)
+            measured.append(ref)
+            library.append(result.summary["steps"][0]["capacity_mAh_cm2"] * 1e3)
+            paper.append(paper_result.summary["steps"][0]["capacity_mAh_cm2"] * 1e3)
+        curves.set_xlabel("capacity (µAh/cm²)")
+        curves.set_ylabel("voltage (V)")
+        curves.set_title(f"{title}: library defaults (lines),\nmeasured end capacity "
+                         f"at 3.0 V (open circles)", fontsize=9)
+        curves.grid(alpha=0.3)
+        curves.legend(fontsize=7, title="C-rate", title_fontsize=7)
+        rate_ax = row[1]
+        rates, measured = np.array(rates), np.array(measured)
+        rate_ax.fill_between(rates, 0.85 * measured, 1.15 * measured, color="0.88",
+                             label="measured ± 15 %")
+        rate_ax.plot(rates, measured, "ko", mfc="white", label="measured (digitised)")
+        rate_ax.plot(rates, library, "s-", color="tab:blue", label="library defaults")
+        rate_ax.plot(rates, paper, "^--", color="tab:orange", label="paper's parameters")
+        errors = 100 * (np.array(library) / measured - 1)
+        for r, q, e in zip(rates, library, errors):
+            rate_ax.annotate(f"{e:+.1f} %", (r, q), textcoords="offset points", xytext=(4, 6),
+                             fontsize=7, color="tab:blue")
+        rate_ax.set_xscale("log")
+        rate_ax.set_xticks(rates, [f"{r:g}" for r in rates])
+        rate_ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        rate_ax.set_xlabel("C-rate")
+        rate_ax.set_ylabel("capacity to 3.0 V (µAh/cm²)")
+        rate_ax.set_title(f"{title}: capacity vs rate\n(worst library-default error "
+                          f"{errors[np.argmax(np.abs(errors))]:+.1f} %)", fontsize=9)
+        rate_ax.grid(alpha=0.3, which="both")
+        rate_ax.legend(fontsize=7)
+        print(f"{name}: library errors " + ", ".join(f"{r:g}C {e:+.1f} %"
+                                                      for r, e in zip(rates, errors)))
+    fig.tight_layout()
+    fig.savefig(out_path)
+    plt.close(fig)
+    return out_path
+
+
 FIGURES = {"voltage_planar": voltage_planar, "trench_current": trench_current,
+           "validation_rates": validation_rates,
            "stack_and_anode_free": stack_and_anode_free}
 
 
