@@ -44,6 +44,22 @@ class Spec:
         return None
 
 
+# The temperatures a material's data hold for, when its file declares none: -50 to 200 degC.
+# The library's transport and kinetic values are measured at or near room temperature and
+# reach other temperatures only through Arrhenius laws, whose activation energies were
+# measured over about -30 to 150 degC (LiPON: -26 to 140 degC, Yu et al. 1997). From 25 degC
+# to -50 degC LiPON's 0.55 eV divides its conductivity by 1300, to 200 degC it multiplies it
+# by 2700; beyond that the numbers are extrapolations the data cannot support (and at tens
+# of kelvin exp(-Ea/RT) underflows: 25 K makes LiPON an insulator of 1e-90 S/cm). A
+# material whose data say more (or less) declares its own temperature_range.
+DEFAULT_TEMPERATURE_RANGE = (223.15, 473.15)     # K
+DEFAULT_TEMPERATURE_SOURCE = (
+    "library default (-50 to 200 degC): room-temperature data carried by Arrhenius laws "
+    "measured over about -30 to 150 degC; see solver/materials/schema.py")
+_TEMPERATURE_RANGE = Spec("temperature", RANGE, required=False,
+                          help="temperatures the data hold for [low, high]; a case outside "
+                               "the range of any of its materials is refused")
+
 # Kinetics: an intercalation electrode gives either a constant exchange current density or a
 # rate constant k with i0 = F k (c_max - c_s)^alpha_a c_s^alpha_c; a case's choice replaces the
 # library's (see load_material).
@@ -73,6 +89,7 @@ PARAMETERS: dict[str, dict[str, Spec]] = {
         "rate_constant_activation_energy": Spec("molar_energy", required=False,
                                                 rule="non-negative"),
         "reference_temperature": Spec("temperature"),
+        "temperature_range": _TEMPERATURE_RANGE,
     },
     "electrolyte": {
         "conductivity": Spec("conductivity", help="ionic conductivity at the reference T"),
@@ -96,6 +113,7 @@ PARAMETERS: dict[str, dict[str, Spec]] = {
         "recombination_rate_constant": Spec("volumetric_rate_constant", required=False,
                                             help="k_r of Li+ + n- -> Li0; "
                                                  + _DISSOCIATION_HELP),
+        "temperature_range": _TEMPERATURE_RANGE,
     },
     "lithium_metal": {
         "exchange_current_density": Spec("current_density"),
@@ -103,17 +121,12 @@ PARAMETERS: dict[str, dict[str, Spec]] = {
         "electronic_conductivity": Spec("conductivity"),
         "density": Spec("density"),
         "molar_mass": Spec("molar_mass"),
+        "temperature_range": _TEMPERATURE_RANGE,
     },
     "collector": {
         "electronic_conductivity": Spec("conductivity"),
+        "temperature_range": _TEMPERATURE_RANGE,
     },
-}
-
-# Dimensions that solver.units does not know; parsed by the materials loader itself.
-# name -> (pint unit of the SI value, description)
-EXTRA_DIMENSIONS = {
-    "volumetric_rate_constant": ("m**3/(mol*s)",
-                                 "a second-order rate constant such as '1e-8 m^3/(mol*s)'"),
 }
 
 # how each dimension is shown to people: (unit label, SI value per shown unit)
