@@ -31,6 +31,9 @@ def _parser():
     run.add_argument("case", type=Path, help="case file (TOML)")
     run.add_argument("--out", type=Path, required=True, help="output folder")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.add_argument("--time-limit", default="none", metavar="TIME",
+                     help="stop the run after this much wall time, e.g. '2 h', keeping the "
+                          "results so far (exit status 3; default: none)")
     _threads_option(run)
     mesh = sub.add_parser("mesh", help="build a case's grid and write it with quality figures, "
                                        "without solving")
@@ -99,12 +102,12 @@ def _run(args):
     from .api import run
     from .case import load_case
 
+    time_limit = _time_limit(args.time_limit)
     case = load_case(args.case)
     check_out_dir(args.out)
     progress = _Progress(case, args.quiet)
     try:
-        with _signals_interrupt():
-            result = run(case, progress=progress)
+        result = run(case, progress=progress, time_limit=time_limit)
     except RunInterrupted as exc:
         progress.close()
         if exc.result is not None:
@@ -277,11 +280,9 @@ def _sweep(args):
     time_limit = _time_limit(args.time_limit)
     check_out_dir(args.out)
     try:
-        with _signals_interrupt():
-            table = sweep(args.sweep_file, args.out, workers=args.workers,
-                          scheduler=args.scheduler, plots=args.plots,
-                          progress=not args.quiet, echo=echo, time_limit=time_limit,
-                          threads=args.n_threads)
+        table = sweep(args.sweep_file, args.out, workers=args.workers,
+                      scheduler=args.scheduler, plots=args.plots, progress=not args.quiet,
+                      echo=echo, time_limit=time_limit, threads=args.n_threads)
     except InputError as exc:
         if exc.key in ("scheduler", "workers"):        # the options' names on this command
             raise InputError(f"--{exc.key}", exc.value, exc.expected) from None
@@ -332,17 +333,22 @@ def _time_limit(text: str) -> float | None:
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
-        if args.command == "materials":
-            return _materials(args)
-        from .threads import limited_threads, threads
+        with _signals_interrupt():
+            if args.command == "materials":
+                return _materials(args)
+            from .threads import limited_threads, threads
 
-        args.n_threads = threads(getattr(args, "threads", None))
-        with limited_threads(args.n_threads):
-            return {"run": _run, "mesh": _mesh, "validate": _validate,
-                    "sweep": _sweep}[args.command](args)
+            args.n_threads = threads(getattr(args, "threads", None))
+            with limited_threads(args.n_threads):
+                return {"run": _run, "mesh": _mesh, "validate": _validate,
+                        "sweep": _sweep}[args.command](args)
     except InputError as exc:
         print(f"thinfilm: invalid input: {exc}", file=sys.stderr)
         return EXIT_INVALID_INPUT
+    except KeyboardInterrupt as exc:          # outside a run: nothing to keep
+        reason = exc.reason if isinstance(exc, RunInterrupted) else SIGNAL_REASONS[signal.SIGINT]
+        print(f"thinfilm: {reason}", file=sys.stderr)
+        return _interrupt_status(reason)
     except SolverError as exc:
         print(f"thinfilm: {exc}", file=sys.stderr)
         return EXIT_SOLVER_FAILED

@@ -24,8 +24,12 @@ def png_bytes(fig, **savefig) -> bytes:
 
 
 def voltage_figure_png(result) -> bytes:
+    return png_bytes(voltage_figure(result))
+
+
+def voltage_figure(result):
     """Voltage against capacity per footprint, one curve per current-carrying step; a run
-    without a time step says so on the figure."""
+    without such a curve says so, and why, on the figure."""
     fig = new_figure(6.0, 4.0)
     ax = fig.add_subplot()
     steps = result.summary.get("steps", [])
@@ -46,7 +50,7 @@ def voltage_figure_png(result) -> bytes:
         ax.text(0.5, 0.5, f"no data\n{_wrap(reason)}", transform=ax.transAxes, ha="center",
                 va="center", fontsize=8)
     fig.tight_layout()
-    return png_bytes(fig)
+    return fig
 
 
 def _wrap(text: str, width: int = 70, lines: int = 4) -> str:

@@ -26,7 +26,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..units import DIMENSIONS, FARADAY, parse_quantity
 from .schema import (CHOICE, DEFAULT_TEMPERATURE_RANGE, DEFAULT_TEMPERATURE_SOURCE,
-                     DISPLAY_UNITS, KINDS, KINETICS, PARAMETERS,
+                     DISPLAY_UNITS, KINDS, plausible, KINETICS, PARAMETERS,
                      QUANTITY_OR_TABLE, RANGE, TABLE, Spec)
 from .table import Table, read_table
 
@@ -193,7 +193,7 @@ def _parse_value(raw, spec: Spec, key: str, folder: Path):
             raise InputError(key, raw, f"two numbers [{ends}]")
         low, high = (_quantity(v, spec.dimension, key) for v in raw)
         for v in (low, high):
-            problem = spec.check(v)
+            problem = spec.check(v) or plausible(spec.dimension, v, v)
             if problem:
                 raise InputError(key, raw, f"two numbers [{ends}], each {problem}")
         if not low < high:
@@ -213,7 +213,7 @@ def _parse_value(raw, spec: Spec, key: str, folder: Path):
         raise InputError(key, raw, "a table file 'NAME.csv' (CSV: header line, then rows "
                                    "stoichiometry,value)")
     value = _quantity(raw, spec.dimension, key)
-    problem = spec.check(value)
+    problem = spec.check(value) or plausible(spec.dimension, value, value)
     if problem:
         raise InputError(key, raw, f"{_described(spec.dimension)}: {problem}")
     return value
@@ -235,6 +235,9 @@ def _check_table(table: Table, spec: Spec, key: str) -> None:
     elif spec.rule == "positive" and table.y.min() <= 0:
         raise InputError(key, shown, f"a table of {_described(spec.dimension)} values "
                                      f"greater than zero")
+    problem = plausible(spec.dimension, float(table.y.min()), float(table.y.max()))
+    if problem:
+        raise InputError(key, shown, f"a table of {problem}")
 
 
 def _check_complete(material: Material, key: str) -> None:

@@ -129,6 +129,44 @@ PARAMETERS: dict[str, dict[str, Spec]] = {
     },
 }
 
+# Where a material's value can lie, by dimension (SI): a value outside is a unit mistake or a
+# number no material has, and it would break the numbers downstream (1e308 S/m overflows a
+# flux to infinity, a Li density of 1e308 writes NaN). Bounds and their reasons:
+PLAUSIBLE = {
+    "conductivity": (1e-20, 1e9, "from below the best insulators (fused silica, about "
+                                 "1e-18 S/m) to above silver (6.3e7 S/m)"),
+    "diffusivity": (1e-30, 1e-4, "from less than an atomic distance a year to above "
+                                 "diffusion in gases (about 1e-5 m^2/s)"),
+    "concentration": (1e-3, 1e6, "up to above the atom density of any solid (diamond: "
+                                 "2.9e5 mol/m^3)"),
+    "current_density": (1e-12, 1e6, "up to 100 A/cm^2, far above any measured exchange "
+                                    "current density"),
+    "rate_constant": (1e-30, 1e-3, "up to an exchange current density of about 100 A/cm^2 "
+                                   "at solid concentrations"),
+    "area_resistance": (0.0, 1.0, "up to 10^4 ohm cm^2"),
+    "density": (100.0, 1e5, "from below lithium (534 kg/m^3) to above osmium "
+                            "(22 590 kg/m^3)"),
+    "molar_mass": (1e-3, 1.0, "from hydrogen to 1 kg/mol"),
+    "molar_energy": (0.0, 3e5, "up to about 3 eV (ion-hopping barriers are below 1.5 eV; "
+                               "at 3 eV, 75 K of cooling divides a value by e^135)"),
+    "temperature": (100.0, 1000.0, "100 to 1000 K"),
+    "volumetric_rate_constant": (0.0, 1e3, "up to 1e3 m^3/(mol s), beyond the diffusion "
+                                           "limit of ion recombination"),
+    "voltage": (0.0, 6.0, "0 to 6 V vs Li/Li+ (no lithium electrode lies outside)"),
+}
+
+
+def plausible(dimension: str, low: float, high: float) -> str | None:
+    """None if values from `low` to `high` lie within PLAUSIBLE for the dimension, else what
+    is expected."""
+    if dimension not in PLAUSIBLE:
+        return None
+    lo, hi, why = PLAUSIBLE[dimension]
+    if low < lo or high > hi:
+        return f"a value from {lo:g} to {hi:g} in SI units ({why})"
+    return None
+
+
 # how each dimension is shown to people: (unit label, SI value per shown unit)
 DISPLAY_UNITS = {
     "concentration": ("mol/m^3", 1.0),
