@@ -90,7 +90,12 @@ def _length(metres: float) -> str:
 # the cost of a run
 
 def estimate_cells(case) -> tuple[float, int]:
-    """(a lower bound on the grid's cell count, its dimension), from the geometry alone."""
+    """(a lower bound on the grid's cell count, its dimension), from the geometry alone.
+
+    Structured cells: the film cells times the cells along the substrate surface (each
+    straight stretch graded from the film cell size at its corners up to max_cell_size, as
+    meshes.conformal grades it), plus the fill and top layers at max_cell_size.
+    """
     from .api import cells_per_layer        # the cells the grid builders put in each layer
 
     per_layer = dict(zip((layer.name for layer in case.layers), cells_per_layer(case)))
@@ -100,28 +105,52 @@ def estimate_cells(case) -> tuple[float, int]:
     film_cells = sum(per_layer[layer.name] for layer in films)
     top_cells = sum(per_layer[layer.name] for layer in top)
     total = sum(layer.thickness for layer in films)
+    most = max(per_layer[layer.name] for layer in films + top)
+    first = min(layer.thickness for layer in films) / most     # film cells at the corners
     h = case.mesh.max_cell_size
+
+    def along(length):
+        return _graded_count(length, first, h, 1.0 / most)
+
     if case.architecture == "trench":
         t = case.trench
         half = t.pitch / 2
-        along = (half + t.depth) / h                      # cells along the substrate
+        surface = along(half - t.width / 2) + along(t.depth) + along(t.width / 2)
         fill_area = (max(t.width / 2 - total, 0.0) * max(t.depth - total, 0.0)
                      + half * fill.thickness)
-        cells = along * film_cells + fill_area / h ** 2 + half / h * top_cells
+        cells = surface * film_cells + fill_area / h ** 2 + half / h * top_cells
         if t.dimension == 3:
             return cells * max(2.0, math.ceil(t.length / h)), 3
         return cells, 2
     p = case.micropillar
+    radius = p.diameter / 2
     if p.axisymmetric:
-        radius = p.equivalent_radius
-        along = (radius + p.height) / h
-        fill_area = radius * (fill.thickness + max(p.height - total, 0.0)) / 2
-        return along * film_cells + fill_area / h ** 2 + radius / h * top_cells, 2
-    unit = p.pitch ** 2 / 4 if p.lattice == "square" else p.pitch ** 2 / (8 * math.sqrt(3))
-    fraction = unit / p.unit_cell_area                    # of one pillar in the unit
-    surface = unit + fraction * math.pi * p.diameter * p.height
-    fill_volume = unit * fill.thickness
-    return surface / h ** 2 * film_cells + fill_volume / h ** 3 + unit / h ** 2 * top_cells, 3
+        outer = p.equivalent_radius
+        surface = along(outer - radius) + along(p.height) + along(radius)
+        fill_area = outer * fill.thickness
+        return surface * film_cells + fill_area / h ** 2 + outer / h * top_cells, 2
+    # the 3D unit: the (r, z) profile turned about the pillar's axis in n_phi steps
+    from meshes.micropillar import LATTICES, MIN_CELLS_AROUND
+
+    square = p.lattice == "square"
+    wedge = LATTICES[p.lattice] / (2 if square else 1)
+    half = p.pitch / 2
+    n_phi = (2 if square else 1) * max(MIN_CELLS_AROUND, math.ceil(half * math.tan(wedge) / h),
+                                       math.ceil(wedge * (radius + total) / h))
+    surface = n_phi * (along(radius) + along(p.height) + along(max(half - radius, h)))
+    unit = half ** 2 if square else p.pitch ** 2 / (8 * math.sqrt(3))
+    flat = unit / h ** 2
+    return surface * film_cells + flat * fill.thickness / h + flat * top_cells, 3
+
+
+def _graded_count(length: float, first: float, largest: float, growth: float) -> float:
+    """Cells over a stretch whose cell size grows linearly (by `growth` per unit length,
+    i.e. about that ratio per cell) from `first` at both ends, capped at `largest`."""
+    first = min(first, largest)
+    ramp = (largest - first) / growth
+    if length >= 2 * ramp:
+        return 2 * math.log(largest / first) / growth + (length - 2 * ramp) / largest
+    return 2 * math.log((first + growth * length / 2) / first) / growth
 
 
 def estimate_bytes(cells: float, dim: int, n_steps: int, fields_every: int = 0) -> float:
@@ -167,23 +196,24 @@ def check_run_size(case, mesh_keys=()) -> None:
 
 
 def _size_driver(case, cells, protocol_bytes, mesh_keys):
-    """The key (and its value in the case file) that makes the run large."""
+    """The key (and its value in the case file) that makes the run large: the protocol when
+    its rows and states dominate, a structure size beyond LARGE_STRUCTURE, the mesh settings
+    the case gave, else the structure's tallest size."""
     raw = case.raw
     if protocol_bytes > 0.5 * BYTES_PER_CELL[3] * cells and len(case.protocol) > 1:
         return "protocol", f"{len(case.protocol)} steps after expanding repeats"
-    mesh = raw.get("mesh", {})
     if case.architecture in ("planar", "bipolar"):
         return "mesh.cells_per_layer", case.mesh.cells_per_layer
-    if "max_cell_size" in mesh_keys:
-        return "mesh.max_cell_size", mesh["max_cell_size"]
-    if case.mesh.cells_per_layer > 50 and "cells_per_layer" in mesh_keys:
-        return "mesh.cells_per_layer", case.mesh.cells_per_layer
     name = case.architecture
-    table = raw["cell"][name]
-    if name == "trench" and case.trench.dimension == 3 and case.trench.length > case.trench.depth:
-        return "cell.trench.length", table.get("length", case.trench.length)
-    tall = "depth" if name == "trench" else "height"
     geometry = case.trench or case.micropillar
-    if getattr(geometry, tall) >= geometry.pitch:
-        return f"cell.{name}.{tall}", table[tall]
-    return f"cell.{name}.pitch", table["pitch"]
+    table = raw["cell"][name]
+    names = (("width", "depth", "pitch") + (("length",) if geometry.length else ())
+             if name == "trench" else ("diameter", "height", "pitch"))
+    largest = max(names, key=lambda k: getattr(geometry, k))
+    if getattr(geometry, largest) > LARGE_STRUCTURE:
+        return f"cell.{name}.{largest}", table.get(largest, getattr(geometry, largest))
+    mesh = raw.get("mesh", {})
+    for key in ("max_cell_size", "cells_per_layer"):
+        if key in mesh_keys:
+            return f"mesh.{key}", mesh[key]
+    return f"cell.{name}.{largest}", table.get(largest, getattr(geometry, largest))

@@ -126,7 +126,7 @@ def load_sweep(path_or_dict, base_dir=None) -> SweepSpec:
         base_raw, case_dir, base_name = copy.deepcopy(base), folder, "<dict>"
     elif isinstance(base, str) and base.strip():
         base_path = folder / base
-        if not base_path.is_file():
+        if not base_path.exists():
             raise InputError("base", base, f"an existing case file, relative to the sweep "
                                            f"file (there is no file {base_path})")
         base_raw = _read_toml(base_path, "case file", key="base")

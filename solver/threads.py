@@ -38,9 +38,11 @@ def threads(requested=None) -> int:
 def limited_threads(n: int):
     """Limit the BLAS/LAPACK/OpenMP pools of this process to `n` threads inside the block.
 
-    The libraries are loaded first (numpy's and scipy's BLAS, scipy's sparse solvers):
-    threadpoolctl acts on loaded libraries only.
+    The libraries are loaded first (numpy's, scipy's and basix's BLAS, scipy's sparse
+    solvers): threadpoolctl acts on loaded libraries only. (A library built for fewer
+    threads keeps its own count.)
     """
+    import basix  # noqa: F401
     import numpy  # noqa: F401
     import scipy.linalg  # noqa: F401
     import scipy.sparse.linalg  # noqa: F401
