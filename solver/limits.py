@@ -106,7 +106,7 @@ def estimate_cells(case) -> tuple[float, int]:
     top_cells = sum(per_layer[layer.name] for layer in top)
     total = sum(layer.thickness for layer in films)
     most = max(per_layer[layer.name] for layer in films + top)
-    first = min(layer.thickness for layer in films) / most     # film cells at the corners
+    first = min(layer.thickness for layer in films if layer.thickness > 0) / most  # at corners
     h = case.mesh.max_cell_size
 
     def along(length):
@@ -163,11 +163,13 @@ def estimate_bytes(cells: float, dim: int, n_steps: int, fields_every: int = 0) 
 
 
 def available_bytes() -> float:
-    """Memory this process may still take (the machine's available memory)."""
+    """The machine's physical memory: a run needing more cannot fit, whatever else runs
+    (the total, not what is free now, so that a case is accepted or refused alike at any
+    moment)."""
     try:
         import psutil
 
-        return float(psutil.virtual_memory().available)
+        return float(psutil.virtual_memory().total)
     except Exception:  # noqa: BLE001 - no psutil, or no /proc: assume nothing to compare
         return math.inf
 
@@ -189,7 +191,7 @@ def check_run_size(case, mesh_keys=()) -> None:
     key, value = _size_driver(case, cells, need - estimate_bytes(cells, dim, 0), mesh_keys)
     memory = f"{need / 2 ** 30:.3g} GiB estimated"
     if math.isfinite(have):
-        memory += f", {have / 2 ** 30:.3g} GiB available"
+        memory += f", {have / 2 ** 30:.3g} GiB in this machine"
     raise InputError(key, value, f"a run that fits one machine: this one needs at least "
                                  f"{cells:.3g} grid cells ({dim}D; at most {MAX_CELLS:.0e}) "
                                  f"and {n_steps} protocol steps, {memory}")

@@ -5,6 +5,9 @@ writing results must not switch the backend or touch the figures of a notebook.
 """
 
 import io
+import warnings
+
+MAX_LEGEND = 12          # curves with a legend entry each; more get a count
 
 
 def new_figure(width: float, height: float, dpi: int = 120):
@@ -43,13 +46,18 @@ def voltage_figure(result):
     ax.set_ylabel("cell voltage (V)")
     ax.set_title(result.summary.get("case", ""), fontsize=9)
     ax.grid(alpha=0.3)
-    if ax.lines:
+    if 0 < len(ax.lines) <= MAX_LEGEND:
         ax.legend(fontsize=8)
+    elif ax.lines:                          # cycling: a legend would cover the plot
+        ax.text(0.98, 0.02, f"{len(ax.lines)} steps", transform=ax.transAxes, ha="right",
+                va="bottom", fontsize=8)
     else:
         reason = result.summary.get("message") or "no discharge or charge step ran"
         ax.text(0.5, 0.5, f"no data\n{_wrap(reason)}", transform=ax.transAxes, ha="center",
                 va="center", fontsize=8)
-    fig.tight_layout()
+    with warnings.catch_warnings():         # a layout it cannot improve is no news
+        warnings.simplefilter("ignore")
+        fig.tight_layout()
     return fig
 
 
