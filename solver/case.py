@@ -861,7 +861,7 @@ class _StepLimits(NamedTuple):
     current: float          # A: MAX_CURRENT_DENSITY over the footprint
 
 
-def _protocol(data: dict, n_units: int = 1, footprint_area: float = 1e-4) -> list[Step]:
+def _protocol(data: dict, n_units: int, footprint_area: float) -> list[Step]:
     expected = ("a non-empty list of steps, one [[protocol]] table each, such as "
                 "mode = 'discharge', c_rate = 1, until_voltage = '3.0 V'")
     items = data.get("protocol", MISSING)

@@ -317,7 +317,7 @@ def _time_limit(text: str) -> float | None:
     """--time-limit: a time such as '30 min' (a plain number is seconds), or 'none'."""
     from .units import parse_quantity
 
-    if text.strip().lower() in ("none", "off", "0"):
+    if text.strip().lower() in ("none", "off"):
         return None
     try:
         value = float(text)
