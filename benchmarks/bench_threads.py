@@ -114,7 +114,9 @@ def main():
     for repeat in range(args.repeats):
         for case, threads, loaded in conditions:
             action = lambda: one_run(case, threads)  # noqa: E731
+            before = os.getloadavg()[0]
             outcome = with_load(args.load, action) if loaded else action()
+            outcome["loadavg_1min_before"] = before
             runs[(case, threads, loaded)].append(outcome)
             print(f"repeat {repeat + 1}: {case}, {threads} thread(s), "
                   f"{'loaded' if loaded else 'idle'}: {outcome}", file=sys.stderr)
@@ -147,6 +149,9 @@ def main():
             "machine": {"nproc": cores, "platform": platform.platform(),
                         "python": platform.python_version()},
             "options": {"repeats": args.repeats, "busy_processes": args.load},
+            "note": "loadavg_1min_before: the machine's 1-minute load average before each "
+                    "run, from other work; 'idle' means without the benchmark's own busy "
+                    "processes",
             "summary": summary,
             "runs": [{"case": c, "threads": t, "loaded": lo, "runs": runs[(c, t, lo)]}
                      for (c, t, lo) in conditions],

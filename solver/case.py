@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import difflib
 import math
-import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -269,11 +268,8 @@ def parse_toml(text: str, path: Path, key: str | None = None) -> dict:
     key = key or path.name
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        value = _offending_line(text, message)
-        raise InputError(key, value if value is not None else str(path),
-                         f"valid TOML; the parser says: {message}") from None
+    except tomllib.TOMLDecodeError as exc:     # its message gives the line, never the text
+        raise InputError(key, str(path), f"valid TOML; the parser says: {exc}") from None
     except RecursionError:
         raise InputError(key, str(path), f"TOML with tables and lists nested at most "
                                          f"{MAX_NESTING} deep") from None
@@ -414,17 +410,6 @@ def _integer(value, key: str, minimum: int, example: str) -> int:
             minimum, f"a whole number >= {minimum}")
         raise InputError(key, value, f"{what}, such as {example}")
     return value
-
-
-def _offending_line(text: str, message: str) -> str | None:
-    match = re.search(r"line (\d+)", message)
-    if not match:
-        return None
-    lines = text.splitlines()
-    number = int(match.group(1))
-    if 1 <= number <= len(lines):
-        return lines[number - 1].strip()
-    return None
 
 
 # ------------------------------------------------------------------------------------------

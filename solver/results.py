@@ -103,8 +103,9 @@ def _format(value, column):
 
 
 def summary_json(summary: dict) -> str:
-    """summary.json's text: strict JSON, a number that is not finite written as null."""
-    return json.dumps(_finite_or_none(summary), indent=2, allow_nan=False) + "\n"
+    """summary.json's text: strict JSON, a number that is not finite written as null (and
+    anything else JSON lacks, such as a date from a swept TOML value, as its text)."""
+    return json.dumps(_finite_or_none(summary), indent=2, allow_nan=False, default=str) + "\n"
 
 
 def _finite_or_none(value):

@@ -50,7 +50,7 @@ from pathlib import Path
 from .case import MISSING
 from .errors import InputError, RunInterrupted, SolverError
 from .files import read_text
-from .results import write_atomic
+from .results import summary_json, write_atomic
 
 SWEEP_KEYS = ("base", "grid")
 # after the swept keys, in this order (of the first discharge step; wall_time_s of the run)
@@ -655,7 +655,7 @@ def _write_run(folder: Path, outcome: dict, run_id, digest, settings, raw) -> No
     summary = dict(outcome["summary"])
     summary["sweep"] = {"run_id": run_id, "case_sha256": digest,
                         "parameters": settings}
-    write_atomic(folder / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+    write_atomic(folder / "summary.json", summary_json(summary))
 
 
 def _complete_run(folder: Path, digest: str):

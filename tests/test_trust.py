@@ -718,6 +718,22 @@ def test_class14_table_errors_never_show_file_content(tmp_path, monkeypatch, tar
     assert len(message) < 400 and "\n" not in message
 
 
+def test_class14_case_and_sweep_files_that_are_not_toml_are_not_shown(tmp_path, monkeypatch):
+    from solver.sweep import load_sweep
+
+    secret = "THINFILM_SECRET_5d1c"
+    monkeypatch.setenv("TRUST_TEST_TOKEN", secret)
+    (tmp_path / "env.toml").symlink_to("/proc/self/environ")
+    (tmp_path / "notes.toml").write_text(f"[cell]\nname = '{secret}\n")   # broken TOML
+    for path in (tmp_path / "env.toml", tmp_path / "notes.toml"):
+        with pytest.raises(InputError) as info:
+            load_case(path)
+        assert secret not in str(info.value) and "valid TOML" in str(info.value)
+    with pytest.raises(InputError) as info:
+        load_sweep({"base": str(tmp_path / "notes.toml"), "grid": {"protocol.0.c_rate": [1]}})
+    assert info.value.key == "base" and secret not in str(info.value)
+
+
 def test_class14_echoed_values_are_capped_in_every_message():
     from solver.errors import MAX_SHOWN
 

@@ -15,8 +15,6 @@ to the case file's directory for overrides. Values are parsed into SI once, here
 
 from __future__ import annotations
 
-import math
-import re
 import textwrap
 import tomllib
 from dataclasses import dataclass
@@ -26,8 +24,8 @@ from pathlib import Path
 from ..errors import InputError
 from ..units import DIMENSIONS, FARADAY, parse_quantity
 from .schema import (CHOICE, DEFAULT_TEMPERATURE_RANGE, DEFAULT_TEMPERATURE_SOURCE,
-                     DISPLAY_UNITS, KINDS, plausible, KINETICS, PARAMETERS,
-                     QUANTITY_OR_TABLE, RANGE, TABLE, Spec)
+                     DISPLAY_UNITS, KINDS, KINETICS, PARAMETERS, QUANTITY_OR_TABLE, RANGE,
+                     TABLE, Spec, plausible)
 from .table import Table, read_table
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
