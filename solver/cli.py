@@ -250,6 +250,11 @@ def _validate(args):
     workers = args.workers if args.workers is not None else validation.default_workers()
     if workers < 1:
         raise InputError("--workers", args.workers, "a whole number >= 1")
+    cores = os.cpu_count() or 1
+    if workers > cores:
+        print(f"thinfilm: --workers {workers} is more than the {cores} CPU cores: using "
+              f"{cores}", file=sys.stderr)
+        workers = cores
     check_out_dir(args.out)
     result = validation.run_suite(args.out, root=args.root or validation.VALIDATION_DIR,
                                   names=args.study, fast_only=args.fast, workers=workers,
