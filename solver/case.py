@@ -913,7 +913,8 @@ def _flatten(items: list, prefix: str, out: list[Step], cutoff=None, depth: int 
             if len(out) + repeat * len(block) > MAX_PROTOCOL_STEPS:
                 raise InputError(f"{key}.repeat", item.get("repeat", 1),
                                  f"a repeat count that keeps the protocol within "
-                                 f"{MAX_PROTOCOL_STEPS} steps in all")
+                                 f"{MAX_PROTOCOL_STEPS} steps in all (this one has at "
+                                 f"least {len(out) + repeat * len(block)})")
             for turn in range(repeat):
                 if own is None:
                     out.extend(block)
