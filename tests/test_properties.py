@@ -32,7 +32,7 @@ RESULT_FILES = ("timeseries.csv", "summary.json", "voltage.png")
 # a run still going after this long is stopped with exit 3 (counted as a failure below)
 TIME_LIMIT_S = 60
 
-settings.register_profile("thinfilm-fast", max_examples=40, deadline=None,
+settings.register_profile("thinfilm-fast", max_examples=30, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow,
                                                  HealthCheck.function_scoped_fixture])
 settings.register_profile("thinfilm-long", max_examples=400, deadline=None,
