@@ -22,7 +22,7 @@ class InputError(Exception):
     """Invalid user input (case file, material data, command line): exit status 2.
 
     The message names the key, the offending value and what was expected, on one line;
-    key and value are shortened to MAX_SHOWN characters.
+    key and value are shortened (MAX_KEY, MAX_SHOWN characters).
     """
 
     def __init__(self, key: str, value, expected: str):
