@@ -4,10 +4,10 @@ import time
 
 import numpy as np
 
-from .errors import InputError, SolverError
+from .errors import InputError, RunInterrupted, SolverError
 from .geometry import geometry_summary
 from .results import Result, step_summaries
-from .simulate import Simulation
+from .simulate import Simulation, StepRecord
 
 
 # Metal layers (lithium, collectors) are equipotential to a nanovolt at any current a thin
@@ -64,16 +64,72 @@ def build_grid(case):
                      "planar, bipolar, trench or micropillar")
 
 
-def run(case, grid=None, progress=None) -> Result:
+def run(case, grid=None, progress=None, time_limit=None) -> Result:
     """Run a validated case; returns a Result whose summary equals summary.json.
 
     A solver failure does not raise: the result keeps what was computed, and the failed
-    step's end_reason is "solver_failed" (see Result.failed and summary["message"]).
+    step's end_reason is "solver_failed" (see Result.failed and summary["message"]); a
+    failure to find the initial state fails step 0.
+
+    An interruption (KeyboardInterrupt, or `solver.errors.RunInterrupted` raised by a
+    signal handler) or a run longer than `time_limit` seconds of wall time raises
+    RunInterrupted whose `result` holds what was computed up to then (the step that was
+    running ends "interrupted"), or None when no state was computed yet.
     """
     started = time.perf_counter()
-    grid = grid if grid is not None else build_grid(case)
-    sim = Simulation(case, grid, progress=progress)
-    sim.run()
+    sim = None
+    try:
+        grid = grid if grid is not None else build_grid(case)
+        sim = Simulation(case, grid, progress=_with_time_limit(progress, time_limit, started))
+        try:
+            sim.run()
+        except SolverError as exc:           # no initial state: nothing of step 0 ran
+            sim.failure = str(exc)
+            sim.steps.append(StepRecord(mode=case.protocol[0].mode, key=case.protocol[0].key,
+                                        end_reason="solver_failed", message=str(exc)))
+    except KeyboardInterrupt as exc:
+        reason = exc.reason if isinstance(exc, RunInterrupted) else "interrupted (SIGINT)"
+        result = None
+        if sim is not None:
+            _close_interrupted_step(sim, reason)
+            sim.failure = reason
+            result = _result(case, grid, sim, started)
+        raise RunInterrupted(reason, result) from None
+    return _result(case, grid, sim, started)
+
+
+def _with_time_limit(progress, time_limit, started):
+    """The progress callback, raising RunInterrupted once `time_limit` seconds have passed
+    (Simulation calls it after every accepted time step)."""
+    if time_limit is None:
+        return progress
+
+    def check(*args):
+        if time.perf_counter() - started > time_limit:
+            raise RunInterrupted(f"time limit of {time_limit:g} s reached")
+        if progress is not None:
+            progress(*args)
+    return check
+
+
+def _close_interrupted_step(sim, reason):
+    """End the step that was running when the run was interrupted, from its rows so far."""
+    if not sim.steps or sim.steps[-1].end_reason:
+        return
+    record, k = sim.steps[-1], len(sim.steps) - 1
+    rows = [row for row in sim.rows if row["step"] == k]
+    record.end_reason = "interrupted"
+    record.message = reason
+    if rows:
+        first, last = rows[0], rows[-1]
+        record.duration_s = last["time_s"] - first["time_s"]
+        record.capacity_mAh_cm2 = last["capacity_mAh_cm2"]
+        record.energy_mWh_cm2 = last["energy_mWh_cm2"]
+        record.mean_voltage_V = (last["energy_mWh_cm2"] / last["capacity_mAh_cm2"]
+                                 if last["capacity_mAh_cm2"] > 0 else last["voltage_V"])
+
+
+def _result(case, grid, sim, started) -> Result:
     geometry = geometry_summary(grid, case.footprint_area)
     summary = {
         "case": case.name,
@@ -90,7 +146,7 @@ def run(case, grid=None, progress=None) -> Result:
         "interface_area_cm2": geometry["interface_area_cm2"],
         "steps": step_summaries(sim.steps),
     }
-    if sim.failure:
+    if getattr(sim, "failure", None):
         summary["message"] = sim.failure
     return Result(summary, sim.rows, snapshots=sim.snapshots, grid=grid, model=sim.model,
                   fields=sim.fields)

@@ -18,13 +18,14 @@ from __future__ import annotations
 import copy
 import difflib
 import math
-import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from . import limits
 from .errors import InputError
+from .files import read_text
 from .units import DIMENSIONS, ZERO_CELSIUS, parse_quantity
 
 if TYPE_CHECKING:  # the materials package is imported when a case is built
@@ -34,10 +35,14 @@ ARCHITECTURES = ("planar", "bipolar", "trench", "micropillar")
 MODES = ("discharge", "charge", "rest", "hold", "cccv")
 ELECTRODE_KINDS = ("intercalation", "lithium_metal")
 MAX_PROTOCOL_STEPS = 100_000  # after expanding repeats
+MAX_BLOCK_DEPTH = 8           # repeat blocks inside repeat blocks
+MAX_NESTING = 32              # tables and lists inside each other, anywhere in a case
 
 TOP_KEYS = ("cell", "materials", "mesh", "protocol", "solver")
 CELL_KEYS = ("name", "architecture", "footprint_area", "temperature", "nominal_capacity",
-             "series_resistance", "layers") + ARCHITECTURES[1:]
+             "series_resistance", "layers", "allow_large") + ARCHITECTURES[1:]
+# a footprint from a square micrometre (below any cell that can be contacted) to a square metre
+FOOTPRINT_RANGE = (1e-12, 1.0)          # m^2
 LAYER_KEYS = ("name", "material", "thickness", "initial_stoichiometry", "initial_voltage",
               "step_coverage", "bottom_coverage")
 MESH_KEYS = ("cells_per_layer", "max_cell_size", "grading")
@@ -255,28 +260,40 @@ def default_max_cell_size(geometry: TrenchSettings | MicropillarSettings) -> flo
 def load_case(path) -> Case:
     """Read and validate a TOML case file; raises InputError naming the offending key."""
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise InputError(str(path), str(path.absolute()),
-                         "an existing case file (there is no such file)") from None
-    except IsADirectoryError:
-        raise InputError(str(path), str(path), "a case file, not a directory") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(path.name, f"byte {exc.start}",
-                         "a text file in UTF-8 encoding") from None
-    except OSError as exc:
-        raise InputError(str(path), str(path), f"a readable case file ({exc.strerror})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        value = _offending_line(text, message)
-        raise InputError(path.name, value if value is not None else str(path),
-                         f"valid TOML; the parser says: {message}") from None
+    text = read_text(path, str(path), "case file")
+    data = parse_toml(text, path)
     case = case_from_dict(data, path.resolve().parent, source=str(path))
     case.path = path.resolve()
     return case
+
+
+def parse_toml(text: str, path: Path, key: str | None = None) -> dict:
+    """The dict of the TOML text of file `path`; InputError naming `key` (default: the
+    file's name) for invalid TOML."""
+    key = key or path.name
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:     # its message gives the line, never the text
+        raise InputError(key, str(path), f"valid TOML; the parser says: {exc}") from None
+    except RecursionError:
+        raise InputError(key, str(path), f"TOML with tables and lists nested at most "
+                                         f"{MAX_NESTING} deep") from None
+    check_nesting(data, key)
+    return data
+
+
+def check_nesting(data, source: str) -> None:
+    """Refuse tables and lists nested deeper than MAX_NESTING (naming the deepest key):
+    everything downstream, copies and hashes included, may then recurse safely."""
+    stack = [(data, "", 0)]
+    while stack:
+        node, key, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise InputError(key or source, "<nested deeper>",
+                             f"tables and lists nested at most {MAX_NESTING} deep")
+        items = node.items() if isinstance(node, dict) else (
+            enumerate(node) if isinstance(node, list) else ())
+        stack.extend((value, _join(key, name), depth + 1) for name, value in items)
 
 
 def case_from_dict(data: dict, base_dir: Path, source: str = "<dict>") -> Case:
@@ -284,18 +301,27 @@ def case_from_dict(data: dict, base_dir: Path, source: str = "<dict>") -> Case:
     if not isinstance(data, dict):
         raise InputError(source, data, "a case: tables cell and protocol, optionally "
                                        "materials, mesh and solver")
+    check_nesting(data, source)
     base_dir = Path(base_dir)
     _check_keys(data, TOP_KEYS, "", what="top-level table")
 
     cell = _table(data, "cell", "", required=True)
     _check_keys(cell, CELL_KEYS, "cell")
     name = _case_name(cell, source)
+    allow_large = _boolean(cell, "allow_large", "cell", False,
+                           "true accepts films thicker than 1 mm and structures larger than "
+                           "1 cm, which are otherwise taken for unit mistakes")
     architecture = _architecture(cell)
-    trench = _trench(cell) if architecture == "trench" else None
-    micropillar = _micropillar(cell) if architecture == "micropillar" else None
+    trench = _trench(cell, allow_large) if architecture == "trench" else None
+    micropillar = _micropillar(cell, allow_large) if architecture == "micropillar" else None
     footprint_area = _positive(_get(cell, "footprint_area", "cell", "area"), "area",
                                "cell.footprint_area")
-    temperature = _temperature(_get(cell, "temperature", "cell", "temperature"))
+    low, high = FOOTPRINT_RANGE
+    if not low <= footprint_area <= high:
+        raise InputError("cell.footprint_area", cell["footprint_area"],
+                         "an area from 1 um^2 to 1 m^2")
+    temperature_value = _get(cell, "temperature", "cell", "temperature")
+    temperature = _temperature(temperature_value)
     nominal_capacity = None
     if "nominal_capacity" in cell:
         nominal_capacity = _positive(cell["nominal_capacity"], "charge", "cell.nominal_capacity")
@@ -308,26 +334,31 @@ def case_from_dict(data: dict, base_dir: Path, source: str = "<dict>") -> Case:
                              "an area-specific resistance such as '18 ohm*cm^2', zero or more")
 
     materials = _load_materials(data, cell, base_dir)
-    layers = _layers(cell, materials)
+    layers = _layers(cell, materials, allow_large)
     layers = _step_coverage(cell, layers, architecture)
+    _check_temperature_range(temperature, temperature_value, layers)
     bipolar = None
     if architecture == "bipolar":
-        bipolar = _bipolar(cell, layers)
+        bipolar = _bipolar(cell, layers, allow_large)
         layers = bipolar_stack(layers, bipolar)
     geometry = trench or micropillar
     if geometry is not None:
         _check_films_fit(cell, geometry, stack_roles(layers))
-    mesh = _mesh(_table(data, "mesh", ""))
+    mesh_table = _table(data, "mesh", "")
+    mesh = _mesh(mesh_table)
     if geometry is not None and mesh.max_cell_size is None:
         mesh = replace(mesh, max_cell_size=default_max_cell_size(geometry))
-    protocol = _protocol(data)
+    n_units = bipolar.n_cells if bipolar is not None else 1
+    protocol = _protocol(data, n_units, footprint_area)
     solver = _solver(_table(data, "solver", ""))
 
-    return Case(name=name, architecture=architecture, footprint_area=footprint_area,
+    case = Case(name=name, architecture=architecture, footprint_area=footprint_area,
                 temperature=temperature, nominal_capacity=nominal_capacity, layers=layers,
-                mesh=mesh, protocol=protocol, solver=solver, path=None, raw=copy.deepcopy(data),
-                trench=trench, micropillar=micropillar, bipolar=bipolar,
-                series_resistance=series_resistance)
+                mesh=mesh, protocol=protocol, solver=solver, path=None,
+                raw=copy.deepcopy(data), trench=trench, micropillar=micropillar,
+                bipolar=bipolar, series_resistance=series_resistance)
+    limits.check_run_size(case, mesh_keys=tuple(mesh_table))
+    return case
 
 
 # ------------------------------------------------------------------------------------------
@@ -394,17 +425,6 @@ def _integer(value, key: str, minimum: int, example: str) -> int:
     return value
 
 
-def _offending_line(text: str, message: str) -> str | None:
-    match = re.search(r"line (\d+)", message)
-    if not match:
-        return None
-    lines = text.splitlines()
-    number = int(match.group(1))
-    if 1 <= number <= len(lines):
-        return lines[number - 1].strip()
-    return None
-
-
 # ------------------------------------------------------------------------------------------
 # cell
 
@@ -454,11 +474,17 @@ def _boolean(table: dict, name: str, prefix: str, default: bool, meaning: str) -
     return value
 
 
-def _structure_sizes(table: dict, prefix: str, names, feature_text: str, why: str) -> dict:
+def _structure_length(table: dict, name: str, prefix: str, allow_large: bool) -> float:
+    key = f"{prefix}.{name}"
+    value = _positive(_get(table, name, prefix, "length"), "length", key)
+    return limits.check_length(value, table[name], key, structure=True, allow_large=allow_large)
+
+
+def _structure_sizes(table: dict, prefix: str, names, feature_text: str, why: str,
+                     allow_large: bool) -> dict:
     """The three positive lengths of a structure (feature, depth or height, pitch), the
     feature (trench width, pillar diameter) smaller than the pitch."""
-    sizes = {name: _positive(_get(table, name, prefix, "length"), "length", f"{prefix}.{name}")
-             for name in names}
+    sizes = {name: _structure_length(table, name, prefix, allow_large) for name in names}
     feature = names[0]
     if sizes[feature] >= sizes["pitch"]:
         raise InputError(f"{prefix}.{feature}", table[feature],
@@ -467,11 +493,12 @@ def _structure_sizes(table: dict, prefix: str, names, feature_text: str, why: st
     return sizes
 
 
-def _trench(cell: dict) -> TrenchSettings:
+def _trench(cell: dict, allow_large: bool) -> TrenchSettings:
     prefix = "cell.trench"
     table = _geometry_table(cell, "trench", TRENCH_KEYS)
     sizes = _structure_sizes(table, prefix, ("width", "depth", "pitch"),
-                             "a trench width", "a wall stands between neighbouring trenches")
+                             "a trench width", "a wall stands between neighbouring trenches",
+                             allow_large)
     dimension = table.get("dimension", 2)
     if isinstance(dimension, bool) or not isinstance(dimension, int) or dimension not in (2, 3):
         raise InputError(f"{prefix}.dimension", dimension,
@@ -482,13 +509,13 @@ def _trench(cell: dict) -> TrenchSettings:
             raise InputError(f"{prefix}.length", table["length"],
                              "no length in a 2D trench cell (length is the extrusion length "
                              "along the trench; it needs dimension = 3)")
-        length = _positive(table["length"], "length", f"{prefix}.length")
+        length = _structure_length(table, "length", prefix, allow_large)
     elif dimension == 3:
         length = sizes["pitch"]
     return TrenchSettings(dimension=dimension, length=length, **sizes)
 
 
-def _bipolar(cell: dict, unit: list[Layer]) -> BipolarSettings:
+def _bipolar(cell: dict, unit: list[Layer], allow_large: bool) -> BipolarSettings:
     prefix = "cell.bipolar"
     table = _geometry_table(cell, "bipolar", BIPOLAR_KEYS)
     n_cells = _integer(_get(table, "n_cells", prefix, expected="a whole number >= 1"),
@@ -521,7 +548,9 @@ def _bipolar(cell: dict, unit: list[Layer]) -> BipolarSettings:
             if not thickness > 0:
                 raise InputError(f"{key}.thickness", item["thickness"],
                                  "a length such as '0.9 um', greater than zero")
-            changes["thickness"] = thickness
+            changes["thickness"] = limits.check_length(thickness, item["thickness"],
+                                                       f"{key}.thickness",
+                                                       allow_large=allow_large)
         if "initial_stoichiometry" in item:
             if layer.material.kind != "intercalation":
                 raise InputError(f"{key}.initial_stoichiometry", item["initial_stoichiometry"],
@@ -557,13 +586,13 @@ def bipolar_stack(unit: list[Layer], bipolar: BipolarSettings) -> list[Layer]:
             if not (shared and number > 1 and index == 0)]
 
 
-def _micropillar(cell: dict) -> MicropillarSettings:
+def _micropillar(cell: dict, allow_large: bool) -> MicropillarSettings:
     prefix = "cell.micropillar"
     table = _geometry_table(cell, "micropillar", MICROPILLAR_KEYS)
     sizes = _structure_sizes(table, prefix, ("diameter", "height", "pitch"),
-                             "a diameter", "neighbours may not touch")
+                             "a diameter", "neighbours may not touch", allow_large)
     lattice = table.get("lattice", "square")
-    if lattice not in LATTICES:
+    if not isinstance(lattice, str) or lattice not in LATTICES:
         expected = f"one of {_listing(LATTICES)}"
         if isinstance(lattice, str):
             close = difflib.get_close_matches(lattice, list(LATTICES), n=1)
@@ -610,6 +639,22 @@ def _temperature(value) -> float:
     return kelvin
 
 
+def _check_temperature_range(kelvin: float, value, layers: list[Layer]) -> None:
+    """The cell's temperature must lie where the data of every material in it hold."""
+    ranges = {layer.material.name: layer.material.value("temperature_range") for layer in layers}
+    low_name = max(ranges, key=lambda name: ranges[name][0])
+    high_name = min(ranges, key=lambda name: ranges[name][1])
+    low, high = ranges[low_name][0], ranges[high_name][1]
+    if low <= kelvin <= high:
+        return
+    name = low_name if kelvin < low else high_name
+    raise InputError("cell.temperature", value,
+                     f"a temperature within {low:.6g}..{high:.6g} K ({low - ZERO_CELSIUS:.4g}.."
+                     f"{high - ZERO_CELSIUS:.4g} degC), where the data of the cell's materials "
+                     f"hold; this is {kelvin:.6g} K (a plain number is kelvin), outside the "
+                     f"range of {name}: to go beyond, set [materials.{name}] temperature_range")
+
+
 # ------------------------------------------------------------------------------------------
 # materials and layers
 
@@ -636,6 +681,10 @@ def _load_materials(data: dict, cell: dict, base_dir: Path) -> dict[str, Materia
             if close:
                 expected += f" (did you mean {close[0]!r}?)"
             raise InputError(key, table, expected)
+        if isinstance(layers, list) and name not in used:
+            raise InputError(key, table, f"overrides of a material the cell uses: "
+                                         f"{_listing(dict.fromkeys(used))} (no layer is made "
+                                         f"of {name}; a typo in a layer's material?)")
         if not isinstance(table, dict):
             raise InputError(key, table, f"a table of parameter overrides: [{key}]")
         loaded[name] = matlib.load_material(name, table, base_dir, key=key)
@@ -645,7 +694,7 @@ def _load_materials(data: dict, cell: dict, base_dir: Path) -> dict[str, Materia
     return loaded
 
 
-def _layers(cell: dict, materials: dict) -> list[Layer]:
+def _layers(cell: dict, materials: dict, allow_large: bool) -> list[Layer]:
     from . import materials as matlib
 
     items = _get(cell, "layers", "cell",
@@ -692,6 +741,9 @@ def _layers(cell: dict, materials: dict) -> list[Layer]:
         if thickness < 0 or (thickness == 0 and material.kind != "lithium_metal"):
             raise InputError(f"{prefix}.thickness", thickness_value,
                              "a length such as '1.5 um', greater than zero")
+        if thickness > 0:
+            limits.check_length(thickness, thickness_value, f"{prefix}.thickness",
+                                allow_large=allow_large)
 
         stoichiometry = _initial_stoichiometry(item, material, prefix)
         layers.append(Layer(name=name, material=material, thickness=thickness,
@@ -856,7 +908,9 @@ def _mesh(table: dict) -> MeshSettings:
         cells = _integer(table["cells_per_layer"], "mesh.cells_per_layer", 1, "20")
     max_cell_size = None
     if "max_cell_size" in table:
-        max_cell_size = _positive(table["max_cell_size"], "length", "mesh.max_cell_size")
+        max_cell_size = limits.check_length(
+            _positive(table["max_cell_size"], "length", "mesh.max_cell_size"),
+            table["max_cell_size"], "mesh.max_cell_size", structure=True, allow_large=True)
     grading = defaults.grading
     if "grading" in table:
         grading = _number(table["grading"], "dimensionless", "mesh.grading")
@@ -878,9 +932,12 @@ def _solver(table: dict) -> SolverSettings:
                              "a relative tolerance greater than 0 and at most 0.1, such as 1e-3")
     max_step = initial_step = None
     if "max_step" in table:
-        max_step = _positive(table["max_step"], "time", "solver.max_step")
+        max_step = limits.check_time(_positive(table["max_step"], "time", "solver.max_step"),
+                                     table["max_step"], "solver.max_step")
     if "initial_step" in table:
-        initial_step = _positive(table["initial_step"], "time", "solver.initial_step")
+        initial_step = limits.check_time(
+            _positive(table["initial_step"], "time", "solver.initial_step"),
+            table["initial_step"], "solver.initial_step")
     fields_every = defaults.fields_every
     if "fields_every" in table:
         fields_every = _integer(table["fields_every"], "solver.fields_every", 0, "0 (never) or 10")
@@ -891,7 +948,13 @@ def _solver(table: dict) -> SolverSettings:
 # ------------------------------------------------------------------------------------------
 # protocol
 
-def _protocol(data: dict) -> list[Step]:
+class _StepLimits(NamedTuple):
+    """Bounds of step quantities that depend on the cell."""
+    voltage: float          # V: MAX_CELL_VOLTAGE per unit cell of the stack
+    current: float          # A: MAX_CURRENT_DENSITY over the footprint
+
+
+def _protocol(data: dict, n_units: int, footprint_area: float) -> list[Step]:
     expected = ("a non-empty list of steps, one [[protocol]] table each, such as "
                 "mode = 'discharge', c_rate = 1, until_voltage = '3.0 V'")
     items = data.get("protocol", MISSING)
@@ -900,11 +963,14 @@ def _protocol(data: dict) -> list[Step]:
     if not isinstance(items, list) or not items:
         raise InputError("protocol", items, expected)
     steps: list[Step] = []
-    _flatten(items, "protocol", steps)
+    bounds = _StepLimits(limits.MAX_CELL_VOLTAGE * n_units,
+                         limits.MAX_CURRENT_DENSITY * footprint_area)
+    _flatten(items, "protocol", steps, bounds=bounds)
     return steps
 
 
-def _flatten(items: list, prefix: str, out: list[Step], cutoff=None) -> None:
+def _flatten(items: list, prefix: str, out: list[Step], cutoff=None, depth: int = 0,
+             bounds: _StepLimits | None = None) -> None:
     """Validate each step of `items` and append it to `out`, expanding repeat blocks.
 
     `cutoff` is (voltage, key) of the enclosing block's until_voltage: the block's discharge
@@ -919,6 +985,9 @@ def _flatten(items: list, prefix: str, out: list[Step], cutoff=None) -> None:
                                         "and steps")
         if "repeat" in item or "steps" in item:
             _check_keys(item, BLOCK_KEYS, key)
+            if depth >= MAX_BLOCK_DEPTH:
+                raise InputError(key, "<a block>", f"blocks nested at most {MAX_BLOCK_DEPTH} "
+                                                   f"deep (repeat inside repeat)")
             repeat = 1
             if "repeat" in item:
                 repeat = _integer(item["repeat"], f"{key}.repeat", 1, "10")
@@ -932,10 +1001,10 @@ def _flatten(items: list, prefix: str, out: list[Step], cutoff=None) -> None:
                     raise InputError(f"{key}.until_voltage", item["until_voltage"],
                                      f"no until_voltage on a block inside a block that has "
                                      f"one ({cutoff[1]}); set it on one of the two blocks")
-                own = (_positive(item["until_voltage"], "voltage", f"{key}.until_voltage"),
+                own = (_step_quantity(item, "until_voltage", key, bounds),
                        f"{key}.until_voltage")
             block: list[Step] = []
-            _flatten(inner, f"{key}.steps", block, own or cutoff)
+            _flatten(inner, f"{key}.steps", block, own or cutoff, depth + 1, bounds)
             if own is not None:
                 modes = sorted({step.mode for step in block if step.ends_block})
                 if not modes:
@@ -952,7 +1021,8 @@ def _flatten(items: list, prefix: str, out: list[Step], cutoff=None) -> None:
             if len(out) + repeat * len(block) > MAX_PROTOCOL_STEPS:
                 raise InputError(f"{key}.repeat", item.get("repeat", 1),
                                  f"a repeat count that keeps the protocol within "
-                                 f"{MAX_PROTOCOL_STEPS} steps in all")
+                                 f"{MAX_PROTOCOL_STEPS} steps in all (this one has at "
+                                 f"least {len(out) + repeat * len(block)})")
             for turn in range(repeat):
                 if own is None:
                     out.extend(block)
@@ -961,7 +1031,7 @@ def _flatten(items: list, prefix: str, out: list[Step], cutoff=None) -> None:
                 out.extend(replace(step, block_end=remaining - j) if step.ends_block else step
                            for j, step in enumerate(block))
         else:
-            out.append(_step(item, key, cutoff))
+            out.append(_step(item, key, cutoff, bounds))
             if len(out) > MAX_PROTOCOL_STEPS:
                 raise InputError(key, item, f"at most {MAX_PROTOCOL_STEPS} protocol steps")
     if prefix == "protocol":
@@ -970,9 +1040,32 @@ def _flatten(items: list, prefix: str, out: list[Step], cutoff=None) -> None:
             out[index] = replace(step, index=index, block_end=end)
 
 
-def _step(item: dict, key: str, cutoff=None) -> Step:
+def _step_quantity(item: dict, name: str, key: str, bounds: _StepLimits | None) -> float:
+    """A step's quantity, > 0 and within what a cell can do."""
+    raw, key = item[name], f"{key}.{name}"
+    value = _positive(raw, STEP_QUANTITIES[name], key)
+    if name == "until_time":
+        limits.check_time(value, raw, key)
+    elif name == "c_rate" and value > limits.MAX_C_RATE:
+        raise InputError(key, raw, f"a C-rate of at most {limits.MAX_C_RATE:g} (a discharge "
+                                   f"in {3600 / limits.MAX_C_RATE * 1e3:g} ms)")
+    elif bounds is not None and name in ("voltage", "until_voltage") and value > bounds.voltage:
+        raise InputError(key, raw, f"a voltage of at most {bounds.voltage:g} V "
+                                   f"({limits.MAX_CELL_VOLTAGE:g} V per cell: no lithium "
+                                   f"cell reaches more)")
+    elif bounds is not None and name in ("current", "until_current") and value > bounds.current:
+        raise InputError(key, raw, f"a current of at most {bounds.current:g} A "
+                                   f"({limits.MAX_CURRENT_DENSITY / 1e4:g} A/cm^2 over the "
+                                   f"footprint)")
+    elif name == "current_density" and value > limits.MAX_CURRENT_DENSITY:
+        raise InputError(key, raw, f"a current density of at most "
+                                   f"{limits.MAX_CURRENT_DENSITY / 1e4:g} A/cm^2")
+    return value
+
+
+def _step(item: dict, key: str, cutoff=None, bounds: _StepLimits | None = None) -> Step:
     mode = item.get("mode", MISSING)
-    if mode not in STEP_RULES:
+    if not isinstance(mode, str) or mode not in STEP_RULES:
         raise InputError(f"{key}.mode", mode,
                          f"one of {_listing(MODES)} (or a block with repeat and steps)")
     allowed, required_groups = STEP_RULES[mode]
@@ -985,10 +1078,7 @@ def _step(item: dict, key: str, cutoff=None) -> Step:
                              f"{_listing(allowed)})")
         _check_keys({name: value}, ("mode",) + allowed, key)
 
-    values = {}
-    for name in allowed:
-        if name in item:
-            values[name] = _positive(item[name], STEP_QUANTITIES[name], f"{key}.{name}")
+    values = {name: _step_quantity(item, name, key, bounds) for name in allowed if name in item}
 
     inherits = cutoff is not None and mode in ("discharge", "charge")
     if inherits:

@@ -1,14 +1,25 @@
 """The `thinfilm` command: run cases and sweeps, build meshes, list materials, validate."""
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
 import time
 from pathlib import Path
 
-from .errors import InputError, SolverError
+from .errors import InputError, RunInterrupted, SolverError
 
 EXIT_INVALID_INPUT = 2
 EXIT_SOLVER_FAILED = 3
+# a run stopped by a signal exits 128 + its number, as a shell reports it
+SIGNAL_REASONS = {signal.SIGINT: "interrupted (SIGINT)", signal.SIGTERM: "terminated (SIGTERM)"}
+
+
+def _threads_option(parser):
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="BLAS/OpenMP threads per process (default: 1, or the environment "
+                             "variable THINFILM_THREADS)")
 
 
 def _parser():
@@ -20,6 +31,10 @@ def _parser():
     run.add_argument("case", type=Path, help="case file (TOML)")
     run.add_argument("--out", type=Path, required=True, help="output folder")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.add_argument("--time-limit", default="none", metavar="TIME",
+                     help="stop the run after this much wall time, e.g. '2 h', keeping the "
+                          "results so far (exit status 3; default: none)")
+    _threads_option(run)
     mesh = sub.add_parser("mesh", help="build a case's grid and write it with quality figures, "
                                        "without solving")
     mesh.add_argument("case", type=Path, help="case file (TOML)")
@@ -37,6 +52,7 @@ def _parser():
                           help="worker processes for the runs (default: 2)")
     validate.add_argument("--root", type=Path, default=None,
                           help="folder of the studies (default: the repository's validation/)")
+    _threads_option(validate)
     sweep = sub.add_parser("sweep", help="run every combination of a sweep file's values "
                                          "(on Dask) and write results.csv")
     sweep.add_argument("sweep_file", type=Path, metavar="SWEEP.toml",
@@ -46,9 +62,14 @@ def _parser():
     sweep.add_argument("--scheduler", metavar="ADDRESS", default=None,
                        help="address of a running Dask scheduler (default: a local cluster)")
     sweep.add_argument("--workers", type=int, default=None,
-                       help="worker processes of the local cluster (default: the CPU count)")
+                       help="worker processes of the local cluster (default: the CPU count; "
+                            "more than the CPU count is reduced to it)")
+    sweep.add_argument("--time-limit", default="1 h", metavar="TIME",
+                       help="wall time after which a run is stopped and listed with status "
+                            "time_limit, e.g. '30 min' (default: 1 h; 'none': no limit)")
     sweep.add_argument("--plots", action="store_true", help="also write voltage.png per run")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    _threads_option(sweep)
     return parser
 
 
@@ -69,7 +90,7 @@ class _Progress:
         self.last = now
         self.shown = True
         end = "" if sys.stderr.isatty() else "\n"   # redraw one line on a terminal only
-        print(f"\rstep {k + 1}/{self.n_steps} {step.mode}: t = {elapsed:10.1f} s, "
+        print(f"\rstep {k} (0..{self.n_steps - 1}) {step.mode}: t = {elapsed:10.1f} s, "
               f"V = {voltage:.4f} V, {capacity * 1e3:9.3f} uAh/cm2", end=end, file=sys.stderr)
 
     def close(self):
@@ -81,11 +102,23 @@ def _run(args):
     from .api import run
     from .case import load_case
 
+    time_limit = _time_limit(args.time_limit)
     case = load_case(args.case)
+    check_out_dir(args.out)
     progress = _Progress(case, args.quiet)
-    result = run(case, progress=progress)
+    try:
+        result = run(case, progress=progress, time_limit=time_limit)
+    except RunInterrupted as exc:
+        progress.close()
+        if exc.result is not None:
+            with _signals_ignored():
+                _write(exc.result, args.out)
+        kept = f"; results so far in {args.out}/" if exc.result is not None else ""
+        print(f"thinfilm: {exc.reason}{kept}", file=sys.stderr)
+        return _interrupt_status(exc.reason)
     progress.close()
-    written = result.write(args.out)
+    with _signals_ignored():
+        written = _write(result, args.out)
     for k, step in enumerate(result.summary["steps"]):
         print(f"step {k} {step['mode']:9s} {step['end_reason']:18s} "
               f"{step['capacity_mAh_cm2'] * 1e3:10.3f} uAh/cm2  "
@@ -96,6 +129,77 @@ def _run(args):
         print(f"thinfilm: {result.summary.get('message', 'the solver failed')}", file=sys.stderr)
         return EXIT_SOLVER_FAILED
     return 0
+
+
+def _write(result, out: Path):
+    try:
+        return result.write(out)
+    except OSError as exc:
+        raise _out_error(out, exc) from None
+
+
+def check_out_dir(out: Path, key: str = "--out") -> None:
+    """An output folder that exists as a writable folder, or can be created: checked before
+    the run, so that a bad --out costs nothing and writes nothing."""
+    out = Path(out)
+    if out.exists():
+        if not out.is_dir():
+            raise InputError(key, str(out), "a folder for the results (this is a file)")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise InputError(key, str(out), "a folder that can be written")
+        return
+    parent = out.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(key, str(out), f"a folder path ({parent} is a file)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(key, str(out), f"a folder that can be created ({parent} cannot be "
+                                        f"written)")
+
+
+def _out_error(out: Path, exc: OSError) -> InputError:
+    return InputError("--out", str(out), f"a folder the results can be written to "
+                                         f"({exc.strerror or type(exc).__name__})")
+
+
+def _interrupt_status(reason: str) -> int:
+    for number, text in SIGNAL_REASONS.items():
+        if reason == text:
+            return 128 + number
+    return EXIT_SOLVER_FAILED
+
+
+def _raise_interrupted(number, frame):
+    raise RunInterrupted(SIGNAL_REASONS[number])
+
+
+@contextlib.contextmanager
+def _signals_interrupt():
+    """SIGINT and SIGTERM raise RunInterrupted (the run keeps what it has)."""
+    with _handlers(_raise_interrupted):
+        yield
+
+
+@contextlib.contextmanager
+def _signals_ignored():
+    """While results are written, a second Ctrl-C must not leave them half done."""
+    with _handlers(signal.SIG_IGN):
+        yield
+
+
+@contextlib.contextmanager
+def _handlers(handler):
+    try:
+        previous = {n: signal.signal(n, handler) for n in SIGNAL_REASONS}
+    except ValueError:              # not the main thread (an embedding application): as is
+        yield
+        return
+    try:
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
 
 
 def _mesh(args):
@@ -109,13 +213,17 @@ def _mesh(args):
     from .results import write_atomic
 
     case = load_case(args.case)
+    check_out_dir(args.out)
     grid = build_grid(case)
     report = {"case": case.name, "architecture": case.architecture,
               "footprint_area_cm2": case.footprint_area * 1e4,
               **geometry_summary(grid, case.footprint_area), **quality(grid)}
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_grid(grid, args.out / "mesh.vtu")
-    write_atomic(args.out / "mesh.json", json.dumps(report, indent=2) + "\n")
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_grid(grid, args.out / "mesh.vtu")
+        write_atomic(args.out / "mesh.json", json.dumps(report, indent=2) + "\n")
+    except OSError as exc:
+        raise _out_error(args.out, exc) from None
     print(f"{report['n_cells']} cells ({', '.join(f'{n} {t}' for t, n in report['cell_types'].items())}), "
           f"AEF {report['aef']:.4f}, non-orthogonality max {report['max_non_orthogonality_deg']:.1f} deg "
           f"(mean {report['mean_non_orthogonality_deg']:.2f}), "
@@ -142,8 +250,15 @@ def _validate(args):
     workers = args.workers if args.workers is not None else validation.default_workers()
     if workers < 1:
         raise InputError("--workers", args.workers, "a whole number >= 1")
+    cores = os.cpu_count() or 1
+    if workers > cores:
+        print(f"thinfilm: --workers {workers} is more than the {cores} CPU cores: using "
+              f"{cores}", file=sys.stderr)
+        workers = cores
+    check_out_dir(args.out)
     result = validation.run_suite(args.out, root=args.root or validation.VALIDATION_DIR,
-                                  names=args.study, fast_only=args.fast, workers=workers)
+                                  names=args.study, fast_only=args.fast, workers=workers,
+                                  threads=args.n_threads)
     for r in result["records"]:
         print(f"{'pass' if r['passed'] else 'FAIL'}  {r['study']:14s} {r['quantity'][:60]:60s} "
               f"reported {validation._reported(r)}  model {r['model']:.4g}  "
@@ -167,19 +282,24 @@ def _sweep(args):
     def echo(line):
         print(f"thinfilm: {line}", file=sys.stderr)
 
+    time_limit = _time_limit(args.time_limit)
+    check_out_dir(args.out)
     try:
         table = sweep(args.sweep_file, args.out, workers=args.workers,
                       scheduler=args.scheduler, plots=args.plots, progress=not args.quiet,
-                      echo=echo)
+                      echo=echo, time_limit=time_limit, threads=args.n_threads)
     except InputError as exc:
         if exc.key in ("scheduler", "workers"):        # the options' names on this command
             raise InputError(f"--{exc.key}", exc.value, exc.expected) from None
         raise
-    except KeyboardInterrupt:
-        print(f"thinfilm: interrupted; finished runs are kept in {args.out}/runs/ and "
+    except OSError as exc:
+        raise _out_error(args.out, exc) from None
+    except KeyboardInterrupt as exc:
+        reason = exc.reason if isinstance(exc, RunInterrupted) else SIGNAL_REASONS[signal.SIGINT]
+        print(f"thinfilm: {reason}; finished runs are kept in {args.out}/runs/ and "
               f"{args.out}/results.csv lists the rest as not_run: run the same command "
               f"again to resume", file=sys.stderr)
-        return 130
+        return _interrupt_status(reason)
     if not args.quiet:
         for row in table:
             keys = "  ".join(f"{k}={row[k]}" for k in table.keys)
@@ -198,21 +318,42 @@ def _sweep(args):
     return EXIT_SOLVER_FAILED if failed else 0
 
 
+def _time_limit(text: str) -> float | None:
+    """--time-limit: a time such as '30 min' (a plain number is seconds), or 'none'."""
+    from .units import parse_quantity
+
+    if text.strip().lower() in ("none", "off"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = text
+    seconds = parse_quantity(value, "time", "--time-limit")
+    if not seconds > 0:
+        raise InputError("--time-limit", text, "a time greater than zero such as '30 min', "
+                                               "or none")
+    return seconds
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
-        if args.command == "run":
-            return _run(args)
-        if args.command == "mesh":
-            return _mesh(args)
-        if args.command == "validate":
-            return _validate(args)
-        if args.command == "sweep":
-            return _sweep(args)
-        return _materials(args)
+        with _signals_interrupt():
+            if args.command == "materials":
+                return _materials(args)
+            from .threads import limited_threads, threads
+
+            args.n_threads = threads(getattr(args, "threads", None))
+            with limited_threads(args.n_threads):
+                return {"run": _run, "mesh": _mesh, "validate": _validate,
+                        "sweep": _sweep}[args.command](args)
     except InputError as exc:
         print(f"thinfilm: invalid input: {exc}", file=sys.stderr)
         return EXIT_INVALID_INPUT
+    except KeyboardInterrupt as exc:          # outside a run: nothing to keep
+        reason = exc.reason if isinstance(exc, RunInterrupted) else SIGNAL_REASONS[signal.SIGINT]
+        print(f"thinfilm: {reason}", file=sys.stderr)
+        return _interrupt_status(reason)
     except SolverError as exc:
         print(f"thinfilm: {exc}", file=sys.stderr)
         return EXIT_SOLVER_FAILED

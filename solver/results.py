@@ -3,12 +3,17 @@
 import csv
 import io
 import json
+import math
 import os
-import tempfile
+import secrets
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+
+# the columns every time series has (DESIGN.md section 7), also when it has no rows
+BASE_COLUMNS = ("time_s", "step", "current_A", "voltage_V", "capacity_mAh_cm2",
+                "energy_mWh_cm2")
 
 
 class Result:
@@ -17,14 +22,14 @@ class Result:
     def __init__(self, summary: dict, rows: list[dict], snapshots=None, grid=None, model=None,
                  fields=None):
         self.summary = summary
-        self.columns = list(rows[0].keys()) if rows else []
+        self.columns = list(BASE_COLUMNS)
         for row in rows:
             for key in row:
                 if key not in self.columns:
                     self.columns.append(key)
         self.timeseries = {c: np.array([row.get(c, np.nan) for row in rows], dtype=float)
                            for c in self.columns}
-        self.timeseries["step"] = self.timeseries.get("step", np.array([])).astype(int)
+        self.timeseries["step"] = self.timeseries["step"].astype(int)
         self.snapshots = snapshots or []
         self.fields = fields or []
         self.grid = grid
@@ -40,20 +45,21 @@ class Result:
 
     # -------------------------------------------------------------- writers
     def write(self, out_dir) -> list[Path]:
+        """Write the result files; summary.json last, so that its presence marks a complete
+        set (a run killed while writing leaves no summary.json)."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        written = [
-            write_atomic(out / "timeseries.csv", self.timeseries_csv()),
-            write_atomic(out / "summary.json", json.dumps(self.summary, indent=2) + "\n"),
-        ]
+        (out / "summary.json").unlink(missing_ok=True)     # of an earlier run in `out`
         from .plots import voltage_figure_png
-        written.append(write_atomic(out / "voltage.png", voltage_figure_png(self)))
+        written = [write_atomic(out / "timeseries.csv", self.timeseries_csv()),
+                   write_atomic(out / "voltage.png", voltage_figure_png(self))]
         if self.grid is not None and self.grid.dim > 1:
             from .fields import write_vtu_series
             snapshots = sorted(self.fields + self.snapshots, key=lambda s: (s[0], s[1]))
             written += write_vtu_series(out, self.grid, self.model, snapshots)
         elif self.fields:
             written.append(write_atomic(out / "fields.csv", self.fields_csv()))
+        written.append(write_atomic(out / "summary.json", summary_json(self.summary)))
         return written
 
     def field_values(self, u) -> dict:
@@ -85,8 +91,7 @@ class Result:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(self.columns)
-        n = len(self.timeseries["time_s"]) if self.columns else 0
-        for r in range(n):
+        for r in range(len(self.timeseries["time_s"])):
             writer.writerow([_format(self.timeseries[c][r], c) for c in self.columns])
         return buffer.getvalue()
 
@@ -97,17 +102,38 @@ def _format(value, column):
     return repr(float(value))
 
 
+def summary_json(summary: dict) -> str:
+    """summary.json's text: strict JSON, a number that is not finite written as null (and
+    anything else JSON lacks, such as a date from a swept TOML value, as its text)."""
+    return json.dumps(_finite_or_none(summary), indent=2, allow_nan=False, default=str) + "\n"
+
+
+def _finite_or_none(value):
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def write_atomic(path: Path, content) -> Path:
-    """Write to a temporary file beside `path`, then rename: the file is complete or absent."""
+    """Write to a temporary file beside `path`, then rename: the file is complete or absent.
+
+    The file is created with mode 0666 less the umask, as open() would (mkstemp's 0600
+    would hide results from the group).
+    """
     path = Path(path)
-    mode = "wb" if isinstance(content, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    data = content if isinstance(content, bytes) else content.encode("utf-8")
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(fd, mode) as handle:
-            handle.write(content)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 

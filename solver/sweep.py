@@ -44,19 +44,23 @@ import signal
 import sys
 import tempfile
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from .case import MISSING
-from .errors import InputError, SolverError
-from .results import write_atomic
+from .errors import InputError, RunInterrupted, SolverError
+from .files import read_text
+from .results import summary_json, write_atomic
 
 SWEEP_KEYS = ("base", "grid")
 # after the swept keys, in this order (of the first discharge step; wall_time_s of the run)
 RESULT_COLUMNS = ("capacity_mAh_cm2", "energy_mWh_cm2", "mean_voltage_V", "end_reason",
                   "wall_time_s", "duration_s", "status", "message", "run_id")
-STATUSES = ("ok", "solver_failed", "invalid_input", "error", "not_run")
+STATUSES = ("ok", "solver_failed", "invalid_input", "error", "time_limit", "not_run")
+# A sweep validates its combinations as it runs them and lists each in results.csv: a
+# million would take half an hour to validate and a row each; beyond this, split the sweep.
+MAX_COMBINATIONS = 100_000
+DEFAULT_TIME_LIMIT = 3600.0      # s of wall time per run (`--time-limit`)
 
 _LEAF = None       # schema marker: a value, no keys below it
 
@@ -74,9 +78,10 @@ class SweepSpec:
     paths: list[tuple]
     values: list[list]
 
-    def combinations(self) -> list[dict]:
-        """Every combination as {key: value}, in product order (the last key varies fastest)."""
-        return [dict(zip(self.keys, combo)) for combo in itertools.product(*self.values)]
+    def combinations(self):
+        """Every combination as {key: value}, in product order (the last key varies
+        fastest), one at a time."""
+        return (dict(zip(self.keys, combo)) for combo in itertools.product(*self.values))
 
     def case_dict(self, settings: dict) -> dict:
         """The base case dict with the combination's values set."""
@@ -121,7 +126,7 @@ def load_sweep(path_or_dict, base_dir=None) -> SweepSpec:
         base_raw, case_dir, base_name = copy.deepcopy(base), folder, "<dict>"
     elif isinstance(base, str) and base.strip():
         base_path = folder / base
-        if not base_path.is_file():
+        if not base_path.exists():
             raise InputError("base", base, f"an existing case file, relative to the sweep "
                                            f"file (there is no file {base_path})")
         base_raw = _read_toml(base_path, "case file", key="base")
@@ -165,22 +170,10 @@ def load_sweep(path_or_dict, base_dir=None) -> SweepSpec:
 
 
 def _read_toml(path: Path, what: str, key: str | None = None) -> dict:
+    from .case import parse_toml
+
     name = key or str(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise InputError(name, str(path), f"an existing {what} (there is no such file)") from None
-    except IsADirectoryError:
-        raise InputError(name, str(path), f"a {what}, not a directory") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(name, f"{path.name}, byte {exc.start}",
-                         "a text file in UTF-8 encoding") from None
-    except OSError as exc:
-        raise InputError(name, str(path), f"a readable {what} ({exc.strerror})") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(name, str(path), f"valid TOML; the parser says: {exc}") from None
+    return parse_toml(read_text(path, name, what), path, key=name)
 
 
 def _flatten_grid(table: dict, prefix: str, out: dict) -> None:
@@ -346,21 +339,30 @@ def case_hash(raw: dict, base_dir: Path) -> str:
 # ------------------------------------------------------------------------------------------
 # one run (in a Dask worker)
 
-def run_case(case, plots: bool = False) -> dict:
+def run_case(case, plots: bool = False, time_limit: float | None = None,
+             threads: int = 1) -> dict:
     """Run a validated case; returns its summary and output files as bytes (picklable).
 
-    Never raises for a bad case or a solver failure: `status` says what happened.
+    Never raises for a bad case, a solver failure or a run beyond `time_limit` seconds:
+    `status` says what happened ("time_limit": stopped, nothing kept, runs again on resume).
     """
     from .api import run
+    from .threads import limited_threads
 
     out = {"status": "ok", "message": "", "summary": None, "files": {}}
     try:
-        result = run(case)
+        with limited_threads(threads):
+            result = run(case, time_limit=time_limit)
     except InputError as exc:        # e.g. a geometry the mesher cannot build
         out.update(status="invalid_input", message=str(exc))
         return out
     except SolverError as exc:
         out.update(status="solver_failed", message=str(exc))
+        return out
+    except RunInterrupted as exc:
+        if not exc.reason.startswith("time limit"):
+            raise                    # a signal in an in-process worker: stop the sweep
+        out.update(status="time_limit", message=exc.reason)
         return out
     except Exception as exc:  # noqa: BLE001 - one bad case must not take the sweep down
         out.update(status="error", message=f"{type(exc).__name__}: {exc}")
@@ -405,81 +407,150 @@ class SweepTable(list):
         self.invalid = invalid
 
 
+@dataclass
+class _Job:
+    """A valid combination to run: its validated case and identity."""
+    run_id: str
+    case: object
+    digest: str
+    settings: dict
+    raw: dict
+
+
+class _Progress:
+    """What a sweep has learnt so far: one entry per combination validated (in product
+    order), the outcomes by run id, what ran now and what was reused."""
+
+    def __init__(self, spec, out: Path):
+        self.spec = spec
+        self.out = out
+        self.entries = []        # {"settings", "id" (None: invalid), "message"}
+        self.done = {}           # run id -> outcome {"status", "summary", "message"}
+        self.ran = []
+        self.reused = []
+        self.first_error = None
+        self.n_invalid = 0
+        self.written = 0.0       # when results.csv was last written
+
+    def table(self) -> SweepTable:
+        """results.csv's rows: the combinations validated so far, then those not reached
+        yet (status not_run)."""
+        rows, invalid = [], []
+        for index, entry in enumerate(self.entries):
+            if entry["id"] is None:
+                invalid.append(index)
+            rows.append(result_row(entry["settings"], self.done.get(entry["id"]),
+                                   entry["id"], entry["message"]))
+        later = itertools.islice(self.spec.combinations(), len(self.entries), None)
+        rows += [result_row(settings, None, None, status="not_run") for settings in later]
+        columns = list(self.spec.keys) + list(RESULT_COLUMNS)
+        return SweepTable(rows, list(self.spec.keys), columns, self.out, list(self.ran),
+                          list(self.reused), invalid)
+
+    def write(self, every: float = 0.0) -> SweepTable | None:
+        """Rewrite results.csv (atomically), at most once per `every` seconds."""
+        now = time.monotonic()
+        if now - self.written < every:
+            return None
+        table = self.table()
+        write_atomic(self.out / "results.csv", results_csv(table))
+        self.written = now
+        return table
+
+
+def _jobs(spec, progress: _Progress, runs_dir: Path, echo):
+    """The combinations to run, validated one at a time as the runs need them (a sweep of
+    many combinations neither waits for all of them to validate nor holds their cases);
+    invalid ones and runs already complete in `runs_dir` are recorded in `progress`."""
+    from .case import case_from_dict
+
+    seen = set()
+    for index, settings in enumerate(spec.combinations()):
+        raw = spec.case_dict(settings)
+        try:
+            case = case_from_dict(raw, spec.base_dir, source=spec.base_name)
+        except InputError as exc:
+            progress.first_error = progress.first_error or (settings, exc)
+            progress.n_invalid += 1
+            progress.entries.append({"settings": settings, "id": None, "message": str(exc)})
+            echo(f"case {index} ({_describe(settings)}) is invalid and will not run: {exc}")
+            continue
+        digest = case_hash(raw, spec.base_dir)
+        run_id = digest[:16]
+        progress.entries.append({"settings": settings, "id": run_id, "message": ""})
+        if run_id in seen:
+            continue
+        seen.add(run_id)
+        summary = _complete_run(runs_dir / run_id, digest)
+        if summary is not None:
+            progress.done[run_id] = {"status": _status_of(summary), "summary": summary,
+                                     "message": summary.get("message", "")}
+            progress.reused.append(run_id)
+            continue
+        yield _Job(run_id, case, digest, settings, raw)
+
+
 def sweep(path_or_dict, out, workers: int | None = None, scheduler=None, plots: bool = False,
-          progress: bool = False, echo=None, base_dir=None) -> SweepTable:
+          progress: bool = False, echo=None, base_dir=None,
+          time_limit: float | None = DEFAULT_TIME_LIMIT, threads: int = 1) -> SweepTable:
     """Run a sweep file (or its dict) into folder `out`; returns the rows of results.csv.
 
     workers: worker processes of the local Dask cluster (default: the CPU count, at most
-    the number of runs to do). scheduler: the address of a running Dask scheduler
-    ("tcp://host:8786"), or a `distributed.Client` to use (left open). plots: also write
-    voltage.png in each run folder. progress: a progress bar on stderr (a terminal only).
-    echo: a function taking a line of text, told of invalid combinations before the runs.
+    the number of runs to do; more than the CPU count is reduced to it, with a line to
+    `echo`). scheduler: the address of a running Dask scheduler ("tcp://host:8786"), or a
+    `distributed.Client` to use (left open). plots: also write voltage.png in each run
+    folder. progress: a progress bar on stderr (a terminal only). echo: a function taking a
+    line of text, told of invalid combinations. time_limit: seconds of wall time after which
+    a run stops with status "time_limit" (None: no limit). threads: BLAS threads per run.
 
-    Raises InputError (before anything runs) for a bad sweep file or when no combination
-    is a valid case; an invalid combination among valid ones becomes an "invalid_input" row.
+    Combinations are validated as the runs need them, and results.csv is rewritten as runs
+    finish (at most once a second) and at the end, also on an interruption. Raises
+    InputError before anything runs for a bad sweep file, a sweep of more than
+    MAX_COMBINATIONS combinations, or when no combination is a valid case; an invalid
+    combination among valid ones becomes an "invalid_input" row.
     """
     spec = load_sweep(path_or_dict, base_dir=base_dir)
+    echo = echo or (lambda line: None)
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                 or workers < 1):
         raise InputError("workers", workers, "a whole number >= 1")
     if workers is not None and scheduler is not None:
         raise InputError("workers", workers, "no worker count with a scheduler (the cluster "
                                              "has its own workers)")
+    cores = os.cpu_count() or 1
+    if workers is not None and workers > cores:
+        echo(f"--workers {workers} is more than the {cores} CPU cores: using {cores}")
+        workers = cores
+    if time_limit is not None and not (isinstance(time_limit, (int, float))
+                                       and time_limit > 0):
+        raise InputError("time_limit", time_limit, "a time greater than zero, or none")
+    if len(spec) > MAX_COMBINATIONS:
+        sizes = " x ".join(str(len(v)) for v in spec.values)
+        raise InputError("grid", f"{len(spec)} combinations ({sizes})",
+                         f"a sweep of at most {MAX_COMBINATIONS} combinations; split it, or "
+                         f"sweep fewer values")
     out = Path(out)
     runs_dir = out / "runs"
-    echo = echo or (lambda line: None)
-
-    # validate every combination before anything runs
-    from .case import case_from_dict
-
-    combos = spec.combinations()
-    entries = []            # per row: settings, run id (None: invalid), message
-    jobs = {}               # run id -> (Case, sha256 of the case, settings, case dict)
-    first_error = None
-    for index, settings in enumerate(combos):
-        raw = spec.case_dict(settings)
-        try:
-            case = case_from_dict(raw, spec.base_dir, source=spec.base_name)
-        except InputError as exc:
-            first_error = first_error or (settings, exc)
-            entries.append({"settings": settings, "id": None, "message": str(exc)})
-            continue
-        digest = case_hash(raw, spec.base_dir)
-        run_id = digest[:16]
-        entries.append({"settings": settings, "id": run_id, "message": ""})
-        jobs.setdefault(run_id, (case, digest, settings, raw))
-    if not jobs:
-        settings, exc = first_error
-        raise InputError(exc.key, exc.value, f"{exc.expected} (no combination of the sweep "
-                                             f"is a valid case; the first is "
-                                             f"{_describe(settings)})")
-    for index, entry in enumerate(entries):
-        if entry["id"] is None:
-            echo(f"case {index} ({_describe(entry['settings'])}) is invalid and will not run: "
-                 f"{entry['message']}")
-
-    done = {}                                   # run id -> outcome dict (status, summary)
-    for run_id, (_, digest, _, _) in jobs.items():
-        summary = _complete_run(runs_dir / run_id, digest)
-        if summary is not None:
-            done[run_id] = {"status": _status_of(summary), "summary": summary,
-                            "message": summary.get("message", "")}
-    reused = list(done)
-    todo = [run_id for run_id in jobs if run_id not in done]
-    ran = []
+    state = _Progress(spec, out)
+    jobs = _jobs(spec, state, runs_dir, echo)
+    first = next(jobs, None)
     client = cluster = None
     try:
-        if todo:         # connect first: a wrong address is an input error, nothing written
-            client, cluster = _connect(scheduler, workers or max(1, min(os.cpu_count() or 1,
-                                                                       len(todo))))
+        if first is not None:   # connect first: a wrong address is an input error, nothing written
+            client, cluster = _connect(scheduler, workers or max(1, min(cores, len(spec))))
+        elif not state.done:
+            settings, exc = state.first_error
+            raise InputError(exc.key, exc.value, f"{exc.expected} (no combination of the "
+                                                 f"sweep is a valid case; the first is "
+                                                 f"{_describe(settings)})")
         runs_dir.mkdir(parents=True, exist_ok=True)
         try:
-            if todo:
-                _run_on_dask(client, todo, jobs, runs_dir, done, ran, plots, progress,
-                             len(reused))
+            if first is not None:
+                _run_on_dask(client, itertools.chain([first], jobs), state, runs_dir,
+                             dict(plots=plots, time_limit=time_limit, threads=threads),
+                             show=progress)
         finally:  # also on Ctrl-C: the table of what is there, unfinished runs "not_run"
-            table = _table(spec, entries, done, out, ran, reused)
-            write_atomic(out / "results.csv", results_csv(table))
+            table = state.write()
     finally:
         if client is not None and client is not scheduler:
             client.close()
@@ -514,32 +585,48 @@ def _connect(scheduler, n_workers):
         raise
 
 
-def _run_on_dask(client, todo, jobs, runs_dir, done, ran, plots, show, n_reused):
+def _run_on_dask(client, jobs, state: _Progress, runs_dir: Path, options: dict, show: bool):
+    """Submit the jobs, a few per worker at a time, and record each run as it finishes:
+    its folder, then results.csv (at most once a second)."""
     from distributed import as_completed
 
-    bar = _Bar(len(todo) + n_reused, n_reused, enabled=show and sys.stderr.isatty())
+    window = 2 * max(1, sum(client.nthreads().values()))
+    bar = _Bar(len(state.spec), len(state.reused), enabled=show and sys.stderr.isatty())
     futures = {}
+
+    def submit():
+        job = next(jobs, None)
+        if job is None:
+            return None
+        future = client.submit(run_case, job.case, key=f"thinfilm-run-{job.run_id}",
+                               pure=False, **options)
+        futures[future] = job
+        return future
+
     try:
-        for run_id in todo:
-            case = jobs[run_id][0]
-            future = client.submit(run_case, case, plots, key=f"thinfilm-run-{run_id}",
-                                   pure=False)
-            futures[future] = run_id
+        running = as_completed([f for f in (submit() for _ in range(window)) if f is not None])
         bar.draw()
-        for future in as_completed(list(futures)):
-            run_id = futures.pop(future)
+        for future in running:
+            job = futures.pop(future)
             try:
                 outcome = future.result()
+            except RunInterrupted:
+                raise
             except Exception as exc:  # noqa: BLE001 - e.g. a worker that died
                 outcome = {"status": "error", "message": f"{type(exc).__name__}: {exc}",
                            "summary": None, "files": {}}
             if outcome["summary"] is not None and outcome["status"] in ("ok", "solver_failed"):
-                _, digest, settings, raw = jobs[run_id]
-                _write_run(runs_dir / run_id, outcome, run_id, digest, settings, raw)
+                _write_run(runs_dir / job.run_id, outcome, job.run_id, job.digest,
+                           job.settings, job.raw)
             outcome.pop("files", None)
-            done[run_id] = outcome
-            ran.append(run_id)
-            bar.step(outcome["status"] != "ok")
+            state.done[job.run_id] = outcome
+            state.ran.append(job.run_id)
+            bar.step(len(state.ran) + len(state.reused) + state.n_invalid,
+                     outcome["status"] != "ok")
+            state.write(every=1.0)
+            following = submit()
+            if following is not None:
+                running.add(following)
     finally:
         bar.close()
         if futures:                    # interrupted: the runs not finished are dropped
@@ -568,7 +655,7 @@ def _write_run(folder: Path, outcome: dict, run_id, digest, settings, raw) -> No
     summary = dict(outcome["summary"])
     summary["sweep"] = {"run_id": run_id, "case_sha256": digest,
                         "parameters": settings}
-    write_atomic(folder / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+    write_atomic(folder / "summary.json", summary_json(summary))
 
 
 def _complete_run(folder: Path, digest: str):
@@ -594,18 +681,21 @@ def _describe(settings: dict) -> str:
     return ", ".join(f"{k} = {v!r}" for k, v in settings.items())
 
 
-def result_row(settings: dict, outcome: dict | None, run_id=None, message="") -> dict:
+def result_row(settings: dict, outcome: dict | None, run_id=None, message="",
+               status=None) -> dict:
     """One row of results.csv from a run's outcome: the first discharge step's numbers.
 
     No discharge step in the summary: a failed run reports its failed step
     (end_reason solver_failed); a finished one leaves the numbers empty with end_reason
-    "no_discharge_step".
+    "no_discharge_step". Without an outcome the row is "not_run" (a valid case not run
+    yet, or a combination not reached) or "invalid_input" (no run id); `status` says which
+    when given.
     """
     row = dict(settings)
     row.update({c: None for c in RESULT_COLUMNS})
     row["run_id"] = run_id
     if outcome is None:
-        status = "invalid_input" if run_id is None else "not_run"
+        status = status or ("invalid_input" if run_id is None else "not_run")
         row.update(status=status, end_reason=status, message=message or None)
         return row
     status, summary = outcome["status"], outcome.get("summary")
@@ -626,17 +716,6 @@ def result_row(settings: dict, outcome: dict | None, run_id=None, message="") ->
                  "duration_s"):
         row[name] = chosen.get(name)
     return row
-
-
-def _table(spec, entries, done, out, ran, reused) -> SweepTable:
-    rows, invalid = [], []
-    for index, entry in enumerate(entries):
-        if entry["id"] is None:
-            invalid.append(index)
-        rows.append(result_row(entry["settings"], done.get(entry["id"]), entry["id"],
-                               entry["message"]))
-    columns = list(spec.keys) + [c for c in RESULT_COLUMNS]
-    return SweepTable(rows, list(spec.keys), columns, out, list(ran), list(reused), invalid)
 
 
 def results_csv(table: SweepTable) -> str:
@@ -670,8 +749,9 @@ class _Bar:
         self.running = None
         self.first = done
 
-    def step(self, failed):
-        self.done += 1
+    def step(self, done, failed):
+        """`done` combinations settled (run, reused or invalid); the last run `failed`."""
+        self.done = done
         self.failed += bool(failed)
         self.draw()
 

@@ -38,9 +38,15 @@ DIMENSIONS = {
     "molar_mass": ("kg/mol", "a molar mass such as '6.94 g/mol'"),
     "molar_volume": ("m^3/mol", "a molar volume such as '13 cm^3/mol'"),
     "molar_energy": ("J/mol", "an activation energy such as '0.55 eV' or '50 kJ/mol'"),
+    "volumetric_rate_constant": ("m^3/(mol*s)",
+                                 "a second-order rate constant such as '1e-8 m^3/(mol*s)'"),
 }
 
-_NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
+# a number at the start of a (stripped) quantity string; the rest is its unit
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+# No quantity needs more characters than this ("1.76e-11 cm^2/s", "1e-8 m^3/(mol*s)"); a
+# longer string is refused before parsing (pint's unit parsing grows quadratically with it).
+MAX_QUANTITY_LENGTH = 100
 
 
 @lru_cache(maxsize=1)
@@ -69,13 +75,17 @@ def parse_quantity(value, dimension: str, key: str) -> float:
         return _finite(key, float(value), value)
     if not isinstance(value, str):
         raise InputError(key, value, described)
-    match = _NUMBER_UNIT.match(value)
+    if len(value) > MAX_QUANTITY_LENGTH:
+        raise InputError(key, value, f"{described}, in at most {MAX_QUANTITY_LENGTH} "
+                                     f"characters")
+    text = value.strip()
+    match = _NUMBER.match(text)
     if match is None:
-        if value.strip().lower() in ("nan", "inf", "+inf", "-inf", "infinity"):
+        if text.lower() in ("nan", "inf", "+inf", "-inf", "infinity"):
             raise InputError(key, value, "a finite number")
         raise InputError(key, value, described)
-    number = _finite(key, float(match.group(1)), value)
-    unit = match.group(2)
+    number = _finite(key, float(match.group(0)), value)
+    unit = text[match.end():].strip()
     if not unit:
         return number
     ureg = _registry()
@@ -86,9 +96,12 @@ def parse_quantity(value, dimension: str, key: str) -> float:
     if dimension == "molar_energy" and quantity.check("[energy]"):
         quantity = quantity * ureg.Quantity(AVOGADRO, "1/mol")
     try:
-        return float(quantity.to(si_unit).magnitude)
+        si = float(quantity.to(si_unit).magnitude)
     except Exception:
         raise InputError(key, value, described) from None
+    if not math.isfinite(si):          # finite as written, out of range in SI ("1e308 km")
+        raise InputError(key, value, f"{described}, finite in SI units")
+    return si
 
 
 def _pint_spelling(unit: str, dimension: str) -> str:

@@ -242,9 +242,10 @@ def apply_settings(raw: dict, settings: dict) -> dict:
 
 def _execute_run(job):
     """Run one case (in a worker). Returns a small picklable dict."""
-    study, name, case_path, settings, may_skip = job
+    study, name, case_path, settings, may_skip, threads = job
     from .api import run
     from .case import case_from_dict, load_case
+    from .threads import limited_threads
 
     started = time.perf_counter()
     out = {"study": study, "run": name, "status": "ok", "message": "", "summary": None,
@@ -255,7 +256,8 @@ def _execute_run(job):
             case = case_from_dict(apply_settings(case.raw, settings), case.path.parent,
                                   source=str(case_path))
         out["layers"] = {layer.name: layer.thickness for layer in case.layers}
-        result = run(case)
+        with limited_threads(threads):
+            result = run(case)
     except InputError as exc:
         # a feature the solver does not have yet is a skip, a broken study case an error
         out.update(status="skipped" if may_skip else "error",
@@ -555,11 +557,12 @@ def select_studies(root=VALIDATION_DIR, names=None, fast_only=False) -> list[Stu
 
 
 def run_suite(out_dir, root=VALIDATION_DIR, names=None, fast_only=False,
-              workers=DEFAULT_WORKERS, plots=True) -> dict:
-    """Run the studies, write validation.json and report.md (+ PNG plots) to `out_dir`."""
+              workers=DEFAULT_WORKERS, plots=True, threads=1) -> dict:
+    """Run the studies, write validation.json and report.md (+ PNG plots) to `out_dir`;
+    each run on `threads` BLAS threads."""
     started = time.perf_counter()
     studies = select_studies(root, names, fast_only)
-    jobs = [(s.name, r.name, str(r.case), r.set, r.skip_on_input_error)
+    jobs = [(s.name, r.name, str(r.case), r.set, r.skip_on_input_error, threads)
             for s in studies for r in s.runs.values()]
     outputs = _run_jobs(jobs, workers)
     by_study = {s.name: {} for s in studies}
@@ -759,11 +762,9 @@ def study_figure_png(study: Study, runs: dict, records: list) -> bytes | None:
     """Overlay plot of one study: model discharge curves with the reported capacities and
     voltages marked on them (left, when the study has runs), and model/reported with the
     tolerance band for every comparison (right)."""
-    import io
-
     from matplotlib import colormaps
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+
+    from .plots import new_figure, png_bytes
 
     if not records and not runs:
         return None
@@ -771,8 +772,7 @@ def study_figure_png(study: Study, runs: dict, records: list) -> bytes | None:
     panels = (1 if ok_runs else 0) + (1 if records else 0)
     if panels == 0:
         return None
-    fig = Figure(figsize=(6.4 * panels, 4.8))
-    FigureCanvasAgg(fig)
+    fig = new_figure(6.4 * panels, 4.8, dpi=110)
     axes = list(fig.subplots(1, panels, squeeze=False)[0])
     if ok_runs:
         ax = axes.pop(0)
@@ -834,9 +834,7 @@ def study_figure_png(study: Study, runs: dict, records: list) -> bytes | None:
         ax.legend(fontsize=7, loc="best")
     fig.suptitle(textwrap.fill(f"{study.name}: {study.title}", 110), fontsize=9)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    return buffer.getvalue()
+    return png_bytes(fig)
 
 
 def suite_summary_line(result) -> str:

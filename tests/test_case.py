@@ -649,7 +649,9 @@ def test_trench_case_loads_in_si_units_with_defaults():
 
 
 def test_trench_in_3d_and_plain_si_numbers():
-    case = build(structured("trench", width=4e-6, depth=3e-6, pitch="0.02 mm", dimension=3))
+    data = structured("trench", width=4e-6, depth=3e-6, pitch="0.02 mm", dimension=3)
+    data["mesh"] = {"cells_per_layer": 4}     # 20 would need about 2.7e6 cells: refused
+    case = build(data)
     assert case.trench.dimension == 3
     assert case.trench.length == pytest.approx(20e-6)        # default: one pitch
     assert case.trench.width == 4e-6 and case.trench.depth == 3e-6

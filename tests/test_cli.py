@@ -61,8 +61,8 @@ BAD_CASES = {
     "below absolute zero": ('temperature = "25 degC"', 'temperature = "-300 degC"',
                             "cell.temperature"),
     "toml syntax": ('name = "Li | LiPON', 'name = "Li | LiPON\n', "case.toml"),
-    "missing ocv table": ("[mesh]", '[materials.LiCoO2]\nocv = "no_such_file.csv"\n\n[mesh]',
-                          "materials.LiCoO2.ocv"),
+    "missing ocv table": ("[mesh]", '[materials.LiCoO2_003]\nocv = "no_such_file.csv"\n\n[mesh]',
+                          "materials.LiCoO2_003.ocv"),
 }
 
 

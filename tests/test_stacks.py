@@ -26,8 +26,10 @@ def stack(n_cells=3, variations=(), protocol=None, cells=8):
     data = case_dict("bipolar_3cell_li_lipon_lco.toml")
     data["cell"]["bipolar"] = {"n_cells": n_cells, "variations": list(variations)}
     data["mesh"]["cells_per_layer"] = cells
-    if protocol is not None:
-        data["protocol"] = protocol
+    if protocol is None:          # the shipped 3-cell protocol, per cell: 3.0 V and 4.2 V
+        protocol = [{"mode": "discharge", "c_rate": 1, "until_voltage": f"{3.0 * n_cells} V"},
+                    {"mode": "charge", "c_rate": 1, "until_voltage": f"{4.2 * n_cells} V"}]
+    data["protocol"] = protocol
     return data
 
 

@@ -149,7 +149,7 @@ def test_product_size_order_and_cases(tmp_path):
             "cell.layers.cathode.thickness": ["0.5 um", "1 um"],
             "protocol.0.c_rate": [0.5, 1, 2, 5]}
     spec = load_sweep(_sweep_file(tmp_path, grid))
-    combos = spec.combinations()
+    combos = list(spec.combinations())
     assert len(combos) == len(spec) == 24
     assert combos[0] == {"materials.LiPON.conductivity": "1e-6 S/cm",
                          "cell.layers.cathode.thickness": "0.5 um", "protocol.0.c_rate": 0.5}

@@ -15,8 +15,6 @@ to the case file's directory for overrides. Values are parsed into SI once, here
 
 from __future__ import annotations
 
-import math
-import re
 import textwrap
 import tomllib
 from dataclasses import dataclass
@@ -25,8 +23,9 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..units import DIMENSIONS, FARADAY, parse_quantity
-from .schema import (CHOICE, DISPLAY_UNITS, EXTRA_DIMENSIONS, KINDS, KINETICS, PARAMETERS,
-                     QUANTITY_OR_TABLE, RANGE, TABLE, Spec)
+from .schema import (CHOICE, DEFAULT_TEMPERATURE_RANGE, DEFAULT_TEMPERATURE_SOURCE,
+                     DISPLAY_UNITS, KINDS, KINETICS, PARAMETERS, QUANTITY_OR_TABLE, RANGE,
+                     TABLE, Spec, plausible)
 from .table import Table, read_table
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -172,6 +171,9 @@ def load_material(name, overrides=None, base_dir=None, key: str = "materials") -
                     if other != param:
                         parameters.pop(other, None)
 
+    parameters.setdefault("temperature_range", Parameter(
+        "temperature_range", DEFAULT_TEMPERATURE_RANGE, DEFAULT_TEMPERATURE_SOURCE,
+        "temperature"))
     material = Material(name, kind, str(data.get("description", "")).strip(), parameters, path)
     _check_complete(material, file_key)
     return material
@@ -186,15 +188,17 @@ def _parse_value(raw, spec: Spec, key: str, folder: Path):
             raise InputError(key, raw, f"one of: {', '.join(spec.choices)}")
         return raw
     if spec.form == RANGE:
+        ends = "x_min, x_max" if spec.dimension == "dimensionless" else "low, high"
         if (not isinstance(raw, (list, tuple)) or len(raw) != 2):
-            raise InputError(key, raw, "two numbers [x_min, x_max]")
+            raise InputError(key, raw, f"two numbers [{ends}]")
         low, high = (_quantity(v, spec.dimension, key) for v in raw)
         for v in (low, high):
-            problem = spec.check(v)
+            problem = spec.check(v) or plausible(spec.dimension, v, v)
             if problem:
-                raise InputError(key, raw, f"two numbers [x_min, x_max], each {problem}")
+                raise InputError(key, raw, f"two numbers [{ends}], each {problem}")
         if not low < high:
-            raise InputError(key, raw, "two numbers [x_min, x_max] with x_min < x_max")
+            first, second = ends.split(", ")
+            raise InputError(key, raw, f"two numbers [{ends}] with {first} < {second}")
         return (low, high)
     if isinstance(raw, str) and raw.strip().lower().endswith(".csv"):
         if spec.form not in (TABLE, QUANTITY_OR_TABLE):
@@ -209,7 +213,7 @@ def _parse_value(raw, spec: Spec, key: str, folder: Path):
         raise InputError(key, raw, "a table file 'NAME.csv' (CSV: header line, then rows "
                                    "stoichiometry,value)")
     value = _quantity(raw, spec.dimension, key)
-    problem = spec.check(value)
+    problem = spec.check(value) or plausible(spec.dimension, value, value)
     if problem:
         raise InputError(key, raw, f"{_described(spec.dimension)}: {problem}")
     return value
@@ -222,14 +226,18 @@ def _check_table(table: Table, spec: Spec, key: str) -> None:
         raise InputError(key, shown, f"a table over stoichiometries between 0 and 1 "
                                      f"(it spans {low:g} to {high:g})")
     if spec.dimension == "voltage":
-        if not table.is_strictly_decreasing():
-            raise InputError(key, shown, "an OCV table strictly decreasing in stoichiometry "
-                                         "(the potential vs Li/Li+ falls as Li is inserted)")
-        if table.y.min() <= 0 or table.y.max() > 6:
+        if not table.is_non_increasing():
+            raise InputError(key, shown, "an OCV table that does not rise with stoichiometry "
+                                         "(the potential vs Li/Li+ falls, or stays flat, as Li "
+                                         "is inserted)")
+        if table.y.min() < 0 or table.y.max() > 6:
             raise InputError(key, shown, "an OCV table with potentials between 0 and 6 V")
     elif spec.rule == "positive" and table.y.min() <= 0:
         raise InputError(key, shown, f"a table of {_described(spec.dimension)} values "
                                      f"greater than zero")
+    problem = plausible(spec.dimension, float(table.y.min()), float(table.y.max()))
+    if problem:
+        raise InputError(key, shown, f"a table of {problem}")
 
 
 def _check_complete(material: Material, key: str) -> None:
@@ -253,41 +261,12 @@ def _check_complete(material: Material, key: str) -> None:
                              f"[{t_low:g}, {t_high:g}]")
 
 
-_NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
-
-
 def _quantity(raw, dimension: str, key: str) -> float:
-    if dimension in DIMENSIONS:
-        return parse_quantity(raw, dimension, key)
-    si_unit, described = EXTRA_DIMENSIONS[dimension]
-    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-        raise InputError(key, raw, described)
-    if isinstance(raw, (int, float)):
-        if not math.isfinite(raw):
-            raise InputError(key, raw, "a finite number")
-        return float(raw)
-    match = _NUMBER_UNIT.match(raw)
-    if match is None:
-        raise InputError(key, raw, described)
-    number = float(match.group(1))
-    if not math.isfinite(number):
-        raise InputError(key, raw, "a finite number")
-    unit = match.group(2)
-    if not unit:
-        return number
-    from ..units import _registry  # the project's one pint registry
-
-    ureg = _registry()
-    try:
-        return float(ureg.Quantity(number, unit.replace("^", "**")).to(si_unit).magnitude)
-    except Exception:
-        raise InputError(key, raw, described) from None
+    return parse_quantity(raw, dimension, key)
 
 
 def _described(dimension: str) -> str:
-    if dimension in DIMENSIONS:
-        return DIMENSIONS[dimension][1]
-    return EXTRA_DIMENSIONS[dimension][1]
+    return DIMENSIONS[dimension][1]
 
 
 # ------------------------------------------------------------------------------------------
@@ -342,6 +321,9 @@ def format_value(value, dimension: str) -> str:
         return (f"table {source}: {len(value)} points, x {low:g}..{high:g}, "
                 f"{value.columns[1]} {value.y.min() / y_factor:.4g}..{value.y.max() / y_factor:.4g}"
                 f" {y_unit}".rstrip())
+    if isinstance(value, tuple) and dimension == "temperature":
+        low, high = value
+        return f"{low:.6g}..{high:.6g} K ({low - 273.15:.6g}..{high - 273.15:.6g} degC)"
     if isinstance(value, tuple):
         return "[" + ", ".join(f"{v:g}" for v in value) + "]"
     if isinstance(value, str):

@@ -44,6 +44,22 @@ class Spec:
         return None
 
 
+# The temperatures a material's data hold for, when its file declares none: -50 to 200 degC.
+# The library's transport and kinetic values are measured at or near room temperature and
+# reach other temperatures only through Arrhenius laws, whose activation energies were
+# measured over about -30 to 150 degC (LiPON: -26 to 140 degC, Yu et al. 1997). From 25 degC
+# to -50 degC LiPON's 0.55 eV divides its conductivity by 1300, to 200 degC it multiplies it
+# by 2700; beyond that the numbers are extrapolations the data cannot support (and at tens
+# of kelvin exp(-Ea/RT) underflows: 25 K makes LiPON an insulator of 1e-90 S/cm). A
+# material whose data say more (or less) declares its own temperature_range.
+DEFAULT_TEMPERATURE_RANGE = (223.15, 473.15)     # K
+DEFAULT_TEMPERATURE_SOURCE = (
+    "library default (-50 to 200 degC): room-temperature data carried by Arrhenius laws "
+    "measured over about -30 to 150 degC; see solver/materials/schema.py")
+_TEMPERATURE_RANGE = Spec("temperature", RANGE, required=False,
+                          help="temperatures the data hold for [low, high]; a case outside "
+                               "the range of any of its materials is refused")
+
 # Kinetics: an intercalation electrode gives either a constant exchange current density or a
 # rate constant k with i0 = F k (c_max - c_s)^alpha_a c_s^alpha_c; a case's choice replaces the
 # library's (see load_material).
@@ -84,6 +100,7 @@ PARAMETERS: dict[str, dict[str, Spec]] = {
         "electronic_conductivity_activation_energy": Spec("molar_energy", required=False,
                                                           rule="non-negative"),
         "reference_temperature": Spec("temperature"),
+        "temperature_range": _TEMPERATURE_RANGE,
     },
     "electrolyte": {
         "conductivity": Spec("conductivity", help="ionic conductivity at the reference T"),
@@ -107,6 +124,7 @@ PARAMETERS: dict[str, dict[str, Spec]] = {
         "recombination_rate_constant": Spec("volumetric_rate_constant", required=False,
                                             help="k_r of Li+ + n- -> Li0; "
                                                  + _DISSOCIATION_HELP),
+        "temperature_range": _TEMPERATURE_RANGE,
     },
     "lithium_metal": {
         "exchange_current_density": Spec("current_density"),
@@ -117,18 +135,51 @@ PARAMETERS: dict[str, dict[str, Spec]] = {
         "electronic_conductivity": Spec("conductivity"),
         "density": Spec("density"),
         "molar_mass": Spec("molar_mass"),
+        "temperature_range": _TEMPERATURE_RANGE,
     },
     "collector": {
         "electronic_conductivity": Spec("conductivity"),
+        "temperature_range": _TEMPERATURE_RANGE,
     },
 }
 
-# Dimensions that solver.units does not know; parsed by the materials loader itself.
-# name -> (pint unit of the SI value, description)
-EXTRA_DIMENSIONS = {
-    "volumetric_rate_constant": ("m**3/(mol*s)",
-                                 "a second-order rate constant such as '1e-8 m^3/(mol*s)'"),
+# Where a material's value can lie, by dimension (SI): a value outside is a unit mistake or a
+# number no material has, and it would break the numbers downstream (1e308 S/m overflows a
+# flux to infinity, a Li density of 1e308 writes NaN). Bounds and their reasons:
+PLAUSIBLE = {
+    "conductivity": (1e-20, 1e9, "from below the best insulators (fused silica, about "
+                                 "1e-18 S/m) to above silver (6.3e7 S/m)"),
+    "diffusivity": (1e-30, 1e-4, "from less than an atomic distance a year to above "
+                                 "diffusion in gases (about 1e-5 m^2/s)"),
+    "concentration": (1e-3, 1e6, "up to above the atom density of any solid (diamond: "
+                                 "2.9e5 mol/m^3)"),
+    "current_density": (1e-12, 1e6, "up to 100 A/cm^2, far above any measured exchange "
+                                    "current density"),
+    "rate_constant": (1e-30, 1e-3, "up to an exchange current density of about 100 A/cm^2 "
+                                   "at solid concentrations"),
+    "area_resistance": (0.0, 1.0, "up to 10^4 ohm cm^2"),
+    "density": (100.0, 1e5, "from below lithium (534 kg/m^3) to above osmium "
+                            "(22 590 kg/m^3)"),
+    "molar_mass": (1e-3, 1.0, "from hydrogen to 1 kg/mol"),
+    "molar_energy": (0.0, 3e5, "up to about 3 eV (ion-hopping barriers are below 1.5 eV; "
+                               "at 3 eV, 75 K of cooling divides a value by e^135)"),
+    "temperature": (100.0, 1000.0, "100 to 1000 K"),
+    "volumetric_rate_constant": (0.0, 1e3, "up to 1e3 m^3/(mol s), beyond the diffusion "
+                                           "limit of ion recombination"),
+    "voltage": (0.0, 6.0, "0 to 6 V vs Li/Li+ (no lithium electrode lies outside)"),
 }
+
+
+def plausible(dimension: str, low: float, high: float) -> str | None:
+    """None if values from `low` to `high` lie within PLAUSIBLE for the dimension, else what
+    is expected."""
+    if dimension not in PLAUSIBLE:
+        return None
+    lo, hi, why = PLAUSIBLE[dimension]
+    if low < lo or high > hi:
+        return f"a value from {lo:g} to {hi:g} in SI units ({why})"
+    return None
+
 
 # how each dimension is shown to people: (unit label, SI value per shown unit)
 DISPLAY_UNITS = {

@@ -10,8 +10,10 @@ holds its end value: a trend over decades is not continued past the data that sh
 exponential extrapolation of the LiCoO2 diffusivity past its last point at x = 0.933 made
 the film ~2x faster at x = 0.99 than anything measured).
 
-Table files are CSV: '#' lines are comments (they carry the source of the data), the first
-other line is a header naming the two columns, then one row "x,y" per point, in SI units.
+Table files are CSV: '#' lines are comments (they carry the source of the data), an optional
+header line names the two columns, then one row "x,y" per point, in SI units (PyBaMM's data
+files, with comments and no header, read as they are). Any x strictly increasing and any
+finite y can be interpolated: flat stretches (equal consecutive y) are kept flat.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 from scipy.interpolate import CubicHermiteSpline, PchipInterpolator
 
 from ..errors import InputError
+from ..files import read_text
 
 
 class Table:
@@ -116,6 +119,9 @@ class Table:
     def is_strictly_decreasing(self) -> bool:
         return bool(np.all(np.diff(self.y) < 0))
 
+    def is_non_increasing(self) -> bool:
+        return bool(np.all(np.diff(self.y) <= 0))
+
     def is_strictly_increasing(self) -> bool:
         return bool(np.all(np.diff(self.y) > 0))
 
@@ -183,15 +189,16 @@ class Antiderivative:
 
 
 def read_table(path: Path, key: str, *, log: bool = False, name: str | None = None) -> Table:
-    """Read a two-column CSV table; every problem is an InputError naming `key` and the path."""
+    """Read a two-column CSV table; every problem is an InputError naming `key` and the path.
+
+    Lines starting with '#' are comments; an optional header of two column names may come
+    first (without one, as in PyBaMM's data files, the columns are named by the last comment
+    of two comma-separated parts, else "x" and "y"). Messages name the line and never show
+    its content: a table path may point at any file.
+    """
     path = Path(path)
     shown = str(path)
-    if not path.is_file():
-        raise InputError(key, shown, "an existing table file (CSV: header line, then rows x,y)")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(key, shown, f"a readable UTF-8 CSV file ({exc})") from None
+    text = read_text(path, key, "table file (CSV: rows x,y)")
 
     notes: list[str] = []
     header: tuple[str, str] | None = None
@@ -205,24 +212,35 @@ def read_table(path: Path, key: str, *, log: bool = False, name: str | None = No
             notes.append(line.lstrip("#").strip())
             continue
         cells = [c.strip() for c in line.split(",")]
-        if header is None:
-            if len(cells) != 2 or _is_number(cells[0]):
-                raise InputError(key, shown, f"a CSV whose first non-comment line is a header "
-                                             f"of two column names (line {number}: {raw!r})")
+        numeric = len(cells) == 2 and _is_number(cells[0]) and _is_number(cells[1])
+        if not numeric and header is None and not xs and len(cells) == 2:
             header = (cells[0], cells[1])
             continue
-        if len(cells) != 2 or not (_is_number(cells[0]) and _is_number(cells[1])):
-            raise InputError(key, shown, f"rows of two finite numbers 'x,y' "
-                                         f"(line {number}: {raw!r})")
+        if not numeric:
+            raise InputError(key, shown, f"a CSV table: comment lines '#...', an optional "
+                                         f"header line, then rows of two finite numbers x,y "
+                                         f"(line {number} is not)")
         xs.append(float(cells[0]))
         ys.append(float(cells[1]))
-    if header is None or len(xs) < 2:
-        raise InputError(key, shown, "a CSV table with a header line and at least two rows")
+    if len(xs) < 2:
+        raise InputError(key, shown, f"a CSV table with at least two rows x,y (it has "
+                                     f"{len(xs)})")
+    if header is None:
+        header = _columns_from_notes(notes)
     try:
         return Table(xs, ys, log=log, name=name or path.stem, columns=header,
                      notes=tuple(notes), path=path)
     except ValueError as exc:
         raise InputError(key, shown, f"a valid table ({exc})") from None
+
+
+def _columns_from_notes(notes: list[str]) -> tuple[str, str]:
+    """Column names from the last comment of exactly two comma-separated parts."""
+    for note in reversed(notes):
+        parts = [p.strip() for p in note.split(",")]
+        if len(parts) == 2 and all(parts) and not any(_is_number(p) for p in parts):
+            return parts[0], parts[1]
+    return "x", "y"
 
 
 def _is_number(text: str) -> bool:

@@ -1,0 +1,55 @@
+"""Reading the files a user names (case, sweep and table files): regular files only.
+
+A FIFO, a device or a socket named as a case file would block a read for ever (or read for
+ever, as /dev/zero does); a directory cannot be read. Each becomes an InputError naming the
+key, and so does a file larger than a case or table could reasonably be.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from .errors import InputError
+
+# Case, sweep and table files are kilobytes; a data table of 1e5 rows is about 4 MB.
+MAX_TEXT_BYTES = 16 * 1024 * 1024
+
+
+def read_text(path, key: str, what: str, limit: int = MAX_TEXT_BYTES) -> str:
+    """The UTF-8 text of the regular file at `path`; any other outcome is an InputError
+    with `key` (the value shown is the path, never the content)."""
+    path = Path(path)
+    shown = str(path)
+    try:
+        # O_NONBLOCK: opening a FIFO without a writer returns at once instead of waiting
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise InputError(key, shown, f"an existing {what} (there is no such file)") from None
+    except IsADirectoryError:
+        raise InputError(key, shown, f"a {what}, not a directory") from None
+    except OSError as exc:
+        raise InputError(key, shown, f"a readable {what} ({exc.strerror})") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise InputError(key, shown, f"a {what}, not a directory")
+        if not stat.S_ISREG(mode):
+            raise InputError(key, shown, f"a {what} that is a regular file (not a FIFO, "
+                                         f"device or socket)")
+        with os.fdopen(fd, "rb") as handle:
+            fd = None
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise InputError(key, shown, f"a readable {what} ({exc.strerror})") from None
+    finally:
+        if fd is not None:
+            os.close(fd)
+    if len(data) > limit:
+        raise InputError(key, shown, f"a {what} of at most {limit // (1024 * 1024)} MiB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(key, f"{path.name}, byte {exc.start}",
+                         f"a {what} in UTF-8 text") from None

@@ -1,0 +1,240 @@
+"""Property tests over the case format: whatever a case file holds, `thinfilm run` ends with
+exit 0 (finite results), 2 (one line naming a key, nothing written) or 3 (the solver's
+message, complete files), never a traceback.
+
+Cases are the shipped planar cell (4 cells per layer, so that a run takes hundredths of a
+second) with mutations: any value in any key (numbers of any size, quantities with any
+unit, text, lists, tables), keys removed, unknown keys added, and protocols of any
+structure (steps and nested repeat blocks). The default profile runs a bounded number of
+examples; `python -m pytest -m slow tests/test_properties.py` runs the long profile.
+"""
+
+import copy
+import csv
+import json
+import math
+
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+tomli_w = pytest.importorskip("tomli_w")
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from solver import cli  # noqa: E402
+from solver.case import MODES, STEP_KEYS  # noqa: E402
+from solver.materials import PARAMETERS  # noqa: E402
+from solver.results import BASE_COLUMNS  # noqa: E402
+from tests.conftest import shipped_case_dict  # noqa: E402
+
+RESULT_FILES = ("timeseries.csv", "summary.json", "voltage.png")
+# a run still going after this long is stopped with exit 3 (counted as a failure below)
+TIME_LIMIT_S = 60
+
+settings.register_profile("thinfilm-fast", max_examples=30, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow,
+                                                 HealthCheck.function_scoped_fixture])
+settings.register_profile("thinfilm-long", max_examples=400, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow,
+                                                 HealthCheck.function_scoped_fixture])
+
+UNITS = ["", "um", "nm", "m", "km", "cm^2", "m^2", "degC", "K", "degF", "uAh", "mAh", "C",
+         "V", "mV", "s", "ms", "h", "min", "uA", "A", "mA/cm^2", "uA/cm^2", "S/cm", "S/m",
+         "cm^2/s", "m^2/s", "mol/m^3", "eV", "kJ/mol", "ohm*cm^2", "g/cm^3", "g/mol", "m/s",
+         "furlong", "%", "1/s", "um^2", "uF/cm^2"]
+
+magnitudes = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-12, 12).map(lambda e: 10.0 ** e),
+    st.sampled_from([0, 1, -1, 25, 320, 1e-300, 1e308, 1e-30, 0.5, 1.5e-6]))
+quantities = st.builds(lambda number, unit: f"{number:g} {unit}".strip(),
+                       magnitudes, st.sampled_from(UNITS))
+leaves = st.one_of(st.integers(min_value=-2 ** 62, max_value=2 ** 62), magnitudes,
+                   quantities, st.text(max_size=20), st.booleans())
+values = st.recursive(leaves, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=6)
+
+# keys of the shipped case and of the tables it may have
+MATERIAL_KEYS = [("materials", name, param) for name, kind in
+                 (("LiCoO2", "intercalation"), ("LiPON", "electrolyte"), ("Li", "lithium_metal"))
+                 for param in PARAMETERS[kind]]
+CASE_KEYS = ([("cell", k) for k in ("name", "architecture", "footprint_area", "temperature",
+                                    "nominal_capacity", "allow_large", "trench", "bipolar")]
+             + [("cell", "layers", i, k) for i in range(3)
+                for k in ("name", "material", "thickness")]
+             + [("cell", "layers", 2, "initial_stoichiometry")]
+             + MATERIAL_KEYS
+             + [("mesh", k) for k in ("cells_per_layer", "grading", "max_cell_size")]
+             + [("solver", k) for k in ("rtol", "max_step", "initial_step", "fields_every")]
+             + [("protocol", 0, k) for k in STEP_KEYS + ("repeat", "steps")]
+             + [("cell",), ("mesh",), ("protocol",), ("materials",), ("unknown",)])
+
+# steps and blocks of plausible values, so that many protocols run
+step_values = {
+    "c_rate": st.floats(0.05, 20),
+    "current": st.floats(1e-7, 1e-4).map(lambda a: f"{a * 1e6:.4g} uA"),
+    "current_density": st.floats(1, 200).map(lambda a: f"{a:.4g} uA/cm^2"),
+    "until_voltage": st.floats(2.0, 4.6).map(lambda v: f"{v:.3f} V"),
+    "until_time": st.floats(1, 7200).map(lambda t: f"{t:.4g} s"),
+    "until_current": st.floats(1e-9, 1e-5).map(lambda a: f"{a * 1e9:.4g} nA"),
+    "voltage": st.floats(3.0, 4.4).map(lambda v: f"{v:.3f} V"),
+}
+DRIVE = ("c_rate", "current", "current_density")
+# what each mode needs: a choice from each group (DESIGN.md section 6)
+NEEDS = {"discharge": (DRIVE, ("until_voltage", "until_time")),
+         "charge": (DRIVE, ("until_voltage", "until_time")),
+         "rest": (("until_time",),),
+         "hold": (("voltage",), ("until_current", "until_time")),
+         "cccv": (DRIVE, ("voltage",), ("until_current", "until_time"))}
+
+
+def _complete_step(mode):
+    groups = [st.sampled_from(group) for group in NEEDS[mode]]
+    return st.tuples(*groups).flatmap(lambda keys: st.fixed_dictionaries(
+        {"mode": st.just(mode), **{k: step_values[k] for k in keys}}))
+
+
+any_step = st.builds(
+    lambda mode, chosen: {"mode": mode, **chosen},
+    st.sampled_from(MODES),
+    st.dictionaries(st.sampled_from(sorted(step_values)), st.none(), max_size=4).flatmap(
+        lambda keys: st.fixed_dictionaries({k: step_values[k] for k in keys})))
+complete_step = st.sampled_from(MODES).flatmap(_complete_step)
+steps = st.one_of(complete_step, complete_step, complete_step, any_step)
+protocols = st.recursive(
+    steps,
+    lambda inner: st.builds(lambda repeat, body, cutoff: {"repeat": repeat, "steps": body,
+                                                          **cutoff},
+                            st.integers(1, 3), st.lists(inner, min_size=1, max_size=3),
+                            st.one_of(st.just({}), st.just({}), st.just({}),
+                                      step_values["until_voltage"].map(
+                                          lambda v: {"until_voltage": v}))),
+    max_leaves=6)
+
+
+def small_case() -> dict:
+    data = shipped_case_dict()
+    data["mesh"]["cells_per_layer"] = 4
+    return data
+
+
+def set_key(data: dict, path: tuple, value) -> None:
+    node = data
+    for part in path[:-1]:
+        if isinstance(node, dict):
+            node = node.setdefault(part, {})
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            return
+        if not isinstance(node, (dict, list)):
+            return
+    last = path[-1]
+    if isinstance(node, dict):
+        node[last] = value
+    elif isinstance(node, list) and isinstance(last, int) and last < len(node):
+        node[last] = value
+
+
+def delete_key(data: dict, path: tuple) -> None:
+    node = data
+    for part in path[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(node, dict):
+        node.pop(path[-1], None)
+
+
+mutations = st.lists(st.one_of(
+    st.tuples(st.just("set"), st.sampled_from(CASE_KEYS), values),
+    st.tuples(st.just("set"), st.sampled_from(CASE_KEYS), quantities),
+    st.tuples(st.just("delete"), st.sampled_from(CASE_KEYS), st.none())), min_size=1,
+    max_size=3)
+
+
+def mutated(changes) -> dict:
+    data = small_case()
+    for action, path, value in changes:
+        if action == "set":
+            set_key(data, path, copy.deepcopy(value))
+        else:
+            delete_key(data, path)
+    return data
+
+
+def run_cli(tmp_path, data: dict, capsys):
+    """`thinfilm run` in-process on `data`; (exit status, stderr lines, out folder)."""
+    case = tmp_path / "case.toml"
+    case.write_text(tomli_w.dumps(data))
+    out = tmp_path / "out"
+    code = cli.main(["run", str(case), "--out", str(out), "--quiet",
+                     "--time-limit", str(TIME_LIMIT_S)])
+    err = capsys.readouterr().err
+    return code, err.strip().splitlines(), out
+
+
+def _strict_number(text):
+    raise ValueError(f"not JSON: {text}")
+
+
+def check_outcome(code, err, out):
+    """The contract of the exit status (DESIGN.md section 7)."""
+    hypothesis.event(f"exit {code}")
+    assert code in (0, 2, 3), (code, err)
+    assert not any("Traceback" in line for line in err)
+    if code == 2:
+        assert len(err) == 1 and err[0].startswith("thinfilm: invalid input: "), err
+        assert " = " in err[0] and ": expected " in err[0], err
+        assert not out.exists(), "nothing is written on invalid input"
+        return
+    assert sorted(p.name for p in out.iterdir() if p.name in RESULT_FILES) == \
+        sorted(RESULT_FILES), "complete files on exit 0 and 3"
+    summary = json.loads((out / "summary.json").read_text(), parse_constant=_strict_number)
+    with open(out / "timeseries.csv", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert tuple(rows[0][:len(BASE_COLUMNS)]) == BASE_COLUMNS
+    steps = summary["steps"]
+    assert all(0 <= int(row[1]) < len(steps) for row in rows[1:])
+    assert (out / "voltage.png").read_bytes()[:4] == b"\x89PNG"
+    if code == 3:
+        assert err and err[-1].startswith("thinfilm: "), err
+        assert "time limit" not in err[-1], f"a run longer than {TIME_LIMIT_S} s: {err}"
+        return
+    assert not any(s["end_reason"] in ("solver_failed", "interrupted") for s in steps)
+    numbers = [float(x) for row in rows[1:] for x in row]
+    assert all(math.isfinite(x) for x in numbers), "finite time series on exit 0"
+    for step in steps:
+        for name in ("duration_s", "capacity_mAh_cm2", "energy_mWh_cm2", "mean_voltage_V"):
+            assert isinstance(step[name], float) and math.isfinite(step[name]), (name, step)
+
+
+@settings(settings.get_profile("thinfilm-fast"))
+@given(changes=mutations)
+def test_any_value_in_any_key_exits_0_2_or_3(tmp_path_factory, capsys, changes):
+    tmp_path = tmp_path_factory.mktemp("mutated")
+    check_outcome(*run_cli(tmp_path, mutated(changes), capsys))
+
+
+@settings(settings.get_profile("thinfilm-fast"))
+@given(protocol=st.lists(protocols, min_size=1, max_size=3))
+def test_any_protocol_structure_exits_0_2_or_3(tmp_path_factory, capsys, protocol):
+    tmp_path = tmp_path_factory.mktemp("protocol")
+    data = small_case()
+    data["protocol"] = protocol
+    check_outcome(*run_cli(tmp_path, data, capsys))
+
+
+@pytest.mark.slow
+@settings(settings.get_profile("thinfilm-long"))
+@given(changes=mutations, protocol=st.one_of(st.none(), st.lists(protocols, min_size=1,
+                                                                 max_size=3)))
+def test_long_profile_mutations_and_protocols(tmp_path_factory, capsys, changes, protocol):
+    tmp_path = tmp_path_factory.mktemp("long")
+    data = mutated(changes)
+    if protocol is not None:
+        data["protocol"] = protocol
+    check_outcome(*run_cli(tmp_path, data, capsys))
