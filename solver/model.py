@@ -25,7 +25,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .errors import InputError
 from .physics.arrhenius import arrhenius
-from .operators import (boundary_transmissibility, divergence, flux_triplets,
+from .operators import (BalanceOperator, boundary_transmissibility, divergence, flux_triplets,
                         region_flux_matrix, transmissibility)
 from .physics.electrolyte import MODELS as CARRIER_MODELS
 from .physics.electrolyte import carrier_electrolyte
@@ -466,8 +466,8 @@ class CellModel:
         rows = np.concatenate([np.asarray(r, dtype=np.int64) for r in rows])
         cols = np.concatenate([np.asarray(c, dtype=np.int64) for c in cols])
         self.pattern = TripletPattern(rows, cols, (self.n_unknowns, self.n_unknowns))
-        self.conduction_matrix = sp.csr_matrix(
-            (self.conduction_vals, (self.conduction_rows, self.conduction_cols)), shape=(n, n))
+        self.conduction_matrix = BalanceOperator(sp.csr_matrix(
+            (self.conduction_vals, (self.conduction_rows, self.conduction_cols)), shape=(n, n)))
 
     def block_layout(self):
         """Where the unknowns sit, for block solvers: bulk (phi, x), interface (i, xs), V,

@@ -132,6 +132,7 @@ class Simulation:
             u = self._solve(u, dt=None, history=None, drive=("current", 0.0))
         except NewtonFailure as exc:
             raise SolverError(f"the solver could not find the initial open-circuit state: {exc}") from None
+        self.open_circuit_state = u.copy()
         n_li = self._initial_lithium()
         t = 0.0
         self.failure = None
