@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .case import BLOCK_END_REASONS
-from .errors import SolverError
+from .errors import InputError, SolverError
 from .model import CellModel
 from .linear import make_linear_solver
 from .newton import NewtonFailure, QuadraticRate, newton_solve
@@ -17,6 +17,27 @@ SECONDS_PER_HOUR = 3600.0
 C_PER_MAH_PER_CM2 = 3.6 / 1e-4          # 1 mAh/cm^2 in C/m^2
 VOLTAGE_EVENT_TOL = 5e-4                # cutoff voltages are met within 0.5 mV
 SURFACE_LIMIT = 1e-3                    # electrode_full / electrode_empty: x_surface within this of 1 / 0
+# Every step is bounded. Without until_time a current step ends (solver_failed) after this
+# many times the time its current takes to pass the charge all electrodes of the cell could
+# hold (no monotone process passes more); a held voltage after that many times the time
+# until_current takes to pass it (the current cannot stay above until_current longer).
+# `max_duration` on a step sets the bound instead.
+MAX_DURATION_FACTOR = 2.0
+# ... and a step ends (solver_failed) after this many accepted time steps (rows), or after
+# 4 (max_duration or until_time) / solver.max_step when the case asks for finer steps: a
+# 1C discharge takes 30-100, a 0.01C cccv 200.
+MAX_TIME_STEPS = 10_000
+# A unit cell's voltage outside this range is no lithium chemistry: a solver failure.
+CELL_VOLTAGE_RANGE = (-1.0, 6.0)        # V
+# Lithium and charge balances hold to what Newton leaves: it accepts a state once its
+# update is below 1e-8 (stoichiometry; up to 1e-6 where round-off stalls it), i.e. at most
+# 1e-6 of an electrode's lithium per solve; balances off by more than this fraction of the
+# cell's lithium capacity are a solver failure (a normal run stays below 1e-9).
+CONSERVATION_TOL = 1e-6
+# A held current settles at round-off, about 1e-15 of the 1C current of the library's
+# cells (eps times the exchange current): an until_current below this fraction of the 1C
+# current may never be reached, and is refused.
+CURRENT_RESOLUTION = 1e-12
 
 
 @dataclass
@@ -52,10 +73,10 @@ class History:
         del self.times[:-keep], self.states[:-keep], self.integrals[:-keep]
 
 
-# integrated scalars: charge (C), energy (J), time integral of V (V s), then the inventory
-# (mol) of each lithium-metal electrode
-CHARGE, ENERGY, VOLT_SECONDS = range(3)
-LITHIUM = slice(3, None)
+# integrated scalars: charge (C), energy (J), time integral of V (V s), signed charge (C,
+# > 0 on discharge), then the inventory (mol) of each lithium-metal electrode
+CHARGE, ENERGY, VOLT_SECONDS, SIGNED_CHARGE = range(4)
+LITHIUM = slice(4, None)
 
 
 def bdf_coefficients(dt, history: History):
@@ -103,6 +124,7 @@ class Simulation:
         self.progress = progress
         self.area_scale = case.footprint_area / grid.footprint_area   # grid unit -> whole cell
         self.capacities = theoretical_capacities(case, self.model)
+        self._refuse_unusable_start()
         # an anode-free cell's lithium (none yet) does not limit it
         self.nominal_capacity = case.nominal_capacity or min(
             c for c in self.capacities.values() if c > 0)
@@ -123,12 +145,44 @@ class Simulation:
         self.current_floor = 1e-3 * self.nominal_capacity / SECONDS_PER_HOUR / self.area_scale
         self.newton_rate = QuadraticRate()
         self.lithium_metal = [e for e in m.electrodes if e.kind == "lithium_metal"]
+        # all the lithium the electrodes could hold, x from 0 to 1 (mol, grid unit): the
+        # scale of the conservation checks; as charge of the whole cell, of the step bounds
+        self.lithium_scale = sum(
+            float(np.sum(e.volume)) * e.max_concentration for e in m.intercalation) + float(
+            np.sum(self._initial_lithium()))
+        self.lithium_capacity = max(self.lithium_scale * FARADAY * self.area_scale,
+                                    self.nominal_capacity)
         self.rows = []
         self.steps = []
         self.snapshots = []         # (time, step, u) at the end of every step
         self.fields = []            # (time, step, u) every `fields_every` accepted time steps
         self.fields_every = case.solver.fields_every
+        self.store_every = case.solver.store_every
         self.accepted = 0
+
+    def _refuse_unusable_start(self):
+        """Input errors that only the model shows: an initial stoichiometry outside the range
+        of its electrode's OCV table (the voltage would be extrapolated), a layer whose
+        lithium capacity is not a finite number."""
+        case = self.case
+        for e in self.model.electrodes:
+            layer = case.layers[e.layer]
+            material = layer.material
+            name = layer.name.rsplit("_", 1)[0] if case.bipolar is not None else layer.name
+            if e.kind == "intercalation":
+                table = material.value("ocv")
+                low, high = float(table.x[0]), float(table.x[-1])
+                if not low <= e.initial_x <= high:
+                    raise InputError(f"cell.layers.{name}.initial_stoichiometry", e.initial_x,
+                                     f"a stoichiometry within {low:g}..{high:g}, the range of "
+                                     f"the OCV table of {material.name} (beyond it the "
+                                     f"voltage would be extrapolated)")
+            if not np.isfinite(self.capacities[e.name]):
+                parameter = ("max_concentration" if e.kind == "intercalation" else "density")
+                raise InputError(f"materials.{material.name}.{parameter}",
+                                 material.value(parameter),
+                                 f"a value that gives layer {layer.name!r} a finite lithium "
+                                 f"capacity (this one overflows double precision)")
 
     # ------------------------------------------------------------ public
     def run(self):
@@ -140,6 +194,7 @@ class Simulation:
             raise SolverError(f"the solver could not find the initial open-circuit state: {exc}") from None
         self.open_circuit_state = u.copy()
         n_li = self._initial_lithium()
+        self.total_lithium = sum(self._lithium(u, n_li))
         t = 0.0
         self.failure = None
         protocol = self.case.protocol
@@ -166,6 +221,7 @@ class Simulation:
 
     # ------------------------------------------------------------ one protocol step
     def _run_step(self, k, step, drive: StepDrive, u, t_start, n_li):
+        self._refuse_unreachable_end(step, drive, u)
         record = StepRecord(mode=step.mode, key=step.key)
         self.steps.append(record)
         t_char = drive.characteristic_time(self.nominal_capacity)
@@ -174,10 +230,14 @@ class Simulation:
         dt = self.case.solver.initial_step or 1e-4 * t_char
         t0 = t_start
         t_end = t0 + step.until_time if step.until_time else np.inf
+        max_duration, max_time_steps = self._bounds(step, drive, max_step)
+        v_start = self._open_circuit_voltage(u)
+        self.step_start = t_start
+        self.positive_lithium = self._lithium(u, n_li)[self.model.positive]
 
         # the instantaneous (ohmic and kinetic) response: a first, tiny backward-Euler step
         history = History()
-        history.push(t0, u, np.concatenate([[0.0, 0.0, 0.0], n_li]))
+        history.push(t0, u, np.concatenate([[0.0, 0.0, 0.0, 0.0], n_li]))
         tiny = 1e-9 * t_char
         try:
             u = self._solve(u, tiny, history, drive.unit(self.area_scale), step=k)
@@ -189,7 +249,8 @@ class Simulation:
                 raise self._fail(record, t0, k, step, exc) from None
             record.end_reason = reason
             record.message = (f"the current of step {k} ({step.mode}) empties or fills an "
-                              f"electrode surface at once: diffusion in the film cannot pass it")
+                              f"electrode surface at once: diffusion in the film cannot pass "
+                              f"it, and the step delivered nothing")
             self._record(t0, k, u, history.integrals[-1])
             self._close_record(record)
             return u, t0, n_li
@@ -197,17 +258,25 @@ class Simulation:
         t0 += tiny
         history = History()
         history.push(t0, u, integrals)
+        self._check_state(record, k, step, t0, u, integrals)
         self._record(t0, k, u, integrals)
         events = self._events(step, drive)
         reason = self._event_reached(events, u, integrals)
         if self._hold_begins(step, drive, reason):
             drive, events, history, reason = self._begin_hold(record, step, history, t_start)
+        if reason is not None:
+            record.message = self._nothing_delivered(reason, step, drive, v_start, u)
+        taken = 0
         while reason is None:
             if t_end - history.times[-1] <= 1e-9 * t_char:
                 reason = "until_time"
                 break
             t_n = history.times[-1]
-            dt = min(dt, max_step, t_end - t_n)
+            if t_n - t_start >= max_duration * (1 - 1e-12) or taken >= max_time_steps:
+                record.duration_s = t_n - t_start
+                raise self._fail(record, t_n, k, step, self._bound_message(
+                    step, drive, t_n - t_start, max_duration, taken, max_time_steps))
+            dt = min(dt, max_step, t_end - t_n, t_start + max_duration - t_n)
             u_new, s_new, dt, err, order = self._attempt(history, dt, drive, k, dt_min)
             if u_new is None:                      # Newton kept failing: an electrode limit?
                 reason = self._limit_reason(history.states[-1])
@@ -234,8 +303,10 @@ class Simulation:
                         continue
                 reason = name
             t_new = t_n + dt
+            self._check_state(record, k, step, t_new, u_new, s_new)
             history.push(t_new, u_new, s_new)
-            self._record(t_new, k, u_new, s_new)
+            taken += 1
+            self._record(t_new, k, u_new, s_new, keep=taken % self.store_every == 0)
             self.accepted += 1
             if self.fields_every and self.accepted % self.fields_every == 0:
                 self.fields.append((t_new, k, u_new))
@@ -252,6 +323,88 @@ class Simulation:
         record.duration_s = history.times[-1] - t_start
         self._close_record(record)
         return history.states[-1], history.times[-1], history.integrals[-1][LITHIUM]
+
+    def _refuse_unreachable_end(self, step, drive, u):
+        """Input errors raised before a step runs: a discharge (charge) whose cutoff lies at
+        or above (below) the cell's open-circuit voltage at its start cannot run at any
+        current (a cccv step above its voltage goes straight to its hold); an until_current
+        below what the solution resolves (CURRENT_RESOLUTION) may never be reached."""
+        floor = CURRENT_RESOLUTION * self.nominal_capacity / SECONDS_PER_HOUR
+        if step.until_current is not None and step.until_current < floor:
+            raise InputError(f"{step.key}.until_current", f"{step.until_current:g} A",
+                             f"a current of at least {floor:.3g} A ({CURRENT_RESOLUTION:g} of "
+                             f"the 1C current): a held current settles at round-off near "
+                             f"that size and may never fall below it")
+        v_cut = voltage_cutoff(step, drive)
+        if v_cut is None or step.mode == "cccv":
+            return
+        v_oc = self._open_circuit_voltage(u)
+        if (v_oc <= v_cut) if drive.sign > 0 else (v_oc >= v_cut):
+            side = "below" if drive.sign > 0 else "above"
+            raise InputError(step.cutoff_key or f"{step.key}.until_voltage", f"{v_cut:g} V",
+                             f"a cutoff {side} the voltage the {step.mode} of {step.key} starts "
+                             f"from ({v_oc:.4f} V at open circuit): it is met before the step "
+                             f"begins, at any current")
+
+    def _open_circuit_voltage(self, u):
+        """The stack's voltage at zero current with its present surface stoichiometries."""
+        m = self.model
+
+        def potential(e):
+            if e.kind != "intercalation":
+                return 0.0
+            area = m.if_area[e.faces]
+            return float(np.sum(e.ocv(u[m.s_xs][e.xs_slice])[0] * area) / np.sum(area))
+        return sum(potential(m.electrodes[unit.positive]) - potential(m.electrodes[unit.negative])
+                   for unit in m.units)
+
+    def _bounds(self, step, drive, max_step):
+        """The longest duration (s) and the most accepted time steps a step may take."""
+        if step.max_duration is not None:
+            duration = step.max_duration
+        else:
+            current = abs(drive.value) if drive.kind == "current" else 0.0
+            if step.until_current is not None:
+                current = min(current, step.until_current) if current else step.until_current
+            duration = (MAX_DURATION_FACTOR * self.lithium_capacity / current if current
+                        else np.inf)
+        if step.until_time is not None:
+            duration = min(duration, step.until_time)
+        steps = MAX_TIME_STEPS
+        if self.case.solver.max_step is not None and np.isfinite(duration):
+            steps = max(steps, int(4 * duration / max_step))
+        return duration, steps
+
+    def _bound_message(self, step, drive, elapsed, max_duration, taken, max_time_steps):
+        end = {"discharge": "its until_voltage", "charge": "its until_voltage",
+               "hold": "its until_current", "cccv": "its until_current"}.get(step.mode, "its end")
+        if taken >= max_time_steps:
+            return (f"{taken} time steps ({elapsed:.4g} s) without reaching {end}: a step "
+                    f"takes at most {max_time_steps} (the current or the cutoff cannot be "
+                    f"what was meant, or the solution is not smooth at solver.rtol)")
+        why = ("its max_duration" if step.max_duration is not None else
+               f"{MAX_DURATION_FACTOR:g} times the time its current takes to pass all the "
+               f"lithium the electrodes can hold; set max_duration on the step to allow more")
+        return f"{end} not reached within {max_duration:.4g} s ({why})"
+
+    def _nothing_delivered(self, reason, step, drive, v_start, u):
+        """Why a step ended as soon as it began (its message, shown on the terminal)."""
+        m = self.model
+        v = float(u[m.i_V])
+        current = m.tab_current(u) * self.area_scale
+        if reason == "until_voltage":
+            return (f"the step delivered nothing: its current ({abs(current):.4g} A) took the "
+                    f"voltage from {v_start:.4f} V at open circuit to {v:.4f} V at once (the "
+                    f"ohmic and kinetic drop), past the cutoff {voltage_cutoff(step, drive):g} "
+                    f"V (per cell in a stack); a lower current would deliver charge")
+        if reason == "until_current":
+            return (f"the step delivered nothing: the current at {drive.value:g} V is "
+                    f"{abs(current):.4g} A from the start, not above until_current "
+                    f"({step.until_current:.4g} A)")
+        if reason == "lithium_exhausted":
+            return "the step delivered nothing: the lithium electrode is already empty"
+        return (f"the step delivered nothing: an electrode surface is at its limit ({reason}) "
+                f"as the step begins")
 
     @staticmethod
     def _hold_begins(step, drive, reason):
@@ -335,7 +488,7 @@ class Simulation:
         charge that the electrodes exchanged."""
         current, voltage = self._current_and_voltage(u_new)
         i_li = np.array([self.model.interface_current(u_new, e) for e in self.lithium_metal])
-        rates = np.concatenate([[abs(current), abs(current) * voltage, voltage],
+        rates = np.concatenate([[abs(current), abs(current) * voltage, voltage, current],
                                 -i_li / FARADAY])
         a0, terms = bdf_coefficients(dt, history)
         return (rates - sum(a * history.integrals[idx] for a, idx in terms)) / a0
@@ -411,6 +564,54 @@ class Simulation:
             return "electrode_empty"
         return None
 
+    def _lithium(self, u, n_li):
+        """Lithium (mol, grid unit) in each electrode, in the order of model.electrodes."""
+        m = self.model
+        x = u[m.s_x]
+        metal = iter(n_li)
+        return [float(np.sum(e.max_concentration * e.volume * x[m.x_index[e.cells]]))
+                if e.kind == "intercalation" else float(next(metal)) for e in m.electrodes]
+
+    def _violation(self, u, integrals):
+        """What makes a state unphysical, or None: non-finite numbers, a unit cell's voltage
+        outside CELL_VOLTAGE_RANGE, lithium not conserved, or the lithium taken up by the
+        positive electrode not matching the charge passed (all to CONSERVATION_TOL of the
+        cell's lithium capacity)."""
+        m = self.model
+        if not np.all(np.isfinite(u)):
+            return f"the state is not finite: {self._describe(int(np.argmin(np.isfinite(u))))}"
+        if not np.all(np.isfinite(integrals)):
+            return ("the charge, energy or lithium inventory integrated over the step is not "
+                    "finite")
+        low, high = CELL_VOLTAGE_RANGE
+        voltages = m.cell_voltages(u) if len(m.units) > 1 else [float(u[m.i_V])]
+        for n, v in enumerate(voltages, start=1):
+            if not low <= v <= high:
+                which = f"cell {n}" if len(voltages) > 1 else "the cell"
+                return (f"the voltage of {which} ({v:.4g} V) left the physical range "
+                        f"{low:g}..{high:g} V of a lithium cell")
+        lithium = self._lithium(u, integrals[LITHIUM])
+        tolerance = CONSERVATION_TOL * self.lithium_scale
+        change = sum(lithium) - self.total_lithium
+        if abs(change) > tolerance:
+            return (f"lithium is not conserved: the electrodes hold {change:+.4g} mol "
+                    f"({change / self.lithium_scale:+.3g} of the cell's capacity) more than "
+                    f"at the start")
+        taken_up = lithium[m.positive] - self.positive_lithium
+        passed = integrals[SIGNED_CHARGE] / self.area_scale / FARADAY
+        if abs(taken_up - passed) > tolerance:
+            return (f"charge is not conserved: the positive electrode took up {taken_up:.4g} "
+                    f"mol of lithium in this step while the current passed {passed:.4g} mol "
+                    f"of charge")
+        return None
+
+    def _check_state(self, record, k, step, t, u, integrals):
+        """Raise a solver failure (the state is not recorded) if the state is unphysical."""
+        violation = self._violation(u, integrals)
+        if violation is not None:
+            record.duration_s = t - self.step_start
+            raise self._fail(record, t, k, step, violation)
+
     def _fail(self, record, t, k, step, failure):
         record.end_reason = "solver_failed"
         where = f"step {k} ({step.mode}, {step.key or 'protocol'}) at t = {t:.6g} s"
@@ -437,7 +638,9 @@ class Simulation:
     def _current_and_voltage(self, u):
         return self.model.tab_current(u) * self.area_scale, float(u[self.model.i_V])
 
-    def _record(self, t, k, u, integrals):
+    def _record(self, t, k, u, integrals, keep=True):
+        """The time-series row of a state; kept in `rows` if `keep`, else only until the
+        next one (`solver.store_every`: a step's last row is always kept)."""
         m = self.model
         current, voltage = self._current_and_voltage(u)
         per_mAh_cm2 = 1.0 / (SECONDS_PER_HOUR * 1e-3 * self.case.footprint_area * 1e4)
@@ -461,12 +664,16 @@ class Simulation:
         if len(m.units) > 1:
             for n, v in enumerate(m.cell_voltages(u), start=1):
                 row[f"voltage_cell_{n}"] = float(v)
-        self.rows.append(row)
+        self.latest = row
+        if keep:
+            self.rows.append(row)
         self.last_integrals = integrals
 
     def _close_record(self, record):
         if not self.rows:
             return
+        if self.rows[-1] is not self.latest:
+            self.rows.append(self.latest)
         last = self.rows[-1]
         integrals = self.last_integrals
         record.capacity_mAh_cm2 = last["capacity_mAh_cm2"]
@@ -486,4 +693,4 @@ class Simulation:
     def _report_progress(self, k, step, elapsed, u):
         if self.progress is not None:
             self.progress(k, step, elapsed, float(u[self.model.i_V]),
-                          self.rows[-1]["capacity_mAh_cm2"])
+                          self.latest["capacity_mAh_cm2"])

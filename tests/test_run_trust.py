@@ -6,16 +6,22 @@ step is bounded. Class 8: cccv at low rates. Class 12: under-resolved films are 
 Class 13: conservation and finiteness on every step.
 """
 
+import copy
+
 import numpy as np
 import pytest
 
 import solver
+import solver.simulate as simulate
+from solver import cli
 from solver.api import build_grid
 from solver.case import case_from_dict
+from solver.errors import InputError
 from solver.simulate import Simulation
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SHIPPED_CASE, shipped_case_dict
 
 CASES = ROOT / "cases"
+ONE_C = 21.66584565110077e-6          # A: the shipped planar cell's 1C (its 320 nm LiCoO2)
 
 
 def stack_case(n_cells, cells_per_layer, collectors=True, materials=None, protocol=None):
@@ -96,3 +102,270 @@ def test_class8_cccv_switches_to_its_hold_at_any_rate(make_case, c_rate, rtol):
     assert current[-1] == pytest.approx(cut, rel=2e-3)
     # the constant-current phase ran at the step's current
     assert np.allclose(-series["current_A"][~hold], c_rate * one_c, rtol=2e-3)
+
+
+# ---------------------------------------------------------------- class 3
+def _toml(value):
+    """A value as TOML (strings, numbers, lists, inline tables: what case files hold)."""
+    if isinstance(value, str):
+        return '"' + value.replace('"', '\\"') + '"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    return repr(value)
+
+
+def _case_file(tmp_path, protocol):
+    """The shipped planar case with this protocol, as a file for the command line."""
+    data = copy.deepcopy(shipped_case_dict())
+    data["protocol"] = protocol
+    lines = [f"protocol = {_toml(protocol)}"]
+    for table in ("cell", "mesh", "solver"):
+        lines.append(f"[{table}]")
+        lines += [f"{k} = {_toml(v)}" for k, v in data[table].items()]
+    path = tmp_path / "case.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+MET_AT_START = {
+    # the shipped cell starts at 4.235 V (LiCoO2 at x = 0.5 against Li)
+    "discharge above": ([{"mode": "discharge", "c_rate": 1, "until_voltage": "4.5 V"}],
+                        "protocol.0.until_voltage"),
+    "charge below": ([{"mode": "charge", "c_rate": 1, "until_voltage": "3.0 V"}],
+                     "protocol.0.until_voltage"),
+    "block cutoff": ([{"repeat": 3, "until_voltage": "4.4 V",
+                       "steps": [{"mode": "discharge", "c_rate": 1, "until_time": "1 min"},
+                                 {"mode": "rest", "until_time": "1 min"}]}],
+                     "protocol.0.until_voltage"),
+    "later step": ([{"mode": "discharge", "c_rate": 1, "until_voltage": "3.8 V"},
+                    {"mode": "rest", "until_time": "10 min"},
+                    {"mode": "charge", "c_rate": 1, "until_voltage": "3.5 V"}],
+                   "protocol.2.until_voltage"),
+}
+
+
+@pytest.mark.parametrize("name", list(MET_AT_START))
+def test_class3_cutoff_met_at_the_start_is_an_input_error(tmp_path, capsys, name):
+    protocol, key = MET_AT_START[name]
+    out = tmp_path / "out"
+    assert cli.main(["run", str(_case_file(tmp_path, protocol)), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and key in err[0] and "V at open circuit" in err[0], err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_class3_stack_cutoff_met_at_the_start_names_the_stack_voltage():
+    case = stack_case(3, 8, protocol=[{"mode": "discharge", "c_rate": 1,
+                                       "until_voltage": "12.8 V"}])
+    with pytest.raises(InputError) as error:
+        solver.run(case)
+    assert error.value.key == "protocol.0.until_voltage"
+    assert "12.70" in str(error.value)          # three cells at 4.235 V
+
+
+@pytest.mark.parametrize("c_rate", [300, 1000, 1e4])
+def test_class3_step_that_delivers_nothing_says_why_on_the_terminal(tmp_path, capsys, c_rate):
+    protocol = [{"mode": "discharge", "c_rate": c_rate, "until_voltage": "3.0 V"}]
+    out = tmp_path / "out"
+    status = cli.main(["run", str(_case_file(tmp_path, protocol)), "--out", str(out)])
+    summary = __import__("json").loads((out / "summary.json").read_text())
+    step = summary["steps"][0]
+    if step["capacity_mAh_cm2"] * 1e3 < 1e-3:             # nothing delivered
+        assert status == 0 and step["duration_s"] < 1e-3
+        assert "delivered nothing" in step["message"]
+        assert f"step 0: {step['message']}" in capsys.readouterr().err
+    else:                                                  # it ran: no such message
+        assert "delivered nothing" not in step.get("message", "")
+
+
+def test_class3_unphysical_voltage_is_a_solver_failure(make_case):
+    sim = Simulation(*(lambda c: (c, build_grid(c)))(make_case()))
+    sim.run()
+    m = sim.model
+    u, integrals = sim.snapshots[-1][2].copy(), sim.last_integrals
+    assert sim._violation(u, integrals) is None
+    for voltage in (6.5, -1.5, -3.7e15):
+        bad = u.copy()
+        bad[m.i_V] = voltage
+        assert "left the physical range" in sim._violation(bad, integrals)
+
+
+def test_class3_unphysical_voltage_ends_the_run_with_exit_3(tmp_path, capsys, monkeypatch):
+    """End to end, with a range that a discharge leaves half way (3.9..6 V): the state
+    outside it is not recorded, the run ends with exit 3 and complete files."""
+    monkeypatch.setattr(simulate, "CELL_VOLTAGE_RANGE", (3.9, 6.0))
+    out = tmp_path / "out"
+    protocol = [{"mode": "discharge", "c_rate": 1, "until_voltage": "3.0 V"}]
+    assert cli.main(["run", str(_case_file(tmp_path, protocol)), "--out", str(out)]) == 3
+    summary = __import__("json").loads((out / "summary.json").read_text())
+    assert summary["steps"][0]["end_reason"] == "solver_failed"
+    assert "physical range" in capsys.readouterr().err
+    voltages = np.loadtxt(out / "timeseries.csv", delimiter=",", skiprows=1, usecols=3)
+    assert voltages.min() >= 3.9 and voltages.size > 3
+
+
+# ---------------------------------------------------------------- class 5
+def test_class5_a_step_that_cannot_reach_its_end_is_bounded_by_time_steps(make_case,
+                                                                          monkeypatch):
+    """nominal_capacity = 1e-30 uAh: a 1C current of 1e-36 A never discharges the cell;
+    the step ends after MAX_TIME_STEPS accepted steps (here lowered to keep the test fast;
+    test_class5_default_bounds_end_a_hopeless_discharge runs the default)."""
+    monkeypatch.setattr(simulate, "MAX_TIME_STEPS", 300)
+    result = solver.run(make_case(cell={"nominal_capacity": "1e-30 uAh"}))
+    step = result.summary["steps"][0]
+    assert step["end_reason"] == "solver_failed"
+    assert "300 time steps" in step["message"] and "until_voltage" in step["message"]
+    assert len(result.timeseries["time_s"]) <= 302
+
+
+@pytest.mark.slow
+def test_class5_default_bounds_end_a_hopeless_discharge(make_case):
+    result = solver.run(make_case(cell={"nominal_capacity": "1e-30 uAh"}))
+    step = result.summary["steps"][0]
+    assert step["end_reason"] == "solver_failed"
+    assert len(result.timeseries["time_s"]) <= simulate.MAX_TIME_STEPS + 2
+
+
+@pytest.mark.parametrize("amps", [1e-15, 1e-12])
+def test_class5_a_tiny_current_runs_in_few_steps(make_case, amps):
+    """A femtoampere still discharges the cell, in 10^10 s; the time steps grow with it."""
+    result = solver.run(make_case(protocol=[{"mode": "discharge", "current": amps,
+                                             "until_voltage": "3.0 V"}]))
+    step = result.summary["steps"][0]
+    assert step["end_reason"] == "until_voltage"
+    assert step["capacity_mAh_cm2"] * 1e3 == pytest.approx(21.9, rel=0.01)
+    assert len(result.timeseries["time_s"]) < 200
+
+
+def test_class5_default_duration_bound(make_case, monkeypatch):
+    """Without until_time a current step ends after MAX_DURATION_FACTOR times the time its
+    current takes to pass all the lithium the electrodes could hold (lowered here so that
+    the bound comes before the cutoff)."""
+    monkeypatch.setattr(simulate, "MAX_DURATION_FACTOR", 0.01)
+    amps = 1e-9
+    case = make_case(protocol=[{"mode": "discharge", "current": amps,
+                                "until_voltage": "3.0 V"}])
+    sim = Simulation(case, build_grid(case)).run()
+    step = sim.steps[0]
+    assert step.end_reason == "solver_failed" and "not reached within" in step.message
+    assert "set max_duration" in step.message
+    assert step.duration_s == pytest.approx(0.01 * sim.lithium_capacity / amps, rel=1e-9)
+
+
+def test_class5_max_duration_bounds_a_step(make_case):
+    result = solver.run(make_case(protocol=[
+        {"mode": "discharge", "c_rate": 1, "until_voltage": "3.0 V", "max_duration": "10 min"},
+        {"mode": "rest", "until_time": "1 min"}]))
+    steps = result.summary["steps"]
+    assert len(steps) == 1 and steps[0]["end_reason"] == "solver_failed"
+    assert steps[0]["duration_s"] == pytest.approx(600.0)
+    assert "max_duration" in steps[0]["message"]
+
+
+def test_class5_hold_current_below_the_resolution_is_refused(make_case):
+    case = make_case(protocol=[{"mode": "hold", "voltage": "4.0 V", "until_current": 1e-30}])
+    with pytest.raises(InputError) as error:
+        solver.run(case)
+    assert error.value.key == "protocol.0.until_current"
+
+
+def test_class5_hold_current_above_the_resolution_ends(make_case):
+    """1e-15 A is ten billion times below 1C and above the round-off of the current."""
+    result = solver.run(make_case(protocol=[{"mode": "hold", "voltage": "4.0 V",
+                                             "until_current": 1e-15}]))
+    step = result.summary["steps"][0]
+    assert step["end_reason"] == "until_current"
+    assert abs(result.timeseries["current_A"][-1]) == pytest.approx(1e-15, rel=2e-3)
+
+
+@pytest.mark.parametrize("every", [3, 10])
+def test_class5_store_every_thins_rows_not_results(make_case, every):
+    protocol = [{"mode": "discharge", "c_rate": 2, "until_voltage": "3.5 V"},
+                {"mode": "rest", "until_time": "5 min"},
+                {"mode": "charge", "c_rate": 2, "until_voltage": "4.2 V"}]
+    full = solver.run(make_case(protocol=protocol))
+    thin = solver.run(make_case(protocol=protocol, solver={"store_every": every}))
+    assert thin.summary["steps"] == [
+        {**s, "message": s.get("message")} if "message" in s else s
+        for s in full.summary["steps"]]
+    for k in range(3):
+        a, b = full.step_series(k), thin.step_series(k)
+        assert len(b["time_s"]) <= len(a["time_s"]) // every + 2
+        assert b["time_s"][-1] == a["time_s"][-1]         # each step's end is kept
+        assert b["time_s"][0] == a["time_s"][0]
+        assert set(b["time_s"]) <= set(a["time_s"])
+
+
+# ---------------------------------------------------------------- class 13
+def test_class13_every_state_is_checked(make_case):
+    """Non-finite numbers, lithium that appears or vanishes, and lithium taken up by the
+    positive electrode without the charge to carry it are each named as a failure."""
+    sim = Simulation(*(lambda c: (c, build_grid(c)))(make_case()))
+    sim.run()
+    m = sim.model
+    u, integrals = sim.snapshots[-1][2].copy(), sim.last_integrals.copy()
+    assert sim._violation(u, integrals) is None
+    bad = u.copy()
+    bad[m.s_phi.start + 3] = np.nan
+    assert "not finite" in sim._violation(bad, integrals)
+    bad_integrals = integrals.copy()
+    bad_integrals[simulate.CHARGE] = np.inf
+    assert "not finite" in sim._violation(u, bad_integrals)
+    bad = u.copy()
+    bad[m.s_x] += 1e-4                      # lithium out of nowhere
+    assert "lithium is not conserved" in sim._violation(bad, integrals)
+    bad = u.copy()
+    bad_integrals = integrals.copy()
+    bad_integrals[simulate.SIGNED_CHARGE] *= 1.01     # charge without its lithium
+    assert "charge is not conserved" in sim._violation(u, bad_integrals)
+
+
+@pytest.mark.parametrize("diffusivity", ["1e3 m^2/s", "1e30 m^2/s"])
+def test_class13_absurd_diffusivity_never_ends_with_success(make_case, diffusivity):
+    """With c_max D (A / dx) times one ulp of x far beyond the lithium flux, the flux rows
+    cannot carry it: the interface source and the storage are lost to round-off, and the
+    current passes charge the electrode never takes up (618.7 uAh/cm2 from 21.7)."""
+    try:
+        result = solver.run(make_case(materials={"LiCoO2": {"diffusivity": diffusivity}}))
+    except InputError as error:                     # refused as input: fine too
+        assert error.key.startswith("materials.LiCoO2")
+        return
+    step = result.summary["steps"][0]
+    assert step["end_reason"] == "solver_failed"
+    assert "not conserved" in step["message"]
+    assert step["capacity_mAh_cm2"] * 1e3 < 21.7
+
+
+@pytest.mark.parametrize("diffusivity", ["1e-16 m^2/s", "1e-3 m^2/s"])
+def test_class13_lithium_is_conserved_far_below_the_tolerance(make_case, diffusivity):
+    sim = Simulation(*(lambda c: (c, build_grid(c)))(
+        make_case(materials={"LiCoO2": {"diffusivity": diffusivity}},
+                  protocol=[{"mode": "discharge", "c_rate": 1, "until_time": "20 min"}])))
+    sim.run()
+    m = sim.model
+    u = sim.snapshots[-1][2]
+    lithium = sim._lithium(u, sim.last_integrals[simulate.LITHIUM])
+    tolerance = 1e-3 * simulate.CONSERVATION_TOL * sim.lithium_scale
+    assert abs(sum(lithium) - sim.total_lithium) < tolerance
+    passed = sim.last_integrals[simulate.SIGNED_CHARGE] / sim.area_scale / simulate.FARADAY
+    assert abs(lithium[m.positive] - sim.positive_lithium - passed) < tolerance
+
+
+@pytest.mark.parametrize("x", [0.3, 0.999])
+def test_class13_initial_stoichiometry_outside_the_ocv_table_is_refused(x):
+    data = copy.deepcopy(shipped_case_dict())
+    data["cell"]["layers"][2]["initial_stoichiometry"] = x
+    with pytest.raises(InputError) as error:
+        solver.run(case_from_dict(data, SHIPPED_CASE.parent, "test"))
+    assert error.value.key == "cell.layers.cathode.initial_stoichiometry"
+    assert "0.5..0.995" in str(error.value)
+
+
+def test_class13_overflowing_lithium_density_is_refused(make_case):
+    with pytest.raises(InputError) as error:
+        solver.run(make_case(materials={"Li": {"density": "1e307 kg/m^3"}}))
+    assert error.value.key.startswith("materials.Li.")
