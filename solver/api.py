@@ -6,6 +6,7 @@ import numpy as np
 
 from .errors import InputError, SolverError
 from .geometry import geometry_summary
+from .resolution import refine_until_resolved
 from .results import Result, step_summaries
 from .simulate import Simulation
 
@@ -22,22 +23,24 @@ def cells_per_layer(case):
             for layer in case.layers]
 
 
-def build_grid(case):
+def build_grid(case, cells=None, grading=None):
     """The grid of a case's architecture: the 1D stack, a trench period (2D, or 3D
-    extruded), a micropillar or microhole unit (3D, or 2D axisymmetric)."""
+    extruded), a micropillar or microhole unit (3D, or 2D axisymmetric). `cells` (one per
+    layer) and `grading` replace the case's mesh settings (refinement)."""
+    cells = cells_per_layer(case) if cells is None else cells
+    grading = case.mesh.grading if grading is None else grading
     if case.architecture in ("planar", "bipolar"):
         from meshes.planar import planar_grid
 
         layers = [(layer.name, layer.thickness) for layer in case.layers]
-        return planar_grid(layers, cells_per_layer(case), case.footprint_area,
-                           dim=1, grading=case.mesh.grading)
+        return planar_grid(layers, cells, case.footprint_area, dim=1, grading=grading)
     films, fill, top = case.stack_roles()
-    cells = dict(zip((layer.name for layer in case.layers), cells_per_layer(case)))
+    cells = dict(zip((layer.name for layer in case.layers), cells))
     stack = {"films": [(layer.name, layer.thickness) for layer in films],
              "fill": (fill.name, fill.thickness),
              "top": [(layer.name, layer.thickness) for layer in top],
              "cells_per_layer": [cells[layer.name] for layer in films + top],
-             "max_cell_size": case.mesh.max_cell_size, "grading": case.mesh.grading}
+             "max_cell_size": case.mesh.max_cell_size, "grading": grading}
     if case.architecture == "trench":
         from meshes.trench import trench_grid
 
@@ -70,9 +73,17 @@ def run(case, grid=None, progress=None) -> Result:
     step's end_reason is "solver_failed" (see Result.failed and summary["message"]).
     """
     started = time.perf_counter()
-    grid = grid if grid is not None else build_grid(case)
+    mesh_given = grid is not None
+    grid = grid if mesh_given else build_grid(case)
     sim = Simulation(case, grid, progress=progress)
     sim.run()
+    fixed = ("the grid was given" if mesh_given else
+             None if case.mesh.refine else "mesh.refine = false")
+    sim, report, warnings = refine_until_resolved(
+        case, sim, cells_per_layer(case), case.mesh.grading,
+        lambda cells, grading: build_grid(case, cells, grading),
+        lambda refined: Simulation(case, refined, progress=progress).run(), fixed)
+    grid = sim.grid
     geometry = geometry_summary(grid, case.footprint_area)
     summary = {
         "case": case.name,
@@ -91,6 +102,10 @@ def run(case, grid=None, progress=None) -> Result:
     }
     if sim.failure:
         summary["message"] = sim.failure
+    if report is not None:
+        summary["refined"] = report
+    if warnings:
+        summary["warnings"] = warnings
     return Result(summary, sim.rows, snapshots=sim.snapshots, grid=grid, model=sim.model,
                   fields=sim.fields)
 

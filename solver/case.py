@@ -39,7 +39,7 @@ TOP_KEYS = ("cell", "materials", "mesh", "protocol", "solver")
 CELL_KEYS = ("name", "architecture", "footprint_area", "temperature", "nominal_capacity",
              "layers") + ARCHITECTURES[1:]
 LAYER_KEYS = ("name", "material", "thickness", "initial_stoichiometry")
-MESH_KEYS = ("cells_per_layer", "max_cell_size", "grading")
+MESH_KEYS = ("cells_per_layer", "max_cell_size", "grading", "refine")
 SOLVER_KEYS = ("rtol", "max_step", "initial_step", "fields_every", "store_every")
 TRENCH_KEYS = ("width", "depth", "pitch", "dimension", "length")
 MICROPILLAR_KEYS = ("diameter", "height", "pitch", "lattice", "holes", "axisymmetric")
@@ -165,6 +165,7 @@ class MeshSettings:
     max_cell_size: float | None = None      # m, along surfaces (2D/3D); trench and
                                             # micropillar cells: default_max_cell_size
     grading: float = 0.5                    # 0 = uniform, towards 1 = refined at interfaces
+    refine: bool = True                     # refine where a film's surface is under-resolved
 
 
 @dataclass(frozen=True)
@@ -762,7 +763,12 @@ def _mesh(table: dict) -> MeshSettings:
             raise InputError("mesh.grading", table["grading"],
                              "a number from 0 (uniform cells) up to but not including 1 "
                              "(cells ever finer towards the interfaces)")
-    return MeshSettings(cells_per_layer=cells, max_cell_size=max_cell_size, grading=grading)
+    refine = table.get("refine", defaults.refine)
+    if not isinstance(refine, bool):
+        raise InputError("mesh.refine", refine, "true (refine where a film's surface is "
+                                                "under-resolved; the default) or false")
+    return MeshSettings(cells_per_layer=cells, max_cell_size=max_cell_size, grading=grading,
+                        refine=refine)
 
 
 def _solver(table: dict) -> SolverSettings:

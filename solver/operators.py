@@ -165,15 +165,9 @@ class BalanceOperator:
         if np.any(row_sum > 1e-9 * row_max):
             raise ValueError("BalanceOperator: a row of the matrix does not sum to zero")
         off = K.row != K.col
-        rows, cols, values = K.row[off], K.col[off], K.data[off]
-        m, n = rows.size, K.shape[0]
-        entries = np.arange(m)
-        # two products: every entry's difference u_j - u_i, then the rows' weighted sums
-        self.differences = sp.csr_matrix(
-            (np.concatenate([np.ones(m), -np.ones(m)]),
-             (np.concatenate([entries, entries]), np.concatenate([cols, rows]))), shape=(m, n))
-        self.weights = sp.csr_matrix((values, (rows, entries)), shape=(n, m))
+        self.rows, self.cols, self.values = K.row[off], K.col[off], K.data[off]
         self.shape = K.shape
 
     def __matmul__(self, u):
-        return self.weights @ (self.differences @ u)
+        return np.bincount(self.rows, self.values * (u[self.cols] - u[self.rows]),
+                           minlength=self.shape[0])

@@ -38,6 +38,8 @@ CONSERVATION_TOL = 1e-6
 # cells (eps times the exchange current): an until_current below this fraction of the 1C
 # current may never be reached, and is refused.
 CURRENT_RESOLUTION = 1e-12
+# A surface that moved less than this in a step is not a diffusion layer to resolve.
+SURFACE_CHANGE_FLOOR = 1e-6
 
 
 @dataclass
@@ -52,6 +54,8 @@ class StepRecord:
     limiting_cell: int | None = None  # stacks: the cell (1-based) nearest the cutoff at the end
     key: str = ""                   # the step in the case file, e.g. "protocol.1.steps.0"
     cv_start_s: float | None = None  # cccv: time into the step when the voltage hold began
+    surface_gap: dict = field(default_factory=dict)   # electrode -> resolution indicator
+                                                      # (solver.resolution)
 
 
 @dataclass
@@ -232,6 +236,7 @@ class Simulation:
         t_end = t0 + step.until_time if step.until_time else np.inf
         max_duration, max_time_steps = self._bounds(step, drive, max_step)
         v_start = self._open_circuit_voltage(u)
+        u_start = u
         self.step_start = t_start
         self.positive_lithium = self._lithium(u, n_li)[self.model.positive]
 
@@ -251,6 +256,7 @@ class Simulation:
             record.message = (f"the current of step {k} ({step.mode}) empties or fills an "
                               f"electrode surface at once: diffusion in the film cannot pass "
                               f"it, and the step delivered nothing")
+            record.surface_gap = self._surface_gaps(u_start, exc.last)
             self._record(t0, k, u, history.integrals[-1])
             self._close_record(record)
             return u, t0, n_li
@@ -321,8 +327,37 @@ class Simulation:
                 dt = self.case.solver.initial_step or 1e-4 * t_char
         record.end_reason = reason
         record.duration_s = history.times[-1] - t_start
+        record.surface_gap = self._surface_gaps(u_start, history.states[-1])
+        if reason == "until_voltage" and self._overpotential_ends(step, drive, u_start,
+                                                                   history.states[-1]):
+            record.surface_gap = dict.fromkeys(record.surface_gap, 0.0)
         self._close_record(record)
         return history.states[-1], history.times[-1], history.integrals[-1][LITHIUM]
+
+    def _overpotential_ends(self, step, drive, u_start, u_end):
+        """Would the voltage cutoff have been met with the surfaces where they started? Then
+        the ohmic and kinetic drop ended the step (a current beyond the cell's), however
+        well the films' surface layers are resolved."""
+        v_cut = voltage_cutoff(step, drive)
+        if v_cut is None:
+            return False
+        v = float(u_end[self.model.i_V]) + (self._open_circuit_voltage(u_start)
+                                            - self._open_circuit_voltage(u_end))
+        return v <= v_cut if drive.sign > 0 else v >= v_cut
+
+    def _surface_gaps(self, u_start, u_end):
+        """Per intercalation electrode: the largest gap between a face's surface
+        stoichiometry and its interface cell's at the end of a step, over the largest change
+        of the surface in the step (see solver.resolution)."""
+        m = self.model
+        gaps = {}
+        for e in m.intercalation:
+            surface = u_end[m.s_xs][e.xs_slice]
+            cell = u_end[m.s_x][m.x_index[m.if_cell_e[e.faces]]]
+            change = np.max(np.abs(surface - u_start[m.s_xs][e.xs_slice]))
+            gaps[e.name] = (float(np.max(np.abs(surface - cell)) / change)
+                            if change > SURFACE_CHANGE_FLOOR else 0.0)
+        return gaps
 
     def _refuse_unreachable_end(self, step, drive, u):
         """Input errors raised before a step runs: a discharge (charge) whose cutoff lies at
