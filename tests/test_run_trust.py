@@ -65,7 +65,7 @@ METALLIC_LCO = {"LiCoO2": {"electronic_conductivity": "1 S/cm"}}
 
 @pytest.mark.parametrize("collectors", [True, False], ids=["collectors", "bare"])
 @pytest.mark.parametrize("cells_per_layer", [20, 50, 100, 200])
-@pytest.mark.parametrize("n_cells", [2, 3, 10])
+@pytest.mark.parametrize("n_cells", [2, 3, 5, 10])
 @pytest.mark.parametrize("materials", [None, METALLIC_LCO], ids=["library", "metallic_lco"])
 def test_class2_stack_starts_at_any_resolution(n_cells, cells_per_layer, collectors, materials):
     case = stack_case(n_cells, cells_per_layer, collectors, materials)
