@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .case import BLOCK_END_REASONS
-from .errors import InputError, SolverError
+from .errors import SolverError
+from . import guards
 from .model import CellModel
 from .linear import make_linear_solver
 from .newton import NewtonFailure, QuadraticRate, newton_solve
@@ -17,29 +18,6 @@ SECONDS_PER_HOUR = 3600.0
 C_PER_MAH_PER_CM2 = 3.6 / 1e-4          # 1 mAh/cm^2 in C/m^2
 VOLTAGE_EVENT_TOL = 5e-4                # cutoff voltages are met within 0.5 mV
 SURFACE_LIMIT = 1e-3                    # electrode_full / electrode_empty: x_surface within this of 1 / 0
-# Every step is bounded. Without until_time a current step ends (solver_failed) after this
-# many times the time its current takes to pass the charge all electrodes of the cell could
-# hold (no monotone process passes more); a held voltage after that many times the time
-# until_current takes to pass it (the current cannot stay above until_current longer).
-# `max_duration` on a step sets the bound instead.
-MAX_DURATION_FACTOR = 2.0
-# ... and a step ends (solver_failed) after this many accepted time steps (rows), or after
-# 4 (max_duration or until_time) / solver.max_step when the case asks for finer steps: a
-# 1C discharge takes 30-100, a 0.01C cccv 200.
-MAX_TIME_STEPS = 10_000
-# A unit cell's voltage outside this range is no lithium chemistry: a solver failure.
-CELL_VOLTAGE_RANGE = (-1.0, 6.0)        # V
-# Lithium and charge balances hold to what Newton leaves: it accepts a state once its
-# update is below 1e-8 (stoichiometry; up to 1e-6 where round-off stalls it), i.e. at most
-# 1e-6 of an electrode's lithium per solve; balances off by more than this fraction of the
-# cell's lithium capacity are a solver failure (a normal run stays below 1e-9).
-CONSERVATION_TOL = 1e-6
-# A held current settles at round-off, about 1e-15 of the 1C current of the library's
-# cells (eps times the exchange current): an until_current below this fraction of the 1C
-# current may never be reached, and is refused.
-CURRENT_RESOLUTION = 1e-12
-# A surface that moved less than this in a step is not a diffusion layer to resolve.
-SURFACE_CHANGE_FLOOR = 1e-6
 
 
 @dataclass
@@ -128,7 +106,7 @@ class Simulation:
         self.progress = progress
         self.area_scale = case.footprint_area / grid.footprint_area   # grid unit -> whole cell
         self.capacities = theoretical_capacities(case, self.model)
-        self._refuse_unusable_start()
+        guards.refuse_unusable_start(case, self.model, self.capacities)
         # an anode-free cell's lithium (none yet) does not limit it
         self.nominal_capacity = case.nominal_capacity or min(
             c for c in self.capacities.values() if c > 0)
@@ -164,30 +142,6 @@ class Simulation:
         self.store_every = case.solver.store_every
         self.accepted = 0
 
-    def _refuse_unusable_start(self):
-        """Input errors that only the model shows: an initial stoichiometry outside the range
-        of its electrode's OCV table (the voltage would be extrapolated), a layer whose
-        lithium capacity is not a finite number."""
-        case = self.case
-        for e in self.model.electrodes:
-            layer = case.layers[e.layer]
-            material = layer.material
-            name = layer.name.rsplit("_", 1)[0] if case.bipolar is not None else layer.name
-            if e.kind == "intercalation":
-                table = material.value("ocv")
-                low, high = float(table.x[0]), float(table.x[-1])
-                if not low <= e.initial_x <= high:
-                    raise InputError(f"cell.layers.{name}.initial_stoichiometry", e.initial_x,
-                                     f"a stoichiometry within {low:g}..{high:g}, the range of "
-                                     f"the OCV table of {material.name} (beyond it the "
-                                     f"voltage would be extrapolated)")
-            if not np.isfinite(self.capacities[e.name]):
-                parameter = ("max_concentration" if e.kind == "intercalation" else "density")
-                raise InputError(f"materials.{material.name}.{parameter}",
-                                 material.value(parameter),
-                                 f"a value that gives layer {layer.name!r} a finite lithium "
-                                 f"capacity (this one overflows double precision)")
-
     # ------------------------------------------------------------ public
     def run(self):
         m = self.model
@@ -198,7 +152,9 @@ class Simulation:
             raise SolverError(f"the solver could not find the initial open-circuit state: {exc}") from None
         self.open_circuit_state = u.copy()
         n_li = self._initial_lithium()
-        self.total_lithium = sum(self._lithium(u, n_li))
+        self.balance = guards.Balance(self.lithium_scale,
+                                      sum(guards.lithium_by_electrode(m, u, n_li)),
+                                      area_scale=self.area_scale)
         t = 0.0
         self.failure = None
         protocol = self.case.protocol
@@ -225,7 +181,8 @@ class Simulation:
 
     # ------------------------------------------------------------ one protocol step
     def _run_step(self, k, step, drive: StepDrive, u, t_start, n_li):
-        self._refuse_unreachable_end(step, drive, u)
+        m = self.model
+        guards.refuse_unreachable_end(m, step, drive, u, self.nominal_capacity)
         record = StepRecord(mode=step.mode, key=step.key)
         self.steps.append(record)
         t_char = drive.characteristic_time(self.nominal_capacity)
@@ -234,11 +191,12 @@ class Simulation:
         dt = self.case.solver.initial_step or 1e-4 * t_char
         t0 = t_start
         t_end = t0 + step.until_time if step.until_time else np.inf
-        max_duration, max_time_steps = self._bounds(step, drive, max_step)
-        v_start = self._open_circuit_voltage(u)
+        max_duration, max_time_steps = guards.step_bounds(
+            step, drive, self.lithium_capacity, max_step, self.case.solver.max_step is not None)
+        v_start = guards.open_circuit_voltage(m, u)
         u_start = u
         self.step_start = t_start
-        self.positive_lithium = self._lithium(u, n_li)[self.model.positive]
+        self.balance.positive = guards.lithium_by_electrode(m, u, n_li)[m.positive]
 
         # the instantaneous (ohmic and kinetic) response: a first, tiny backward-Euler step
         history = History()
@@ -256,7 +214,7 @@ class Simulation:
             record.message = (f"the current of step {k} ({step.mode}) empties or fills an "
                               f"electrode surface at once: diffusion in the film cannot pass "
                               f"it, and the step delivered nothing")
-            record.surface_gap = self._surface_gaps(u_start, exc.last)
+            record.surface_gap = guards.surface_gaps(m, u_start, exc.last)
             self._record(t0, k, u, history.integrals[-1])
             self._close_record(record)
             return u, t0, n_li
@@ -271,7 +229,8 @@ class Simulation:
         if self._hold_begins(step, drive, reason):
             drive, events, history, reason = self._begin_hold(record, step, history, t_start)
         if reason is not None:
-            record.message = self._nothing_delivered(reason, step, drive, v_start, u)
+            record.message = guards.nothing_delivered(m, reason, step, drive, v_start, u,
+                                                      m.tab_current(u) * self.area_scale)
         taken = 0
         while reason is None:
             if t_end - history.times[-1] <= 1e-9 * t_char:
@@ -280,8 +239,8 @@ class Simulation:
             t_n = history.times[-1]
             if t_n - t_start >= max_duration * (1 - 1e-12) or taken >= max_time_steps:
                 record.duration_s = t_n - t_start
-                raise self._fail(record, t_n, k, step, self._bound_message(
-                    step, drive, t_n - t_start, max_duration, taken, max_time_steps))
+                raise self._fail(record, t_n, k, step, guards.bound_message(
+                    step, t_n - t_start, max_duration, taken, max_time_steps))
             dt = min(dt, max_step, t_end - t_n, t_start + max_duration - t_n)
             u_new, s_new, dt, err, order = self._attempt(history, dt, drive, k, dt_min)
             if u_new is None:                      # Newton kept failing: an electrode limit?
@@ -327,119 +286,12 @@ class Simulation:
                 dt = self.case.solver.initial_step or 1e-4 * t_char
         record.end_reason = reason
         record.duration_s = history.times[-1] - t_start
-        record.surface_gap = self._surface_gaps(u_start, history.states[-1])
-        if reason == "until_voltage" and self._overpotential_ends(step, drive, u_start,
-                                                                   history.states[-1]):
+        record.surface_gap = guards.surface_gaps(m, u_start, history.states[-1])
+        if reason == "until_voltage" and guards.overpotential_ends(m, step, drive, u_start,
+                                                                    history.states[-1]):
             record.surface_gap = dict.fromkeys(record.surface_gap, 0.0)
         self._close_record(record)
         return history.states[-1], history.times[-1], history.integrals[-1][LITHIUM]
-
-    def _overpotential_ends(self, step, drive, u_start, u_end):
-        """Would the voltage cutoff have been met with the surfaces where they started? Then
-        the ohmic and kinetic drop ended the step (a current beyond the cell's), however
-        well the films' surface layers are resolved."""
-        v_cut = voltage_cutoff(step, drive)
-        if v_cut is None:
-            return False
-        v = float(u_end[self.model.i_V]) + (self._open_circuit_voltage(u_start)
-                                            - self._open_circuit_voltage(u_end))
-        return v <= v_cut if drive.sign > 0 else v >= v_cut
-
-    def _surface_gaps(self, u_start, u_end):
-        """Per intercalation electrode: the largest gap between a face's surface
-        stoichiometry and its interface cell's at the end of a step, over the largest change
-        of the surface in the step (see solver.resolution)."""
-        m = self.model
-        gaps = {}
-        for e in m.intercalation:
-            surface = u_end[m.s_xs][e.xs_slice]
-            cell = u_end[m.s_x][m.x_index[m.if_cell_e[e.faces]]]
-            change = np.max(np.abs(surface - u_start[m.s_xs][e.xs_slice]))
-            gaps[e.name] = (float(np.max(np.abs(surface - cell)) / change)
-                            if change > SURFACE_CHANGE_FLOOR else 0.0)
-        return gaps
-
-    def _refuse_unreachable_end(self, step, drive, u):
-        """Input errors raised before a step runs: a discharge (charge) whose cutoff lies at
-        or above (below) the cell's open-circuit voltage at its start cannot run at any
-        current (a cccv step above its voltage goes straight to its hold); an until_current
-        below what the solution resolves (CURRENT_RESOLUTION) may never be reached."""
-        floor = CURRENT_RESOLUTION * self.nominal_capacity / SECONDS_PER_HOUR
-        if step.until_current is not None and step.until_current < floor:
-            raise InputError(f"{step.key}.until_current", f"{step.until_current:g} A",
-                             f"a current of at least {floor:.3g} A ({CURRENT_RESOLUTION:g} of "
-                             f"the 1C current): a held current settles at round-off near "
-                             f"that size and may never fall below it")
-        v_cut = voltage_cutoff(step, drive)
-        if v_cut is None or step.mode == "cccv":
-            return
-        v_oc = self._open_circuit_voltage(u)
-        if (v_oc <= v_cut) if drive.sign > 0 else (v_oc >= v_cut):
-            side = "below" if drive.sign > 0 else "above"
-            raise InputError(step.cutoff_key or f"{step.key}.until_voltage", f"{v_cut:g} V",
-                             f"a cutoff {side} the voltage the {step.mode} of {step.key} starts "
-                             f"from ({v_oc:.4f} V at open circuit): it is met before the step "
-                             f"begins, at any current")
-
-    def _open_circuit_voltage(self, u):
-        """The stack's voltage at zero current with its present surface stoichiometries."""
-        m = self.model
-
-        def potential(e):
-            if e.kind != "intercalation":
-                return 0.0
-            area = m.if_area[e.faces]
-            return float(np.sum(e.ocv(u[m.s_xs][e.xs_slice])[0] * area) / np.sum(area))
-        return sum(potential(m.electrodes[unit.positive]) - potential(m.electrodes[unit.negative])
-                   for unit in m.units)
-
-    def _bounds(self, step, drive, max_step):
-        """The longest duration (s) and the most accepted time steps a step may take."""
-        if step.max_duration is not None:
-            duration = step.max_duration
-        else:
-            current = abs(drive.value) if drive.kind == "current" else 0.0
-            if step.until_current is not None:
-                current = min(current, step.until_current) if current else step.until_current
-            duration = (MAX_DURATION_FACTOR * self.lithium_capacity / current if current
-                        else np.inf)
-        if step.until_time is not None:
-            duration = min(duration, step.until_time)
-        steps = MAX_TIME_STEPS
-        if self.case.solver.max_step is not None and np.isfinite(duration):
-            steps = max(steps, int(4 * duration / max_step))
-        return duration, steps
-
-    def _bound_message(self, step, drive, elapsed, max_duration, taken, max_time_steps):
-        end = {"discharge": "its until_voltage", "charge": "its until_voltage",
-               "hold": "its until_current", "cccv": "its until_current"}.get(step.mode, "its end")
-        if taken >= max_time_steps:
-            return (f"{taken} time steps ({elapsed:.4g} s) without reaching {end}: a step "
-                    f"takes at most {max_time_steps} (the current or the cutoff cannot be "
-                    f"what was meant, or the solution is not smooth at solver.rtol)")
-        why = ("its max_duration" if step.max_duration is not None else
-               f"{MAX_DURATION_FACTOR:g} times the time its current takes to pass all the "
-               f"lithium the electrodes can hold; set max_duration on the step to allow more")
-        return f"{end} not reached within {max_duration:.4g} s ({why})"
-
-    def _nothing_delivered(self, reason, step, drive, v_start, u):
-        """Why a step ended as soon as it began (its message, shown on the terminal)."""
-        m = self.model
-        v = float(u[m.i_V])
-        current = m.tab_current(u) * self.area_scale
-        if reason == "until_voltage":
-            return (f"the step delivered nothing: its current ({abs(current):.4g} A) took the "
-                    f"voltage from {v_start:.4f} V at open circuit to {v:.4f} V at once (the "
-                    f"ohmic and kinetic drop), past the cutoff {voltage_cutoff(step, drive):g} "
-                    f"V (per cell in a stack); a lower current would deliver charge")
-        if reason == "until_current":
-            return (f"the step delivered nothing: the current at {drive.value:g} V is "
-                    f"{abs(current):.4g} A from the start, not above until_current "
-                    f"({step.until_current:.4g} A)")
-        if reason == "lithium_exhausted":
-            return "the step delivered nothing: the lithium electrode is already empty"
-        return (f"the step delivered nothing: an electrode surface is at its limit ({reason}) "
-                f"as the step begins")
 
     @staticmethod
     def _hold_begins(step, drive, reason):
@@ -599,50 +451,14 @@ class Simulation:
             return "electrode_empty"
         return None
 
-    def _lithium(self, u, n_li):
-        """Lithium (mol, grid unit) in each electrode, in the order of model.electrodes."""
-        m = self.model
-        x = u[m.s_x]
-        metal = iter(n_li)
-        return [float(np.sum(e.max_concentration * e.volume * x[m.x_index[e.cells]]))
-                if e.kind == "intercalation" else float(next(metal)) for e in m.electrodes]
-
-    def _violation(self, u, integrals):
-        """What makes a state unphysical, or None: non-finite numbers, a unit cell's voltage
-        outside CELL_VOLTAGE_RANGE, lithium not conserved, or the lithium taken up by the
-        positive electrode not matching the charge passed (all to CONSERVATION_TOL of the
-        cell's lithium capacity)."""
-        m = self.model
-        if not np.all(np.isfinite(u)):
-            return f"the state is not finite: {self._describe(int(np.argmin(np.isfinite(u))))}"
-        if not np.all(np.isfinite(integrals)):
-            return ("the charge, energy or lithium inventory integrated over the step is not "
-                    "finite")
-        low, high = CELL_VOLTAGE_RANGE
-        voltages = m.cell_voltages(u) if len(m.units) > 1 else [float(u[m.i_V])]
-        for n, v in enumerate(voltages, start=1):
-            if not low <= v <= high:
-                which = f"cell {n}" if len(voltages) > 1 else "the cell"
-                return (f"the voltage of {which} ({v:.4g} V) left the physical range "
-                        f"{low:g}..{high:g} V of a lithium cell")
-        lithium = self._lithium(u, integrals[LITHIUM])
-        tolerance = CONSERVATION_TOL * self.lithium_scale
-        change = sum(lithium) - self.total_lithium
-        if abs(change) > tolerance:
-            return (f"lithium is not conserved: the electrodes hold {change:+.4g} mol "
-                    f"({change / self.lithium_scale:+.3g} of the cell's capacity) more than "
-                    f"at the start")
-        taken_up = lithium[m.positive] - self.positive_lithium
-        passed = integrals[SIGNED_CHARGE] / self.area_scale / FARADAY
-        if abs(taken_up - passed) > tolerance:
-            return (f"charge is not conserved: the positive electrode took up {taken_up:.4g} "
-                    f"mol of lithium in this step while the current passed {passed:.4g} mol "
-                    f"of charge")
-        return None
+    def state_violation(self, u, integrals):
+        """What makes a state of the running step unphysical (solver.guards.violation)."""
+        return guards.violation(self.model, u, integrals, integrals[LITHIUM],
+                                integrals[SIGNED_CHARGE], self.balance, self._describe)
 
     def _check_state(self, record, k, step, t, u, integrals):
         """Raise a solver failure (the state is not recorded) if the state is unphysical."""
-        violation = self._violation(u, integrals)
+        violation = self.state_violation(u, integrals)
         if violation is not None:
             record.duration_s = t - self.step_start
             raise self._fail(record, t, k, step, violation)

@@ -13,6 +13,7 @@ import pytest
 
 import solver
 import solver.simulate as simulate
+from solver import guards
 from solver import cli
 from solver.api import build_grid
 from solver.case import case_from_dict
@@ -187,17 +188,17 @@ def test_class3_unphysical_voltage_is_a_solver_failure(make_case):
     sim.run()
     m = sim.model
     u, integrals = sim.snapshots[-1][2].copy(), sim.last_integrals
-    assert sim._violation(u, integrals) is None
+    assert sim.state_violation(u, integrals) is None
     for voltage in (6.5, -1.5, -3.7e15):
         bad = u.copy()
         bad[m.i_V] = voltage
-        assert "left the physical range" in sim._violation(bad, integrals)
+        assert "left the physical range" in sim.state_violation(bad, integrals)
 
 
 def test_class3_unphysical_voltage_ends_the_run_with_exit_3(tmp_path, capsys, monkeypatch):
     """End to end, with a range that a discharge leaves half way (3.9..6 V): the state
     outside it is not recorded, the run ends with exit 3 and complete files."""
-    monkeypatch.setattr(simulate, "CELL_VOLTAGE_RANGE", (3.9, 6.0))
+    monkeypatch.setattr(guards, "CELL_VOLTAGE_RANGE", (3.9, 6.0))
     out = tmp_path / "out"
     protocol = [{"mode": "discharge", "c_rate": 1, "until_voltage": "3.0 V"}]
     assert cli.main(["run", str(_case_file(tmp_path, protocol)), "--out", str(out)]) == 3
@@ -214,7 +215,7 @@ def test_class5_a_step_that_cannot_reach_its_end_is_bounded_by_time_steps(make_c
     """nominal_capacity = 1e-30 uAh: a 1C current of 1e-36 A never discharges the cell;
     the step ends after MAX_TIME_STEPS accepted steps (here lowered to keep the test fast;
     test_class5_default_bounds_end_a_hopeless_discharge runs the default)."""
-    monkeypatch.setattr(simulate, "MAX_TIME_STEPS", 300)
+    monkeypatch.setattr(guards, "MAX_TIME_STEPS", 300)
     result = solver.run(make_case(cell={"nominal_capacity": "1e-30 uAh"}))
     step = result.summary["steps"][0]
     assert step["end_reason"] == "solver_failed"
@@ -227,7 +228,7 @@ def test_class5_default_bounds_end_a_hopeless_discharge(make_case):
     result = solver.run(make_case(cell={"nominal_capacity": "1e-30 uAh"}))
     step = result.summary["steps"][0]
     assert step["end_reason"] == "solver_failed"
-    assert len(result.timeseries["time_s"]) <= simulate.MAX_TIME_STEPS + 2
+    assert len(result.timeseries["time_s"]) <= guards.MAX_TIME_STEPS + 2
 
 
 @pytest.mark.parametrize("amps", [1e-15, 1e-12])
@@ -245,7 +246,7 @@ def test_class5_default_duration_bound(make_case, monkeypatch):
     """Without until_time a current step ends after MAX_DURATION_FACTOR times the time its
     current takes to pass all the lithium the electrodes could hold (lowered here so that
     the bound comes before the cutoff)."""
-    monkeypatch.setattr(simulate, "MAX_DURATION_FACTOR", 0.01)
+    monkeypatch.setattr(guards, "MAX_DURATION_FACTOR", 0.01)
     amps = 1e-9
     case = make_case(protocol=[{"mode": "discharge", "current": amps,
                                 "until_voltage": "3.0 V"}])
@@ -308,20 +309,20 @@ def test_class13_every_state_is_checked(make_case):
     sim.run()
     m = sim.model
     u, integrals = sim.snapshots[-1][2].copy(), sim.last_integrals.copy()
-    assert sim._violation(u, integrals) is None
+    assert sim.state_violation(u, integrals) is None
     bad = u.copy()
     bad[m.s_phi.start + 3] = np.nan
-    assert "not finite" in sim._violation(bad, integrals)
+    assert "not finite" in sim.state_violation(bad, integrals)
     bad_integrals = integrals.copy()
     bad_integrals[simulate.CHARGE] = np.inf
-    assert "not finite" in sim._violation(u, bad_integrals)
+    assert "not finite" in sim.state_violation(u, bad_integrals)
     bad = u.copy()
     bad[m.s_x] += 1e-4                      # lithium out of nowhere
-    assert "lithium is not conserved" in sim._violation(bad, integrals)
+    assert "lithium is not conserved" in sim.state_violation(bad, integrals)
     bad = u.copy()
     bad_integrals = integrals.copy()
     bad_integrals[simulate.SIGNED_CHARGE] *= 1.01     # charge without its lithium
-    assert "charge is not conserved" in sim._violation(u, bad_integrals)
+    assert "charge is not conserved" in sim.state_violation(u, bad_integrals)
 
 
 @pytest.mark.parametrize("diffusivity", ["1e3 m^2/s", "1e30 m^2/s"])
@@ -348,11 +349,11 @@ def test_class13_lithium_is_conserved_far_below_the_tolerance(make_case, diffusi
     sim.run()
     m = sim.model
     u = sim.snapshots[-1][2]
-    lithium = sim._lithium(u, sim.last_integrals[simulate.LITHIUM])
-    tolerance = 1e-3 * simulate.CONSERVATION_TOL * sim.lithium_scale
-    assert abs(sum(lithium) - sim.total_lithium) < tolerance
+    lithium = guards.lithium_by_electrode(m, u, sim.last_integrals[simulate.LITHIUM])
+    tolerance = 1e-3 * guards.CONSERVATION_TOL * sim.lithium_scale
+    assert abs(sum(lithium) - sim.balance.total) < tolerance
     passed = sim.last_integrals[simulate.SIGNED_CHARGE] / sim.area_scale / simulate.FARADAY
-    assert abs(lithium[m.positive] - sim.positive_lithium - passed) < tolerance
+    assert abs(lithium[m.positive] - sim.balance.positive - passed) < tolerance
 
 
 @pytest.mark.parametrize("x", [0.3, 0.999])
