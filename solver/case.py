@@ -193,7 +193,8 @@ class SolverSettings:
     max_step: float | None = None           # s
     initial_step: float | None = None       # s
     fields_every: int = 0                   # write fields every N accepted steps (0: never)
-    store_every: int = 1                    # keep every Nth accepted step's row (and each step's last)
+    store_every: int = 1                    # keep every Nth accepted step's row (and
+                                            # each step's first and last)
 
 
 @dataclass
@@ -790,7 +791,8 @@ def _solver(table: dict) -> SolverSettings:
         fields_every = _integer(table["fields_every"], "solver.fields_every", 0, "0 (never) or 10")
     store_every = defaults.store_every
     if "store_every" in table:
-        store_every = _integer(table["store_every"], "solver.store_every", 1, "1 (every row) or 10")
+        store_every = _integer(table["store_every"], "solver.store_every", 1,
+                               "1 (every row) or 10")
     return SolverSettings(rtol=rtol, max_step=max_step, initial_step=initial_step,
                           fields_every=fields_every, store_every=store_every)
 
