@@ -6,6 +6,7 @@ import numpy as np
 
 from .errors import InputError, RunInterrupted, SolverError
 from .geometry import geometry_summary
+from .resolution import refine_until_resolved
 from .results import Result, step_summaries
 from .simulate import Simulation, StepRecord
 
@@ -22,22 +23,24 @@ def cells_per_layer(case):
             for layer in case.layers]
 
 
-def build_grid(case):
+def build_grid(case, cells=None, grading=None):
     """The grid of a case's architecture: the 1D stack, a trench period (2D, or 3D
-    extruded), a micropillar or microhole unit (3D, or 2D axisymmetric)."""
+    extruded), a micropillar or microhole unit (3D, or 2D axisymmetric). `cells` (one per
+    layer) and `grading` replace the case's mesh settings (refinement)."""
+    cells = cells_per_layer(case) if cells is None else cells
+    grading = case.mesh.grading if grading is None else grading
     if case.architecture in ("planar", "bipolar"):
         from meshes.planar import planar_grid
 
         layers = [(layer.name, layer.thickness) for layer in case.layers]
-        return planar_grid(layers, cells_per_layer(case), case.footprint_area,
-                           dim=1, grading=case.mesh.grading)
+        return planar_grid(layers, cells, case.footprint_area, dim=1, grading=grading)
     films, fill, top = case.stack_roles()
-    cells = dict(zip((layer.name for layer in case.layers), cells_per_layer(case)))
+    cells = dict(zip((layer.name for layer in case.layers), cells))
     stack = {"films": [(layer.name, layer.thickness) for layer in films],
              "fill": (fill.name, fill.thickness),
              "top": [(layer.name, layer.thickness) for layer in top],
              "cells_per_layer": [cells[layer.name] for layer in films + top],
-             "max_cell_size": case.mesh.max_cell_size, "grading": case.mesh.grading,
+             "max_cell_size": case.mesh.max_cell_size, "grading": grading,
              "coverage": [layer.coverage for layer in films]}
     if case.architecture == "trench":
         from meshes.trench import trench_grid
@@ -77,25 +80,48 @@ def run(case, grid=None, progress=None, time_limit=None) -> Result:
     running ends "interrupted"), or None when no state was computed yet.
     """
     started = time.perf_counter()
-    sim = None
+    report, warnings = None, []
+    progress = _with_time_limit(progress, time_limit, started)
+    mesh_given = grid is not None
+    simulations = []              # every Simulation started, the running one last
+
+    def simulate(on_grid):
+        sim = Simulation(case, on_grid, progress=progress)
+        simulations.append(sim)
+        return _run_simulation(case, sim)
+
     try:
-        grid = grid if grid is not None else build_grid(case)
-        sim = Simulation(case, grid, progress=_with_time_limit(progress, time_limit, started))
-        try:
-            sim.run()
-        except SolverError as exc:           # no initial state: nothing of step 0 ran
-            sim.failure = str(exc)
-            sim.steps.append(StepRecord(mode=case.protocol[0].mode, key=case.protocol[0].key,
-                                        end_reason="solver_failed", message=str(exc)))
+        grid = grid if mesh_given else build_grid(case)
+        sim = simulate(grid)
+        # a film whose surface the mesh does not resolve: refine it and run again
+        fixed = ("the grid was given" if mesh_given else
+                 None if case.mesh.refine else "mesh.refine = false")
+        sim, report, warnings = refine_until_resolved(
+            case, sim, cells_per_layer(case), case.mesh.grading,
+            lambda cells, grading: build_grid(case, cells, grading), simulate, fixed)
+        grid = sim.grid
     except KeyboardInterrupt as exc:
         reason = exc.reason if isinstance(exc, RunInterrupted) else "interrupted (SIGINT)"
         result = None
-        if sim is not None:
+        if simulations:
+            sim = simulations[-1]
             _close_interrupted_step(sim, reason)
             sim.failure = reason
-            result = _result(case, grid, sim, started)
+            result = _result(case, sim.grid, sim, started, report, warnings)
         raise RunInterrupted(reason, result) from None
-    return _result(case, grid, sim, started)
+    return _result(case, grid, sim, started, report, warnings)
+
+
+def _run_simulation(case, sim):
+    """Run a Simulation; a failure to find the initial state fails step 0 (nothing of it
+    ran)."""
+    try:
+        sim.run()
+    except SolverError as exc:
+        sim.failure = str(exc)
+        sim.steps.append(StepRecord(mode=case.protocol[0].mode, key=case.protocol[0].key,
+                                    end_reason="solver_failed", message=str(exc)))
+    return sim
 
 
 def _with_time_limit(progress, time_limit, started):
@@ -129,7 +155,7 @@ def _close_interrupted_step(sim, reason):
                                  if last["capacity_mAh_cm2"] > 0 else last["voltage_V"])
 
 
-def _result(case, grid, sim, started) -> Result:
+def _result(case, grid, sim, started, report=None, warnings=()) -> Result:
     geometry = geometry_summary(grid, case.footprint_area)
     summary = {
         "case": case.name,
@@ -148,6 +174,10 @@ def _result(case, grid, sim, started) -> Result:
     }
     if getattr(sim, "failure", None):
         summary["message"] = sim.failure
+    if report is not None:
+        summary["refined"] = report
+    if warnings:
+        summary["warnings"] = warnings
     return Result(summary, sim.rows, snapshots=sim.snapshots, grid=grid, model=sim.model,
                   fields=sim.fields)
 

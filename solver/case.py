@@ -45,8 +45,8 @@ CELL_KEYS = ("name", "architecture", "footprint_area", "temperature", "nominal_c
 FOOTPRINT_RANGE = (1e-12, 1.0)          # m^2
 LAYER_KEYS = ("name", "material", "thickness", "initial_stoichiometry", "initial_voltage",
               "step_coverage", "bottom_coverage")
-MESH_KEYS = ("cells_per_layer", "max_cell_size", "grading")
-SOLVER_KEYS = ("rtol", "max_step", "initial_step", "fields_every")
+MESH_KEYS = ("cells_per_layer", "max_cell_size", "grading", "refine")
+SOLVER_KEYS = ("rtol", "max_step", "initial_step", "fields_every", "store_every")
 TRENCH_KEYS = ("width", "depth", "pitch", "dimension", "length")
 MICROPILLAR_KEYS = ("diameter", "height", "pitch", "lattice", "holes", "axisymmetric")
 LATTICES = ("square", "hexagonal")
@@ -65,6 +65,7 @@ STEP_QUANTITIES = {
     "until_voltage": "voltage",
     "until_time": "time",
     "until_current": "current",
+    "max_duration": "time",
 }
 STEP_KEYS = ("mode",) + tuple(STEP_QUANTITIES)
 DRIVES = ("c_rate", "current", "current_density")
@@ -80,6 +81,9 @@ STEP_RULES = {
     "cccv": (DRIVES + ("voltage", "until_current", "until_time"),
              (("voltage",), ("until_current", "until_time"))),
 }
+# every step may carry max_duration: the bound of a step that may not reach its end
+STEP_RULES = {mode: (allowed + ("max_duration",), groups)
+              for mode, (allowed, groups) in STEP_RULES.items()}
 
 
 class _Missing:
@@ -170,6 +174,7 @@ class MeshSettings:
     max_cell_size: float | None = None      # m, along surfaces (2D/3D); trench and
                                             # micropillar cells: default_max_cell_size
     grading: float = 0.5                    # 0 = uniform, towards 1 = refined at interfaces
+    refine: bool = True                     # refine where a film's surface is under-resolved
 
 
 @dataclass(frozen=True)
@@ -187,6 +192,8 @@ class Step:
     ends_block: bool = False                # its until_voltage is its block's: reaching it (or
                                             # an electrode limit) ends the whole block
     block_end: int | None = None            # ends_block: index of the first step after the block
+    max_duration: float | None = None       # s: longer ends the step as solver_failed
+    cutoff_key: str = ""                    # ends_block: the key of its block's until_voltage
 
 
 @dataclass(frozen=True)
@@ -195,6 +202,8 @@ class SolverSettings:
     max_step: float | None = None           # s
     initial_step: float | None = None       # s
     fields_every: int = 0                   # write fields every N accepted steps (0: never)
+    store_every: int = 1                    # keep every Nth accepted step's row (and
+                                            # each step's first and last)
 
 
 @dataclass
@@ -918,7 +927,12 @@ def _mesh(table: dict) -> MeshSettings:
             raise InputError("mesh.grading", table["grading"],
                              "a number from 0 (uniform cells) up to but not including 1 "
                              "(cells ever finer towards the interfaces)")
-    return MeshSettings(cells_per_layer=cells, max_cell_size=max_cell_size, grading=grading)
+    refine = table.get("refine", defaults.refine)
+    if not isinstance(refine, bool):
+        raise InputError("mesh.refine", refine, "true (refine where a film's surface is "
+                                                "under-resolved; the default) or false")
+    return MeshSettings(cells_per_layer=cells, max_cell_size=max_cell_size, grading=grading,
+                        refine=refine)
 
 
 def _solver(table: dict) -> SolverSettings:
@@ -941,8 +955,12 @@ def _solver(table: dict) -> SolverSettings:
     fields_every = defaults.fields_every
     if "fields_every" in table:
         fields_every = _integer(table["fields_every"], "solver.fields_every", 0, "0 (never) or 10")
+    store_every = defaults.store_every
+    if "store_every" in table:
+        store_every = _integer(table["store_every"], "solver.store_every", 1,
+                               "1 (every row) or 10")
     return SolverSettings(rtol=rtol, max_step=max_step, initial_step=initial_step,
-                          fields_every=fields_every)
+                          fields_every=fields_every, store_every=store_every)
 
 
 # ------------------------------------------------------------------------------------------
@@ -1028,8 +1046,8 @@ def _flatten(items: list, prefix: str, out: list[Step], cutoff=None, depth: int 
                     out.extend(block)
                     continue
                 remaining = (repeat - turn) * len(block)
-                out.extend(replace(step, block_end=remaining - j) if step.ends_block else step
-                           for j, step in enumerate(block))
+                out.extend(replace(step, block_end=remaining - j, cutoff_key=own[1])
+                           if step.ends_block else step for j, step in enumerate(block))
         else:
             out.append(_step(item, key, cutoff, bounds))
             if len(out) > MAX_PROTOCOL_STEPS:

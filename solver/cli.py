@@ -124,6 +124,10 @@ def _run(args):
               f"{step['capacity_mAh_cm2'] * 1e3:10.3f} uAh/cm2  "
               f"{step['energy_mWh_cm2'] * 1e3:10.3f} uWh/cm2  "
               f"mean {step['mean_voltage_V']:.4f} V  ({step['duration_s']:.1f} s)")
+        if step.get("message") and step["end_reason"] != "solver_failed":
+            print(f"thinfilm: step {k}: {step['message']}", file=sys.stderr)
+    for line in result.summary.get("warnings", []):
+        print(f"thinfilm: {line}", file=sys.stderr)
     print(f"results in {args.out}/ ({', '.join(path.name for path in written)})")
     if result.failed:
         print(f"thinfilm: {result.summary.get('message', 'the solver failed')}", file=sys.stderr)

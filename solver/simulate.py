@@ -6,6 +6,7 @@ import numpy as np
 
 from .case import BLOCK_END_REASONS
 from .errors import SolverError
+from . import guards
 from .model import CellModel
 from .linear import make_linear_solver
 from .newton import NewtonFailure, QuadraticRate, newton_solve
@@ -31,6 +32,8 @@ class StepRecord:
     limiting_cell: int | None = None  # stacks: the cell (1-based) nearest the cutoff at the end
     key: str = ""                   # the step in the case file, e.g. "protocol.1.steps.0"
     cv_start_s: float | None = None  # cccv: time into the step when the voltage hold began
+    surface_gap: dict = field(default_factory=dict)   # electrode -> resolution indicator
+                                                      # (solver.resolution)
 
 
 @dataclass
@@ -52,11 +55,12 @@ class History:
         del self.times[:-keep], self.states[:-keep], self.integrals[:-keep]
 
 
-# integrated scalars: charge (C), energy (J), time integral of V (V s), then the lithium
-# inventories (mol): the active lithium of each lithium-metal electrode, then the inactive
-# lithium each has lost in plating (Simulation.active, Simulation.lost)
-CHARGE, ENERGY, VOLT_SECONDS = range(3)
-LITHIUM = slice(3, None)
+# integrated scalars: charge (C), energy (J), time integral of V (V s), signed charge (C,
+# > 0 on discharge), then the lithium inventories (mol): the active lithium of each
+# lithium-metal electrode, then the inactive lithium each has lost in plating
+# (Simulation.active, Simulation.lost)
+CHARGE, ENERGY, VOLT_SECONDS, SIGNED_CHARGE = range(4)
+LITHIUM = slice(4, None)
 
 
 def bdf_coefficients(dt, history: History):
@@ -104,6 +108,7 @@ class Simulation:
         self.progress = progress
         self.area_scale = case.footprint_area / grid.footprint_area   # grid unit -> whole cell
         self.capacities = theoretical_capacities(case, self.model)
+        guards.refuse_unusable_start(case, self.model, self.capacities)
         # an anode-free cell's lithium (none yet) does not limit it
         self.nominal_capacity = case.nominal_capacity or min(
             c for c in self.capacities.values() if c > 0)
@@ -114,16 +119,31 @@ class Simulation:
         self.linear_solver = make_linear_solver(m)
         currents = np.arange(m.s_i.start, m.s_i.stop)
         self.current_unknowns = (currents, _diagonal_positions(pattern, currents))
+        # the cell current as weights on the unknowns (tab_current is linear in them), and
+        # the smallest current the time-step error test resolves (1e-3 C, grid unit)
+        positive = m.electrodes[m.positive].faces
+        self.tab_current_weights = np.zeros(m.n_unknowns)
+        self.tab_current_weights[m.s_i.start + positive] = m.if_area[positive]
+        self.current_floor = 1e-3 * self.nominal_capacity / SECONDS_PER_HOUR / self.area_scale
         self.newton_rate = QuadraticRate()
         self.lithium_metal = [e for e in m.electrodes if e.kind == "lithium_metal"]
         n_metal = len(self.lithium_metal)
-        self.active, self.lost = slice(3, 3 + n_metal), slice(3 + n_metal, 3 + 2 * n_metal)
+        self.active = slice(LITHIUM.start, LITHIUM.start + n_metal)
+        self.lost = slice(LITHIUM.start + n_metal, LITHIUM.start + 2 * n_metal)
         self.efficiency = np.array([e.coulombic_efficiency for e in self.lithium_metal])
+        # all the lithium the electrodes could hold, x from 0 to 1 (mol, grid unit): the
+        # scale of the conservation checks; as charge of the whole cell, of the step bounds
+        self.lithium_scale = sum(
+            float(np.sum(e.volume)) * e.max_concentration for e in m.intercalation) + float(
+            np.sum(self._initial_lithium()))
+        self.lithium_capacity = max(self.lithium_scale * FARADAY * self.area_scale,
+                                    self.nominal_capacity)
         self.rows = []
         self.steps = []
         self.snapshots = []         # (time, step, u) at the end of every step
         self.fields = []            # (time, step, u) every `fields_every` accepted time steps
         self.fields_every = case.solver.fields_every
+        self.store_every = case.solver.store_every
         self.accepted = 0
 
     # ------------------------------------------------------------ public
@@ -134,7 +154,12 @@ class Simulation:
             u = self._solve(u, dt=None, history=None, drive=("current", 0.0))
         except NewtonFailure as exc:
             raise SolverError(f"the solver could not find the initial open-circuit state: {exc}") from None
+        self.open_circuit_state = u.copy()
         n_li = self._initial_lithium()
+        self.balance = guards.Balance(self.lithium_scale,
+                                      sum(guards.lithium_by_electrode(m, u, n_li[:len(
+                                          self.lithium_metal)])),
+                                      area_scale=self.area_scale)
         t = 0.0
         self.failure = None
         protocol = self.case.protocol
@@ -161,6 +186,8 @@ class Simulation:
 
     # ------------------------------------------------------------ one protocol step
     def _run_step(self, k, step, drive: StepDrive, u, t_start, n_li):
+        m = self.model
+        guards.refuse_unreachable_end(m, step, drive, u, self.nominal_capacity)
         record = StepRecord(mode=step.mode, key=step.key)
         self.steps.append(record)
         t_char = drive.characteristic_time(self.nominal_capacity)
@@ -169,10 +196,17 @@ class Simulation:
         dt = self.case.solver.initial_step or 1e-4 * t_char
         t0 = t_start
         t_end = t0 + step.until_time if step.until_time else np.inf
+        max_duration, max_time_steps = guards.step_bounds(
+            step, drive, self.lithium_capacity, max_step, self.case.solver.max_step is not None)
+        v_start = guards.open_circuit_voltage(m, u)
+        u_start = u
+        self.step_start = t_start
+        self.balance.positive = guards.lithium_by_electrode(
+            m, u, n_li[:len(self.lithium_metal)])[m.positive]
 
         # the instantaneous (ohmic and kinetic) response: a first, tiny backward-Euler step
         history = History()
-        history.push(t0, u, np.concatenate([[0.0, 0.0, 0.0], n_li]))
+        history.push(t0, u, np.concatenate([[0.0, 0.0, 0.0, 0.0], n_li]))
         tiny = 1e-9 * t_char
         try:
             u = self._solve(u, tiny, history, drive.unit(self.area_scale), step=k)
@@ -184,7 +218,9 @@ class Simulation:
                 raise self._fail(record, t0, k, step, exc) from None
             record.end_reason = reason
             record.message = (f"the current of step {k} ({step.mode}) empties or fills an "
-                              f"electrode surface at once: diffusion in the film cannot pass it")
+                              f"electrode surface at once: diffusion in the film cannot pass "
+                              f"it, and the step delivered nothing")
+            record.surface_gap = guards.surface_gaps(m, u_start, exc.last)
             self._record(t0, k, u, history.integrals[-1])
             self._close_record(record)
             return u, t0, n_li
@@ -192,17 +228,26 @@ class Simulation:
         t0 += tiny
         history = History()
         history.push(t0, u, integrals)
+        self._check_state(record, k, step, t0, u, integrals)
         self._record(t0, k, u, integrals)
         events = self._events(step, drive)
         reason = self._event_reached(events, u, integrals)
         if self._hold_begins(step, drive, reason):
             drive, events, history, reason = self._begin_hold(record, step, history, t_start)
+        if reason is not None:
+            record.message = guards.nothing_delivered(m, reason, step, drive, v_start, u,
+                                                      m.tab_current(u) * self.area_scale)
+        taken = 0
         while reason is None:
             if t_end - history.times[-1] <= 1e-9 * t_char:
                 reason = "until_time"
                 break
             t_n = history.times[-1]
-            dt = min(dt, max_step, t_end - t_n)
+            if t_n - t_start >= max_duration * (1 - 1e-12) or taken >= max_time_steps:
+                record.duration_s = t_n - t_start
+                raise self._fail(record, t_n, k, step, guards.bound_message(
+                    step, t_n - t_start, max_duration, taken, max_time_steps))
+            dt = min(dt, max_step, t_end - t_n, t_start + max_duration - t_n)
             u_new, s_new, dt, err, order = self._attempt(history, dt, drive, k, dt_min)
             if u_new is None:                      # Newton kept failing: an electrode limit?
                 reason = self._limit_reason(history.states[-1])
@@ -212,6 +257,13 @@ class Simulation:
                 break
             if err > 1.0:
                 dt *= max(0.2, 0.9 * err ** (-1.0 / (order + 1)))
+                if dt < dt_min:
+                    # the estimate does not shrink with the step: the solution is not smooth
+                    # at the tolerance asked for (or Newton leaves noise of that size)
+                    record.duration_s = t_n - t_start
+                    raise self._fail(record, t_n, k, step, (
+                        f"the time step fell below {dt_min:.3g} s with the local error "
+                        f"estimate still {err:.3g} times solver.rtol"))
                 continue
             crossing = self._crossing(events, history, u_new, s_new)
             if crossing is not None:
@@ -222,8 +274,10 @@ class Simulation:
                         continue
                 reason = name
             t_new = t_n + dt
+            self._check_state(record, k, step, t_new, u_new, s_new)
             history.push(t_new, u_new, s_new)
-            self._record(t_new, k, u_new, s_new)
+            taken += 1
+            self._record(t_new, k, u_new, s_new, keep=taken % self.store_every == 0)
             self.accepted += 1
             if self.fields_every and self.accepted % self.fields_every == 0:
                 self.fields.append((t_new, k, u_new))
@@ -238,6 +292,10 @@ class Simulation:
                 dt = self.case.solver.initial_step or 1e-4 * t_char
         record.end_reason = reason
         record.duration_s = history.times[-1] - t_start
+        record.surface_gap = guards.surface_gaps(m, u_start, history.states[-1])
+        if reason == "until_voltage" and guards.overpotential_ends(m, step, drive, u_start,
+                                                                    history.states[-1]):
+            record.surface_gap = dict.fromkeys(record.surface_gap, 0.0)
         self._close_record(record)
         return history.states[-1], history.times[-1], history.integrals[-1][LITHIUM]
 
@@ -261,7 +319,7 @@ class Simulation:
         """One time step of size dt, shrinking it on Newton failure. Returns the new state,
         its integrals, the step size used, the scaled error estimate and the predictor order
         (or None, dt, the last failure, 0 when Newton failed down to dt_min)."""
-        failure = None
+        failure = f"the time step {dt:.3g} s is below its minimum {dt_min:.3g} s"
         while dt >= dt_min:
             guess, order = extrapolate(history, history.times[-1] + dt)
             try:
@@ -281,10 +339,15 @@ class Simulation:
         else:
             coeff, terms = bdf_coefficients(dt, history)
             hist = sum(a * history.states[idx][m.s_dynamic] for a, idx in terms)
+        total = None
+        if drive[0] == "voltage" and history is not None:
+            # the held current to a tenth of what the error test asks of it (see _error)
+            scale = max(abs(m.tab_current(history.states[-1])), self.current_floor)
+            total = (self.tab_current_weights, 0.1 * self.case.solver.rtol * scale)
         result = newton_solve(lambda u: m.residual_and_jacobian(u, hist, coeff, drive),
                               self.linear_solver, guess, self.scales, self.bounded,
                               describe=m.describe, measured_by_row=self.current_unknowns,
-                              rate=self.newton_rate)
+                              rate=self.newton_rate, total=total)
         return result.u
 
     def _error(self, u_new, guess, order, drive):
@@ -302,8 +365,8 @@ class Simulation:
         err = max(dx, dv)
         if drive.kind == "voltage":
             i_new, i_guess = m.tab_current(u_new), m.tab_current(guess)
-            floor = 1e-3 * self.nominal_capacity / SECONDS_PER_HOUR / self.area_scale
-            err = max(err, abs(i_new - i_guess) / max(abs(i_new), abs(i_guess), floor))
+            err = max(err, abs(i_new - i_guess) / max(abs(i_new), abs(i_guess),
+                                                      self.current_floor))
         return constant * err / rtol
 
     # ------------------------------------------------------------ integrated scalars
@@ -322,7 +385,7 @@ class Simulation:
         current, voltage = self._current_and_voltage(u_new)
         i_li = np.array([self.model.interface_current(u_new, e) for e in self.lithium_metal])
         plated = np.maximum(-i_li, 0.0) / FARADAY
-        rates = np.concatenate([[abs(current), abs(current) * voltage, voltage],
+        rates = np.concatenate([[abs(current), abs(current) * voltage, voltage, current],
                                 -i_li / FARADAY - (1.0 - self.efficiency) * plated,
                                 (1.0 - self.efficiency) * plated])
         a0, terms = bdf_coefficients(dt, history)
@@ -400,6 +463,19 @@ class Simulation:
             return "electrode_empty"
         return None
 
+    def state_violation(self, u, integrals):
+        """What makes a state of the running step unphysical (solver.guards.violation)."""
+        return guards.violation(self.model, u, integrals, integrals[self.active],
+                                integrals[SIGNED_CHARGE], self.balance, self.model.describe,
+                                n_lost=integrals[self.lost])
+
+    def _check_state(self, record, k, step, t, u, integrals):
+        """Raise a solver failure (the state is not recorded) if the state is unphysical."""
+        violation = self.state_violation(u, integrals)
+        if violation is not None:
+            record.duration_s = t - self.step_start
+            raise self._fail(record, t, k, step, violation)
+
     def _fail(self, record, t, k, step, failure):
         record.end_reason = "solver_failed"
         where = f"step {k} ({step.mode}, {step.key or 'protocol'}) at t = {t:.6g} s"
@@ -411,7 +487,9 @@ class Simulation:
     def _current_and_voltage(self, u):
         return self.model.tab_current(u) * self.area_scale, self.model.voltage(u)
 
-    def _record(self, t, k, u, integrals):
+    def _record(self, t, k, u, integrals, keep=True):
+        """The time-series row of a state; kept in `rows` if `keep`, else only until the
+        next one (`solver.store_every`: a step's last row is always kept)."""
         m = self.model
         current, voltage = self._current_and_voltage(u)
         per_mAh_cm2 = 1.0 / (SECONDS_PER_HOUR * 1e-3 * self.case.footprint_area * 1e4)
@@ -434,12 +512,16 @@ class Simulation:
         if len(m.units) > 1:
             for n, v in enumerate(m.cell_voltages(u), start=1):
                 row[f"voltage_cell_{n}"] = float(v)
-        self.rows.append(row)
+        self.latest = row
+        if keep:
+            self.rows.append(row)
         self.last_integrals = integrals
 
     def _close_record(self, record):
         if not self.rows:
             return
+        if self.rows[-1] is not self.latest:
+            self.rows.append(self.latest)
         last = self.rows[-1]
         integrals = self.last_integrals
         record.capacity_mAh_cm2 = last["capacity_mAh_cm2"]
@@ -459,4 +541,4 @@ class Simulation:
     def _report_progress(self, k, step, elapsed, u):
         if self.progress is not None:
             self.progress(k, step, elapsed, self.model.voltage(u),
-                          self.rows[-1]["capacity_mAh_cm2"])
+                          self.latest["capacity_mAh_cm2"])

@@ -18,6 +18,7 @@ nernst_planck (c and its layers' phi), butler_volmer (i), surface (xs), drive (V
 import numpy as np
 import scipy.sparse as sp
 
+from ..errors import InputError
 from .assembly import Assembly
 from .layout import Block, Layout
 from .parameters import cell_parameters
@@ -161,6 +162,13 @@ class CellModel:
         """Take the material values of `case` (the same cell and grid, other parameters):
         re-evaluates the laws and refreshes the terms; the pattern is kept."""
         parameters = cell_parameters(case)
+        for e in self.intercalation:   # a film that conducts by a table has its own faces
+            if (parameters.electrode[e.layer].conductivity_varies
+                    and e.layer not in self.topology.x_conduction_layers):
+                material = case.layers[e.layer].material.name
+                raise InputError(f"materials.{material}.electronic_conductivity", "a table",
+                                 "a constant, as in the model being updated (a model built "
+                                 "with a constant conductivity cannot take a table)")
         for e in self.electrodes:
             e.laws = parameters.electrode[e.layer]
         self.case = case

@@ -50,7 +50,7 @@ class Fick(Term):
             s = e.stencil
             cmax = e.laws.max_concentration
             phi, D = e.laws.diffusion(x)
-            flux = cmax * (s.operator @ phi)          # T (Phi_a - Phi_b) + C Phi
+            flux = cmax * s.flux(phi)                 # T (Phi_a - Phi_b) + C Phi
             r_x += np.bincount(s.a, flux, minlength=self.n_x)
             r_x -= np.bincount(s.b, flux, minlength=self.n_x)
             stencil = cmax * s.weight * D[s.col]

@@ -71,7 +71,7 @@ class NernstPlanck(Term):
             theta = c_all[r.slice]
             # Ohm with the diffusion potential: I = kappa0 theta_f (F phi - beta F ln theta)
             theta_f = 0.5 * (theta[s.a] + theta[s.b])
-            drive = s.operator @ phi - p.beta * (s.operator @ np.log(theta))
+            drive = s.flux(phi) - p.beta * s.flux(np.log(theta))
             flux = p.kappa0 * theta_f * drive
             r_phi_all[r.cells] += np.bincount(s.a, flux, minlength=n) - np.bincount(s.b, flux,
                                                                                     minlength=n)
@@ -80,7 +80,7 @@ class NernstPlanck(Term):
             k_t = 0.5 * p.kappa0 * drive
             # carriers: diffusion, reaction and what the interfaces put in
             diffusion = p.c0 * p.d_ambipolar
-            carried = s.operator @ theta
+            carried = s.flux(theta)
             r_c = r_c_all[r.slice]
             r_c += diffusion * (np.bincount(s.a, carried, minlength=n)
                                 - np.bincount(s.b, carried, minlength=n))

@@ -15,7 +15,8 @@ neighbours and to the tabs) are not here: their conductances change with the sta
 import numpy as np
 import scipy.sparse as sp
 
-from ...operators import boundary_transmissibility, flux_triplets, transmissibility
+from ...operators import (BalanceOperator, boundary_transmissibility, flux_triplets,
+                          transmissibility)
 from ..assembly import Term
 
 
@@ -57,7 +58,9 @@ class Ohm(Term):
         tied = np.ones(topo.tied.size)
         self.values = np.concatenate([inside, across, tied, -tied])
         n = topo.n_cells
-        self.matrix = sp.csr_matrix((self.values, (self.rows, self.cols)), shape=(n, n))
+        # summed as conductance times potential differences: see BalanceOperator
+        self.matrix = BalanceOperator(sp.csr_matrix((self.values, (self.rows, self.cols)),
+                                                    shape=(n, n)))
         self.pos_g = boundary_transmissibility(g, sigma, self.pos_faces)
         self.neg_g = boundary_transmissibility(g, sigma, self.neg_faces)
 

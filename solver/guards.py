@@ -1,0 +1,228 @@
+"""What a run checks before and while it runs each step, so that exit 0 means physical numbers.
+
+Input that only the model can judge (InputError, before anything runs), the bounds of every
+step, the physics of every state (a violation is a solver failure), why a step delivered
+nothing, and the resolution indicator of the films' surfaces (solver.resolution). Plain
+functions of the model and its states; `solver.simulate.Simulation` calls them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InputError
+from .protocol import SECONDS_PER_HOUR, voltage_cutoff
+from .units import FARADAY
+
+# Every step is bounded. Without until_time a current step ends (solver_failed) after this
+# many times the time its current takes to pass all the lithium the electrodes could hold
+# (no monotone process passes more); a held voltage after that many times the time
+# until_current takes to pass it (the current cannot stay above until_current longer).
+# `max_duration` on a step sets the bound instead.
+MAX_DURATION_FACTOR = 2.0
+# ... and a step ends (solver_failed) after this many accepted time steps (rows), or after
+# 4 (max_duration or until_time) / solver.max_step when the case asks for finer steps: a
+# 1C discharge takes 30-100, a 0.01C cccv 200.
+MAX_TIME_STEPS = 10_000
+# A unit cell's voltage outside this range is no lithium chemistry: a solver failure.
+CELL_VOLTAGE_RANGE = (-1.0, 6.0)        # V
+# Lithium and charge balances hold to what Newton leaves: it accepts a state once its
+# update is below 1e-8 (stoichiometry; up to 1e-6 where round-off stalls it), i.e. at most
+# 1e-6 of an electrode's lithium per solve; balances off by more than this fraction of the
+# cell's lithium capacity are a solver failure (normal runs stay at 1e-15).
+CONSERVATION_TOL = 1e-6
+# A held current settles at round-off, about 1e-15 of the 1C current of the library's
+# cells (eps times the exchange current): an until_current below this fraction of the 1C
+# current may never be reached, and is refused.
+CURRENT_RESOLUTION = 1e-12
+# A surface that moved less than this in a step is not a diffusion layer to resolve.
+SURFACE_CHANGE_FLOOR = 1e-6
+
+
+# ------------------------------------------------------------------ input errors at run time
+def refuse_unusable_start(case, model, capacities):
+    """An initial stoichiometry outside the range of its electrode's OCV table (the voltage
+    would be extrapolated), or a layer whose lithium capacity is not a finite number."""
+    for e in model.electrodes:
+        layer = case.layers[e.layer]
+        material = layer.material
+        name = layer.name.rsplit("_", 1)[0] if case.bipolar is not None else layer.name
+        if e.kind == "intercalation":
+            table = material.value("ocv")
+            low, high = float(table.x[0]), float(table.x[-1])
+            if not low <= e.initial_x <= high:
+                raise InputError(f"cell.layers.{name}.initial_stoichiometry", e.initial_x,
+                                 f"a stoichiometry within {low:g}..{high:g}, the range of the "
+                                 f"OCV table of {material.name} (beyond it the voltage would "
+                                 f"be extrapolated)")
+        if not np.isfinite(capacities[e.name]):
+            parameter = "max_concentration" if e.kind == "intercalation" else "density"
+            raise InputError(f"materials.{material.name}.{parameter}", material.value(parameter),
+                             f"a value that gives layer {layer.name!r} a finite lithium "
+                             f"capacity (this one overflows double precision)")
+
+
+def open_circuit_voltage(model, u):
+    """The stack's voltage at zero current with its present surface stoichiometries."""
+    def potential(e):
+        if e.kind != "intercalation":
+            return 0.0
+        area = model.if_area[e.faces]
+        return float(np.sum(e.ocv(u[model.s_xs][e.xs_slice])[0] * area) / np.sum(area))
+    return sum(potential(model.electrodes[unit.positive])
+               - potential(model.electrodes[unit.negative]) for unit in model.units)
+
+
+def refuse_unreachable_end(model, step, drive, u, nominal_capacity):
+    """Before a step runs: a discharge (charge) whose cutoff lies at or above (below) the
+    open-circuit voltage it starts from cannot run at any current (a cccv step above its
+    voltage goes straight to its hold); an until_current below CURRENT_RESOLUTION of the
+    1C current may never be reached."""
+    floor = CURRENT_RESOLUTION * nominal_capacity / SECONDS_PER_HOUR
+    if step.until_current is not None and step.until_current < floor:
+        raise InputError(f"{step.key}.until_current", f"{step.until_current:g} A",
+                         f"a current of at least {floor:.3g} A ({CURRENT_RESOLUTION:g} of the "
+                         f"1C current): a held current settles at round-off near that size "
+                         f"and may never fall below it")
+    v_cut = voltage_cutoff(step, drive)
+    if v_cut is None or step.mode == "cccv":
+        return
+    v_oc = open_circuit_voltage(model, u)
+    if (v_oc <= v_cut) if drive.sign > 0 else (v_oc >= v_cut):
+        side = "below" if drive.sign > 0 else "above"
+        raise InputError(step.cutoff_key or f"{step.key}.until_voltage", f"{v_cut:g} V",
+                         f"a cutoff {side} the voltage the {step.mode} of {step.key} starts "
+                         f"from ({v_oc:.4f} V at open circuit): it is met before the step "
+                         f"begins, at any current")
+
+
+# ------------------------------------------------------------------ bounds of a step
+def step_bounds(step, drive, lithium_capacity, max_step, max_step_given):
+    """The longest duration (s) and the most accepted time steps a step may take;
+    lithium_capacity (C) is all the lithium the electrodes could hold."""
+    if step.max_duration is not None:
+        duration = step.max_duration
+    else:
+        current = abs(drive.value) if drive.kind == "current" else 0.0
+        if step.until_current is not None:
+            current = min(current, step.until_current) if current else step.until_current
+        duration = MAX_DURATION_FACTOR * lithium_capacity / current if current else np.inf
+    if step.until_time is not None:
+        duration = min(duration, step.until_time)
+    steps = MAX_TIME_STEPS
+    if max_step_given and np.isfinite(duration):
+        steps = max(steps, int(4 * duration / max_step))
+    return duration, steps
+
+
+def bound_message(step, elapsed, max_duration, taken, max_time_steps):
+    end = {"discharge": "its until_voltage", "charge": "its until_voltage",
+           "hold": "its until_current", "cccv": "its until_current"}.get(step.mode, "its end")
+    if taken >= max_time_steps:
+        return (f"{taken} time steps ({elapsed:.4g} s) without reaching {end}: a step takes "
+                f"at most {max_time_steps} (the current or the cutoff cannot be what was "
+                f"meant, or the solution is not smooth at solver.rtol)")
+    why = ("its max_duration" if step.max_duration is not None else
+           f"{MAX_DURATION_FACTOR:g} times the time its current takes to pass all the lithium "
+           f"the electrodes can hold; set max_duration on the step to allow more")
+    return f"{end} not reached within {max_duration:.4g} s ({why})"
+
+
+def nothing_delivered(model, reason, step, drive, v_start, u, current):
+    """Why a step ended as soon as it began (its message, shown on the terminal)."""
+    if reason == "until_voltage":
+        return (f"the step delivered nothing: its current ({abs(current):.4g} A) took the "
+                f"voltage from {v_start:.4f} V at open circuit to {float(u[model.i_V]):.4f} V "
+                f"at once (the ohmic and kinetic drop), past the cutoff "
+                f"{voltage_cutoff(step, drive):g} V (per cell in a stack); a lower current "
+                f"would deliver charge")
+    if reason == "until_current":
+        return (f"the step delivered nothing: the current at {drive.value:g} V is "
+                f"{abs(current):.4g} A from the start, not above until_current "
+                f"({step.until_current:.4g} A)")
+    if reason == "lithium_exhausted":
+        return "the step delivered nothing: the lithium electrode is already empty"
+    return (f"the step delivered nothing: an electrode surface is at its limit ({reason}) as "
+            f"the step begins")
+
+
+# ------------------------------------------------------------------ physics of a state
+def lithium_by_electrode(model, u, n_li):
+    """Lithium (mol, grid unit) in each electrode, in the order of model.electrodes; n_li
+    holds the inventories of the lithium-metal ones."""
+    x = u[model.s_x]
+    metal = iter(n_li)
+    return [float(np.sum(e.max_concentration * e.volume * x[model.x_index[e.cells]]))
+            if e.kind == "intercalation" else float(next(metal)) for e in model.electrodes]
+
+
+@dataclass
+class Balance:
+    """What the lithium and charge balances of a state are measured against (mol, grid unit)."""
+    scale: float                # all the lithium the electrodes could hold
+    total: float                # lithium in the electrodes at the start of the run
+    positive: float = 0.0       # lithium in the positive electrode at the start of the step
+    area_scale: float = 1.0     # grid unit -> whole cell
+
+
+def violation(model, u, integrals, n_li, signed_charge, balance: Balance, describe,
+              n_lost=()):
+    """What makes a state unphysical, or None: non-finite numbers (in u or the integrated
+    scalars), a unit cell's voltage outside CELL_VOLTAGE_RANGE, lithium not conserved, or
+    the lithium taken up by the positive electrode since the step began not matching the
+    charge passed (signed_charge, C of the whole cell, > 0 on discharge), both to
+    CONSERVATION_TOL of balance.scale; n_li: the lithium-metal inventories (mol), n_lost:
+    the lithium each has lost in plating (mol)."""
+    if not np.all(np.isfinite(u)):
+        return f"the state is not finite: {describe(int(np.argmin(np.isfinite(u))))}"
+    if not np.all(np.isfinite(integrals)):
+        return ("the charge, energy or lithium inventory integrated over the step is not "
+                "finite")
+    low, high = CELL_VOLTAGE_RANGE
+    voltages = model.cell_voltages(u) if len(model.units) > 1 else [float(u[model.i_V])]
+    for n, v in enumerate(voltages, start=1):
+        if not low <= v <= high:
+            which = f"cell {n}" if len(voltages) > 1 else "the cell"
+            return (f"the voltage of {which} ({v:.4g} V) left the physical range "
+                    f"{low:g}..{high:g} V of a lithium cell")
+    lithium = lithium_by_electrode(model, u, n_li)
+    tolerance = CONSERVATION_TOL * balance.scale
+    change = sum(lithium) + float(np.sum(n_lost)) - balance.total
+    if abs(change) > tolerance:
+        return (f"lithium is not conserved: the electrodes hold {change:+.4g} mol "
+                f"({change / balance.scale:+.3g} of the cell's capacity) more than at the start")
+    taken_up = lithium[model.positive] - balance.positive
+    passed = signed_charge / balance.area_scale / FARADAY
+    if abs(taken_up - passed) > tolerance:
+        return (f"charge is not conserved: the positive electrode took up {taken_up:.4g} mol "
+                f"of lithium in this step while the current passed {passed:.4g} mol of charge")
+    return None
+
+
+# ------------------------------------------------------------------ resolution of the films
+def surface_gaps(model, u_start, u_end):
+    """Per intercalation electrode: the largest gap between a face's surface stoichiometry
+    and its interface cell's at the end of a step, over the largest change of the surface
+    in the step (the indicator of solver.resolution)."""
+    gaps = {}
+    for e in model.intercalation:
+        surface = u_end[model.s_xs][e.xs_slice]
+        cell = u_end[model.s_x][model.x_index[model.if_cell_e[e.faces]]]
+        change = np.max(np.abs(surface - u_start[model.s_xs][e.xs_slice]))
+        gaps[e.name] = (float(np.max(np.abs(surface - cell)) / change)
+                        if change > SURFACE_CHANGE_FLOOR else 0.0)
+    return gaps
+
+
+def overpotential_ends(model, step, drive, u_start, u_end):
+    """Would the voltage cutoff have been met with the surfaces where they started? Then the
+    ohmic and kinetic drop ended the step (a current beyond the cell's), however well the
+    films' surface layers are resolved."""
+    v_cut = voltage_cutoff(step, drive)
+    if v_cut is None:
+        return False
+    v = float(u_end[model.i_V]) + (open_circuit_voltage(model, u_start)
+                                   - open_circuit_voltage(model, u_end))
+    return v <= v_cut if drive.sign > 0 else v >= v_cut

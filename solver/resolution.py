@@ -1,0 +1,168 @@
+"""Is the diffusion layer at each film's surface resolved? Refine the mesh until it is.
+
+During a step a film's surface moves ahead of its interior over the diffusion length
+sqrt(D t). When that length is below the cells next to the interface, the surface
+stoichiometry (an unknown of its own on each interface face) runs away from its cell's in
+one half cell, and the step reaches its voltage cutoff or electrode limit far too early:
+a 20 um LiCoO2 film with D = 1e-16 m^2/s at 1C on 40 cells per layer "delivers" nothing,
+where the converged answer is 2.1 uAh/cm^2 over 12 s.
+
+The a-posteriori indicator, per electrode and step (`Simulation` records it as
+`StepRecord.surface_gap`): the largest gap between a face's surface stoichiometry and its
+interface cell's at the end of the step, over the largest change of the surface in the
+step. For a semi-infinite film under constant flux it is sqrt(pi) h / (4 sqrt(D t)), h the
+interface cell; measured on planar films (20 um at 1C and 0.3C, 5 um, 320 nm at 10C and
+30C, 8 to 2560 cells) the capacity error is 0.7 to 1 times its square. A step is resolved
+below RESOLVED_GAP (about 1 % in capacity); otherwise the film's cells are refined (more
+cells in that layer, and in 2D a stronger grading towards the interfaces) and the case is
+run again, until it is resolved or refinement would exceed REFINE_LIMITS (3D grids are
+not refined), in which case the result carries a warning.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from meshes.planar import layer_nodes
+
+# A step is resolved when its surface gap is at most this: capacity error ~ gap^2 ~ 1 %.
+RESOLVED_GAP = 0.1
+# Refinement aims at this gap (the error then ~0.25 %, so the last change of capacity
+# measures the error of the run before).
+TARGET_GAP = 0.05
+# A refined run is converged when, besides being resolved, its step capacities changed by
+# less than this in the last refinement; else the refined layers' first cells are halved
+# once more.
+CHANGE_TOL = 0.01
+# Steps whose end the surface stoichiometry decides; until_time ends at its time whatever
+# the mesh (the capacity is the current times the time).
+STATE_ENDS = ("until_voltage", "until_current", "electrode_full", "electrode_empty")
+# In 2D, refinement first grades the cells more strongly towards the interfaces (free: the
+# same number of cells), up to this grading; then adds cells.
+STRONGEST_GRADING = 0.9
+MAX_ROUNDS = 4
+# Largest refined grid (cells) by dimension: 1D stacks are cheap; a 2D trench period of
+# 1e5 cells takes a minute or so per discharge; 3D grids are not refined.
+REFINE_LIMITS = {1: 200_000, 2: 100_000, 3: 0}
+
+
+def under_resolved(steps) -> dict[str, float]:
+    """Electrode name -> its worst surface gap above RESOLVED_GAP, over the steps whose end
+    the surface decides."""
+    worst: dict[str, float] = {}
+    for record in steps:
+        if record.end_reason not in STATE_ENDS:
+            continue
+        for name, gap in record.surface_gap.items():
+            if gap > RESOLVED_GAP:
+                worst[name] = max(gap, worst.get(name, 0.0))
+    return worst
+
+
+def interface_cell_fraction(cells: int, grading: float) -> float:
+    """Size of a layer's first cell as a fraction of the layer (meshes.planar.layer_nodes,
+    which the structured generators use through the films too)."""
+    return float(layer_nodes([1.0], [cells], grading)[1])
+
+
+def layer_to_refine(case, layer: int) -> int:
+    """The layer whose cells set an electrode's interface cells: its own, except for the
+    fill of a trench or pillar cell, which starts with the last film's last cell."""
+    if case.architecture in ("trench", "micropillar"):
+        films, fill, _ = case.stack_roles()
+        if case.layers[layer].name == fill.name and films:
+            return [l.name for l in case.layers].index(films[-1].name)
+    return layer
+
+
+def refined_mesh(cells: list[int], grading: float, layers: dict[int, float], dim: int):
+    """(cells, grading) that shrink the first cell of each layer in `layers` (index ->
+    surface gap) by gap / TARGET_GAP: in 2D the grading first, then cells."""
+    new_grading = max(grading, STRONGEST_GRADING) if dim == 2 else grading
+    new_cells = list(cells)
+    for index, gap in layers.items():
+        target = interface_cell_fraction(cells[index], grading) * TARGET_GAP / gap
+        n = cells[index]
+        while interface_cell_fraction(n, new_grading) > target:
+            n = int(np.ceil(n * 1.25))
+        new_cells[index] = n
+    return new_cells, new_grading
+
+
+def capacity_change(before, after) -> float:
+    """Largest relative change of a step's capacity between two runs of the protocol
+    (steps matched by position; steps that delivered nothing on both are skipped)."""
+    change = 0.0
+    for a, b in zip(before, after):
+        scale = max(abs(a.capacity_mAh_cm2), abs(b.capacity_mAh_cm2))
+        if scale > 0:
+            change = max(change, abs(b.capacity_mAh_cm2 - a.capacity_mAh_cm2) / scale)
+    return change
+
+
+def refine_until_resolved(case, sim, cells, grading, build, simulate, fixed=None):
+    """Run again on refined meshes while a film's surface is under-resolved.
+
+    sim: the run on the case's own mesh (cells per layer `cells`, `grading`); build(cells,
+    grading) -> grid and simulate(grid) -> a finished Simulation; fixed: why the mesh may
+    not be refined (None: it may). Returns the last Simulation, a record of what was done
+    for summary["refined"] (None if nothing) and warnings for the terminal and
+    summary["warnings"].
+    """
+    gaps = under_resolved(sim.steps)
+    if not gaps or sim.failure:
+        return sim, None, []
+    dim = sim.grid.dim
+    limit = 0 if fixed else REFINE_LIMITS.get(dim, 0)
+    n_cells = [sim.grid.n_cells]
+    refined_layers = set()
+    change = None
+    stopped = f"{MAX_ROUNDS} refinements did not resolve it"
+    for _ in range(MAX_ROUNDS):
+        layers = {}
+        for name, gap in gaps.items():
+            electrode = next(e for e in sim.model.electrodes if e.name == name)
+            index = layer_to_refine(case, electrode.layer)
+            layers[index] = max(gap, layers.get(index, 0.0))
+        if not layers:
+            if change is None or change <= CHANGE_TOL:
+                break
+            # resolved, but the capacity moved: halve the refined layers' first cells again
+            layers = dict.fromkeys(refined_layers, 2 * TARGET_GAP)
+        new_cells, new_grading = refined_mesh(cells, grading, layers, dim)
+        # the cells through the layers are a lower bound of the grid's
+        grid = build(new_cells, new_grading) if sum(new_cells) <= limit else None
+        if grid is None or grid.n_cells > limit:
+            stopped = (fixed or "3D grids are not refined" if limit == 0 else
+                       f"a grid fine enough would exceed {limit} cells")
+            break
+        refined = simulate(grid)
+        change = capacity_change(sim.steps, refined.steps)
+        sim, cells, grading = refined, new_cells, new_grading
+        n_cells.append(grid.n_cells)
+        refined_layers |= set(layers)
+        gaps = under_resolved(sim.steps)
+    names = [layer.name for layer in case.layers]
+    report, warnings = None, []
+    if refined_layers:
+        report = {"cells_per_layer": {names[k]: cells[k] for k in sorted(refined_layers)},
+                  "grading": grading, "n_cells": n_cells, "capacity_change": float(change)}
+        converged = not gaps and change <= CHANGE_TOL
+        warnings.append(
+            f"the films' surfaces were under-resolved on the case's mesh: refined to "
+            f"{n_cells[-1]} cells (cells_per_layer "
+            f"{', '.join(f'{k} = {n}' for k, n in report['cells_per_layer'].items())}, "
+            f"grading {grading:g}); the step capacities changed by {change:.2%} in the last "
+            f"refinement{' (converged)' if converged else ''}")
+        if not gaps and not converged:
+            warnings.append(f"NOT CONVERGED: the step capacities still changed by {change:.1%} "
+                            f"in the last refinement, and {stopped}; raise "
+                            f"mesh.cells_per_layer")
+    if gaps:
+        worst = max(gaps, key=gaps.get)
+        warnings.append(
+            f"UNDER-RESOLVED: the diffusion layer at the surface of {worst} is thinner than "
+            f"its interface cells (surface gap {gaps[worst]:.2f}; resolved below "
+            f"{RESOLVED_GAP:g}): capacities may be low by about {min(gaps[worst] ** 2, 1):.0%} "
+            f"or more, and {stopped}; raise mesh.cells_per_layer (and mesh.grading)")
+    return sim, report, warnings
