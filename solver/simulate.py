@@ -272,12 +272,17 @@ class Simulation:
 
     def _solve(self, guess, dt, history, drive, step=None):
         m = self.model
-        if dt is None:          # an equilibrium at fixed stoichiometry
-            coeff, hist = 1.0, -guess[m.s_dynamic]
+        if dt is None:          # an equilibrium at fixed stoichiometry, capacitances relaxed
+            def equations(u):
+                return m.equilibrium_residual_and_jacobian(u, guess, drive)
         else:
             coeff, terms = bdf_coefficients(dt, history)
-            hist = sum(a * history.states[idx][m.s_dynamic] for a, idx in terms)
-        result = newton_solve(lambda u: m.residual_and_jacobian(u, hist, coeff, drive),
+            columns = m.differential_columns
+            hist = sum(a * history.states[idx][columns] for a, idx in terms)
+
+            def equations(u):
+                return m.residual_and_jacobian(u, hist, coeff, drive)
+        result = newton_solve(equations,
                               self.linear_solver, guess, self.scales, self.bounded,
                               describe=m.describe, measured_by_row=self.current_unknowns,
                               rate=self.newton_rate)

@@ -57,7 +57,7 @@ def assert_jacobian_matches_differences(model, u, coeff, drive, columns=None):
     """
     import numpy as np
 
-    history = -coeff * u[model.s_dynamic]
+    history = -coeff * u[model.differential_columns]
     _, data = model.residual_and_jacobian(u, history, coeff, drive)
     J = model.jacobian_matrix(data).toarray()
     row_scale = np.abs(J).max(axis=1)

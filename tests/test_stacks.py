@@ -121,7 +121,7 @@ def test_bipolar_collector_floats_at_the_cell_voltage():
     case = case_from_dict(stack(n_cells=2, cells=4), CASES, "test")
     model = CellModel(case, build_grid(case))
     u = model.initial_state()
-    R, _ = model.residual_and_jacobian(u, -u[model.s_dynamic], 1.0, ("current", 0.0))
+    R, _ = model.residual_and_jacobian(u, -u[model.differential_columns], 1.0, ("current", 0.0))
     assert np.max(np.abs(R)) < 1e-10
     phi = u[model.s_phi]
     shared = build_grid(case).cells_with_tag("top_cc_1")

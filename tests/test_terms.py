@@ -86,7 +86,7 @@ def test_mass_matrix_is_the_derivative_in_the_bdf_coefficient(name):
     """J(a0) - J(0) = a0 M, and M is the storage of the dynamic unknowns only."""
     model = _model(name)
     u = _state(model)
-    history = np.zeros(model.s_dynamic.stop - model.s_dynamic.start)
+    history = np.zeros(model.differential_columns.size)
     a0 = 0.37
     J1 = model.jacobian_matrix(model.residual_and_jacobian(u, history, a0, ("current", 1e-5))[1])
     J0 = model.jacobian_matrix(model.residual_and_jacobian(u, history, 0.0, ("current", 1e-5))[1])
@@ -149,7 +149,7 @@ def test_changing_parameters_equals_a_fresh_model():
     changed = case_from_dict(raw, case.path.parent if case.path else ".", source="test")
     fresh = CellModel(changed, build_grid(changed))
     u = _state(model)
-    history = np.zeros(model.s_dynamic.stop - model.s_dynamic.start)
+    history = np.zeros(model.differential_columns.size)
     before = model.residual_and_jacobian(u, history, 0.1, ("current", 3e-5))[0]
     model.update_parameters(changed)
     R1, J1 = model.residual_and_jacobian(u, history, 0.1, ("current", 3e-5))

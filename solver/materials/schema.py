@@ -73,6 +73,10 @@ PARAMETERS: dict[str, dict[str, Spec]] = {
         "rate_constant_activation_energy": Spec("molar_energy", required=False,
                                                 rule="non-negative"),
         "reference_temperature": Spec("temperature"),
+        "double_layer_capacitance": Spec("areal_capacitance", required=False,
+                                         rule="non-negative",
+                                         help="of the interface with the electrolyte, per "
+                                              "interface area; 0 or absent: none"),
     },
     "electrolyte": {
         "conductivity": Spec("conductivity", help="ionic conductivity at the reference T"),
@@ -96,6 +100,9 @@ PARAMETERS: dict[str, dict[str, Spec]] = {
         "recombination_rate_constant": Spec("volumetric_rate_constant", required=False,
                                             help="k_r of Li+ + n- -> Li0; "
                                                  + _DISSOCIATION_HELP),
+        "relative_permittivity": Spec("dimensionless", required=False, rule="non-negative",
+                                      help="eps_r: the geometric (dielectric) capacitance "
+                                           "eps0 eps_r / L; 0 or absent: none"),
     },
     "lithium_metal": {
         "exchange_current_density": Spec("current_density"),
@@ -103,6 +110,10 @@ PARAMETERS: dict[str, dict[str, Spec]] = {
         "electronic_conductivity": Spec("conductivity"),
         "density": Spec("density"),
         "molar_mass": Spec("molar_mass"),
+        "double_layer_capacitance": Spec("areal_capacitance", required=False,
+                                         rule="non-negative",
+                                         help="of the interface with the electrolyte, per "
+                                              "interface area; 0 or absent: none"),
     },
     "collector": {
         "electronic_conductivity": Spec("conductivity"),
@@ -131,4 +142,5 @@ DISPLAY_UNITS = {
     "voltage": ("V", 1.0),
     "dimensionless": ("", 1.0),
     "volumetric_rate_constant": ("m^3/(mol*s)", 1.0),
+    "areal_capacitance": ("uF/cm^2", 1e-2),
 }

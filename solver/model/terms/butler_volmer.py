@@ -8,6 +8,11 @@ constant, times the carrier activity a of a binary electrolyte where it has one 
 the nernst_planck half-cell term as "activity", with d ln a / di and d ln a / dtheta:
 this term's rows depend on theta through it). The faradaic current i A leaves the
 electrode side's charge row and enters the electrolyte cell's.
+
+With capacitances (terms double_layer and dielectric) the electrolyte's half cell is an
+unknown of its own, v_half (its drop carries the displacement current too): this term then
+leaves R_half of the electrolyte side out of its ohmic drop, and the dielectric term puts
+-v_half into these rows.
 """
 
 import numpy as np
@@ -19,8 +24,9 @@ from ..assembly import Term
 class ButlerVolmer(Term):
     name = "butler_volmer"
 
-    def __init__(self, topology, layout, parameters):
+    def __init__(self, topology, layout, parameters, electrolyte_half_cell=True):
         self.topo = topology
+        self.electrolyte_half_cell = electrolyte_half_cell   # R_half of the electrolyte side
         self.electrodes = topology.electrodes
         self.offset = layout["phi"].start
         self.i_rows = layout["i"].indices
@@ -34,10 +40,9 @@ class ButlerVolmer(Term):
 
     def refresh(self, parameters):
         topo = self.topo
-        sigma = parameters.layer_conductivity[topo.grid.cell_tags]
-        # ohmic resistance (times area) of the two half cells between the centres and the face
-        half_cells = (topo.if_area / (sigma[topo.if_cell_e] * topo.if_ht_e)
-                      + topo.if_area / (sigma[topo.if_cell_l] * topo.if_ht_l))
+        electrode_side, electrolyte_side = half_cell_resistances(topo, parameters)
+        half_cells = (electrode_side + electrolyte_side if self.electrolyte_half_cell
+                      else electrode_side)
         film = np.zeros(topo.n_if)
         for e in self.electrodes:
             film[e.faces] = e.film_resistance
@@ -99,3 +104,12 @@ class ButlerVolmer(Term):
         area = topo.if_area
         ones = np.ones(topo.n_if)
         return [area, -area, ones, -ones, d_di] + d_dxs + d_dtheta
+
+
+def half_cell_resistances(topology, parameters):
+    """Ohmic resistance (times area, ohm m^2) of the two half cells of each interface face,
+    from the electrode cell's centre and from the electrolyte cell's centre to the face."""
+    sigma = parameters.layer_conductivity[topology.grid.cell_tags]
+    area = topology.if_area
+    return (area / (sigma[topology.if_cell_e] * topology.if_ht_e),
+            area / (sigma[topology.if_cell_l] * topology.if_ht_l))
