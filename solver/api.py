@@ -92,7 +92,7 @@ def run(case, grid=None, progress=None) -> Result:
     if sim.failure:
         summary["message"] = sim.failure
     return Result(summary, sim.rows, snapshots=sim.snapshots, grid=grid, model=sim.model,
-                  fields=sim.fields)
+                  fields=sim.fields, spectra=sim.spectra, impedance_fields=sim.impedance_fields)
 
 
 __all__ = ["run", "build_grid", "SolverError"]

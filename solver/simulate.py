@@ -7,6 +7,8 @@ import numpy as np
 from .case import BLOCK_END_REASONS
 from .errors import SolverError
 from .model import CellModel
+from .impedance import SmallSignal, Spectrum, frequency_grid, interface_fields
+from .kramers_kronig import lin_kk_residuals
 from .linear import make_linear_solver
 from .newton import NewtonFailure, QuadraticRate, newton_solve
 from .protocol import (StepDrive, current_cutoff, drive_for_step, hold_drive,
@@ -31,6 +33,7 @@ class StepRecord:
     limiting_cell: int | None = None  # stacks: the cell (1-based) nearest the cutoff at the end
     key: str = ""                   # the step in the case file, e.g. "protocol.1.steps.0"
     cv_start_s: float | None = None  # cccv: time into the step when the voltage hold began
+    details: dict = field(default_factory=dict)   # more summary entries (impedance: its state)
 
 
 @dataclass
@@ -121,6 +124,8 @@ class Simulation:
         self.fields = []            # (time, step, u) every `fields_every` accepted time steps
         self.fields_every = case.solver.fields_every
         self.accepted = 0
+        self.spectra = []           # solver.impedance.Spectrum of every impedance step
+        self.impedance_fields = []  # (step, frequency, cell data) of 2D/3D impedance steps
 
     # ------------------------------------------------------------ public
     def run(self):
@@ -139,9 +144,13 @@ class Simulation:
             # k numbers the steps run (the `step` column, summary["steps"][k]); it differs
             # from the position in the protocol once a block has ended early
             k, step = len(self.steps), protocol[position]
-            drive = drive_for_step(step, self.nominal_capacity, self.case.footprint_area)
             try:
-                u, t, n_li = self._run_step(k, step, drive, u, t, n_li)
+                if step.mode == "impedance":
+                    u = self._impedance_step(k, step, u, t, n_li)
+                else:
+                    drive = drive_for_step(step, self.nominal_capacity,
+                                           self.case.footprint_area)
+                    u, t, n_li = self._run_step(k, step, drive, u, t, n_li)
             except SolverError as exc:
                 self.failure = str(exc)
                 break
@@ -236,6 +245,39 @@ class Simulation:
         record.duration_s = history.times[-1] - t_start
         self._close_record(record)
         return history.states[-1], history.times[-1], history.integrals[-1][LITHIUM]
+
+    def _impedance_step(self, k, step, u, t, n_li):
+        """The impedance spectrum at the present state (solver.impedance): the operating
+        point at open circuit (stoichiometries held, capacitances relaxed), recorded as the
+        step's one row, then the small-signal impedance at each frequency. Takes no time;
+        the run goes on from the operating point."""
+        record = StepRecord(mode=step.mode, key=step.key, end_reason="spectrum_done")
+        self.steps.append(record)
+        try:
+            u0 = self._solve(u, dt=None, history=None, drive=("current", 0.0))
+        except NewtonFailure as exc:
+            raise self._fail(record, t, k, step, f"no open-circuit operating point: {exc}") from None
+        self._record(t, k, u0, np.concatenate([[0.0, 0.0, 0.0], n_li]))
+        frequencies = frequency_grid(*step.frequencies, step.points_per_decade)
+        small = SmallSignal(self.model, u0, self.linear_solver)
+        try:
+            z = small.spectrum(frequencies)
+            for f in step.field_frequencies if self.grid.dim > 1 else ():
+                self.impedance_fields.append((k, f, interface_fields(self.model,
+                                                                     small.response(f))))
+        except SolverError as exc:
+            raise self._fail(record, t, k, step, exc) from None
+        self.spectra.append(Spectrum(k, frequencies, z))
+        self._close_record(record)
+        state = {name: value for name, value in self.rows[-1].items()
+                 if name not in ("time_s", "step", "current_A", "capacity_mAh_cm2",
+                                 "energy_mWh_cm2")}
+        record.details = {"state": state, "n_frequencies": int(frequencies.size),
+                          "frequency_range_Hz": [float(frequencies.min()),
+                                                 float(frequencies.max())],
+                          "kramers_kronig_residual": float(np.max(
+                              lin_kk_residuals(frequencies, z)))}
+        return u0
 
     @staticmethod
     def _hold_begins(step, drive, reason):
