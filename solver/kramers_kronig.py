@@ -11,7 +11,7 @@ not leaves residuals. The paper grows M until the fit starts to over-fit noisy d
 criterion); a computed spectrum has no noise, and M is set by a density, 7 elements per
 decade (at most one per frequency): the model's spectra then fit to about 1e-6 of |Z|,
 while an imaginary part 2 % off its real part leaves residuals near 1e-2.
-""""""
+"""
 
 import numpy as np
 
