@@ -309,3 +309,23 @@ def test_interface_response_is_relative_to_each_electrodes_mean():
             area = model.if_area[e.faces]
             assert np.sum(relative[e.faces] * area) / np.sum(area) == pytest.approx(1.0)
         assert np.all((faradaic >= 0.0) & (faradaic <= 1.0 + 1e-12))
+
+
+def test_zero_capacitances_give_the_model_without_them_and_tiny_ones_its_results():
+    """Capacitances 0 (or absent): no double-layer or half-cell unknowns, the model of old;
+    tiny ones: the capacitive formulation (v_half = R_l i_t, i_dl = 0 in the limit) gives
+    the same discharge."""
+    def run(capacitance, permittivity):
+        materials = {"LiCoO2": {"double_layer_capacitance": capacitance},
+                     "Li": {"double_layer_capacitance": capacitance},
+                     "LiPON": {"relative_permittivity": permittivity}}
+        protocol = [{"mode": "discharge", "c_rate": 2, "until_time": "600 s"}]
+        return solver.run(planar_case(materials=materials, protocol=protocol,
+                                      mesh={"cells_per_layer": 8}))
+
+    zero, tiny = run(0, 0), run("1e-12 uF/cm^2", 1e-9)
+    assert not zero.model.capacitive and "i_dl" not in zero.model.layout
+    assert tiny.model.capacitive and "v_half" in tiny.model.layout
+    for column in ("voltage_V", "capacity_mAh_cm2"):
+        assert tiny.timeseries[column][-1] == pytest.approx(zero.timeseries[column][-1],
+                                                            rel=1e-9)

@@ -12,11 +12,13 @@ CASES = ROOT / "cases"
 
 # file -> expected end of each protocol step, and the capacity (uAh/cm^2) of the first one
 EXPECTED = {
-    "planar_li_lipon_lco.toml": (["until_voltage"], 21.9),
-    "bipolar_3cell_li_lipon_lco.toml": (["until_voltage", "until_voltage"], 19.2),
-    "anode_free_cu_lipon_lco.toml": (["until_voltage", "until_time", "lithium_exhausted"], 20.7),
-    "planar_lnmo_lipon_li.toml": (["until_voltage", "until_voltage"], 30.8),
-    "planar_si_lipon_lco.toml": (["until_voltage", "until_voltage"], 21.6),
+    "planar_li_lipon_lco.toml": (["until_voltage", "spectrum_done"], 21.9),
+    "bipolar_3cell_li_lipon_lco.toml": (["until_voltage", "until_voltage", "spectrum_done"],
+                                        19.2),
+    "anode_free_cu_lipon_lco.toml": (["until_voltage", "until_time", "lithium_exhausted",
+                                      "spectrum_done"], 20.7),
+    "planar_lnmo_lipon_li.toml": (["until_voltage", "until_voltage", "spectrum_done"], 30.8),
+    "planar_si_lipon_lco.toml": (["until_voltage", "until_voltage", "spectrum_done"], 21.6),
 }
 
 
@@ -30,6 +32,8 @@ def test_shipped_case_runs(name):
     steps = result.summary["steps"]
     assert [s["end_reason"] for s in steps] == reasons
     assert steps[0]["capacity_mAh_cm2"] * 1e3 == pytest.approx(capacity, rel=0.02)
+    # each ends with an impedance spectrum, Kramers-Kronig consistent
+    assert result.spectra and steps[-1]["kramers_kronig_residual"] < 1e-3
 
 
 def test_every_planar_or_bipolar_case_is_covered():
