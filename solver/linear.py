@@ -162,9 +162,12 @@ class ReusedLUSolver:
         self.factorisations += 1
 
     def solve(self, data, rhs):
+        if self.lu is not None and np.iscomplexobj(data) != self.lu_complex:
+            self.lu = None                  # real set-ups for complex values, or back
         for attempt in (0, 1):
             if self.lu is None:
                 self._factorise(data)
+                self.lu_complex = np.iscomplexobj(data)
             row, col = self.row_scale, self.col_scale
             A = sp.csr_matrix((data / row[self.rows] / col[self.indices], self.indices,
                                self.indptr), shape=(self.n, self.n))

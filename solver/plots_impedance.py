@@ -18,13 +18,16 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
-def nyquist_axes(ax, spectra, labels):
-    """Draw spectra (solver.impedance.Spectrum) on `ax` as a Nyquist plot, decades marked."""
-    for spectrum, label in zip(spectra, labels):
+def nyquist_axes(ax, spectra, labels, marked=None):
+    """Draw spectra (solver.impedance.Spectrum) on `ax` as a Nyquist plot, the decades of
+    the `marked` ones (default: all) labelled."""
+    for n, (spectrum, label) in enumerate(zip(spectra, labels)):
         z = spectrum.z_ohm_cm2
         line, = ax.plot(z.real, -z.imag, ".-", ms=3, lw=1, label=label)
         f = spectrum.frequency_Hz
         decades = np.isclose(np.log10(f), np.round(np.log10(f)), atol=1e-9)
+        if marked is not None and n not in marked:
+            continue
         for fk, zk in zip(f[decades], z[decades]):
             ax.annotate(f"{fk:g} Hz", (zk.real, -zk.imag), fontsize=6, color=line.get_color(),
                         xytext=(3, 3), textcoords="offset points")

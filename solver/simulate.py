@@ -7,7 +7,8 @@ import numpy as np
 from .case import BLOCK_END_REASONS
 from .errors import SolverError
 from .model import CellModel
-from .impedance import SmallSignal, Spectrum, frequency_grid, interface_fields
+from .impedance import (SmallSignal, Spectrum, frequency_grid, interface_fields,
+                        small_signal_solver)
 from .kramers_kronig import lin_kk_residuals
 from .linear import make_linear_solver
 from .newton import NewtonFailure, QuadraticRate, newton_solve
@@ -259,7 +260,7 @@ class Simulation:
             raise self._fail(record, t, k, step, f"no open-circuit operating point: {exc}") from None
         self._record(t, k, u0, np.concatenate([[0.0, 0.0, 0.0], n_li]))
         frequencies = frequency_grid(*step.frequencies, step.points_per_decade)
-        small = SmallSignal(self.model, u0, self.linear_solver)
+        small = SmallSignal(self.model, u0, small_signal_solver(self.model, self.linear_solver))
         try:
             z = small.spectrum(frequencies)
             for f in step.field_frequencies if self.grid.dim > 1 else ():
@@ -310,6 +311,9 @@ class Simulation:
                 continue
             err = self._error(u_new, guess, order, drive) if order > 0 else 0.0
             return u_new, self._integrals_after(u_new, dt, history), dt, err, order
+        if failure is None:         # the error control, not Newton, drove dt below dt_min
+            failure = (f"the time step fell below its minimum ({dt_min:.3g} s) before the "
+                       f"local error met solver.rtol")
         return None, None, dt, failure, 0
 
     def _solve(self, guess, dt, history, drive, step=None):

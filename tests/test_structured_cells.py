@@ -53,7 +53,7 @@ def test_trench_discharge_reaches_its_cutoff_and_reports_geometry(trench_run):
     s = trench_run.summary
     assert s["aef"] == pytest.approx(5.0, rel=1e-12)
     assert s["steps"][0]["end_reason"] == "until_voltage"
-    assert abs(trench_run.timeseries["voltage_V"][-1] - 3.0) < 1e-3
+    assert abs(trench_run.step_series(0)["voltage_V"][-1] - 3.0) < 1e-3
     # LiPON | LiCoO2 interface: the offset of the substrate by the films (1.15 um),
     # a little less than the substrate area because the convex corner arcs are shorter
     assert 4.8 < s["interface_area_cm2"]["electrolyte|cathode"] < 5.0
