@@ -94,7 +94,8 @@ def main(out_path=ROOT / "docs" / "nyquist_architectures.png"):
         f = r.spectra[0].frequency_Hz
         print(f"{name:22s} AEF {r.summary['aef']:.2f}  Z(1 MHz) {z[0]:.1f}  "
               f"Z(1 kHz) {z[np.argmin(abs(f - 1e3))]:.1f}  Z(1 Hz) {z[np.argmin(abs(f - 1))]:.1f}"
-              f"  Z(1 mHz) {z[-1]:.1f} ohm cm2  KK {r.summary['steps'][0]['kramers_kronig_residual']:.1e}")
+              f"  Z(1 mHz) {z[-1]:.1f} ohm cm2  "
+              f"KK {r.summary['steps'][0]['kramers_kronig_residual']:.1e}")
     arc, profiles = pillar_current(results["pillar (axisymmetric)"])
     for f, profile in profiles.items():
         right.plot(arc, profile, label=f"{f:g} Hz")

@@ -20,7 +20,8 @@ current of its own footprint A_unit). The linearisation is exact (the analytic J
 the spectrum holds for amplitudes small against RT/F across each interface.
 
 1D cells solve each frequency directly (complex banded LU); 2D and 3D cells with the block
-preconditioner of solver.krylov in complex arithmetic, its set-ups kept across neighbouring frequencies while they serve.
+preconditioner of solver.krylov in complex arithmetic, its set-ups kept across neighbouring
+frequencies while they serve.
 """
 
 from dataclasses import dataclass

@@ -257,7 +257,8 @@ class Simulation:
         try:
             u0 = self._solve(u, dt=None, history=None, drive=("current", 0.0))
         except NewtonFailure as exc:
-            raise self._fail(record, t, k, step, f"no open-circuit operating point: {exc}") from None
+            raise self._fail(record, t, k, step,
+                             f"no open-circuit operating point: {exc}") from None
         self._record(t, k, u0, np.concatenate([[0.0, 0.0, 0.0], n_li]))
         frequencies = frequency_grid(*step.frequencies, step.points_per_decade)
         small = SmallSignal(self.model, u0, small_signal_solver(self.model, self.linear_solver))

@@ -84,3 +84,19 @@ def assert_jacobian_matches_differences(model, u, coeff, drive, columns=None):
               - model.residual_and_jacobian(um, history, coeff, drive, False)[0]) / (2 * h)
         scale = np.maximum(row_scale, np.maximum(np.abs(fd), np.abs(J[:, k])).max())
         assert np.all(np.abs(J[:, k] - fd) <= 1e-6 * scale + 1e-3 * np.abs(J[:, k])), k
+
+
+def zero_depth_trench_twins(trench):
+    """A trench case's cell with depth 0, as a 2D grid of its own generator (with the case's
+    6 cells per film), and its planar twin (the same layers on a flat wafer, a 1D case)."""
+    from meshes.trench import trench_grid
+
+    films, fill, top = trench.stack_roles()
+    grid = trench_grid([(f.name, f.thickness) for f in films], (fill.name, fill.thickness),
+                       [(t.name, t.thickness) for t in top], width=5e-6, depth=0.0,
+                       pitch=10e-6, cells_per_layer=[2, 6, 6, 2], max_cell_size=2e-6)
+    data = copy.deepcopy(trench.raw)
+    data["cell"]["architecture"] = "planar"
+    del data["cell"]["trench"]
+    return grid, case_from_dict(data, trench.path.parent if trench.path else ROOT / "cases",
+                                "planar twin")

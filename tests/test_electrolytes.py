@@ -19,12 +19,14 @@ C0 = 1000.0            # mol/m^3 of mobile carriers
 KAPPA = 2.3e-4         # S/m, the library LiPON at 25 degC
 
 
-def binary(t_plus=0.5, protocol=None, cells=20, **solver_settings):
+def binary(t_plus=0.5, protocol=None, cells=20, capacitances=True, **solver_settings):
+    """capacitances=False: no double layers, no displacement current (as the closed forms)."""
     return planar_case(
         protocol=protocol or [{"mode": "discharge", "c_rate": 1, "until_voltage": "3.0 V"}],
         materials={"LiPON": {"model": "binary", "transference_number": t_plus,
                              "carrier_concentration": f"{C0} mol/m^3"}},
-        mesh={"cells_per_layer": cells}, solver=solver_settings or None)
+        mesh={"cells_per_layer": cells}, solver=solver_settings or None,
+        capacitances=capacitances)
 
 
 def danilov(k_r="0.9e-8 m^3/(mol*s)"):

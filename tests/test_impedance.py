@@ -14,14 +14,12 @@ import solver
 from solver.api import build_grid
 from solver.case import case_from_dict, load_case
 from solver.errors import InputError
-from solver.impedance import frequency_grid
 from solver.kramers_kronig import lin_kk_residuals
 from solver.linear import make_linear_solver
-from solver.model import CellModel
 from solver.newton import newton_solve
 from solver.simulate import History, Simulation, bdf_coefficients
 from solver.units import FARADAY, GAS_CONSTANT, VACUUM_PERMITTIVITY
-from tests.conftest import ROOT, planar_case
+from tests.conftest import ROOT, planar_case, zero_depth_trench_twins
 
 IMPEDANCE = {"mode": "impedance", "frequencies": ["1 mHz", "1 MHz"], "points_per_decade": 10}
 # LiCoO2 with a constant i0 (the closed form's charge-transfer resistance) at x = 0.6
@@ -197,18 +195,10 @@ RESOLVED_FILMS = {"LiCoO2": {"diffusivity": "1e-12 m^2/s"}, "Si": {"diffusivity"
 
 
 def test_zero_depth_trench_has_the_spectrum_of_the_planar_cell():
-    from meshes.trench import trench_grid
-
     trench = structured(TRENCH_CASE, mesh={"cells_per_layer": 6, "max_cell_size": "2 um"},
                         materials=RESOLVED_FILMS)
-    films, fill, top = trench.stack_roles()
-    grid = trench_grid([(f.name, f.thickness) for f in films], (fill.name, fill.thickness),
-                       [(t.name, t.thickness) for t in top], width=5e-6, depth=0.0,
-                       pitch=10e-6, cells_per_layer=[2, 6, 6, 2], max_cell_size=2e-6)
-    data = copy.deepcopy(trench.raw)
-    data["cell"]["architecture"] = "planar"
-    del data["cell"]["trench"]
-    flat = spectrum(case_from_dict(data, TRENCH_CASE.parent, "planar twin"))
+    grid, planar = zero_depth_trench_twins(trench)
+    flat = spectrum(planar)
     zero_depth = spectrum(trench, grid=grid)
     # the generators space the cells through the fill differently (as for the discharge)
     assert np.allclose(zero_depth.z_ohm_cm2, flat.z_ohm_cm2, rtol=1e-3)

@@ -129,7 +129,7 @@ def test_every_term_conserves_charge_and_lithium(name):
     tabs = np.sum(term.pos_g * (phi[pos_cells] - V)) + np.sum(term.neg_g * phi[neg_cells])
     assert ohm == pytest.approx(tabs, abs=1e-9 * max(scale, abs(tabs)))
     assert abs(parts["butler_volmer"][0][phi_rows].sum()) <= 1e-12 * scale
-    if "double_layer" in parts:          # the double-layer current leaves one side, enters the other
+    if "double_layer" in parts:     # its current leaves one side and enters the other
         i_dl = np.max(np.abs(u[model.s_dl] * model.if_area))
         assert abs(parts["double_layer"][0][phi_rows].sum()) <= 1e-12 * max(i_dl, scale)
     if "nernst_planck" in parts:
