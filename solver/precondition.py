@@ -1,7 +1,8 @@
 """Building blocks of the block preconditioner in solver.krylov: fixed-pattern sub-blocks of
-a CSR matrix, the exact inverse of the per-face interface blocks (FaceBlocks), and a lean algebraic
-multigrid V-cycle (pyamg's classical hierarchy, cycled here without pyamg's per-call
-residual bookkeeping) whose finest operator can be refreshed without a new set-up.
+a CSR matrix, the exact inverse of the per-face interface blocks (FaceBlocks), and a lean
+algebraic multigrid V-cycle (pyamg's classical hierarchy, cycled here without pyamg's
+per-call residual bookkeeping) whose finest operator can be refreshed without a new set-up.
+Real or complex values.
 """
 
 import numpy as np

@@ -188,9 +188,10 @@ class CellModel:
         """Take the material values of `case` (the same cell and grid, other parameters):
         re-evaluates the laws and refreshes the terms; the pattern is kept."""
         parameters = cell_parameters(case)
-        if parameters.capacitive != self.capacitive:
-            raise ValueError("update_parameters cannot add or remove capacitances (they "
-                             "add unknowns): build a new model")
+        if parameters.capacitive and not self.capacitive:
+            # a model with capacitances takes them at zero, not one without at nonzero
+            raise ValueError("update_parameters cannot add capacitances to a model built "
+                             "without them (they add unknowns): build a new model")
         for e in self.electrodes:
             e.laws = parameters.electrode[e.layer]
         self.case = case

@@ -39,9 +39,9 @@ class Drive(Term):
 
 
 def tab_current_columns(topology, layout):
-    """The unknowns whose sum, times their face areas, is the anodic current of the positive
-    electrode (minus the tab current): its faradaic currents, and its double-layer currents
-    when the model has them; and those areas."""
+    """The unknowns u_k and areas a_k with sum(u_k a_k) the positive electrode's anodic
+    interface current, which is minus the tab current: its faradaic current densities, and
+    its double-layer ones when the model has them."""
     faces = topology.electrodes[topology.positive].faces
     blocks = [b for b in ("i", "i_dl") if b in layout]
     cols = np.concatenate([layout[b].start + faces for b in blocks])
