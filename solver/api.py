@@ -179,7 +179,7 @@ def _result(case, grid, sim, started, report=None, warnings=()) -> Result:
     if warnings:
         summary["warnings"] = warnings
     return Result(summary, sim.rows, snapshots=sim.snapshots, grid=grid, model=sim.model,
-                  fields=sim.fields)
+                  fields=sim.fields, spectra=sim.spectra, impedance_fields=sim.impedance_fields)
 
 
 __all__ = ["run", "build_grid", "SolverError"]

@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # the materials package is imported when a case is built
     from .materials import Material
 
 ARCHITECTURES = ("planar", "bipolar", "trench", "micropillar")
-MODES = ("discharge", "charge", "rest", "hold", "cccv")
+MODES = ("discharge", "charge", "rest", "hold", "cccv", "impedance")
 ELECTRODE_KINDS = ("intercalation", "lithium_metal")
 MAX_PROTOCOL_STEPS = 100_000  # after expanding repeats
 MAX_BLOCK_DEPTH = 8           # repeat blocks inside repeat blocks
@@ -187,6 +187,9 @@ class Step:
     until_time: float | None = None         # s
     until_current: float | None = None      # A (hold and cccv steps)
     voltage: float | None = None            # V (hold: held; cccv: CC up to it, then held)
+    frequencies: tuple | None = None        # impedance: (f_min, f_max) in Hz
+    points_per_decade: int | None = None    # impedance: frequencies per decade
+    field_frequencies: tuple = ()           # impedance: Hz at which to write the fields
     index: int = 0                          # position in the flattened protocol
     key: str = ""                           # where it is in the case file, e.g. "protocol.2.steps.0"
     ends_block: bool = False                # its until_voltage is its block's: reaching it (or
@@ -1083,6 +1086,8 @@ def _step_quantity(item: dict, name: str, key: str, bounds: _StepLimits | None) 
 
 def _step(item: dict, key: str, cutoff=None, bounds: _StepLimits | None = None) -> Step:
     mode = item.get("mode", MISSING)
+    if mode == "impedance":
+        return _impedance_step(item, key)
     if not isinstance(mode, str) or mode not in STEP_RULES:
         raise InputError(f"{key}.mode", mode,
                          f"one of {_listing(MODES)} (or a block with repeat and steps)")
@@ -1123,6 +1128,36 @@ def _step(item: dict, key: str, cutoff=None, bounds: _StepLimits | None = None) 
                              f"a {mode} step with at least one of {_listing(group)} "
                              f"(when to end it)")
     return Step(mode=mode, key=key, ends_block=inherits, **values)
+
+
+IMPEDANCE_KEYS = ("mode", "frequencies", "points_per_decade", "field_frequencies")
+MAX_FREQUENCIES = 2000
+
+
+def _impedance_step(item: dict, key: str) -> Step:
+    """A small-signal impedance spectrum at the present state (solver.impedance):
+    frequencies = [f_min, f_max] (default 1 mHz to 1 MHz), points_per_decade (default 10),
+    field_frequencies: where to write the small-signal fields of 2D and 3D cells."""
+    _check_keys(item, IMPEDANCE_KEYS, key)
+    band = item.get("frequencies", ["1 mHz", "1 MHz"])
+    expected = "two frequencies [f_min, f_max] with 0 < f_min < f_max, such as ['1 mHz', '1 MHz']"
+    if not isinstance(band, list) or len(band) != 2:
+        raise InputError(f"{key}.frequencies", band, expected)
+    low, high = (_positive(f, "frequency", f"{key}.frequencies") for f in band)
+    if not low < high:
+        raise InputError(f"{key}.frequencies", band, expected)
+    per_decade = _integer(item.get("points_per_decade", 10), f"{key}.points_per_decade", 1, "10")
+    if per_decade * math.log10(high / low) > MAX_FREQUENCIES:
+        raise InputError(f"{key}.points_per_decade", per_decade,
+                         f"at most {MAX_FREQUENCIES} frequencies in all over "
+                         f"{math.log10(high / low):.3g} decades")
+    fields = item.get("field_frequencies", [])
+    if not isinstance(fields, list):
+        raise InputError(f"{key}.field_frequencies", fields,
+                         "a list of frequencies, such as ['10 mHz', '1 kHz']")
+    chosen = tuple(_positive(f, "frequency", f"{key}.field_frequencies") for f in fields)
+    return Step(mode="impedance", key=key, frequencies=(low, high),
+                points_per_decade=per_decade, field_frequencies=chosen)
 
 
 def _describe(name: str) -> str:

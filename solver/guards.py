@@ -163,6 +163,7 @@ class Balance:
     """What the lithium and charge balances of a state are measured against (mol, grid unit)."""
     scale: float                # all the lithium the electrodes could hold
     total: float                # lithium in the electrodes at the start of the run
+    double_layer: float = 0.0   # charge the double layers held then (C, grid unit)
     positive: float = 0.0       # lithium in the positive electrode at the start of the step
     area_scale: float = 1.0     # grid unit -> whole cell
 
@@ -172,7 +173,8 @@ def violation(model, u, integrals, n_li, signed_charge, balance: Balance, descri
     """What makes a state unphysical, or None: non-finite numbers (in u or the integrated
     scalars), a unit cell's voltage outside CELL_VOLTAGE_RANGE, lithium not conserved, or
     the lithium taken up by the positive electrode since the step began not matching the
-    charge passed (signed_charge, C of the whole cell, > 0 on discharge), both to
+    faradaic charge it passed (signed_charge, C of the whole cell, > 0 on discharge: a double
+    layer holds the rest of what the tab passed), both to
     CONSERVATION_TOL of balance.scale; n_li: the lithium-metal inventories (mol), n_lost:
     the lithium each has lost in plating (mol)."""
     if not np.all(np.isfinite(u)):
@@ -189,7 +191,9 @@ def violation(model, u, integrals, n_li, signed_charge, balance: Balance, descri
                     f"{low:g}..{high:g} V of a lithium cell")
     lithium = lithium_by_electrode(model, u, n_li)
     tolerance = CONSERVATION_TOL * balance.scale
-    change = sum(lithium) + float(np.sum(n_lost)) - balance.total
+    # lithium ions that left the electrodes to charge a double layer are not lost
+    stored = (model.double_layer_charge(u) - balance.double_layer) / FARADAY
+    change = sum(lithium) + float(np.sum(n_lost)) - stored - balance.total
     if abs(change) > tolerance:
         return (f"lithium is not conserved: the electrodes hold {change:+.4g} mol "
                 f"({change / balance.scale:+.3g} of the cell's capacity) more than at the start")

@@ -40,15 +40,19 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .equilibration import ROUND_OFF, Equilibration, SingularMatrix
-from .precondition import SubBlock, VCycle, face_inverse
+from .precondition import FaceBlocks, SubBlock, VCycle
 
 
 class KrylovSolver:
     """solve(data, rhs) for the Jacobian pattern of a CellModel, as LinearSolver does.
 
-    layout: CellModel.block_layout() ("bulk", "interface", "n_if", "xs_face", "V", and
+    layout: CellModel.block_layout() ("bulk", "interface", "n_if", "face_of", "V", and
     "phi", "x" (and "c"), the slices of the cell potentials and stoichiometries (and
-    electrolyte concentrations, which join the stoichiometries' block))."""
+    electrolyte concentrations, which join the stoichiometries' block)).
+
+    The values may be complex (the small-signal system J + j omega M of an impedance
+    spectrum): the same blocks, complex; the AMG hierarchies are then set up on a real
+    proxy of each block and cycled on its complex Galerkin operators (precondition.VCycle)."""
 
     def __init__(self, indptr, indices, n, layout, rtol=1e-6, rebuild_after=40,
                  x_drift=0.1, potential="amg", loose_rtol=None, x_adjacency=None,
@@ -60,7 +64,6 @@ class KrylovSolver:
         self.equilibration = Equilibration(self.indptr, self.indices, n)
         bulk, face = layout["bulk"], layout["interface"]
         self.n_if = layout["n_if"]
-        self.xs_face = np.asarray(layout["xs_face"])
         self.v = int(layout["V"])
         phi = layout.get("phi", bulk)
         x = layout.get("x", slice(phi.stop, phi.stop))
@@ -81,6 +84,7 @@ class KrylovSolver:
             "FP": cut(f, p), "FX": cut(f, q), "FF": cut(f, f),
             "VF": cut(vv, f), "VV": cut(vv, vv),
         }
+        self.face_blocks = FaceBlocks(self.blocks["FF"], layout["face_of"])
         self.rtol = rtol
         # forcing term (Eisenstat-Walker, choice 2): a right-hand side much larger than the
         # last one starts a new Newton solve, whose first update needs no more than
@@ -113,16 +117,17 @@ class KrylovSolver:
         self.fresh_iterations = None     # GMRES iterations per decade, first solve after a set-up
         self.setup_seconds = None
         self.extra_seconds = 0.0         # GMRES time lost to the set-up's age since
+        self.setup_dtype = None          # real or complex: the values of the last set-up
 
     # ------------------------------------------------------------ blocks
     def _operators(self, scaled):
         """The reduced blocks of the scaled matrix for one solve."""
         B = {k: blk.matrix(scaled) for k, blk in self.blocks.items()}
-        F_inv = face_inverse(B["FF"], self.n_if, self.xs_face)
+        F_inv = self.face_blocks.inverse(scaled)
         G_P = (F_inv @ B["FP"]).tocsr()
         G_X = (F_inv @ B["FX"]).tocsr()
         ops = {"F_inv": F_inv, "A_PF": B["PF"], "A_XF": B["XF"], "A_FP": B["FP"],
-               "A_FX": B["FX"], "a_VF": B["VF"], "a_VV": float(B["VV"].toarray()[0, 0])}
+               "A_FX": B["FX"], "a_VF": B["VF"], "a_VV": B["VV"].toarray()[0, 0]}
         ops["S_pp"] = (B["PP"] - B["PF"] @ G_P).tocsr()
         ops["S_px"] = (B["PX"] - B["PF"] @ G_X).tocsr()
         ops["S_xp"] = (B["XP"] - B["XF"] @ G_P).tocsr()
@@ -165,6 +170,7 @@ class KrylovSolver:
                 self.amg_x.refresh(S_xx)
         if fresh:
             self.setup_seconds = time.perf_counter() - started
+            self.setup_dtype = ops["T"].dtype
 
     def _two_point(self, S):
         """S cut to the face-neighbour pattern, the rest of each row added to its diagonal
@@ -207,7 +213,7 @@ class KrylovSolver:
             # the response of the approximate S to the tab potential's column: with it,
             # the bordered preconditioner inverts [[M, s_QV], [s_VQ, a_VV]] exactly
             y_p, y_x = self._bulk_solve(ops, ops["s_pV"], ops["s_xV"])
-            denominator = a_VV - float((ops["s_Vp"] @ y_p)[0] + (ops["s_Vx"] @ y_x)[0])
+            denominator = a_VV - ((ops["s_Vp"] @ y_p)[0] + (ops["s_Vx"] @ y_x)[0])
             if not np.isfinite(denominator) or denominator == 0.0:
                 raise FloatingPointError("singular bordered tab row")
 
@@ -217,15 +223,15 @@ class KrylovSolver:
             r_p = r_p - A_PF @ w_F
             r_x = r_x - A_XF @ w_F
             if current_driven:
-                r_V = r_V - float((a_VF @ w_F)[0])
+                r_V = r_V - (a_VF @ w_F)[0]
                 z_p, z_x = self._bulk_solve(ops, r_p, r_x)
-                dV = (r_V - float((ops["s_Vp"] @ z_p)[0] + (ops["s_Vx"] @ z_x)[0])) / denominator
+                dV = (r_V - ((ops["s_Vp"] @ z_p)[0] + (ops["s_Vx"] @ z_x)[0])) / denominator
                 d_p, d_x = z_p - y_p * dV, z_x - y_x * dV
             else:                              # V held: its row is V = value, first
                 dV = r_V / a_VV
                 d_p, d_x = self._bulk_solve(ops, r_p - ops["s_pV"] * dV, r_x - ops["s_xV"] * dV)
             d_F = F_inv @ (r_F - A_FP @ d_p - A_FX @ d_x)
-            out = np.empty_like(r)
+            out = np.empty(r.shape, np.result_type(d_p, d_x, d_F, dV))
             out[:n_p], out[n_p:q], out[q:v], out[v] = d_p, d_x, d_F, dV
             return out
 
@@ -238,15 +244,20 @@ class KrylovSolver:
         return float(min(self.loose_rtol, max(self.rtol, 0.9 * (norm / previous) ** 2)))
 
     # ------------------------------------------------------------ solve
-    def solve(self, data, rhs):
+    def solve(self, data, rhs, rtol=None, fresh=None):
+        """Solve A x = rhs for A with this pattern and CSR values `data` (real or complex).
+
+        rtol: the relative residual to reach (default: `rtol`, loosened for the first solve
+        of a Newton solve); fresh: new set-ups (default: when the kept ones have aged)."""
         scaled, b, col = self.equilibration.scaled(data, rhs)
         A = sp.csr_matrix((scaled, self.indices, self.indptr), shape=(self.n, self.n))
         try:
             ops = self._operators(scaled)
         except (FloatingPointError, ZeroDivisionError) as exc:
             raise SingularMatrix(str(exc)) from None
-        fresh = self._stale()
-        rtol = self._forcing(np.linalg.norm(b))
+        fresh = self._stale() if fresh is None else fresh
+        fresh = fresh or scaled.dtype != self.setup_dtype     # real set-ups for complex values
+        rtol = self._forcing(np.linalg.norm(b)) if rtol is None else rtol
         for attempt in (0, 1):
             try:
                 self._prepare(ops, fresh)
@@ -291,9 +302,17 @@ def left_gmres(A, b, M, rtol, atol, restart, maxiter, count):
     of a Python loop over it), repeated once when the new vector lost more than 30 % of its
     norm to it ("twice is enough"). Preconditioning on the right (the
     true residual minimised) stopped at errors several times larger at the same rtol.
-    Returns (x, info), info = 0 when converged; count[0] gets the iterations."""
+    Complex systems take complex Givens rotations (the conjugates below are no-ops on real
+    values). Returns (x, info), info = 0 when converged; count[0] gets the iterations."""
     n = b.size
-    x = np.zeros(n)
+    dtype = np.result_type(A.dtype, b.dtype)
+    if np.iscomplexobj(np.zeros(0, dtype)):      # V^H w, conjugating w rather than V
+        def project(basis, w):
+            return np.conj(basis @ np.conj(w))
+    else:
+        def project(basis, w):
+            return basis @ w
+    x = np.zeros(n, dtype)
     b_norm = float(np.linalg.norm(b))
     if b_norm == 0.0:
         return x, 0
@@ -301,16 +320,16 @@ def left_gmres(A, b, M, rtol, atol, restart, maxiter, count):
     if b_norm < target:
         return x, 0
     m = min(restart, n)
-    r = b
+    r = b.astype(dtype, copy=False)
     ptol = None
     factor = 1.0
     presid = 0.0
     r_norm = b_norm
     for _ in range(maxiter):
-        V = np.empty((m + 1, n))
-        H = np.zeros((m + 1, m))
-        cs, sn = np.zeros(m), np.zeros(m)
-        g = np.zeros(m + 1)
+        V = np.empty((m + 1, n), dtype)
+        H = np.zeros((m + 1, m), dtype)
+        cs, sn = np.zeros(m, dtype), np.zeros(m, dtype)
+        g = np.zeros(m + 1, dtype)
         z = M(r)
         beta = float(np.linalg.norm(z))
         if not np.isfinite(beta) or beta == 0.0:
@@ -325,11 +344,11 @@ def left_gmres(A, b, M, rtol, atol, restart, maxiter, count):
             w = M(A @ V[k])
             h0 = float(np.linalg.norm(w))
             basis = V[:k + 1]
-            h = basis @ w
+            h = project(basis, w)
             w -= h @ basis
             h_next = float(np.linalg.norm(w))
             if h_next < 0.7 * h0:            # cancellation: orthogonalise once more
-                correction = basis @ w
+                correction = project(basis, w)
                 w -= correction @ basis
                 h += correction
                 h_next = float(np.linalg.norm(w))
@@ -342,15 +361,16 @@ def left_gmres(A, b, M, rtol, atol, restart, maxiter, count):
                 V[k + 1] = w / h_next
             for j in range(k):               # the earlier rotations on the new column
                 p, q = H[j, k], H[j + 1, k]
-                H[j, k], H[j + 1, k] = cs[j] * p + sn[j] * q, -sn[j] * p + cs[j] * q
+                H[j, k], H[j + 1, k] = (np.conj(cs[j]) * p + np.conj(sn[j]) * q,
+                                        -sn[j] * p + cs[j] * q)
             p, q = H[k, k], H[k + 1, k]
-            radius = float(np.hypot(p, q))
+            radius = float(np.hypot(abs(p), abs(q)))
             if radius == 0.0 or not np.isfinite(radius):
                 return x, 1
             cs[k], sn[k] = p / radius, q / radius
             H[k, k], H[k + 1, k] = radius, 0.0
             g[k + 1] = -sn[k] * g[k]
-            g[k] = cs[k] * g[k]
+            g[k] = np.conj(cs[k]) * g[k]
             presid = abs(g[k + 1])
             count[0] += 1
             if presid <= ptol or breakdown:

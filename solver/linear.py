@@ -12,7 +12,7 @@ preconditioner is 2x faster on 2D trench cells, and it fills in too fast in 3D.
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-from scipy.linalg.lapack import dgbsv as _gbsv
+from scipy.linalg.lapack import get_lapack_funcs
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from .equilibration import ROUND_OFF, Equilibration, SingularMatrix
@@ -97,7 +97,7 @@ class LinearSolver:
             self.band_position = (self.lower + self.upper + offset) * n + inverse[indices]
 
     def solve(self, data, rhs):
-        """Solve A x = rhs for A with this pattern and CSR values `data`."""
+        """Solve A x = rhs for A with this pattern and CSR values `data` (real or complex)."""
         scaled, b, col = self.equilibration.scaled(data, rhs)
         if self.banded:
             x = self._banded_solve(scaled, b)
@@ -116,13 +116,16 @@ class LinearSolver:
     def _banded_solve(self, data, b):
         """LAPACK gbsv (banded LU with partial pivoting); its storage has kl extra rows."""
         kl, ku, n = self.lower, self.upper, self.n
-        ab = np.zeros((2 * kl + ku + 1) * n)
+        dtype = np.result_type(data, b)
+        ab = np.zeros((2 * kl + ku + 1) * n, dtype)
         ab[self.band_position] = data
         ab = ab.reshape(2 * kl + ku + 1, n)
-        _, _, y, info = _gbsv(kl, ku, ab, b[self.perm], overwrite_ab=1, overwrite_b=1)
+        gbsv = get_lapack_funcs("gbsv", (ab,))
+        rhs = b[self.perm].astype(dtype, copy=False)
+        _, _, y, info = gbsv(kl, ku, ab, rhs, overwrite_ab=1, overwrite_b=1)
         if info != 0:
             raise SingularMatrix(f"zero pivot in the banded LU (info = {info})")
-        x = np.empty(n)
+        x = np.empty(n, dtype)
         x[self.perm] = y
         return x
 
@@ -159,9 +162,12 @@ class ReusedLUSolver:
         self.factorisations += 1
 
     def solve(self, data, rhs):
+        if self.lu is not None and np.iscomplexobj(data) != self.lu_complex:
+            self.lu = None                  # real set-ups for complex values, or back
         for attempt in (0, 1):
             if self.lu is None:
                 self._factorise(data)
+                self.lu_complex = np.iscomplexobj(data)
             row, col = self.row_scale, self.col_scale
             A = sp.csr_matrix((data / row[self.rows] / col[self.indices], self.indices,
                                self.indptr), shape=(self.n, self.n))

@@ -109,10 +109,11 @@ def _fraction_to_boundary(u, du, bounded, keep=0.99):
     ub, dub = u[bounded], du[bounded]
     new = ub + dub
     alpha = 1.0
-    low = new < 0.0
+    # only updates that move towards a bound limit the step (a state already on it stays)
+    low = (new < 0.0) & (dub < 0.0)
     if np.any(low):
         alpha = min(alpha, np.min(keep * ub[low] / -dub[low]))
-    high = new > 1.0
+    high = (new > 1.0) & (dub > 0.0)
     if np.any(high):
         alpha = min(alpha, np.min(keep * (1.0 - ub[high]) / dub[high]))
     return max(alpha, 0.0) if alpha < 1.0 else 1.0

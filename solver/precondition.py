@@ -1,7 +1,8 @@
 """Building blocks of the block preconditioner in solver.krylov: fixed-pattern sub-blocks of
-a CSR matrix, the exact inverse of the per-face interface blocks, and a lean algebraic
-multigrid V-cycle (pyamg's classical hierarchy, cycled here without pyamg's per-call
-residual bookkeeping) whose finest operator can be refreshed without a new set-up.
+a CSR matrix, the exact inverse of the per-face interface blocks (FaceBlocks), and a lean
+algebraic multigrid V-cycle (pyamg's classical hierarchy, cycled here without pyamg's
+per-call residual bookkeeping) whose finest operator can be refreshed without a new set-up.
+Real or complex values.
 """
 
 import numpy as np
@@ -30,27 +31,66 @@ class SubBlock:
         return sp.csr_matrix((data[self.positions], self.indices, self.indptr), shape=self.shape)
 
 
-def face_inverse(A_FF, n_if, xs_face):
-    """Exact inverse of the interface block: 1x1 per lithium-metal face (current only), 2x2
-    (current, surface stoichiometry) per intercalation face. Raises FloatingPointError on a
-    zero pivot."""
-    diag = A_FF.diagonal()
-    k_i = np.array(xs_face, dtype=np.int64)   # current unknown of each xs unknown
-    k_s = n_if + np.arange(k_i.size)
-    a, d = diag[k_i], diag[k_s]
-    b = np.asarray(A_FF[k_i, k_s]).ravel()
-    c = np.asarray(A_FF[k_s, k_i]).ravel()
-    det = a * d - b * c
-    if np.any(diag == 0.0) or np.any(det == 0.0):
-        raise FloatingPointError("a singular interface block")
-    inv_diag = 1.0 / diag
-    inv_diag[k_i] = d / det
-    inv_diag[k_s] = a / det
-    size = A_FF.shape[0]
-    rows = np.concatenate([np.arange(size), k_i, k_s])
-    cols = np.concatenate([np.arange(size), k_s, k_i])
-    vals = np.concatenate([inv_diag, -b / det, -c / det])
-    return sp.csr_matrix((vals, (rows, cols)), shape=(size, size))
+class FaceBlocks:
+    """Exact inverse of the interface block A_FF: the unknowns of each interface face
+    (current; surface stoichiometry on intercalation faces; double-layer current and half-cell
+    voltage with capacitances) couple only among themselves, so A_FF is block diagonal with
+    one small block per face. `face_of` gives each interface unknown's face. The positions of
+    the blocks' entries in the sub-block's data, and the pattern of the inverse, are found
+    once; `inverse(data)` gathers the blocks, inverts them batched by size (real or complex)
+    and returns the inverse as CSR. Raises FloatingPointError on a singular block."""
+
+    def __init__(self, block: SubBlock, face_of):
+        face_of = np.asarray(face_of, dtype=np.int64)
+        n = face_of.size
+        self.shape = (n, n)
+        order = np.argsort(face_of, kind="stable")          # unknowns grouped by face
+        counts = np.bincount(face_of)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        row_of = np.repeat(np.arange(n), np.diff(block.indptr))
+        keys = row_of * n + block.indices                     # sorted: CSR, sorted columns
+        self.groups = []                                      # (size, positions, slots)
+        entries = []
+        for size in np.unique(counts[counts > 0]):
+            faces = np.flatnonzero(counts == size)
+            members = order[starts[faces][:, None] + np.arange(size)]     # (faces, size)
+            r = np.repeat(members, size, axis=1)                         # (faces, size^2)
+            c = np.tile(members, (1, size))
+            wanted = (r * n + c).ravel()
+            found = np.minimum(np.searchsorted(keys, wanted), keys.size - 1)
+            positions = np.where(keys[found] == wanted, found, -1)
+            self.groups.append((int(size), faces.size, positions))
+            entries.append(np.stack([r.ravel(), c.ravel()]))
+        rc = np.concatenate(entries, axis=1) if entries else np.zeros((2, 0), dtype=np.int64)
+        inverse_order = np.lexsort((rc[1], rc[0]))
+        self.slots = np.empty_like(inverse_order)
+        self.slots[inverse_order] = np.arange(inverse_order.size)
+        self.indices = rc[1][inverse_order]
+        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(rc[0], minlength=n))])
+        self.block = block
+
+    def inverse(self, data):
+        values = data[self.block.positions]
+        out = np.empty(self.indices.size, dtype=values.dtype)
+        offset = 0
+        for size, count, positions in self.groups:
+            blocks = np.where(positions >= 0, values[np.maximum(positions, 0)], 0.0)
+            blocks = blocks.reshape(count, size, size)
+            if size == 1:
+                if np.any(blocks == 0.0):
+                    raise FloatingPointError("a singular interface block")
+                inverted = 1.0 / blocks
+            else:
+                try:
+                    inverted = np.linalg.inv(blocks)
+                except np.linalg.LinAlgError:
+                    raise FloatingPointError("a singular interface block") from None
+            if not np.all(np.isfinite(inverted)):
+                raise FloatingPointError("a singular interface block")
+            stop = offset + inverted.size
+            out[self.slots[offset:stop]] = inverted.ravel()
+            offset = stop
+        return sp.csr_matrix((out, self.indices, self.indptr), shape=self.shape)
 
 
 class VCycle:
@@ -63,14 +103,22 @@ class VCycle:
     With `coarse_drop` the levels between the finest and the coarsest are smoothed (and their
     residuals taken) on their Galerkin operators sparsified by `sparsified`; the coarser
     Galerkin products are still formed from the full ones.
+
+    A complex A (a block of J + j omega M): classical strength and interpolation need real
+    values, so the hierarchy is set up on the real proxy Re(A) + |Im(diag A)| (the
+    Laplacian with the magnitude of its mass shift), and A's own Galerkin operators are
+    cycled (Gauss-Seidel and the coarse LU in complex arithmetic).
     """
 
     def __init__(self, A, max_coarse=500, theta=0.25, coarse_drop=None):
         import pyamg
 
         A = sp.csr_matrix(A)
+        proxy = A
+        if np.iscomplexobj(A.data):
+            proxy = sp.csr_matrix(A.real + sp.diags(np.abs(A.diagonal().imag)))
         self.hierarchy = pyamg.ruge_stuben_solver(
-            A, strength=("classical", {"theta": theta}), max_coarse=max_coarse)
+            proxy, strength=("classical", {"theta": theta}), max_coarse=max_coarse)
         levels = self.hierarchy.levels
         self.A = [lvl.A.tocsr() for lvl in levels]
         if coarse_drop:
@@ -78,15 +126,13 @@ class VCycle:
                 self.A[k] = sparsified(self.A[k], coarse_drop)
         self.P = [lvl.P.tocsr() for lvl in levels[:-1]]
         self.R = [lvl.R.tocsr() for lvl in levels[:-1]]
-        coarse = self.A[-1].toarray()
-        if not np.all(np.isfinite(coarse)):
-            raise FloatingPointError("AMG coarse operator is not finite")
-        self.coarse = sla.lu_factor(coarse, check_finite=False)
-        if not np.all(np.isfinite(self.coarse[0])) or np.any(np.diag(self.coarse[0]) == 0.0):
-            raise FloatingPointError("AMG coarse operator is singular")
         from pyamg.amg_core import gauss_seidel
         self._gs = gauss_seidel
         self.shape = A.shape
+        if proxy is not A:
+            self.A[0] = A
+            self._galerkin()
+        self._factor_coarse()
 
     @property
     def levels(self):
@@ -98,15 +144,26 @@ class VCycle:
     def refresh(self, A, galerkin=False):
         """New values of the finest operator; with `galerkin` the coarse operators are
         recomputed through the kept interpolation too (R A P, level by level). Not by
-        default: on pillar cells that cost a sixth of the solve and saved no iterations."""
-        self.A[0] = sp.csr_matrix(A)
+        default: on pillar cells that cost a sixth of the solve and saved no iterations.
+        Always for values of another type (complex after real, or back)."""
+        A = sp.csr_matrix(A)
+        galerkin = galerkin or A.dtype != self.A[0].dtype
+        self.A[0] = A
         if galerkin:
-            for k in range(len(self.P)):
-                self.A[k + 1] = (self.R[k] @ self.A[k] @ self.P[k]).tocsr()
-            coarse = self.A[-1].toarray()
-            if not np.all(np.isfinite(coarse)):
-                raise FloatingPointError("AMG coarse operator is not finite")
-            self.coarse = sla.lu_factor(coarse, check_finite=False)
+            self._galerkin()
+            self._factor_coarse()
+
+    def _galerkin(self):
+        for k in range(len(self.P)):
+            self.A[k + 1] = (self.R[k] @ self.A[k] @ self.P[k]).tocsr()
+
+    def _factor_coarse(self):
+        coarse = self.A[-1].toarray()
+        if not np.all(np.isfinite(coarse)):
+            raise FloatingPointError("AMG coarse operator is not finite")
+        self.coarse = sla.lu_factor(coarse, check_finite=False)
+        if not np.all(np.isfinite(self.coarse[0])) or np.any(np.diag(self.coarse[0]) == 0.0):
+            raise FloatingPointError("AMG coarse operator is singular")
 
     def _smooth(self, A, x, b, forward):
         """One Gauss-Seidel sweep, forward before the coarse correction and backward after
@@ -122,7 +179,7 @@ class VCycle:
         return self.apply(b)
 
     def apply(self, b):
-        b = np.ascontiguousarray(b, dtype=float)
+        b = np.ascontiguousarray(b, dtype=np.result_type(b, self.A[0].dtype, float))
         last = len(self.A) - 1
         rhs = [b]
         xs = []

@@ -20,7 +20,7 @@ class Result:
     """What a run produced. `summary` equals summary.json; `timeseries` holds the CSV columns."""
 
     def __init__(self, summary: dict, rows: list[dict], snapshots=None, grid=None, model=None,
-                 fields=None):
+                 fields=None, spectra=None, impedance_fields=None):
         self.summary = summary
         self.columns = list(BASE_COLUMNS)
         for row in rows:
@@ -34,6 +34,8 @@ class Result:
         self.fields = fields or []
         self.grid = grid
         self.model = model
+        self.spectra = spectra or []                   # solver.impedance.Spectrum per step
+        self.impedance_fields = impedance_fields or []
 
     @property
     def failed(self) -> bool:
@@ -59,6 +61,8 @@ class Result:
             written += write_vtu_series(out, self.grid, self.model, snapshots)
         elif self.fields:
             written.append(write_atomic(out / "fields.csv", self.fields_csv()))
+        from .impedance_results import write_impedance
+        written += write_impedance(out, self)
         written.append(write_atomic(out / "summary.json", summary_json(self.summary)))
         return written
 
@@ -153,5 +157,6 @@ def step_summaries(records) -> list[dict]:
             entry["cv_start_s"] = float(d["cv_start_s"])
         if d.get("key"):
             entry["key"] = d["key"]
+        entry.update(d.get("details") or {})
         out.append(entry)
     return out

@@ -8,6 +8,9 @@ from .case import BLOCK_END_REASONS
 from .errors import SolverError
 from . import guards
 from .model import CellModel
+from .impedance import (SmallSignal, Spectrum, frequency_grid, interface_fields,
+                        small_signal_solver)
+from .kramers_kronig import lin_kk_residuals
 from .linear import make_linear_solver
 from .newton import NewtonFailure, QuadraticRate, newton_solve
 from .protocol import (StepDrive, current_cutoff, drive_for_step, hold_drive,
@@ -18,6 +21,8 @@ SECONDS_PER_HOUR = 3600.0
 C_PER_MAH_PER_CM2 = 3.6 / 1e-4          # 1 mAh/cm^2 in C/m^2
 VOLTAGE_EVENT_TOL = 5e-4                # cutoff voltages are met within 0.5 mV
 SURFACE_LIMIT = 1e-3                    # electrode_full / electrode_empty: x_surface within this of 1 / 0
+NOTHING_DELIVERED = 1e-6                # of the nominal capacity: a step that passed no more
+                                        # faradaic charge than this delivered nothing
 
 
 @dataclass
@@ -34,6 +39,7 @@ class StepRecord:
     cv_start_s: float | None = None  # cccv: time into the step when the voltage hold began
     surface_gap: dict = field(default_factory=dict)   # electrode -> resolution indicator
                                                       # (solver.resolution)
+    details: dict = field(default_factory=dict)   # more summary entries (impedance: its state)
 
 
 @dataclass
@@ -55,8 +61,9 @@ class History:
         del self.times[:-keep], self.states[:-keep], self.integrals[:-keep]
 
 
-# integrated scalars: charge (C), energy (J), time integral of V (V s), signed charge (C,
-# > 0 on discharge), then the lithium inventories (mol): the active lithium of each
+# integrated scalars: charge (C), energy (J), time integral of V (V s), the faradaic charge
+# into the positive electrode (C, > 0 on discharge: the tab's charge less what its double
+# layer holds), then the lithium inventories (mol): the active lithium of each
 # lithium-metal electrode, then the inactive lithium each has lost in plating
 # (Simulation.active, Simulation.lost)
 CHARGE, ENERGY, VOLT_SECONDS, SIGNED_CHARGE = range(4)
@@ -145,6 +152,8 @@ class Simulation:
         self.fields_every = case.solver.fields_every
         self.store_every = case.solver.store_every
         self.accepted = 0
+        self.spectra = []           # solver.impedance.Spectrum of every impedance step
+        self.impedance_fields = []  # (step, frequency, cell data) of 2D/3D impedance steps
 
     # ------------------------------------------------------------ public
     def run(self):
@@ -159,6 +168,7 @@ class Simulation:
         self.balance = guards.Balance(self.lithium_scale,
                                       sum(guards.lithium_by_electrode(m, u, n_li[:len(
                                           self.lithium_metal)])),
+                                      double_layer=m.double_layer_charge(u),
                                       area_scale=self.area_scale)
         t = 0.0
         self.failure = None
@@ -168,9 +178,13 @@ class Simulation:
             # k numbers the steps run (the `step` column, summary["steps"][k]); it differs
             # from the position in the protocol once a block has ended early
             k, step = len(self.steps), protocol[position]
-            drive = drive_for_step(step, self.nominal_capacity, self.case.footprint_area)
             try:
-                u, t, n_li = self._run_step(k, step, drive, u, t, n_li)
+                if step.mode == "impedance":
+                    u = self._impedance_step(k, step, u, t, n_li)
+                else:
+                    drive = drive_for_step(step, self.nominal_capacity,
+                                           self.case.footprint_area)
+                    u, t, n_li = self._run_step(k, step, drive, u, t, n_li)
             except SolverError as exc:
                 self.failure = str(exc)
                 break
@@ -206,7 +220,7 @@ class Simulation:
 
         # the instantaneous (ohmic and kinetic) response: a first, tiny backward-Euler step
         history = History()
-        history.push(t0, u, np.concatenate([[0.0, 0.0, 0.0, 0.0], n_li]))
+        history.push(t0, u, np.concatenate([np.zeros(LITHIUM.start), n_li]))
         tiny = 1e-9 * t_char
         try:
             u = self._solve(u, tiny, history, drive.unit(self.area_scale), step=k)
@@ -292,12 +306,59 @@ class Simulation:
                 dt = self.case.solver.initial_step or 1e-4 * t_char
         record.end_reason = reason
         record.duration_s = history.times[-1] - t_start
+        faradaic = abs(history.integrals[-1][SIGNED_CHARGE])
+        if (not record.message and reason != "until_time" and drive.kind == "current"
+                and faradaic < NOTHING_DELIVERED * self.nominal_capacity):
+            # ended with no more than its double layers' charge: as if at once
+            record.message = guards.nothing_delivered(
+                m, reason, step, drive, v_start, history.states[-1],
+                m.tab_current(history.states[-1]) * self.area_scale)
         record.surface_gap = guards.surface_gaps(m, u_start, history.states[-1])
         if reason == "until_voltage" and guards.overpotential_ends(m, step, drive, u_start,
                                                                     history.states[-1]):
             record.surface_gap = dict.fromkeys(record.surface_gap, 0.0)
         self._close_record(record)
         return history.states[-1], history.times[-1], history.integrals[-1][LITHIUM]
+
+    def _impedance_step(self, k, step, u, t, n_li):
+        """The impedance spectrum at the present state (solver.impedance): the operating
+        point at open circuit (stoichiometries held, capacitances relaxed), recorded as the
+        step's one row, then the small-signal impedance at each frequency. Takes no time;
+        the run goes on from the operating point."""
+        record = StepRecord(mode=step.mode, key=step.key, end_reason="spectrum_done")
+        self.steps.append(record)
+        try:
+            u0 = self._solve(u, dt=None, history=None, drive=("current", 0.0))
+        except NewtonFailure as exc:
+            raise self._fail(record, t, k, step,
+                             f"no open-circuit operating point: {exc}") from None
+        # the operating point holds the electrodes' lithium and relaxes the double layers:
+        # the balances are taken from it
+        m = self.model
+        self.balance.double_layer += m.double_layer_charge(u0) - m.double_layer_charge(u)
+        self.balance.positive = guards.lithium_by_electrode(
+            m, u0, n_li[:len(self.lithium_metal)])[m.positive]
+        self._record(t, k, u0, np.concatenate([np.zeros(LITHIUM.start), n_li]))
+        frequencies = frequency_grid(*step.frequencies, step.points_per_decade)
+        small = SmallSignal(self.model, u0, small_signal_solver(self.model, self.linear_solver))
+        try:
+            z = small.spectrum(frequencies)
+            for f in step.field_frequencies if self.grid.dim > 1 else ():
+                self.impedance_fields.append((k, f, interface_fields(self.model,
+                                                                     small.response(f))))
+        except SolverError as exc:
+            raise self._fail(record, t, k, step, exc) from None
+        self.spectra.append(Spectrum(k, frequencies, z))
+        self._close_record(record)
+        state = {name: value for name, value in self.rows[-1].items()
+                 if name not in ("time_s", "step", "current_A", "capacity_mAh_cm2",
+                                 "energy_mWh_cm2")}
+        record.details = {"state": state, "n_frequencies": int(frequencies.size),
+                          "frequency_range_Hz": [float(frequencies.min()),
+                                                 float(frequencies.max())],
+                          "kramers_kronig_residual": float(np.max(
+                              lin_kk_residuals(frequencies, z)))}
+        return u0
 
     @staticmethod
     def _hold_begins(step, drive, reason):
@@ -330,21 +391,29 @@ class Simulation:
                 continue
             err = self._error(u_new, guess, order, drive) if order > 0 else 0.0
             return u_new, self._integrals_after(u_new, dt, history), dt, err, order
+        if failure is None:         # the error control, not Newton, drove dt below dt_min
+            failure = (f"the time step fell below its minimum ({dt_min:.3g} s) before the "
+                       f"local error met solver.rtol")
         return None, None, dt, failure, 0
 
     def _solve(self, guess, dt, history, drive, step=None):
         m = self.model
-        if dt is None:          # an equilibrium at fixed stoichiometry
-            coeff, hist = 1.0, -guess[m.s_dynamic]
+        if dt is None:          # an equilibrium at fixed stoichiometry, capacitances relaxed
+            def equations(u):
+                return m.equilibrium_residual_and_jacobian(u, guess, drive)
         else:
             coeff, terms = bdf_coefficients(dt, history)
-            hist = sum(a * history.states[idx][m.s_dynamic] for a, idx in terms)
+            columns = m.differential_columns
+            hist = sum(a * history.states[idx][columns] for a, idx in terms)
+
+            def equations(u):
+                return m.residual_and_jacobian(u, hist, coeff, drive)
         total = None
         if drive[0] == "voltage" and history is not None:
             # the held current to a tenth of what the error test asks of it (see _error)
             scale = max(abs(m.tab_current(history.states[-1])), self.current_floor)
             total = (self.tab_current_weights, 0.1 * self.case.solver.rtol * scale)
-        result = newton_solve(lambda u: m.residual_and_jacobian(u, hist, coeff, drive),
+        result = newton_solve(equations,
                               self.linear_solver, guess, self.scales, self.bounded,
                               describe=m.describe, measured_by_row=self.current_unknowns,
                               rate=self.newton_rate, total=total)
@@ -385,7 +454,9 @@ class Simulation:
         current, voltage = self._current_and_voltage(u_new)
         i_li = np.array([self.model.interface_current(u_new, e) for e in self.lithium_metal])
         plated = np.maximum(-i_li, 0.0) / FARADAY
-        rates = np.concatenate([[abs(current), abs(current) * voltage, voltage, current],
+        faradaic = -self.model.interface_current(u_new, self.model.electrodes[
+            self.model.positive]) * self.area_scale
+        rates = np.concatenate([[abs(current), abs(current) * voltage, voltage, faradaic],
                                 -i_li / FARADAY - (1.0 - self.efficiency) * plated,
                                 (1.0 - self.efficiency) * plated])
         a0, terms = bdf_coefficients(dt, history)

@@ -15,6 +15,7 @@ AVOGADRO = 6.02214076e23
 FARADAY = 96485.33212          # C/mol
 GAS_CONSTANT = 8.314462618     # J/(mol K)
 ZERO_CELSIUS = 273.15          # K
+VACUUM_PERMITTIVITY = 8.8541878128e-12   # F/m (CODATA 2018)
 
 # dimension name -> (pint unit in SI the value is converted to, human description)
 DIMENSIONS = {
@@ -40,6 +41,8 @@ DIMENSIONS = {
     "molar_energy": ("J/mol", "an activation energy such as '0.55 eV' or '50 kJ/mol'"),
     "volumetric_rate_constant": ("m^3/(mol*s)",
                                  "a second-order rate constant such as '1e-8 m^3/(mol*s)'"),
+    "areal_capacitance": ("F/m^2", "a capacitance per area such as '50 uF/cm^2'"),
+    "frequency": ("Hz", "a frequency such as '10 mHz' or '1 MHz'"),
 }
 
 # a number at the start of a (stripped) quantity string; the rest is its unit

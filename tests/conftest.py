@@ -15,9 +15,31 @@ def shipped_case_dict() -> dict:
         return tomllib.load(handle)
 
 
-def planar_case(protocol=None, materials=None, mesh=None, solver=None, cell=None, base_dir=None):
+# the shipped cell without its double layers and the LiPON's permittivity: for checks of the
+# faradaic model to round-off (the capacitors hold charge that the tabs pass but that moves
+# no lithium) and against closed forms that leave them out
+def no_capacitances(data: dict) -> dict:
+    """A case dict whose electrodes have no double layer and whose electrolytes no
+    permittivity (the faradaic model: the closed forms and bookkeeping checks hold for it)."""
+    from solver.materials import load_material
+
+    data = copy.deepcopy(data)
+    for layer in data["cell"]["layers"]:
+        name = layer["material"]
+        kind = load_material(name).kind
+        key = {"electrolyte": "relative_permittivity", "intercalation":
+               "double_layer_capacitance", "lithium_metal": "double_layer_capacitance"}.get(kind)
+        if key:
+            data.setdefault("materials", {}).setdefault(name, {})[key] = 0
+    return data
+
+
+def planar_case(protocol=None, materials=None, mesh=None, solver=None, cell=None, base_dir=None,
+                capacitances=True):
     """The shipped planar case with parts replaced or merged, as a validated Case."""
     data = copy.deepcopy(shipped_case_dict())
+    if not capacitances:
+        data = no_capacitances(data)
     if protocol is not None:
         data["protocol"] = protocol
     for table, changes in (("materials", materials), ("mesh", mesh), ("solver", solver),
@@ -57,7 +79,7 @@ def assert_jacobian_matches_differences(model, u, coeff, drive, columns=None):
     """
     import numpy as np
 
-    history = -coeff * u[model.s_dynamic]
+    history = -coeff * u[model.differential_columns]
     _, data = model.residual_and_jacobian(u, history, coeff, drive)
     J = model.jacobian_matrix(data).toarray()
     row_scale = np.abs(J).max(axis=1)
@@ -79,3 +101,17 @@ def film_concentration(name="LiCoO2_003") -> float:
     material = load_material(name)
     fraction = material.value("active_fraction") if material.has("active_fraction") else 1.0
     return material.value("max_concentration") * fraction
+def zero_depth_trench_twins(trench):
+    """A trench case's cell with depth 0, as a 2D grid of its own generator (with the case's
+    6 cells per film), and its planar twin (the same layers on a flat wafer, a 1D case)."""
+    from meshes.trench import trench_grid
+
+    films, fill, top = trench.stack_roles()
+    grid = trench_grid([(f.name, f.thickness) for f in films], (fill.name, fill.thickness),
+                       [(t.name, t.thickness) for t in top], width=5e-6, depth=0.0,
+                       pitch=10e-6, cells_per_layer=[2, 6, 6, 2], max_cell_size=2e-6)
+    data = copy.deepcopy(trench.raw)
+    data["cell"]["architecture"] = "planar"
+    del data["cell"]["trench"]
+    return grid, case_from_dict(data, trench.path.parent if trench.path else ROOT / "cases",
+                                "planar twin")

@@ -77,7 +77,9 @@ def test_shipped_case_loads_in_si_units():
     assert case.layer("cathode").initial_stoichiometry == 0.5
     assert case.layer("anode").initial_stoichiometry is None
     assert case.protocol == [Step(mode="discharge", c_rate=1.0, until_voltage=3.0, index=0,
-                                  key="protocol.0")]
+                                  key="protocol.0"),
+                             Step(mode="impedance", frequencies=(1e-3, 1e6),
+                                  points_per_decade=10, index=1, key="protocol.1")]
     assert case.mesh == MeshSettings(cells_per_layer=20, max_cell_size=None, grading=0.5)
     assert case.solver == SolverSettings(rtol=1e-3, fields_every=0)
     assert case.path == SHIPPED.resolve()

@@ -12,7 +12,8 @@ import pytest
 from solver import cli
 from tests.conftest import SHIPPED_CASE
 
-RESULT_FILES = {"timeseries.csv", "summary.json", "voltage.png"}
+RESULT_FILES = {"timeseries.csv", "summary.json", "voltage.png", "impedance.csv", "nyquist.png",
+                "bode.png"}
 
 
 def test_run_writes_complete_results(tmp_path, capsys):

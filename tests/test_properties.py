@@ -58,7 +58,8 @@ values = st.recursive(leaves, lambda inner: st.one_of(
 
 # keys of the shipped case and of the tables it may have
 MATERIAL_KEYS = [("materials", name, param) for name, kind in
-                 (("LiCoO2", "intercalation"), ("LiPON", "electrolyte"), ("Li", "lithium_metal"))
+                 (("LiCoO2_003", "intercalation"), ("LiPON", "electrolyte"),
+                  ("Li", "lithium_metal"))
                  for param in PARAMETERS[kind]]
 CASE_KEYS = ([("cell", k) for k in ("name", "architecture", "footprint_area", "temperature",
                                     "nominal_capacity", "allow_large", "trench", "bipolar")]
@@ -80,6 +81,9 @@ step_values = {
     "until_time": st.floats(1, 7200).map(lambda t: f"{t:.4g} s"),
     "until_current": st.floats(1e-9, 1e-5).map(lambda a: f"{a * 1e9:.4g} nA"),
     "voltage": st.floats(3.0, 4.4).map(lambda v: f"{v:.3f} V"),
+    "frequencies": st.tuples(st.floats(1e-3, 1e2), st.floats(1e2, 1e6)).map(
+        lambda band: [f"{band[0]:.3g} Hz", f"{band[1]:.3g} Hz"]),
+    "points_per_decade": st.integers(1, 4),
 }
 DRIVE = ("c_rate", "current", "current_density")
 # what each mode needs: a choice from each group (DESIGN.md section 6)
@@ -87,7 +91,8 @@ NEEDS = {"discharge": (DRIVE, ("until_voltage", "until_time")),
          "charge": (DRIVE, ("until_voltage", "until_time")),
          "rest": (("until_time",),),
          "hold": (("voltage",), ("until_current", "until_time")),
-         "cccv": (DRIVE, ("voltage",), ("until_current", "until_time"))}
+         "cccv": (DRIVE, ("voltage",), ("until_current", "until_time")),
+         "impedance": (("frequencies",), ("points_per_decade",))}
 
 
 def _complete_step(mode):

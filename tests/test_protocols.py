@@ -6,12 +6,15 @@ import pytest
 import solver
 from solver.case import case_from_dict
 from solver.errors import InputError
+# The bookkeeping checks here hold to round-off for the faradaic model: their cells have no
+# capacitances (a double layer holds charge that the tabs pass but that moves no lithium,
+# and gives it back to the electrode in a rest)
 from tests.conftest import film_concentration, planar_case, shipped_case_dict
 
 
 @pytest.fixture(scope="module")
 def cycled():
-    case = planar_case(protocol=[
+    case = planar_case(capacitances=False, protocol=[
         {"mode": "discharge", "c_rate": 2, "until_voltage": "3.0 V"},
         {"mode": "rest", "until_time": "30 min"},
         {"mode": "charge", "c_rate": 1, "until_voltage": "4.2 V"},
@@ -155,7 +158,7 @@ LCO_UAH_CM2_PER_X = film_concentration() * 320e-9 * 96485.33212 / 3.6e-3 / 1e4  
 
 @pytest.fixture(scope="module")
 def cccv():
-    case = planar_case(protocol=[
+    case = planar_case(capacitances=False, protocol=[
         {"mode": "discharge", "c_rate": 1, "until_voltage": "3.6 V"},
         {"mode": "cccv", "c_rate": 3, "voltage": "4.2 V", "until_current": "1 uA"},
     ], solver={"max_step": 20.0})
@@ -210,7 +213,7 @@ def test_cccv_on_a_charged_cell_goes_straight_to_the_hold():
 
 @pytest.fixture(scope="module")
 def gitt():
-    case = planar_case(protocol=[
+    case = planar_case(capacitances=False, protocol=[
         {"repeat": 100, "until_voltage": "3.5 V", "steps": [
             {"mode": "discharge", "c_rate": 1, "until_time": "3 min"},
             {"mode": "rest", "until_time": "10 min"}]},
@@ -258,7 +261,7 @@ def test_gitt_relaxed_voltage_is_the_ocv_of_the_mean_stoichiometry(gitt):
 
 
 def test_cycling_conserves_lithium_and_lists_every_step():
-    case = planar_case(protocol=[
+    case = planar_case(capacitances=False, protocol=[
         {"repeat": 3, "steps": [
             {"mode": "discharge", "c_rate": 2, "until_voltage": "3.6 V"},
             {"mode": "cccv", "c_rate": 2, "voltage": "4.2 V", "until_current": "2 uA"},

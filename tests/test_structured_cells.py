@@ -10,7 +10,8 @@ import solver
 from solver.api import build_grid
 from solver.case import case_from_dict, load_case
 from solver.model import CellModel
-from tests.conftest import ROOT, assert_jacobian_matches_differences, perturbed_state
+from tests.conftest import (ROOT, assert_jacobian_matches_differences, perturbed_state,
+                            zero_depth_trench_twins)
 
 TRENCH_CASE = ROOT / "cases" / "trench_si_lipon_lco.toml"
 
@@ -53,7 +54,7 @@ def test_trench_discharge_reaches_its_cutoff_and_reports_geometry(trench_run):
     s = trench_run.summary
     assert s["aef"] == pytest.approx(5.0, rel=1e-12)
     assert s["steps"][0]["end_reason"] == "until_voltage"
-    assert abs(trench_run.timeseries["voltage_V"][-1] - 3.0) < 1e-3
+    assert abs(trench_run.step_series(0)["voltage_V"][-1] - 3.0) < 1e-3
     # LiPON | LiCoO2 interface: the offset of the substrate by the films (1.15 um),
     # a little less than the substrate area because the convex corner arcs are shorter
     assert 4.8 < s["interface_area_cm2"]["electrolyte|cathode"] < 5.0
@@ -73,17 +74,8 @@ def test_lithium_and_charge_are_conserved_on_a_trench_grid(trench_run):
 
 
 def test_zero_depth_trench_equals_the_planar_cell():
-    from meshes.trench import trench_grid
-
     trench = trench_case(**{"mesh.cells_per_layer": 6, "mesh.max_cell_size": "2 um"})
-    films, fill, top = trench.stack_roles()
-    grid = trench_grid([(f.name, f.thickness) for f in films], (fill.name, fill.thickness),
-                       [(t.name, t.thickness) for t in top], width=5e-6, depth=0.0,
-                       pitch=10e-6, cells_per_layer=[2, 6, 6, 2], max_cell_size=2e-6)
-    data = copy.deepcopy(trench.raw)
-    data["cell"]["architecture"] = "planar"
-    del data["cell"]["trench"]
-    planar = case_from_dict(data, TRENCH_CASE.parent, "planar twin")
+    grid, planar = zero_depth_trench_twins(trench)
     a = solver.run(planar).summary
     b = solver.run(trench, grid=grid).summary
     assert b["aef"] == pytest.approx(1.0, rel=1e-12)

@@ -94,7 +94,7 @@ def test_key_paths_address_the_case():
     ("cell.layers.separator.thickness", "anode, electrolyte, cathode"),
     ("cell.layers.cathode.thicknes", "did you mean 'thickness'"),
     ("cell.layers.5.thickness", "numbered from 0 to 2"),
-    ("protocol.1.c_rate", "numbered from 0 to 0"),
+    ("protocol.2.c_rate", "numbered from 0 to 1"),
     ("protocol.first.c_rate", "protocol step index"),
     ("protocol.0.c_rat", "did you mean 'c_rate'"),
     ("materials.LiPONX.conductivity", "did you mean 'LiPON'"),
@@ -123,7 +123,7 @@ def test_unknown_key_paths_are_named(key, words):
     ({"base": "BASE", "grid": {"cell.layers.cathode.thickness": ["1 um"],
                                "cell.layers.2.thickness": ["2 um"]}},
      "cell.layers.2.thickness", "overlap"),
-    ({"base": "BASE", "grid": {"protocol.3.c_rate": [1]}}, "protocol.3.c_rate", "has 1"),
+    ({"base": "BASE", "grid": {"protocol.3.c_rate": [1]}}, "protocol.3.c_rate", "has 2"),
     ({"base": "BASE", "gird": {}}, "gird", "did you mean 'grid'"),
 ])
 def test_bad_sweep_files_name_the_key(tmp_path, sweep, key, words):

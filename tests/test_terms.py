@@ -106,25 +106,31 @@ def test_each_term_jacobian_matches_differences_of_its_residual(name, drive):
 
 @pytest.mark.parametrize("name", list(GOLDEN_CASES) + ["bipolar_sigma_table"])
 def test_mass_matrix_is_the_derivative_in_the_bdf_coefficient(name):
-    """J(a0) - J(0) = a0 M, and M is the storage of the dynamic unknowns only."""
+    """J(a0) - J(0) = a0 M; on the rows of the dynamic unknowns M is their storage, and the
+    capacitances put the rest of M on charge, double-layer and half-cell rows only."""
     model = _model(name)
     u = _state(model)
-    history = np.zeros(model.s_dynamic.stop - model.s_dynamic.start)
+    history = np.zeros(model.differential_columns.size)
     a0 = 0.37
     J1 = model.jacobian_matrix(model.residual_and_jacobian(u, history, a0, ("current", 1e-5))[1])
     J0 = model.jacobian_matrix(model.residual_and_jacobian(u, history, 0.0, ("current", 1e-5))[1])
     M = model.mass_matrix
     difference = (J1 - J0 - a0 * M).toarray()
     assert np.max(np.abs(difference)) <= 1e-12 * np.max(np.abs(J1.toarray()))
-    assert np.array_equal(np.flatnonzero(model.differential),
-                          np.arange(model.s_dynamic.start, model.s_dynamic.stop))
     storage = np.zeros(model.n_unknowns)
     for e in model.intercalation:
         storage[model.s_x.start + model.x_index[e.cells]] = e.max_concentration * e.volume
     for region, params in zip(model.carriers, model.parameters.carrier.values()):
         storage[model.s_c.start + np.arange(region.slice.start, region.slice.stop)] = (
             params.c0 * region.volume)
-    assert np.allclose(M.toarray(), np.diag(storage), rtol=1e-15, atol=0)
+    dynamic = np.arange(model.s_dynamic.start, model.s_dynamic.stop)
+    assert np.allclose(M[dynamic].toarray(), np.diag(storage)[dynamic], rtol=1e-15, atol=0)
+    capacitive = np.zeros(model.n_unknowns, dtype=bool)
+    for block in ("phi", "i_dl", "v_half"):
+        capacitive[model.layout.slice(block)] = True
+    rows_with_mass = np.unique(M.tocoo().row[M.tocoo().data != 0.0])
+    assert np.all(capacitive[rows_with_mass] | np.isin(rows_with_mass, dynamic))
+    assert model.capacitive == bool(np.any(capacitive[rows_with_mass]))
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -144,6 +150,9 @@ def test_every_term_conserves_charge_and_lithium(name):
         assert parts[name][0][phi_rows].sum() == pytest.approx(
             through_tabs, abs=1e-9 * max(scale, abs(through_tabs))), name
     assert abs(parts["butler_volmer"][0][phi_rows].sum()) <= 1e-12 * scale
+    if "double_layer" in parts:     # its current leaves one side and enters the other
+        i_dl = np.max(np.abs(u[model.s_dl] * model.if_area))
+        assert abs(parts["double_layer"][0][phi_rows].sum()) <= 1e-12 * max(i_dl, scale)
     if "nernst_planck" in parts:
         assert abs(parts["nernst_planck"][0][model.s_phi].sum()) <= 1e-9 * scale
     flux = u[model.s_i] * model.if_area / FARADAY
@@ -170,7 +179,7 @@ def test_changing_parameters_equals_a_fresh_model():
     changed = case_from_dict(raw, case.path.parent if case.path else ".", source="test")
     fresh = CellModel(changed, build_grid(changed))
     u = _state(model)
-    history = np.zeros(model.s_dynamic.stop - model.s_dynamic.start)
+    history = np.zeros(model.differential_columns.size)
     before = model.residual_and_jacobian(u, history, 0.1, ("current", 3e-5))[0]
     model.update_parameters(changed)
     R1, J1 = model.residual_and_jacobian(u, history, 0.1, ("current", 3e-5))

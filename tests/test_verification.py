@@ -33,6 +33,7 @@ def _slab_error(cells, grading=0.0, rtol=1e-8):
     t_end = 0.1 * L**2 / D
     j = 2.0   # A/m^2: x rises by about 0.1 over the run
     case = planar_case(
+        capacitances=False,
         protocol=[{"mode": "discharge", "current_density": j, "until_time": t_end}],
         mesh={"cells_per_layer": cells, "grading": grading},
         materials={"LiCoO2_003": {"diffusivity": f"{D} m^2/s", "active_fraction": 1.0}},
@@ -72,7 +73,7 @@ def test_slab_diffusion_second_order_on_graded_cells():
 def test_ohmic_drop_and_overpotentials_at_the_first_instant():
     # fast diffusion: no concentration drop across the half cell next to the interface
     current = 20e-6
-    case = planar_case(protocol=[{"mode": "discharge", "current": current,
+    case = planar_case(capacitances=False, protocol=[{"mode": "discharge", "current": current,
                                   "until_voltage": "3.0 V"}],
                        materials={"LiCoO2_003": {"diffusivity": "1e-6 cm^2/s"}})
     result = solver.run(case)
@@ -113,7 +114,7 @@ def test_capacity_at_low_rate_equals_film_capacity_to_the_cutoff():
 
 
 def test_lithium_is_conserved_between_the_electrodes():
-    case = planar_case(protocol=[
+    case = planar_case(capacitances=False, protocol=[
         {"mode": "discharge", "c_rate": 5, "until_voltage": "3.0 V"},
         {"mode": "rest", "until_time": "10 min"},
         {"mode": "charge", "c_rate": 2, "until_voltage": "4.2 V"},

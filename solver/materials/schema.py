@@ -101,6 +101,10 @@ PARAMETERS: dict[str, dict[str, Spec]] = {
                                                           rule="non-negative"),
         "reference_temperature": Spec("temperature"),
         "temperature_range": _TEMPERATURE_RANGE,
+        "double_layer_capacitance": Spec("areal_capacitance", required=False,
+                                         rule="non-negative",
+                                         help="of the interface with the electrolyte, per "
+                                              "interface area; 0 or absent: none"),
     },
     "electrolyte": {
         "conductivity": Spec("conductivity", help="ionic conductivity at the reference T"),
@@ -125,6 +129,9 @@ PARAMETERS: dict[str, dict[str, Spec]] = {
                                             help="k_r of Li+ + n- -> Li0; "
                                                  + _DISSOCIATION_HELP),
         "temperature_range": _TEMPERATURE_RANGE,
+        "relative_permittivity": Spec("dimensionless", required=False, rule="non-negative",
+                                      help="eps_r: the geometric (dielectric) capacitance "
+                                           "eps0 eps_r / L; 0 or absent: none"),
     },
     "lithium_metal": {
         "exchange_current_density": Spec("current_density"),
@@ -136,6 +143,10 @@ PARAMETERS: dict[str, dict[str, Spec]] = {
         "density": Spec("density"),
         "molar_mass": Spec("molar_mass"),
         "temperature_range": _TEMPERATURE_RANGE,
+        "double_layer_capacitance": Spec("areal_capacitance", required=False,
+                                         rule="non-negative",
+                                         help="of the interface with the electrolyte, per "
+                                              "interface area; 0 or absent: none"),
     },
     "collector": {
         "electronic_conductivity": Spec("conductivity"),
@@ -196,4 +207,5 @@ DISPLAY_UNITS = {
     "voltage": ("V", 1.0),
     "dimensionless": ("", 1.0),
     "volumetric_rate_constant": ("m^3/(mol*s)", 1.0),
+    "areal_capacitance": ("uF/cm^2", 1e-2),
 }

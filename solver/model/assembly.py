@@ -6,9 +6,12 @@ values); at each evaluation it adds its part of F to the residual and returns th
 its blocks in the same order (`evaluate`). The assembly builds the TripletPattern once from
 all blocks and the mass entries, so the pattern and the values cannot drift apart.
 
-The time integrator owns the BDF formula: it passes u and the derivative's history, so
-that du/dt ~ a0 u + history; the assembly adds M (a0 u + history) to F and a0 M to its
-Jacobian. Terms never see a0: J(a0) - J(0) = a0 M holds by construction.
+The time integrator owns the BDF formula: it passes the time derivative of the columns of
+M (the differential columns) and a0, du/dt ~ a0 u + history; the assembly adds M du/dt to
+F and a0 M to its Jacobian. Terms never see a0: J(a0) - J(0) = a0 M holds by construction.
+
+Mass is either storage (of lithium, of carriers: `Term.storage`), which an equilibrium at
+fixed stoichiometry holds, or capacitive (double layer, dielectric), which relaxes in it.
 """
 
 import numpy as np
@@ -20,6 +23,7 @@ from ..sparse import TripletPattern
 class Term:
     """One physics equation's contribution to F(u), its Jacobian and M (see module doc)."""
     name = "term"
+    storage = True            # its mass stores a conserved quantity (else: a capacitance)
 
     def blocks(self) -> list:
         return []
@@ -91,37 +95,66 @@ class Assembly:
                 cols.append(c)
                 size += r.size
             self.sizes.append(size)
-        m_rows, m_cols, m_vals = [], [], []
+        m_rows, m_cols = [], []
         for term in self.terms:
             entries = term.mass()
             if entries is not None:
                 m_rows.append(np.asarray(entries[0], dtype=np.int64))
                 m_cols.append(np.asarray(entries[1], dtype=np.int64))
-                m_vals.append(np.asarray(entries[2], dtype=float))
         self.mass_rows = np.concatenate(m_rows) if m_rows else np.zeros(0, dtype=np.int64)
         self.mass_cols = np.concatenate(m_cols) if m_cols else np.zeros(0, dtype=np.int64)
-        self.mass_values = np.concatenate(m_vals) if m_vals else np.zeros(0)
-        self.mass_matrix = sp.csr_matrix((self.mass_values, (self.mass_rows, self.mass_cols)),
-                                         shape=(n, n))
-        # storage terms give a diagonal M: then M u_dot is one product on those rows
-        self.diagonal_mass = (np.array_equal(self.mass_rows, self.mass_cols)
-                              and np.unique(self.mass_rows).size == self.mass_rows.size)
-        # columns with a time derivative: the history the integrator passes covers these
+        # columns with a time derivative: the integrator passes du/dt on these, in order
+        self.differential_columns = np.unique(self.mass_cols)
         self.differential = np.zeros(n, dtype=bool)
-        self.differential[self.mass_cols] = True
+        self.differential[self.differential_columns] = True
+        self._mass_position = np.searchsorted(self.differential_columns, self.mass_cols)
+        self._mass_values()
         rows.append(self.mass_rows)
         cols.append(self.mass_cols)
         self.pattern = TripletPattern(np.concatenate(rows), np.concatenate(cols), (n, n))
 
+    def _mass_values(self):
+        """The values of M from the terms (they may change with the parameters), and which
+        entries are storage; M as (n, n), and compressed to the differential columns."""
+        values, storage = [], []
+        for term in self.terms:
+            entries = term.mass()
+            if entries is not None:
+                values.append(np.asarray(entries[2], dtype=float))
+                storage.append(np.full(values[-1].size, term.storage))
+        self.mass_values = np.concatenate(values) if values else np.zeros(0)
+        self.storage_entries = np.concatenate(storage) if storage else np.zeros(0, dtype=bool)
+        n = self.layout.n
+        self.mass_matrix = sp.csr_matrix((self.mass_values, (self.mass_rows, self.mass_cols)),
+                                         shape=(n, n))
+        n_diff = self.differential_columns.size
+        self._compressed = {
+            storage_only: sp.csr_matrix((np.where(keep, self.mass_values, 0.0),
+                                         (self.mass_rows, self._mass_position)),
+                                        shape=(n, n_diff))
+            for storage_only, keep in ((False, np.ones_like(self.storage_entries)),
+                                       (True, self.storage_entries))}
+        # storage terms alone give a diagonal M: then M u_dot is one product on those rows
+        self.diagonal_mass = (np.array_equal(self.mass_rows, self.mass_cols)
+                              and np.unique(self.mass_rows).size == self.mass_rows.size
+                              and bool(np.all(self.storage_entries)))
+
     def refresh(self, parameters):
         for term in self.terms:
             term.refresh(parameters)
+        self._mass_values()
 
-    def evaluate(self, u, u_dot, a0, drive, want_jacobian=True):
+    def mass_data(self):
+        """M as CSR data on the Jacobian's pattern (zero off its entries)."""
+        return self.pattern.fill(np.concatenate([np.zeros(sum(self.sizes)),
+                                                 self.mass_values]))
+
+    def evaluate(self, u, u_dot, a0, drive, want_jacobian=True, storage_only=False):
         """F(u) + M u_dot and, if wanted, the CSR data of dF/du + a0 M on the pattern.
 
-        u_dot: the time derivative on all of u, or (a diagonal M) on the mass rows only,
-        in the order of `mass_rows`."""
+        u_dot: the time derivative on the differential columns, in their order.
+        storage_only: M is its storage entries alone (an equilibrium at fixed stoichiometry,
+        in which the capacitances have relaxed)."""
         ev = Evaluation(self.layout, u, drive, self.interface_area)
         for term in self.terms:
             term.prepare(ev)
@@ -129,13 +162,16 @@ class Assembly:
         for term in self.terms:
             values += term.evaluate(ev)
         if self.mass_values.size:
-            if u_dot.size == self.mass_rows.size and self.diagonal_mass:
-                ev.R[self.mass_rows] += self.mass_values * u_dot
+            if self.diagonal_mass:
+                ev.R[self.mass_rows] += self.mass_values * u_dot[self._mass_position]
             else:
-                ev.R += self.mass_matrix @ u_dot
+                ev.R += self._compressed[storage_only] @ u_dot
         if not want_jacobian:
             return ev.R, None
-        values.append(a0 * self.mass_values)
+        mass = self.mass_values
+        if storage_only:
+            mass = np.where(self.storage_entries, mass, 0.0)
+        values.append(a0 * mass)
         return ev.R, self.pattern.fill(np.concatenate(values))
 
     def check(self, u, drive):

@@ -8,11 +8,17 @@ Unknowns (solver.model.layout), in this order in u:
   i     Butler-Volmer current density on every electrode | electrolyte face
         (anodic > 0: Li+ leaves the electrode)                                     [A/m^2]
   xs    surface stoichiometry on the faces of intercalation electrodes             [-]
+  i_dl  double-layer current density on every interface face (anodic > 0)     [A/m^2]
+  v_half  potential of each interface face above its electrolyte cell's centre   [V]
   V     potential of the positive tab (the negative tab is grounded)               [V]
+
+i_dl and v_half exist when the cell has capacitances (a double-layer capacitance on an
+electrode or a permittivity of an electrolyte); without them the model is the one before.
 
 Equations, one row per unknown, each written by one term (solver.model.terms): ohm and
 electronic_conduction (phi; the latter for films whose sigma depends on x), fick (x),
-nernst_planck (c and its layers' phi), butler_volmer (i), surface (xs), drive (V).
+nernst_planck (c and its layers' phi), butler_volmer (i), surface (xs), double_layer
+(i_dl), dielectric (v_half and the displacement current), drive (V).
 """
 
 import numpy as np
@@ -23,6 +29,8 @@ from .assembly import Assembly
 from .layout import Block, Layout
 from .parameters import cell_parameters
 from .terms.butler_volmer import ButlerVolmer
+from .terms.dielectric import Dielectric
+from .terms.double_layer import DoubleLayer
 from .terms.drive import Drive
 from .terms.electronic_conduction import ElectronicConduction
 from .terms.fick import Fick
@@ -33,7 +41,7 @@ from .terms.surface import SurfaceHalfCell
 from .topology import Topology
 
 
-def cell_layout(topology) -> Layout:
+def cell_layout(topology, capacitive=False) -> Layout:
     g = topology.grid
     layer_of = np.array(g.tag_names, dtype=object)[g.cell_tags]
 
@@ -59,6 +67,11 @@ def cell_layout(topology) -> Layout:
               Block("xs", topology.n_xs, "interface", bounded=True, describe=surface),
               Block("V", 1, "scalar", unit="V",
                     describe=lambda k: "the drive (applied current or voltage)")]
+    if capacitive:
+        blocks += [Block("i_dl", topology.n_if, "interface", unit="A/m^2",
+                         describe=lambda k: "double-layer current on an interface face"),
+                   Block("v_half", topology.n_if, "interface", unit="V",
+                         describe=lambda k: "electrolyte half cell at an interface face")]
     return Layout(blocks)
 
 
@@ -74,10 +87,12 @@ class CellModel:
         self.grid = grid
         self.parameters = cell_parameters(case)
         self.topology = Topology(case, grid, self.parameters)
-        self.layout = layout = cell_layout(self.topology)
+        self.capacitive = self.parameters.capacitive
+        self.layout = layout = cell_layout(self.topology, self.capacitive)
         # where the blocks sit in u (read at every step: plain attributes)
         self.s_phi, self.s_x, self.s_c = (layout.slice(b) for b in ("phi", "x", "c"))
         self.s_i, self.s_xs = layout.slice("i"), layout.slice("xs")
+        self.s_dl = layout.slice("i_dl")
         self.s_dynamic = layout.group("dynamic")
         self.i_V = layout["V"].start
         self.n_unknowns = layout.n
@@ -86,18 +101,19 @@ class CellModel:
         self.conduction = ElectronicConduction(self.topology, self.layout, self.parameters)
         terms = [Ohm(self.topology, self.layout, self.parameters), self.conduction,
                  Fick(self.topology, self.layout),
-                 ButlerVolmer(self.topology, self.layout, self.parameters),
+                 ButlerVolmer(self.topology, self.layout, self.parameters,
+                              electrolyte_half_cell=not self.capacitive),
                  SurfaceHalfCell(self.topology, self.layout),
                  self.drive, self.series]
         if self.topology.carriers:
             terms += [NernstPlanck(self.topology, self.layout, self.parameters),
                       CarrierHalfCell(self.topology, self.layout, self.parameters)]
+        if self.capacitive:
+            terms += [DoubleLayer(self.topology, self.layout, self.parameters),
+                      Dielectric(self.topology, self.layout, self.parameters)]
         self.assembly = Assembly(self.layout, terms, self.topology.if_area)
         self.pattern = self.assembly.pattern
-        dynamic = np.arange(self.s_dynamic.start, self.s_dynamic.stop)
-        if not (self.assembly.diagonal_mass and np.array_equal(self.assembly.mass_rows, dynamic)):
-            raise RuntimeError("the cell model's mass matrix must be the diagonal of its "
-                               "dynamic unknowns, in order")
+        self.differential_columns = self.assembly.differential_columns
         self._outputs = self.assembly.outputs()
 
     def __getattr__(self, name):
@@ -121,21 +137,27 @@ class CellModel:
         """M of M du/dt + F(u) = 0 (constant)."""
         return self.assembly.mass_matrix
 
+    def mass_data(self):
+        """M as CSR data on `pattern` (for J + j omega M, with J's data at dt_coeff = 0)."""
+        return self.assembly.mass_data()
+
     def describe(self, index) -> str:
         """The equation of row `index`, in words."""
         return self.layout.describe(index)
 
     def block_layout(self):
         """Where the unknowns sit, for block solvers: bulk (potentials and dynamic unknowns),
-        interface (i, xs), V, and for each xs unknown the position of its face's current
-        among the i unknowns."""
+        interface (i, xs, and i_dl, v_half with capacitances), V, and for each interface
+        unknown its face (the position of its face's current among the i unknowns)."""
         xs_face = np.empty(self.n_xs, dtype=np.int64)
         for e in self.intercalation:
             xs_face[e.xs_slice] = e.faces
+        faces = np.arange(self.n_if)
         layout = self.layout
+        face_of = np.concatenate([faces, xs_face] + [faces] * (2 if self.capacitive else 0))
         bulk = slice(0, layout.group("dynamic").stop)
         return {"bulk": bulk, "interface": layout.group("interface"), "n_if": self.n_if,
-                "xs_face": xs_face, "V": self.i_V,
+                "face_of": face_of, "V": self.i_V,
                 "phi": self.s_phi, "x": self.s_x, "c": self.s_c}
 
     # ---------------------------------------------------------------- equations
@@ -143,15 +165,28 @@ class CellModel:
         """Residual R(u) = F(u) + M u_dot and its Jacobian's CSR data on `pattern`.
 
         history:  the part of the time derivative from previous steps, so that
-                  du/dt ~ dt_coeff u + history (BDF), given on the dynamic unknowns
-                  (s_dynamic) or on all of u.
+                  du/dt ~ dt_coeff u + history (BDF), given on the differential columns
+                  (`differential`, in order), on all of u, or on the stored unknowns
+                  `s_dynamic` alone (the capacitive columns' history then 0).
         drive:    ("current", I) with I > 0 on discharge, or ("voltage", V_set).
         """
+        columns = self.differential_columns
+        u_dot = dt_coeff * u[columns]
         if len(history) == self.n_unknowns:
-            u_dot = dt_coeff * u + history
-        else:          # the mass rows are the dynamic unknowns, in order (a diagonal M)
-            u_dot = dt_coeff * u[self.s_dynamic] + history
+            u_dot += history[columns]
+        elif len(history) == columns.size:
+            u_dot += history
+        else:                       # on the stored unknowns only (s_dynamic): the rest 0
+            stored = (columns >= self.s_dynamic.start) & (columns < self.s_dynamic.stop)
+            u_dot[stored] += history
         return self.assembly.evaluate(u, u_dot, dt_coeff, drive, want_jacobian)
+
+    def equilibrium_residual_and_jacobian(self, u, held, drive, want_jacobian=True):
+        """Residual and Jacobian of the state whose stoichiometries and concentrations are
+        `held`'s and whose capacitances have relaxed: F(u) + M_s (u - held), with M_s the
+        storage part of M (so u = held on those unknowns), every capacitive current zero."""
+        u_dot = u[self.differential_columns] - held[self.differential_columns]
+        return self.assembly.evaluate(u, u_dot, 1.0, drive, want_jacobian, storage_only=True)
 
     def jacobian_matrix(self, data):
         """The Jacobian as a scipy CSR matrix, from the data `residual_and_jacobian` returns."""
@@ -169,6 +204,11 @@ class CellModel:
                 raise InputError(f"materials.{material}.electronic_conductivity", "a table",
                                  "a constant, as in the model being updated (a model built "
                                  "with a constant conductivity cannot take a table)")
+        if parameters.capacitive and not self.capacitive:
+            # a model with capacitances takes them at zero, not one without at nonzero
+            raise InputError("materials", "a double-layer capacitance or a permittivity",
+                             "none, as in the model being updated (capacitances add "
+                             "unknowns: build a new model)")
         for e in self.electrodes:
             e.laws = parameters.electrode[e.layer]
         self.case = case
@@ -261,6 +301,10 @@ class CellModel:
         x = u[self.s_x]
         return {e.name: float(np.sum(e.max_concentration * e.volume * x[self.x_index[e.cells]]))
                 for e in self.intercalation}
+
+    def double_layer_charge(self, u):
+        """Charge held by the double layers (C, grid unit; 0 without them)."""
+        return sum(t.charge(u) for t in self.assembly.terms if t.name == "double_layer")
 
     def interface_current(self, u, electrode):
         """Total anodic current (A) across an electrode's interface."""

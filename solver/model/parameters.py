@@ -14,6 +14,7 @@ from ..errors import InputError
 from ..physics.arrhenius import arrhenius
 from ..physics.electrolyte import MODELS as CARRIER_MODELS
 from ..physics.electrolyte import carrier_electrolyte
+from ..units import VACUUM_PERMITTIVITY
 
 
 def function_of_x(value):
@@ -117,6 +118,7 @@ class ElectrodeLaws:
     film_resistance: float = 0.0
     alpha_a: float = 0.5
     alpha_c: float = 0.5
+    double_layer_capacitance: float = 0.0   # F/m^2 of interface
 
 
 def electrode_laws(material, temperature) -> ElectrodeLaws:
@@ -147,6 +149,7 @@ def electrode_laws(material, temperature) -> ElectrodeLaws:
     laws.film_resistance = optional(material, "film_resistance", 0.0)
     laws.alpha_a = material.value("charge_transfer_coefficient")
     laws.alpha_c = 1.0 - laws.alpha_a
+    laws.double_layer_capacitance = optional(material, "double_layer_capacitance", 0.0)
     return laws
 
 
@@ -160,6 +163,13 @@ class CellParameters:
     electrode: dict                         # layer index -> ElectrodeLaws
     carrier: dict                           # layer index -> CarrierElectrolyte
     series_resistance: float = 0.0          # ohm m^2 of footprint (cell.series_resistance)
+    layer_permittivity: np.ndarray = None   # F/m per layer: eps0 eps_r of electrolytes, else 0
+
+    @property
+    def capacitive(self) -> bool:
+        """Whether any interface has a double layer or any electrolyte a permittivity."""
+        return (any(laws.double_layer_capacitance > 0 for laws in self.electrode.values())
+                or bool(np.any(self.layer_permittivity > 0)))
 
 
 def cell_parameters(case) -> CellParameters:
@@ -170,5 +180,9 @@ def cell_parameters(case) -> CellParameters:
                              for k, layer in enumerate(case.layers)])
     electrodes = {k: electrode_laws(layer.material, T) for k, layer in enumerate(case.layers)
                   if layer.material.kind in ("intercalation", "lithium_metal")}
+    permittivity = np.array([VACUUM_PERMITTIVITY * optional(layer.material,
+                                                            "relative_permittivity", 0.0)
+                             if layer.material.kind == "electrolyte" else 0.0
+                             for layer in case.layers])
     return CellParameters(T, conductivity, electrodes, carriers,
-                          getattr(case, "series_resistance", 0.0))
+                          getattr(case, "series_resistance", 0.0), permittivity)

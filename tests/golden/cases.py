@@ -66,7 +66,7 @@ def golden_states(model):
         states[f"perturbed{k}"] = u
     out = {}
     for label, u in states.items():
-        dynamic = u[model.s_dynamic]
+        dynamic = u[model.differential_columns]
         history = -dynamic * (1.0 + 0.01 * rng.standard_normal(dynamic.size)) / 10.0
         out[f"{label}/a0/current"] = (u, history, 0.1, ("current", 3e-5))
         out[f"{label}/zero/voltage"] = (u, history, 0.0, ("voltage", 3.9))

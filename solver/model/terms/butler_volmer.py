@@ -11,6 +11,11 @@ electrode side's charge row and enters the electrolyte cell's. In a film whose e
 conductivity depends on x, the electrode side of R_half is A / (sigma(x_cell) t_half) with
 the x of the face's cell (each cell a uniform conductor, as in terms.electronic_conduction),
 and the kinetics rows depend on that x.
+
+With capacitances (terms double_layer and dielectric) the electrolyte's half cell is an
+unknown of its own, v_half (its drop carries the displacement current too): this term then
+leaves R_half of the electrolyte side out of its ohmic drop, and the dielectric term puts
+-v_half into these rows.
 """
 
 import numpy as np
@@ -22,8 +27,9 @@ from ..assembly import Term
 class ButlerVolmer(Term):
     name = "butler_volmer"
 
-    def __init__(self, topology, layout, parameters):
+    def __init__(self, topology, layout, parameters, electrolyte_half_cell=True):
         self.topo = topology
+        self.electrolyte_half_cell = electrolyte_half_cell   # R_half of the electrolyte side
         self.electrodes = topology.electrodes
         self.offset = layout["phi"].start
         self.i_rows = layout["i"].indices
@@ -42,13 +48,13 @@ class ButlerVolmer(Term):
 
     def refresh(self, parameters):
         topo = self.topo
-        sigma = parameters.layer_conductivity[topo.grid.cell_tags]
         # ohmic resistance (times area) of the two half cells between the centres and the face
         # (the electrode side of films with a sigma(x) is added at each evaluation)
-        electrode_side = topo.if_area / (sigma[topo.if_cell_e] * topo.if_ht_e)
+        electrode_side, electrolyte_side = half_cell_resistances(topo, parameters)
         for e, _ in self.varying:
             electrode_side[e.faces] = 0.0
-        half_cells = electrode_side + topo.if_area / (sigma[topo.if_cell_l] * topo.if_ht_l)
+        half_cells = (electrode_side + electrolyte_side if self.electrolyte_half_cell
+                      else electrode_side)
         film = np.zeros(topo.n_if)
         for e in self.electrodes:
             film[e.faces] = e.film_resistance
@@ -131,3 +137,13 @@ class ButlerVolmer(Term):
         d_dx = [-i[e.faces] * d_resistance
                 for (e, _), (_, d_resistance) in zip(self.varying, film_sides)]
         return [area, -area, ones, -ones, d_di] + d_dxs + d_dtheta + d_dx
+
+
+def half_cell_resistances(topology, parameters):
+    """Ohmic resistance (times area, ohm m^2) of the two half cells of each interface face,
+    from the electrode cell's centre and from the electrolyte cell's centre to the face
+    (NaN on the electrode side of films whose conductivity is a table of x)."""
+    sigma = parameters.layer_conductivity[topology.grid.cell_tags]
+    area = topology.if_area
+    return (area / (sigma[topology.if_cell_e] * topology.if_ht_e),
+            area / (sigma[topology.if_cell_l] * topology.if_ht_l))

@@ -13,6 +13,7 @@ an applied current the solution inside the cell does not depend on R.
 import numpy as np
 
 from ..assembly import Term
+from .drive import tab_current_columns
 
 
 class SeriesResistance(Term):
@@ -21,9 +22,7 @@ class SeriesResistance(Term):
     def __init__(self, topology, layout, parameters):
         self.footprint_area = topology.grid.footprint_area
         self.i_V = layout["V"].start
-        faces = topology.electrodes[topology.positive].faces
-        self.i_cols = layout["i"].start + faces
-        self.area = topology.if_area[faces]
+        self.i_cols, self.area = tab_current_columns(topology, layout)
         self.refresh(parameters)
 
     def blocks(self):
