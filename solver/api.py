@@ -107,9 +107,9 @@ def run(case, grid=None, progress=None, time_limit=None) -> Result:
             sim = simulations[-1]
             _close_interrupted_step(sim, reason)
             sim.failure = reason
-            result = _result(case, sim.grid, sim, started, report, warnings)
+            result = simulation_result(sim, started, report, warnings)
         raise RunInterrupted(reason, result) from None
-    return _result(case, grid, sim, started, report, warnings)
+    return simulation_result(sim, started, report, warnings)
 
 
 def _run_simulation(case, sim):
@@ -155,7 +155,10 @@ def _close_interrupted_step(sim, reason):
                                  if last["capacity_mAh_cm2"] > 0 else last["voltage_V"])
 
 
-def _result(case, grid, sim, started, report=None, warnings=()) -> Result:
+def simulation_result(sim, started, report=None, warnings=()) -> Result:
+    """The Result of a Simulation that has run (`started`: its perf_counter start; `report`
+    and `warnings`: of the refinement of its films)."""
+    case, grid = sim.case, sim.grid
     geometry = geometry_summary(grid, case.footprint_area)
     summary = {
         "case": case.name,

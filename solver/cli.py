@@ -1,4 +1,5 @@
-"""The `thinfilm` command: run cases and sweeps, build meshes, list materials, validate."""
+"""The `thinfilm` command: run cases and sweeps, fit parameters, build meshes, list
+materials, validate."""
 
 import argparse
 import contextlib
@@ -57,20 +58,58 @@ def _parser():
                                          "(on Dask) and write results.csv")
     sweep.add_argument("sweep_file", type=Path, metavar="SWEEP.toml",
                        help="sweep file: base = CASE.toml and a [grid] of dotted keys")
-    sweep.add_argument("--out", type=Path, required=True,
-                       help="output folder (results.csv, runs/); run again to resume")
-    sweep.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                       help="address of a running Dask scheduler (default: a local cluster)")
-    sweep.add_argument("--workers", type=int, default=None,
-                       help="worker processes of the local cluster (default: the CPU count; "
-                            "more than the CPU count is reduced to it)")
+    _dask_options(sweep, "output folder (results.csv, runs/); run again to resume")
     sweep.add_argument("--time-limit", default="1 h", metavar="TIME",
                        help="wall time after which a run is stopped and listed with status "
                             "time_limit, e.g. '30 min' (default: 1 h; 'none': no limit)")
     sweep.add_argument("--plots", action="store_true", help="also write voltage.png per run")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar or table")
-    _threads_option(sweep)
+    fit = sub.add_parser("fit", help="identify parameters from measured curves (a fit file) "
+                                     "and predict the experiments not fitted")
+    fit.add_argument("fit_file", type=Path, metavar="FIT.toml",
+                     help="fit file: base = CASE.toml, [[experiment]] tables, [parameters]")
+    _dask_options(fit, "output folder (fit.json, fitted.toml, report.md); run again to resume")
+    fit.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
+
+
+def _on_dask(call, out: Path, kept: str):
+    """The result of a command that runs on Dask, or its exit status after a signal (said
+    with what is `kept`). Errors in its scheduler or workers are named as this command's
+    options."""
+    check_out_dir(out)
+    try:
+        return call()
+    except InputError as exc:
+        if exc.key in ("scheduler", "workers"):
+            raise InputError(f"--{exc.key}", exc.value, exc.expected) from None
+        raise
+    except OSError as exc:
+        raise _out_error(out, exc) from None
+    except KeyboardInterrupt as exc:
+        reason = exc.reason if isinstance(exc, RunInterrupted) else SIGNAL_REASONS[signal.SIGINT]
+        print(f"thinfilm: {reason}; {kept}: run the same command again to resume",
+              file=sys.stderr)
+        return _interrupt_status(reason)
+
+
+def _dask_options(parser, out_help):
+    """--out, --scheduler, --workers and --threads of the commands that run on Dask."""
+    parser.add_argument("--out", type=Path, required=True, help=out_help)
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="address of a running Dask scheduler (default: a local cluster)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes of the local cluster (default: the CPU count; "
+                             "more than the CPU count is reduced to it)")
+    _threads_option(parser)
+
+
+def _check_dask_options(args):
+    if args.workers is not None and args.workers < 1:
+        raise InputError("--workers", args.workers, "a whole number >= 1")
+    if args.workers is not None and args.scheduler is not None:
+        raise InputError("--workers", args.workers,
+                         "no --workers with --scheduler (the cluster has its own workers)")
 
 
 class _Progress:
@@ -277,33 +316,20 @@ def _validate(args):
 def _sweep(args):
     from .sweep import sweep
 
-    if args.workers is not None and args.workers < 1:
-        raise InputError("--workers", args.workers, "a whole number >= 1")
-    if args.workers is not None and args.scheduler is not None:
-        raise InputError("--workers", args.workers,
-                         "no --workers with --scheduler (the cluster has its own workers)")
+    _check_dask_options(args)
 
     def echo(line):
         print(f"thinfilm: {line}", file=sys.stderr)
 
     time_limit = _time_limit(args.time_limit)
-    check_out_dir(args.out)
-    try:
-        table = sweep(args.sweep_file, args.out, workers=args.workers,
-                      scheduler=args.scheduler, plots=args.plots, progress=not args.quiet,
-                      echo=echo, time_limit=time_limit, threads=args.n_threads)
-    except InputError as exc:
-        if exc.key in ("scheduler", "workers"):        # the options' names on this command
-            raise InputError(f"--{exc.key}", exc.value, exc.expected) from None
-        raise
-    except OSError as exc:
-        raise _out_error(args.out, exc) from None
-    except KeyboardInterrupt as exc:
-        reason = exc.reason if isinstance(exc, RunInterrupted) else SIGNAL_REASONS[signal.SIGINT]
-        print(f"thinfilm: {reason}; finished runs are kept in {args.out}/runs/ and "
-              f"{args.out}/results.csv lists the rest as not_run: run the same command "
-              f"again to resume", file=sys.stderr)
-        return _interrupt_status(reason)
+    table = _on_dask(lambda: sweep(args.sweep_file, args.out, workers=args.workers,
+                                   scheduler=args.scheduler, plots=args.plots,
+                                   progress=not args.quiet, echo=echo, time_limit=time_limit,
+                                   threads=args.n_threads),
+                     args.out, f"finished runs are kept in {args.out}/runs/ and "
+                               f"{args.out}/results.csv lists the rest as not_run")
+    if isinstance(table, int):
+        return table
     if not args.quiet:
         for row in table:
             keys = "  ".join(f"{k}={row[k]}" for k in table.keys)
@@ -339,6 +365,34 @@ def _time_limit(text: str) -> float | None:
     return seconds
 
 
+def _fit(args):
+    from .fit import fit
+
+    _check_dask_options(args)
+
+    def echo(line):
+        if not args.quiet:
+            print(f"thinfilm: {line}", file=sys.stderr)
+
+    result = _on_dask(lambda: fit(args.fit_file, args.out, workers=args.workers,
+                                  scheduler=args.scheduler, echo=echo),
+                      args.out, f"finished starts are kept in {args.out}/starts/")
+    if isinstance(result, int):
+        return result
+    summary = result.summary
+    for key, entry in summary["parameters"].items():
+        low, high = entry["ci95"]
+        interval = f"[{low:.4g}, {high:.4g}]" if low is not None else "[not determined]"
+        print(f"{key:40s} {entry['value']:.5g} {entry['unit']:10s} 95 % {interval}"
+              + ("" if entry["identifiable"] else "  NOT IDENTIFIABLE"))
+    for e in summary["experiments"]:
+        end = "" if e["capacity_error"] is None else f", end {e['capacity_error'] * 100:+.2f} %"
+        print(f"{e['role']:8s} {e['name']:20s} {e['rmse_mV']:8.2f} mV rms{end}")
+    print(f"{summary['evaluations']} evaluations, {summary['wall_time_s']:.1f} s; results in "
+          f"{args.out}/ (fit.json, fitted.toml, report.md, overlays.png)")
+    return 0
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
@@ -350,7 +404,7 @@ def main(argv=None):
             args.n_threads = threads(getattr(args, "threads", None))
             with limited_threads(args.n_threads):
                 return {"run": _run, "mesh": _mesh, "validate": _validate,
-                        "sweep": _sweep}[args.command](args)
+                        "sweep": _sweep, "fit": _fit}[args.command](args)
     except InputError as exc:
         print(f"thinfilm: invalid input: {exc}", file=sys.stderr)
         return EXIT_INVALID_INPUT

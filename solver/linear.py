@@ -97,35 +97,60 @@ class LinearSolver:
             self.band_position = (self.lower + self.upper + offset) * n + inverse[indices]
 
     def solve(self, data, rhs):
-        """Solve A x = rhs for A with this pattern and CSR values `data` (real or complex)."""
-        scaled, b, col = self.equilibration.scaled(data, rhs)
+        """Solve A x = rhs for A with this pattern and CSR values `data` (real or complex);
+        the factorisation is kept for `solve_again` (forward sensitivities reuse each step's
+        last one)."""
+        row, col = self.equilibration.scales(data)
+        scaled = data / row[self.rows] / col[self.indices]
+        self._scales = (row, col)
         if self.banded:
-            x = self._banded_solve(scaled, b)
+            self._factors = self._banded_factorise(scaled)
         else:
             # CSR of A is CSC of A^T: factorise that and solve the transposed system
             at = sp.csc_matrix((scaled, self.indices, self.indptr), shape=(self.n, self.n))
             try:
                 lu = spla.splu(at, permc_spec="COLAMD")
             except RuntimeError as exc:
+                self._factors = None
                 raise SingularMatrix(str(exc)) from None
-            x = lu.solve(b, trans="T")
-            matrix = sp.csr_matrix((scaled, self.indices, self.indptr), shape=(self.n, self.n))
-            x = x + lu.solve(b - matrix @ x, trans="T")
-        return x / col
+            self._factors = (lu, sp.csr_matrix((scaled, self.indices, self.indptr),
+                                               shape=(self.n, self.n)))
+        return self.solve_again(rhs)
 
-    def _banded_solve(self, data, b):
-        """LAPACK gbsv (banded LU with partial pivoting); its storage has kl extra rows."""
+    def solve_again(self, rhs):
+        """Solve with the matrix of the last `solve`, for one right-hand side (n,) or
+        several (n, k), without factorising again."""
+        row, col = self._scales
+        b = rhs / row if rhs.ndim == 1 else rhs / row[:, None]
+        if self.banded:
+            x = self._banded_solve(b)
+        else:
+            lu, matrix = self._factors
+            x = lu.solve(b, trans="T")
+            x = x + lu.solve(b - matrix @ x, trans="T")     # one step of refinement
+        return x / col if x.ndim == 1 else x / col[:, None]
+
+    def _banded_factorise(self, data):
+        """LAPACK gbtrf (banded LU with partial pivoting); its storage has kl extra rows."""
         kl, ku, n = self.lower, self.upper, self.n
-        dtype = np.result_type(data, b)
-        ab = np.zeros((2 * kl + ku + 1) * n, dtype)
+        ab = np.zeros((2 * kl + ku + 1) * n, data.dtype)
         ab[self.band_position] = data
         ab = ab.reshape(2 * kl + ku + 1, n)
-        gbsv = get_lapack_funcs("gbsv", (ab,))
-        rhs = b[self.perm].astype(dtype, copy=False)
-        _, _, y, info = gbsv(kl, ku, ab, rhs, overwrite_ab=1, overwrite_b=1)
+        gbtrf = get_lapack_funcs("gbtrf", (ab,))
+        lu, piv, info = gbtrf(ab, kl, ku, overwrite_ab=1)
         if info != 0:
+            self._factors = None
             raise SingularMatrix(f"zero pivot in the banded LU (info = {info})")
-        x = np.empty(n, dtype)
+        return lu, piv
+
+    def _banded_solve(self, b):
+        lu, piv = self._factors
+        if np.iscomplexobj(b) and not np.iscomplexobj(lu):
+            return self._banded_solve(b.real) + 1j * self._banded_solve(b.imag)
+        gbtrs = get_lapack_funcs("gbtrs", (lu,))
+        y, info = gbtrs(lu, self.lower, self.upper, b[self.perm].astype(lu.dtype, copy=False),
+                        piv)
+        x = np.empty_like(y)
         x[self.perm] = y
         return x
 

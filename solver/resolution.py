@@ -41,6 +41,9 @@ STATE_ENDS = ("until_voltage", "until_current", "electrode_full", "electrode_emp
 # same number of cells), up to this grading; then adds cells.
 STRONGEST_GRADING = 0.9
 MAX_ROUNDS = 4
+# Steps that deliver less than this fraction of the run's largest step are left out of the
+# checks above: an instantly ended step's surface gap and capacity are meaningless.
+NEGLIGIBLE = 1e-3
 # Largest refined grid (cells) by dimension: 1D stacks are cheap; a 2D trench period of
 # 1e5 cells takes a minute or so per discharge; 3D grids are not refined.
 REFINE_LIMITS = {1: 200_000, 2: 100_000, 3: 0}
@@ -50,8 +53,9 @@ def under_resolved(steps) -> dict[str, float]:
     """Electrode name -> its worst surface gap above RESOLVED_GAP, over the steps whose end
     the surface decides."""
     worst: dict[str, float] = {}
+    floor = NEGLIGIBLE * _largest_capacity(steps)
     for record in steps:
-        if record.end_reason not in STATE_ENDS:
+        if record.end_reason not in STATE_ENDS or abs(record.capacity_mAh_cm2) <= floor:
             continue
         for name, gap in record.surface_gap.items():
             if gap > RESOLVED_GAP:
@@ -91,13 +95,20 @@ def refined_mesh(cells: list[int], grading: float, layers: dict[int, float], dim
 
 def capacity_change(before, after) -> float:
     """Largest relative change of a step's capacity between two runs of the protocol
-    (steps matched by position; steps that delivered nothing on both are skipped)."""
+    (steps matched by position; a step that delivered next to nothing on both, against the
+    largest step, counts against that: a rest's or an instantly ended step's capacity is
+    round-off, whose relative change means nothing)."""
     change = 0.0
+    floor = NEGLIGIBLE * max(_largest_capacity(before), _largest_capacity(after))
     for a, b in zip(before, after):
-        scale = max(abs(a.capacity_mAh_cm2), abs(b.capacity_mAh_cm2))
+        scale = max(abs(a.capacity_mAh_cm2), abs(b.capacity_mAh_cm2), floor)
         if scale > 0:
             change = max(change, abs(b.capacity_mAh_cm2 - a.capacity_mAh_cm2) / scale)
     return change
+
+
+def _largest_capacity(steps) -> float:
+    return max((abs(record.capacity_mAh_cm2) for record in steps), default=0.0)
 
 
 def refine_until_resolved(case, sim, cells, grading, build, simulate, fixed=None):

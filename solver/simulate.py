@@ -108,10 +108,11 @@ def _diagonal_positions(pattern, rows):
 class Simulation:
     """Runs a case's protocol on a grid; collects the time series and step summaries."""
 
-    def __init__(self, case, grid, progress=None):
+    def __init__(self, case, grid, progress=None, model=None):
         self.case = case
         self.grid = grid
-        self.model = CellModel(case, grid)
+        # a model built before (a fit reuses one per experiment: update_parameters(case))
+        self.model = model if model is not None else CellModel(case, grid)
         self.progress = progress
         self.area_scale = case.footprint_area / grid.footprint_area   # grid unit -> whole cell
         self.capacities = theoretical_capacities(case, self.model)
@@ -489,12 +490,14 @@ class Simulation:
             events.append(("lithium_exhausted", lambda u, s: np.min(s[self.active]),
                            1e-6 * scale))
         if m.intercalation:
-            # a surface within SURFACE_LIMIT of x = 0 or 1 ends the step; closer in, the
-            # exchange current vanishes and each step costs many Newton iterations
+            # a surface driven within SURFACE_LIMIT of x = 0 or 1 ends the step; closer in,
+            # the exchange current vanishes and each step costs many Newton iterations
             events.append(("electrode_full",
-                           lambda u, s: 1.0 - SURFACE_LIMIT - np.max(u[m.s_xs]), 0.1 * SURFACE_LIMIT))
+                           lambda u, s: 1.0 - SURFACE_LIMIT - m.surfaces_driven_to_limits(u)[0],
+                           0.1 * SURFACE_LIMIT))
             events.append(("electrode_empty",
-                           lambda u, s: np.min(u[m.s_xs]) - SURFACE_LIMIT, 0.1 * SURFACE_LIMIT))
+                           lambda u, s: m.surfaces_driven_to_limits(u)[1] - SURFACE_LIMIT,
+                           0.1 * SURFACE_LIMIT))
         return events
 
     @staticmethod
@@ -527,10 +530,10 @@ class Simulation:
         m = self.model
         if not m.intercalation:
             return None
-        xs = u[m.s_xs]
-        if np.max(xs) > 1.0 - 2 * SURFACE_LIMIT:
+        filling, emptying = m.surfaces_driven_to_limits(u)
+        if filling > 1.0 - 2 * SURFACE_LIMIT:
             return "electrode_full"
-        if np.min(xs) < 2 * SURFACE_LIMIT:
+        if emptying < 2 * SURFACE_LIMIT:
             return "electrode_empty"
         return None
 

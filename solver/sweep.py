@@ -100,15 +100,7 @@ def load_sweep(path_or_dict, base_dir=None) -> SweepSpec:
     A dict's `base` is a case file path (relative to `base_dir`, default the current folder)
     or a case dict itself; a file's `base` is relative to the sweep file.
     """
-    if isinstance(path_or_dict, dict):
-        data = path_or_dict
-        folder = Path(base_dir) if base_dir is not None else Path.cwd()
-        source = "<dict>"
-    else:
-        path = Path(path_or_dict)
-        data = _read_toml(path, "sweep file")
-        folder = path.resolve().parent
-        source = str(path)
+    data, folder, source = read_spec(path_or_dict, base_dir, "sweep file")
     for key, value in data.items():
         if key not in SWEEP_KEYS:
             expected = f"one of the sweep file's keys: {', '.join(SWEEP_KEYS)}"
@@ -167,6 +159,32 @@ def load_sweep(path_or_dict, base_dir=None) -> SweepSpec:
         paths.append(path)
         values.append(items)
     return SweepSpec(base_raw, case_dir, base_name, keys, paths, values)
+
+
+def read_spec(path_or_dict, base_dir, what):
+    """(data, folder its paths are relative to, source name) of a file or its dict (whose
+    paths are relative to `base_dir`, default the current folder)."""
+    if isinstance(path_or_dict, dict):
+        return path_or_dict, Path(base_dir) if base_dir is not None else Path.cwd(), "<dict>"
+    path = Path(path_or_dict)
+    return _read_toml(path, what), path.resolve().parent, str(path)
+
+
+def check_workers(workers, scheduler, echo=None):
+    """A local cluster's worker count, or a scheduler: not both (InputError). Returns the
+    count, reduced to the CPU cores (said through `echo`)."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise InputError("workers", workers, "a whole number >= 1")
+    if workers is not None and scheduler is not None:
+        raise InputError("workers", workers, "no worker count with a scheduler (the cluster "
+                                             "has its own workers)")
+    cores = os.cpu_count() or 1
+    if workers is not None and workers > cores:
+        if echo is not None:
+            echo(f"--workers {workers} is more than the {cores} CPU cores: using {cores}")
+        workers = cores
+    return workers
 
 
 def _read_toml(path: Path, what: str, key: str | None = None) -> dict:
@@ -511,16 +529,7 @@ def sweep(path_or_dict, out, workers: int | None = None, scheduler=None, plots: 
     """
     spec = load_sweep(path_or_dict, base_dir=base_dir)
     echo = echo or (lambda line: None)
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                or workers < 1):
-        raise InputError("workers", workers, "a whole number >= 1")
-    if workers is not None and scheduler is not None:
-        raise InputError("workers", workers, "no worker count with a scheduler (the cluster "
-                                             "has its own workers)")
-    cores = os.cpu_count() or 1
-    if workers is not None and workers > cores:
-        echo(f"--workers {workers} is more than the {cores} CPU cores: using {cores}")
-        workers = cores
+    workers = check_workers(workers, scheduler, echo)
     if time_limit is not None and not (isinstance(time_limit, (int, float))
                                        and time_limit > 0):
         raise InputError("time_limit", time_limit, "a time greater than zero, or none")
@@ -537,7 +546,7 @@ def sweep(path_or_dict, out, workers: int | None = None, scheduler=None, plots: 
     client = cluster = None
     try:
         if first is not None:   # connect first: a wrong address is an input error, nothing written
-            client, cluster = _connect(scheduler, workers or max(1, min(cores, len(spec))))
+            client, cluster = _connect(scheduler, workers or max(1, min(os.cpu_count() or 1, len(spec))))
         elif not state.done:
             settings, exc = state.first_error
             raise InputError(exc.key, exc.value, f"{exc.expected} (no combination of the "

@@ -71,7 +71,7 @@ def parse_quantity(value, dimension: str, key: str) -> float:
     """Return `value` in SI units as a float, checking it has the given dimension."""
     if dimension not in DIMENSIONS:
         raise ValueError(f"unknown dimension {dimension!r}")
-    si_unit, described = DIMENSIONS[dimension]
+    described = DIMENSIONS[dimension][1]
     if isinstance(value, bool):
         raise InputError(key, value, described)
     if isinstance(value, (int, float)):
@@ -81,13 +81,30 @@ def parse_quantity(value, dimension: str, key: str) -> float:
     if len(value) > MAX_QUANTITY_LENGTH:
         raise InputError(key, value, f"{described}, in at most {MAX_QUANTITY_LENGTH} "
                                      f"characters")
+    try:
+        return _string_in_si(value, dimension)
+    except _Refused as refused:
+        raise InputError(key, value, str(refused)) from None
+
+
+class _Refused(ValueError):
+    """A string that is not a quantity of the dimension (the text says what was expected)."""
+
+
+@lru_cache(maxsize=4096)
+def _string_in_si(value: str, dimension: str) -> float:
+    """A "number unit" string in SI (cached: a fit or sweep parses the same strings again
+    for every case it builds, and pint's parsing is most of what building a case costs)."""
+    si_unit, described = DIMENSIONS[dimension]
     text = value.strip()
     match = _NUMBER.match(text)
     if match is None:
         if text.lower() in ("nan", "inf", "+inf", "-inf", "infinity"):
-            raise InputError(key, value, "a finite number")
-        raise InputError(key, value, described)
-    number = _finite(key, float(match.group(0)), value)
+            raise _Refused("a finite number")
+        raise _Refused(described)
+    number = float(match.group(0))
+    if not math.isfinite(number):
+        raise _Refused("a finite number")
     unit = text[match.end():].strip()
     if not unit:
         return number
@@ -95,15 +112,15 @@ def parse_quantity(value, dimension: str, key: str) -> float:
     try:
         quantity = ureg.Quantity(number, _pint_spelling(unit, dimension))
     except Exception:
-        raise InputError(key, value, f"{described} (unknown unit {unit!r})") from None
+        raise _Refused(f"{described} (unknown unit {unit!r})") from None
     if dimension == "molar_energy" and quantity.check("[energy]"):
         quantity = quantity * ureg.Quantity(AVOGADRO, "1/mol")
     try:
         si = float(quantity.to(si_unit).magnitude)
     except Exception:
-        raise InputError(key, value, described) from None
+        raise _Refused(described) from None
     if not math.isfinite(si):          # finite as written, out of range in SI ("1e308 km")
-        raise InputError(key, value, f"{described}, finite in SI units")
+        raise _Refused(f"{described}, finite in SI units")
     return si
 
 

@@ -104,6 +104,7 @@ class Study:
     comparisons: list
     references: dict
     plot: dict = field(default_factory=dict)
+    fit: Path | None = None                 # a fit file: its experiments are runs (see below)
 
 
 def _study_error(path, key, value, expected):
@@ -143,6 +144,7 @@ def load_study(folder) -> Study:
         runs[name] = RunSpec(name, case, dict(entry.get("set", {})), entry.get("label", name),
                              bool(entry.get("skip_on_input_error", False)))
 
+    fit_file, fit_runs = _study_fit(folder, spec_path, data.get("fit"))
     comparisons = []
     for k, entry in enumerate(data.get("comparisons", [])):
         key = f"comparisons.{k}"
@@ -159,7 +161,7 @@ def load_study(folder) -> Study:
         if ref not in references:
             raise _study_error(spec_path, f"{key}.reference", ref, "an id of reference.csv")
         run = entry.get("run")
-        if metric in RUN_METRICS and run not in runs:
+        if metric in RUN_METRICS and run not in runs and run not in fit_runs:
             raise _study_error(spec_path, f"{key}.run", run, "a run of this study")
         bound = entry.get("bound")
         if bound is not None and bound not in BOUNDS:
@@ -191,7 +193,7 @@ def load_study(folder) -> Study:
             parameters=parameters, bound=bound))
     return Study(name=folder.name, path=folder, title=head["title"], source=head["source"],
                  fast=bool(head.get("fast", False)), runs=runs, comparisons=comparisons,
-                 references=references, plot=dict(data.get("plot", {})))
+                 references=references, plot=dict(data.get("plot", {})), fit=fit_file)
 
 
 def read_references(path) -> dict:
@@ -272,15 +274,22 @@ def _execute_run(job):
     out["summary"] = result.summary
     if result.failed:
         out.update(status="solver_failed", message=result.summary.get("message", ""))
+    out["series"] = _series(result)
+    out["wall_time_s"] = time.perf_counter() - started
+    return out
+
+
+def _series(result):
+    """Per step of a run: its capacity (uAh/cm2) and voltage points."""
+    series = []
     for k, _ in enumerate(result.summary["steps"]):
         s = result.step_series(k)
         if "capacity_mAh_cm2" in s and "voltage_V" in s:
-            out["series"].append({"capacity_uAh_cm2": (s["capacity_mAh_cm2"] * 1e3).tolist(),
-                                  "voltage_V": s["voltage_V"].tolist()})
+            series.append({"capacity_uAh_cm2": (s["capacity_mAh_cm2"] * 1e3).tolist(),
+                           "voltage_V": s["voltage_V"].tolist()})
         else:                           # a step that failed before its first time step
-            out["series"].append({"capacity_uAh_cm2": [], "voltage_V": []})
-    out["wall_time_s"] = time.perf_counter() - started
-    return out
+            series.append({"capacity_uAh_cm2": [], "voltage_V": []})
+    return series
 
 
 def _run_jobs(jobs, workers):
@@ -568,9 +577,11 @@ def run_suite(out_dir, root=VALIDATION_DIR, names=None, fast_only=False,
     by_study = {s.name: {} for s in studies}
     for out in outputs:
         by_study[out["study"]][out["run"]] = out
+    fits = run_fits(studies, by_study, Path(out_dir), workers)
     records, skipped = [], []
     for study in studies:
         rec, skip = evaluate(study, by_study[study.name])
+        mark_fitted(rec, fits.get(study.name))
         records += rec
         skipped += skip
         for out in by_study[study.name].values():
@@ -595,9 +606,125 @@ def run_suite(out_dir, root=VALIDATION_DIR, names=None, fast_only=False,
                 write_atomic(out_dir / name, png)
                 figures[study.name] = name
     report = report_markdown(studies, records, skipped, by_study, figures, elapsed, workers)
+    report += fit_sections(studies, fits)
     write_atomic(out_dir / "report.md", report)
     return {"records": records, "skipped": skipped, "runs": by_study, "elapsed_s": elapsed,
-            "studies": [s.name for s in studies]}
+            "studies": [s.name for s in studies], "fits": fits}
+
+
+# ------------------------------------------------------------------------------------------
+# fit and predict (DESIGN.md section 8): a study's [fit] names a fit file (solver.fit); its
+# experiments, run at the fitted values, become runs of the study under their names.
+# Comparisons on `predict` experiments are the ones that validate (fitted_to_this = false);
+# those on `fit` experiments only show how well the fit went (fitted_to_this = true).
+
+def _study_fit(folder, spec_path, table):
+    """(fit file, its experiment names) of a study's [fit] table, or (None, set())."""
+    if table is None:
+        return None, set()
+    if not isinstance(table, dict) or set(table) != {"file"}:
+        raise _study_error(spec_path, "fit", table, "a table with only file = 'FIT.toml'")
+    path = folder / str(table["file"])
+    if not path.is_file():
+        raise _study_error(spec_path, "fit.file", table["file"], "a fit file in the study folder")
+    from .fit import load_fit
+
+    return path, {e.name for e in load_fit(path).experiments}
+
+
+def run_fits(studies, by_study, out_dir, workers) -> dict:
+    """Run each study's fit (into OUT/fits/STUDY/, resumable); add its experiments as runs."""
+    from .fit import fit, load_fit
+
+    fits = {}
+    for study in studies:
+        for out in by_study[study.name].values():      # metrics with study files need it
+            out.setdefault("folder", str(study.path))
+        if study.fit is None:
+            continue
+        try:
+            result = fit(study.fit, out_dir / "fits" / study.name, workers=max(1, workers))
+        except (InputError, SolverError) as exc:
+            for name in {e.name for e in load_fit(study.fit).experiments}:
+                by_study[study.name][name] = {"study": study.name, "run": name,
+                                              "status": "solver_failed", "message": str(exc),
+                                              "summary": None, "series": [], "layers": {}}
+            continue
+        fits[study.name] = result
+        for e in result.spec.experiments:
+            curve = result.curves[e.name]
+            out = {"study": study.name, "run": e.name, "status": "ok", "message": "",
+                   "summary": None, "series": [], "layers": {}, "fit_role": e.role,
+                   "folder": str(study.path)}
+            if curve.result is None or curve.failed:
+                out.update(status="solver_failed", message=curve.message)
+            if curve.result is not None:
+                out["summary"] = curve.result.summary
+                out["series"] = _series(curve.result)
+                out["layers"] = {layer.name: layer.thickness
+                                 for layer in curve.result.model.case.layers}
+                out["wall_time_s"] = curve.result.summary["wall_time_s"]
+            by_study[study.name][e.name] = out
+    return fits
+
+
+def mark_fitted(records, fit_result) -> None:
+    """Records of a study's `fit` experiments are fitted to their own data (on top of the
+    comparisons that say fitted_to_this themselves)."""
+    fitted = {e.name for e in fit_result.spec.experiments if e.role == "fit"} if fit_result \
+        else set()
+    for record in records:
+        record["fitted_to_this"] = bool(record.get("fitted_to_this")) \
+            or record.get("run") in fitted
+
+
+def fit_sections(studies, fits) -> str:
+    lines = []
+    for study in studies:
+        result = fits.get(study.name)
+        if result is None:
+            continue
+        s = result.summary
+        lines += ["", f"## {study.name}: fitted parameters", "",
+                  f"Fit file `{study.fit.name}`; fitted to "
+                  + ", ".join(e.name for e in result.spec.experiments if e.role == "fit")
+                  + "; predicted (the comparisons that validate): "
+                  + ", ".join(e.name for e in result.spec.experiments if e.role == "predict")
+                  + f". {s['evaluations']} evaluations, {s['wall_time_s']:.1f} s.", "",
+                  "| parameter | value | 95 % interval | unit |", "|---|---|---|---|"]
+        for key, entry in s["parameters"].items():
+            low, high = entry["ci95"]
+            interval = f"{low:.4g} – {high:.4g}" if low is not None else "not determined"
+            lines.append(f"| `{key}` | {entry['value']:.4g} | {interval} | {entry['unit']} |")
+        lines += [""] + [f"- {w}" for w in s["warnings"]]
+        lines += ["", "| experiment | role | RMSE (mV) | end error |", "|---|---|---|---|"]
+        for e in s["experiments"]:
+            end = "" if e["capacity_error"] is None else f"{e['capacity_error'] * 100:+.2f} %"
+            lines.append(f"| {e['name']} | {e['role']} | {e['rmse_mV']:.2f} | {end} |")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _overpotential_window(out, args, runs):
+    """Median over a capacity window ([from, to] in uAh/cm2) of the model's voltage minus an
+    EMF table (`emf`: CSV in the study folder, columns capacity_uAh_cm2, emf_V), in mV."""
+    from scipy.interpolate import PchipInterpolator
+
+    text = (Path(out["folder"]) / args["emf"]).read_text().splitlines()
+    rows = list(csv.DictReader(line for line in text if line.strip() and not line.startswith("#")))
+    emf = PchipInterpolator([float(r["capacity_uAh_cm2"]) for r in rows],
+                            [float(r["emf_V"]) for r in rows])
+    series = out["series"][int(args.get("step", 0))]
+    q, v = np.array(series["capacity_uAh_cm2"]), np.array(series["voltage_V"])
+    low, high = args["window"]
+    inside = (q >= low) & (q <= high)
+    if not np.any(inside):
+        raise ValueError(f"run {out['run']} has no point between {low} and {high} uAh/cm2")
+    return float(np.median(v[inside] - emf(q[inside])) * 1e3)
+
+
+RUN_METRICS.update({
+    "overpotential_window": ("mV", _overpotential_window),
+})
 
 
 # ------------------------------------------------------------------------------------------
@@ -780,7 +907,7 @@ def study_figure_png(study: Study, runs: dict, records: list) -> bytes | None:
         palette = colormaps["tab10" if len(ok_runs) <= 10 else "viridis"]
         for k, (name, out) in enumerate(ok_runs.items()):
             colour = palette(k if len(ok_runs) <= 10 else k / max(len(ok_runs) - 1, 1))
-            label = study.runs[name].label or name
+            label = (study.runs[name].label if name in study.runs else "") or name
             for j, series in enumerate(out["series"]):
                 if out["summary"]["steps"][j]["mode"] not in ("discharge", "charge"):
                     continue

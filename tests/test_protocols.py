@@ -88,6 +88,33 @@ def test_running_past_the_capacity_ends_with_a_full_electrode():
     assert result.timeseries["x_surface_cathode"][-1] > 0.998
 
 
+@pytest.mark.parametrize("after", [
+    {"mode": "rest", "until_time": "10 min"},
+    {"mode": "hold", "voltage": "3.9 V", "until_current": "1 uA"},
+    {"mode": "discharge", "c_rate": 1, "until_voltage": "3.5 V"}])
+def test_a_surface_at_its_limit_stops_only_the_current_that_drives_it_there(after):
+    # charged until the cathode surface is empty, then a step that lets it refill: the
+    # limit must not end that step (it did, and a refined mesh then ended it elsewhere:
+    # refinement chased a step outcome that was the event's, not the physics')
+    case = planar_case(protocol=[{"mode": "charge", "c_rate": 5, "until_time": "5 h"}, after])
+    first, second = solver.run(case).summary["steps"]
+    assert first["end_reason"] == "electrode_empty"
+    expected = {"rest": "until_time", "hold": "until_current", "discharge": "until_voltage"}
+    assert second["end_reason"] == expected[after["mode"]]
+    assert second["duration_s"] > 1.0
+    if after["mode"] != "rest":
+        assert second["capacity_mAh_cm2"] > 1e-4
+
+
+def test_a_charge_on_an_emptied_surface_delivers_nothing_and_says_why():
+    case = planar_case(protocol=[{"mode": "charge", "c_rate": 5, "until_time": "5 h"},
+                                 {"mode": "charge", "c_rate": 1, "until_time": "1 h"}])
+    steps = solver.run(case).summary["steps"]
+    assert [s["end_reason"] for s in steps] == ["electrode_empty", "electrode_empty"]
+    assert steps[1]["capacity_mAh_cm2"] < 1e-6
+    assert "limit" in steps[1]["message"]
+
+
 def _stack(layers):
     data = shipped_case_dict()
     data["cell"]["layers"] = layers

@@ -174,6 +174,33 @@ class Assembly:
         values.append(a0 * mass)
         return ev.R, self.pattern.fill(np.concatenate(values))
 
+    def compressed_mass(self, storage_only=False):
+        """M on the differential columns, (n, n_differential), as CSR."""
+        return self._compressed[storage_only]
+
+    def residual_of(self, u, u_dot, drive, use, with_mass=True, storage_only=False):
+        """The part of F(u) + M u_dot (u_dot on the differential columns; M its storage
+        entries alone if storage_only) that the terms flagged in `use` (and, with_mass, M)
+        contribute: forward sensitivities difference only what a parameter moves."""
+        ev = Evaluation(self.layout, u, drive, self.interface_area)
+        for term in self.terms:
+            term.prepare(ev)
+        for term, used in zip(self.terms, use):
+            if used:
+                term.evaluate(ev)
+        if with_mass and self.mass_values.size:
+            ev.R += self._compressed[storage_only] @ u_dot
+        return ev.R
+
+    def contributions(self, u, drive):
+        """Each term's residual rows at u (a test and sensitivity aid)."""
+        parts = []
+        for k in range(len(self.terms)):
+            use = [j == k for j in range(len(self.terms))]
+            parts.append(self.residual_of(u, np.zeros(self.differential_columns.size), drive, use,
+                                          with_mass=False))
+        return parts
+
     def check(self, u, drive):
         """Each term returns as many Jacobian values as its blocks reserved (a test aid:
         a mismatch would otherwise shift every later term's values)."""

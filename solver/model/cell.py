@@ -21,6 +21,8 @@ nernst_planck (c and its layers' phi), butler_volmer (i), surface (xs), double_l
 (i_dl), dielectric (v_half and the displacement current), drive (V).
 """
 
+from functools import cached_property
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -149,12 +151,9 @@ class CellModel:
         """Where the unknowns sit, for block solvers: bulk (potentials and dynamic unknowns),
         interface (i, xs, and i_dl, v_half with capacitances), V, and for each interface
         unknown its face (the position of its face's current among the i unknowns)."""
-        xs_face = np.empty(self.n_xs, dtype=np.int64)
-        for e in self.intercalation:
-            xs_face[e.xs_slice] = e.faces
         faces = np.arange(self.n_if)
         layout = self.layout
-        face_of = np.concatenate([faces, xs_face] + [faces] * (2 if self.capacitive else 0))
+        face_of = np.concatenate([faces, self._xs_faces] + [faces] * (2 if self.capacitive else 0))
         bulk = slice(0, layout.group("dynamic").stop)
         return {"bulk": bulk, "interface": layout.group("interface"), "n_if": self.n_if,
                 "face_of": face_of, "V": self.i_V,
@@ -211,6 +210,8 @@ class CellModel:
                              "unknowns: build a new model)")
         for e in self.electrodes:
             e.laws = parameters.electrode[e.layer]
+            if e.kind == "intercalation":
+                e.initial_x = case.layers[e.layer].initial_stoichiometry
         self.case = case
         self.parameters = parameters
         self.assembly.refresh(parameters)
@@ -305,6 +306,37 @@ class CellModel:
     def double_layer_charge(self, u):
         """Charge held by the double layers (C, grid unit; 0 without them)."""
         return sum(t.charge(u) for t in self.assembly.terms if t.name == "double_layer")
+
+    def surfaces_driven_to_limits(self, u):
+        """(highest surface x of the electrodes the tab current lithiates, lowest of those it
+        delithiates; 0 and 1 where there are none). A surface near x = 1 or 0 limits a step
+        only while the current drives it further that way: a discharge fills the positive
+        electrodes and empties the negative ones, a charge the reverse, a rest neither (a
+        hold or a rest after a full charge moves the surfaces back)."""
+        current = self.tab_current(u)
+        if current == 0.0:
+            return 0.0, 1.0
+        xs = u[self.s_xs]
+        filling = self._xs_positive if current > 0.0 else ~self._xs_positive
+        return (float(np.max(xs[filling], initial=0.0)),
+                float(np.min(xs[~filling], initial=1.0)))
+
+    @cached_property
+    def _xs_faces(self):
+        """The interface face of each surface stoichiometry unknown."""
+        faces = np.empty(self.n_xs, dtype=np.int64)
+        for e in self.intercalation:
+            faces[e.xs_slice] = e.faces
+        return faces
+
+    @cached_property
+    def _xs_positive(self):
+        """Whether each surface stoichiometry unknown is of a positive electrode."""
+        positive_layers = {self.electrodes[unit.positive].layer for unit in self.units}
+        flags = np.zeros(self.n_xs, dtype=bool)
+        for e in self.intercalation:
+            flags[e.xs_slice] = e.layer in positive_layers
+        return flags
 
     def interface_current(self, u, electrode):
         """Total anodic current (A) across an electrode's interface."""

@@ -60,6 +60,13 @@ class ButlerVolmer(Term):
             film[e.faces] = e.film_resistance
         self.ohmic = half_cells + film
         self.temperature = parameters.temperature
+        # constant exchange currents (and their zero x-derivative) per electrode, and the
+        # constant Jacobian values, made once rather than at every evaluation
+        self._constant_i0 = [(np.full(e.faces.size, e.laws.i0_constant), np.zeros(e.faces.size))
+                             if e.laws.i0_constant is not None else None
+                             for e in self.electrodes]
+        self._area, self._minus_area = topo.if_area, -topo.if_area
+        self._ones, self._minus_ones = np.ones(topo.n_if), -np.ones(topo.n_if)
 
     def blocks(self):
         topo, o, i = self.topo, self.offset, self.i_rows
@@ -91,18 +98,21 @@ class ButlerVolmer(Term):
         r_phi = ev.rows("phi")
         r_phi += np.bincount(topo.if_node_e, current, minlength=n)
         r_phi -= np.bincount(topo.if_cell_l, current, minlength=n)
-        r_i = ev.rows("i")
-        activity = ev.shared.get("activity")
-        d_di = np.empty(topo.n_if)
-        d_dln_activity = np.zeros(topo.n_if)
-        d_dxs = []
+        # the potential difference and ohmic drop of every face at once; per electrode
+        # below the equilibrium potential and the overpotential
         ohmic = self.ohmic
         film_sides = self._film_sides(ev) if self.varying else []
         if film_sides:
             ohmic = ohmic.copy()
             for (e, _), (resistance, _) in zip(self.varying, film_sides):
                 ohmic[e.faces] += resistance
-        for e in self.electrodes:
+        r_i = ev.rows("i")
+        r_i += phi[topo.if_node_e] - phi[topo.if_cell_l] - ohmic * i
+        d_di = -ohmic
+        activity = ev.shared.get("activity")
+        d_dln_activity = np.zeros(topo.n_if)
+        d_dxs = []
+        for e, constant in zip(self.electrodes, self._constant_i0):
             f, law = e.faces, e.laws
             if e.kind == "intercalation":
                 s = xs[e.xs_slice]
@@ -112,18 +122,17 @@ class ButlerVolmer(Term):
                                                        law.kinetic_concentration, law.alpha_a,
                                                        law.alpha_c)
                 else:
-                    i0, di0 = np.full(f.size, law.i0_constant), np.zeros(f.size)
+                    i0, di0 = constant
             else:
                 U = dU = 0.0
-                i0, di0 = np.full(f.size, law.i0_constant), np.zeros(f.size)
+                i0, di0 = constant
             if activity is not None:
                 i0, di0 = i0 * activity[f], di0 * activity[f]
             eta, deta_di, deta_di0 = butler_volmer_overpotential(i[f], i0, law.alpha_a,
                                                                  law.alpha_c, self.temperature)
             d_dln_activity[f] = -deta_di0 * i0
-            r_i[f] += (phi[topo.if_node_e[f]] - phi[topo.if_cell_l[f]] - ohmic[f] * i[f]
-                       - U - eta)
-            d_di[f] = -ohmic[f] - deta_di
+            r_i[f] -= U + eta
+            d_di[f] -= deta_di
             if e.kind == "intercalation":
                 d_dxs.append(-dU - deta_di0 * di0)
         d_dtheta = []
@@ -132,11 +141,10 @@ class ButlerVolmer(Term):
             d_dtheta = [d_dln_activity[faces] * slope
                         for (faces, _), slope in zip(self.carrier_faces,
                                                      ev.shared["d_ln_activity_dtheta"])]
-        area = topo.if_area
-        ones = np.ones(topo.n_if)
         d_dx = [-i[e.faces] * d_resistance
                 for (e, _), (_, d_resistance) in zip(self.varying, film_sides)]
-        return [area, -area, ones, -ones, d_di] + d_dxs + d_dtheta + d_dx
+        return [self._area, self._minus_area, self._ones, self._minus_ones, d_di] \
+            + d_dxs + d_dtheta + d_dx
 
 
 def half_cell_resistances(topology, parameters):

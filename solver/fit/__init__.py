@@ -1,0 +1,243 @@
+"""Parameter identification from measured curves (`thinfilm fit`), with the statistics that
+say what the data determine, and predictions of the experiments it did not see.
+
+    solver.fit.fit("fit.toml", out="out/fit")      # -> FitResult; writes fit.json, ...
+
+Method: bounded nonlinear least squares (scipy.optimize.least_squares, trust region
+reflective) in theta in [0, 1]^n (each parameter log- or linearly mapped onto its bounds),
+from several starts: the base case's values, then points of a Latin hypercube
+(scipy.stats.qmc). The Jacobian comes from forward sensitivities of the discrete model
+(solver.sensitivity; `jacobian = "differences"` takes forward differences of whole runs
+instead). Starts are independent and run on Dask like sweeps (a local cluster of worker
+processes, or a scheduler's address); each finished start is kept in OUT/starts/ under a
+hash of everything it depends on, so running the fit again recomputes only what is missing.
+The best start's Jacobian gives the confidence intervals and correlations
+(solver.fit.statistics); every experiment, fitted or predicted, is then run once more at the
+optimum for the report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .evaluate import Objective
+from .spec import FitSpec, base_values, load_fit
+
+__all__ = ["fit", "load_fit", "FitResult", "run_start", "start_points"]
+
+INTERIOR = 1e-6          # starts are moved this far inside the bounds (trust region reflective)
+
+
+@dataclass
+class FitResult:
+    """`summary` equals fit.json; `fitted` is the fitted case dict (fitted.toml);
+    `curves` the model curves at the optimum by experiment name; `spec` the fit file."""
+    summary: dict
+    fitted: dict
+    curves: dict
+    spec: FitSpec
+    written: list = field(default_factory=list)
+
+    @property
+    def values(self) -> dict:
+        return {k: v["value"] for k, v in self.summary["parameters"].items()}
+
+
+def start_points(spec: FitSpec) -> list[np.ndarray]:
+    """theta of each start: the base case's values, then a Latin hypercube (seeded)."""
+    from scipy.stats import qmc
+
+    first = np.array([p.to_unit(v) for p, v in zip(spec.parameters, base_values(spec))])
+    points = [first]
+    n = spec.settings["starts"] - 1
+    if n > 0:
+        sampler = qmc.LatinHypercube(d=len(spec.parameters), seed=spec.settings["seed"])
+        points += list(sampler.random(n))
+    return [np.clip(p, INTERIOR, 1 - INTERIOR) for p in points]
+
+
+def run_start(spec: FitSpec, theta0) -> dict:
+    """One least-squares start (in a Dask worker). Never raises for a model problem."""
+    from scipy.optimize import least_squares
+
+    from ..errors import SolverError
+
+    started = time.perf_counter()
+    objective = Objective(spec)
+    out = {"theta0": [float(t) for t in theta0], "status": "ok", "message": ""}
+    try:
+        solution = least_squares(objective.residuals, np.asarray(theta0, dtype=float),
+                                 jac=objective.jacobian, bounds=(0.0, 1.0), method="trf",
+                                 max_nfev=spec.settings["max_evaluations"], ftol=1e-8,
+                                 xtol=1e-8, gtol=1e-8)
+        J = objective.jacobian(solution.x)
+        out.update(theta=solution.x.tolist(), cost=float(solution.cost),
+                   residuals=solution.fun.tolist(), jacobian=np.asarray(J).tolist(),
+                   message=str(solution.message), optimizer_status=int(solution.status))
+    except (InputError, SolverError, ValueError, np.linalg.LinAlgError) as exc:
+        out.update(status="error", message=f"{type(exc).__name__}: {exc}")
+    out.update(evaluations=objective.evaluations, model_runs=objective.model_runs,
+               wall_time_s=time.perf_counter() - started)
+    return out
+
+
+def _start_file(folder: Path, index, fingerprint, theta0) -> Path:
+    digest = hashlib.sha256((fingerprint + json.dumps([round(t, 12) for t in theta0]))
+                            .encode()).hexdigest()[:16]
+    return folder / f"start_{index:03d}_{digest}.json"
+
+
+def _finished(path: Path, fingerprint):
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if data.get("fingerprint") == fingerprint else None
+
+
+def _run_starts(spec, points, folder, workers, scheduler, echo):
+    """Outcomes of every start, reusing the finished ones in `folder` (None: keep none)."""
+    from ..results import write_atomic
+
+    fingerprint = spec.fingerprint()
+    outcomes, todo = {}, []
+    for i, theta0 in enumerate(points):
+        path = _start_file(folder, i, fingerprint, theta0) if folder else None
+        done = _finished(path, fingerprint) if path else None
+        if done is not None:
+            done["reused"] = True
+            outcomes[i] = done
+        else:
+            todo.append(i)
+
+    def keep(i, outcome):
+        outcome.update(index=i, fingerprint=fingerprint, reused=False)
+        outcomes[i] = outcome
+        if folder is not None and outcome["status"] == "ok":
+            folder.mkdir(parents=True, exist_ok=True)
+            write_atomic(_start_file(folder, i, fingerprint, points[i]),
+                         json.dumps(outcome) + "\n")
+        echo(f"start {i}: {outcome['status']}, cost {outcome.get('cost', float('nan')):.6g}, "
+             f"{outcome['evaluations']} evaluations, {outcome['wall_time_s']:.1f} s")
+
+    if len(todo) == 1 and scheduler is None:            # no cluster for a single start
+        keep(todo[0], run_start(spec, points[todo[0]]))
+    elif todo:
+        from distributed import as_completed
+
+        from ..sweep import _connect
+
+        client, cluster = _connect(scheduler, workers or max(1, min(os.cpu_count() or 1,
+                                                                     len(todo))))
+        try:
+            futures = {client.submit(run_start, spec, points[i], pure=False,
+                                     key=f"thinfilm-fit-start-{i}-{fingerprint[:12]}"): i
+                       for i in todo}
+            for future in as_completed(list(futures)):
+                i = futures[future]
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # noqa: BLE001 - a worker that died
+                    outcome = {"theta0": list(points[i]), "status": "error",
+                               "message": f"{type(exc).__name__}: {exc}", "evaluations": 0,
+                               "model_runs": 0, "wall_time_s": 0.0}
+                keep(i, outcome)
+        finally:
+            if client is not scheduler:
+                client.close()
+            if cluster is not None:
+                cluster.close()
+    return [outcomes[i] for i in range(len(points))]
+
+
+def fit(path_or_dict, out=None, workers=None, scheduler=None, base_dir=None,
+        echo=None) -> FitResult:
+    """Run a fit file (or its dict); write fit.json, fitted.toml, report.md and
+    overlays.png to `out` (if given). workers / scheduler: as for sweeps (a local cluster
+    of that many processes, or a running scheduler's address or a Client)."""
+    from .report import fitted_case, unit_of, write_outputs
+    from .statistics import summarise
+
+    started = time.perf_counter()
+    echo = echo or (lambda line: None)
+    from ..sweep import check_workers
+
+    workers = check_workers(workers, scheduler, echo)
+    spec = load_fit(path_or_dict, base_dir=base_dir)
+    points = start_points(spec)
+    folder = Path(out) / "starts" if out is not None else None
+    starts = _run_starts(spec, points, folder, workers, scheduler, echo)
+    ok = [s for s in starts if s["status"] == "ok"]
+    if not ok:
+        from ..errors import SolverError
+
+        raise SolverError("no start of the fit finished: " + "; ".join(
+            f"start {s['index']}: {s['message']}" for s in starts))
+    best = min(ok, key=lambda s: s["cost"])
+    theta = np.array(best["theta"])
+    stats = summarise(spec.parameters, theta, np.array(best["jacobian"]),
+                      np.array(best["residuals"]))
+
+    # every experiment at the optimum: the curves, the errors and, for the ends, intervals
+    objective = Objective(spec, experiments=spec.experiments)
+    from .evaluate import experiment_residuals
+    from .statistics import linearised, rmse_mV
+
+    covariance = linearised(np.array(best["jacobian"]), np.array(best["residuals"]))[0]
+    r_all, J_all, curves = objective.evaluate(theta, jacobian=True)
+    experiments = []
+    for e in spec.experiments:
+        curve = curves[e.name]
+        r, J, v_model, x_end = experiment_residuals(e, curve, spec.settings)
+        entry = {"name": e.name, "role": e.role, "abscissa": e.abscissa, "points": int(e.x.size),
+                 "rmse_mV": rmse_mV(v_model, e.voltage), "end_model": float(x_end),
+                 "end_measured": e.end, "capacity_error": None, "end_ci95": None,
+                 "end_reason": curve.end_reason}
+        if e.end is not None:
+            entry["capacity_error"] = float(x_end / e.end - 1.0)
+            if J is not None:
+                d_end = J[-1] * spec.settings["end_error"] * e.end
+                sd = float(np.sqrt(max(d_end @ covariance @ d_end, 0.0)))
+                entry["end_ci95"] = [float(x_end - stats["t95"] * sd),
+                                     float(x_end + stats["t95"] * sd)]
+        experiments.append(entry)
+
+    values = [p.from_unit(t) for p, t in zip(spec.parameters, theta)]
+    parameters = {}
+    for p, row in zip(spec.parameters, stats["parameters"]):
+        parameters[p.key] = dict(row, unit=unit_of(p.dimension), min=p.low, max=p.high,
+                                 scale=p.scale)
+    summary = {
+        "parameters": parameters,
+        "correlation": stats["correlation"],
+        "experiments": experiments,
+        "evaluations": int(best["evaluations"]),
+        "model_runs": int(sum(s.get("model_runs", 0) for s in starts if not s.get("reused"))),
+        "wall_time_s": time.perf_counter() - started,
+        "jacobian": spec.settings["jacobian"],
+        "cost": float(best["cost"]),
+        "residual_std": float(np.sqrt(stats["residual_variance"])),
+        "dof": int(stats["dof"]),
+        "identifiable": stats["identifiable"],
+        "not_separable": stats["not_separable"],
+        "warnings": stats["warnings"],
+        "best_start": int(best["index"]),
+        "starts": [{k: s.get(k) for k in ("index", "theta0", "theta", "cost", "evaluations",
+                                          "model_runs", "wall_time_s", "status", "message",
+                                          "reused")} for s in starts],
+    }
+    raw = fitted_case(spec, values, out)
+    result = FitResult(summary, raw, curves, spec)
+    if out is not None:
+        result.written = write_outputs(out, spec, summary, raw, curves)
+    for warning in stats["warnings"]:
+        echo(f"warning: {warning}")
+    return result

@@ -1,0 +1,172 @@
+"""What a fit writes: fit.json, fitted.toml (the base case with the fitted values),
+report.md and the overlay plot of measured and model curves (DESIGN.md section 7)."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..results import write_atomic
+
+
+def display(value, dimension):
+    """A value (SI) as a string in the unit people use for its dimension."""
+    from ..materials.schema import DISPLAY_UNITS
+    from ..units import DIMENSIONS
+
+    if dimension in DISPLAY_UNITS and DISPLAY_UNITS[dimension][0]:
+        unit, factor = DISPLAY_UNITS[dimension]
+        return f"{value / factor:.6g} {unit}"
+    if dimension in DIMENSIONS and dimension != "dimensionless":
+        return f"{value:.6g} {DIMENSIONS[dimension][0]}"
+    return f"{value:.6g}"
+
+
+def unit_of(dimension):
+    from ..units import DIMENSIONS
+
+    unit = DIMENSIONS[dimension][0]
+    return "" if unit == "dimensionless" else unit
+
+
+def fitted_case(spec, values, out=None) -> dict:
+    """The base case dict with the fitted values (in display units); table files of the
+    materials point at the same files from `out` (or absolutely, without one)."""
+    from ..sweep import set_path
+
+    raw = copy.deepcopy(spec.base_raw)
+    for p, v in zip(spec.parameters, values):
+        set_path(raw, p.path, display(v, p.dimension))
+    for material in (raw.get("materials") or {}).values():
+        if not isinstance(material, dict):
+            continue
+        for key, value in material.items():
+            if isinstance(value, str) and value.strip().lower().endswith(".csv"):
+                file = (spec.base_dir / value.strip()).resolve()
+                material[key] = os.path.relpath(file, Path(out).resolve()) if out else str(file)
+    return raw
+
+
+def fitted_toml(spec, summary, raw) -> str:
+    import tomli_w
+
+    lines = [f"# {spec.base_name} with the parameters fitted by `thinfilm fit {spec.source}`",
+             "# (value, 95 % interval):"]
+    for key, entry in summary["parameters"].items():
+        lo, hi = entry["ci95"]
+        interval = f"[{lo:.4g}, {hi:.4g}]" if lo is not None else "[not determined]"
+        lines.append(f"#   {key} = {entry['value']:.6g} {entry['unit']}  {interval}")
+    return "\n".join(lines) + "\n\n" + tomli_w.dumps(raw)
+
+
+def overlay_png(spec, curves, summary) -> bytes:
+    """Measured points and model curves, fitted experiments left, predicted right."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    roles = [r for r in ("fit", "predict") if any(e.role == r for e in spec.experiments)]
+    fig, axes = plt.subplots(1, len(roles), figsize=(6.4 * len(roles), 4.6), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    rows = {row["name"]: row for row in summary["experiments"]}
+    for ax, role in zip(axes[0], roles):
+        for n, e in enumerate(x for x in spec.experiments if x.role == role):
+            colour = colours[n % len(colours)]
+            curve = curves.get(e.name)
+            label = f"{e.name}: {rows[e.name]['rmse_mV']:.1f} mV rms"
+            if curve is not None and curve.x.size:
+                ax.plot(curve.x, curve.voltage, color=colour, lw=1.4, label=label)
+            ax.plot(e.x, e.voltage, "o", ms=3.5, mfc="none", color=colour)
+            if e.end is not None:
+                ax.axvline(e.end, color=colour, lw=0.6, ls=":")
+        ax.set_xlabel("capacity (mAh/cm²)" if spec.experiments[0].abscissa == "capacity"
+                      else "time in the step (s)")
+        ax.set_ylabel("voltage (V)")
+        ax.set_title("fitted: model (lines), measured (circles)" if role == "fit"
+                     else "predicted (not fitted): model (lines), measured (circles)", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def report_markdown(spec, summary) -> str:
+    params = summary["parameters"]
+    keys = list(params)
+    lines = ["# thinfilm fit report", "",
+             f"Fit file `{spec.source}`, base case `{spec.base_name}`. "
+             f"{summary['evaluations']} evaluations of the best start "
+             f"({summary['model_runs']} model runs by this call over all starts), "
+             f"{len(summary['starts'])} starts, Jacobian from {summary['jacobian']}, {summary['wall_time_s']:.1f} s.",
+             "", "## Parameters", "",
+             "| parameter | value | 95 % interval | unit | range (scale) | identifiable |",
+             "|---|---|---|---|---|---|"]
+    for p in spec.parameters:
+        e = params[p.key]
+        lo, hi = e["ci95"]
+        interval = f"{lo:.4g} – {hi:.4g}" if lo is not None else "not determined"
+        lines.append(f"| `{p.key}` | {e['value']:.4g} | {interval} | {e['unit']} | "
+                     f"{p.low:.3g} – {p.high:.3g} ({p.scale}) | "
+                     f"{'yes' if e['identifiable'] else '**no**'} |")
+    lines += ["", "## Correlation", "", "| | " + " | ".join(f"`{k}`" for k in keys) + " |",
+              "|---|" + "---|" * len(keys)]
+    for k, row in zip(keys, summary["correlation"]):
+        lines.append(f"| `{k}` | " + " | ".join(f"{c:+.3f}" for c in row) + " |")
+    if summary["warnings"]:
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in summary["warnings"]]
+    lines += ["", "## Experiments", "",
+              "Residual weights: voltage error "
+              f"{spec.settings['voltage_error'] * 1e3:g} mV per point, end error "
+              f"{spec.settings['end_error'] * 100:g} % of the measured end. Predicted experiments "
+              "were not used in the fit: their errors are the model's prediction errors.", "",
+              "| experiment | role | points | RMSE (mV) | end, model | end, measured | end error |",
+              "|---|---|---|---|---|---|---|"]
+    for e in summary["experiments"]:
+        end_m = "" if e["end_model"] is None else f"{e['end_model']:.5g}"
+        end_d = "" if e["end_measured"] is None else f"{e['end_measured']:.5g}"
+        err = "" if e["capacity_error"] is None else f"{e['capacity_error'] * 100:+.2f} %"
+        if e.get("end_ci95"):
+            end_m += f" ({e['end_ci95'][0]:.5g} – {e['end_ci95'][1]:.5g})"
+        lines.append(f"| {e['name']} | {e['role']} | {e['points']} | {e['rmse_mV']:.2f} | "
+                     f"{end_m} | {end_d} | {err} |")
+    lines += ["", "![measured and model curves](overlays.png)", "", "## Starts", "",
+              "| start | from (theta) | to (theta) | cost | evaluations | status |",
+              "|---|---|---|---|---|---|"]
+    for s in summary["starts"]:
+        lines.append(f"| {s['index']} | {_vector(s['theta0'])} | {_vector(s.get('theta'))} | "
+                     f"{s.get('cost', float('nan')):.4g} | {s.get('evaluations', '')} | "
+                     f"{s['status']}{' (reused)' if s.get('reused') else ''} |")
+    return "\n".join(lines) + "\n"
+
+
+def _vector(values):
+    if values is None:
+        return ""
+    return "(" + ", ".join(f"{v:.3f}" for v in values) + ")"
+
+
+def write_outputs(out, spec, summary, raw, curves):
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / "fit.json", json.dumps(summary, indent=2, default=_json) + "\n")
+    write_atomic(out / "fitted.toml", fitted_toml(spec, summary, raw))
+    write_atomic(out / "overlays.png", overlay_png(spec, curves, summary))
+    write_atomic(out / "report.md", report_markdown(spec, summary))
+    return [out / n for n in ("fit.json", "fitted.toml", "report.md", "overlays.png")]
+
+
+def _json(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)

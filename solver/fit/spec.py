@@ -1,0 +1,437 @@
+"""Fit files (`thinfilm fit FIT.toml`): the base case, the measured experiments and the
+parameters to identify, checked before anything runs (DESIGN.md section 6).
+
+    base = "cell.toml"                       # relative to the fit file
+    [fit]                                    # optional settings (defaults below)
+    starts = 4                               # least-squares starts: the base case's values,
+                                             #   then points of a Latin hypercube
+    seed = 0                                 # of the Latin hypercube
+    jacobian = "sensitivities"               # or "differences" (of whole runs)
+    voltage_error = "1 mV"                   # weight of a voltage residual
+    end_error = 0.005                        # weight of an end residual: this fraction of
+                                             #   the measured end capacity (or time)
+    max_evaluations = 60                     # model evaluations per start
+    [[experiment]]
+    name = "1C"
+    data = "discharge_1C.csv"                # capacity_mAh_cm2 (or time_s), voltage_V
+    set = { "protocol.0.c_rate" = 1 }
+    role = "fit"                             # fit | predict
+    step = 0                                 # optional: the step of the run the data measure
+                                             #   (default: the first discharge or charge)
+    end_capacity = true                      # optional: true (the data's last point), false,
+                                             #   or the measured end ("9.95 uAh/cm^2", "1.2 h")
+    [parameters]
+    "materials.LiCoO2.diffusivity" = { min = "1e-16 m^2/s", max = "1e-12 m^2/s" }
+    "cell.series_resistance" = { min = 0, max = "50 ohm*cm^2", scale = "linear" }
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import difflib
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..case import MISSING, STEP_QUANTITIES, case_from_dict
+from ..errors import InputError
+from ..sweep import _read_toml, case_hash, read_spec, resolve_key, set_path
+from ..units import parse_quantity
+
+FIT_KEYS = ("base", "fit", "experiment", "parameters")
+SETTINGS = {"starts": 4, "seed": 0, "jacobian": "sensitivities", "voltage_error": 1e-3,
+            "end_error": 0.005, "max_evaluations": 60}
+JACOBIANS = ("sensitivities", "differences")
+EXPERIMENT_KEYS = ("name", "data", "set", "role", "step", "end_capacity")
+ROLES = ("fit", "predict")
+PARAMETER_KEYS = ("min", "max", "scale", "initial")
+SCALES = ("log", "linear")
+ABSCISSAE = {"capacity_mAh_cm2": "capacity", "time_s": "time"}
+# case keys outside materials that a fit may change, with their dimensions
+CELL_PARAMETERS = {"cell.series_resistance": "area_resistance", "cell.temperature": "temperature",
+                   "cell.nominal_capacity": "charge"}
+LAYER_PARAMETERS = {"thickness": "length", "initial_stoichiometry": "dimensionless"}
+
+
+@dataclass
+class Parameter:
+    key: str
+    path: tuple
+    dimension: str
+    low: float                  # SI
+    high: float
+    scale: str                  # log | linear
+    initial: float | None       # SI; None: the base case's value
+
+    def to_unit(self, value):
+        """A parameter value (SI) as its coordinate in [0, 1] between the bounds."""
+        if self.scale == "log":
+            return (math.log(value) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
+        return (value - self.low) / (self.high - self.low)
+
+    def from_unit(self, theta):
+        if self.scale == "log":
+            return math.exp(math.log(self.low) + theta * (math.log(self.high) - math.log(self.low)))
+        return self.low + theta * (self.high - self.low)
+
+    @property
+    def span(self):
+        """d(natural coordinate)/d(theta): ln p for log scale, p for linear."""
+        if self.scale == "log":
+            return math.log(self.high) - math.log(self.low)
+        return self.high - self.low
+
+
+@dataclass
+class Experiment:
+    name: str
+    role: str
+    settings: dict              # dotted case key -> value
+    abscissa: str               # capacity | time
+    x: np.ndarray               # mAh/cm^2 or s, from the start of the measured step
+    voltage: np.ndarray         # V
+    step: int | None            # the measured step of the run (None: first discharge/charge)
+    end: float | None           # measured end of the step (x units), None: no end residual
+    data_path: Path | None = None
+    data_bytes: bytes = b""
+
+
+@dataclass
+class FitSpec:
+    base_raw: dict
+    base_dir: Path
+    base_name: str
+    source: str
+    parameters: list[Parameter]
+    experiments: list[Experiment]
+    settings: dict = field(default_factory=lambda: dict(SETTINGS))
+
+    def case_dict(self, values, experiment: Experiment | None = None) -> dict:
+        """The base case with parameter values (SI) and an experiment's settings set."""
+        raw = copy.deepcopy(self.base_raw)
+        if experiment is not None:
+            for key, value in experiment.settings.items():
+                set_path(raw, resolve_key(raw, key, value), copy.deepcopy(value))
+        for parameter, value in zip(self.parameters, values):
+            set_path(raw, parameter.path, float(value))
+        return raw
+
+    def case(self, values, experiment=None):
+        return case_from_dict(self.case_dict(values, experiment), self.base_dir,
+                              source=self.base_name)
+
+    def fingerprint(self) -> str:
+        """sha256 of everything a start's result depends on, except its starting point."""
+        digest = hashlib.sha256()
+        digest.update(case_hash(self.base_raw, self.base_dir).encode())
+        settings = {k: v for k, v in self.settings.items() if k not in ("starts", "seed")}
+        digest.update(json.dumps({
+            "settings": settings,
+            "parameters": [(p.key, p.low, p.high, p.scale) for p in self.parameters],
+            "experiments": [(e.name, e.role, e.settings, e.abscissa, e.step, e.end)
+                            for e in self.experiments],
+        }, sort_keys=True, default=str).encode())
+        for e in self.experiments:
+            digest.update(e.data_bytes)
+        return digest.hexdigest()
+
+    @property
+    def fitted(self):
+        return [e for e in self.experiments if e.role == "fit"]
+
+
+# ------------------------------------------------------------------------------------------
+# reading
+
+def load_fit(path_or_dict, base_dir=None) -> FitSpec:
+    """Read and check a fit file (or its dict); raises InputError naming the key."""
+    data, folder, source = read_spec(path_or_dict, base_dir, "fit file")
+    for key in data:
+        if key not in FIT_KEYS:
+            raise InputError(key, data[key], _one_of("a key of the fit file", FIT_KEYS, key))
+    base_raw, base_dir_, base_name = _base(data, folder, source)
+    settings = _settings(data.get("fit", {}))
+    parameters = _parameters(data, base_raw, base_dir_)
+    experiments = _experiments(data, folder, base_raw)
+    spec = FitSpec(base_raw, base_dir_, base_name, source, parameters, experiments, settings)
+    if not spec.fitted:
+        raise InputError("experiment", [e.name for e in experiments],
+                         "at least one experiment with role = 'fit'")
+    n_points = sum(e.x.size + (e.end is not None) for e in spec.fitted)
+    if n_points <= len(parameters):
+        raise InputError("experiment", n_points,
+                         f"more measured points in the fit experiments than parameters "
+                         f"({len(parameters)})")
+    for e in experiments:          # every experiment must be a valid case, before any run
+        spec.case([p.initial if p.initial is not None else _base_value(p, base_raw, base_dir_)
+                   for p in parameters], e)
+    return spec
+
+
+def _one_of(what, names, given):
+    text = f"{what}: {', '.join(names)}"
+    close = difflib.get_close_matches(str(given), names, n=1)
+    return text + (f" (did you mean {close[0]!r}?)" if close else "")
+
+
+def _base(data, folder, source):
+    base = data.get("base", MISSING)
+    if base is MISSING:
+        raise InputError("base", MISSING, f"the case file to fit, relative to the fit file "
+                                          f"(required in {source})")
+    if isinstance(base, dict):
+        return copy.deepcopy(base), folder, "<dict>"
+    if not isinstance(base, str) or not base.strip():
+        raise InputError("base", base, "the path of a case file (TOML), relative to the fit file")
+    path = folder / base
+    if not path.is_file():
+        raise InputError("base", base, f"an existing case file, relative to the fit file "
+                                       f"(there is no file {path})")
+    return _read_toml(path, "case file", key="base"), path.resolve().parent, str(path)
+
+
+def _settings(table) -> dict:
+    if not isinstance(table, dict):
+        raise InputError("fit", table, "a [fit] table of settings")
+    settings = dict(SETTINGS)
+    for key, value in table.items():
+        name = f"fit.{key}"
+        if key not in SETTINGS:
+            raise InputError(name, value, _one_of("a fit setting", list(SETTINGS), key))
+        if key in ("starts", "max_evaluations"):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(name, value, "a whole number >= 1")
+        elif key == "seed":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InputError(name, value, "a whole number >= 0")
+        elif key == "jacobian":
+            if value not in JACOBIANS:
+                raise InputError(name, value, " or ".join(repr(j) for j in JACOBIANS))
+        elif key == "voltage_error":
+            value = parse_quantity(value, "voltage", name)
+            if not value > 0:
+                raise InputError(name, table[key], "a voltage greater than zero, such as '1 mV'")
+        elif key == "end_error":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+                raise InputError(name, value, "a fraction between 0 and 1, such as 0.005")
+            value = float(value)
+        settings[key] = value
+    return settings
+
+
+def parameter_dimension(key: str) -> str:
+    """The dimension of a numeric case key a fit may change; InputError otherwise."""
+    from ..materials import load_material
+    from ..materials.schema import PARAMETERS
+
+    parts = key.split(".")
+    if parts[0] == "materials" and len(parts) == 3:
+        spec = PARAMETERS[load_material(parts[1]).kind].get(parts[2])
+        if spec is not None and spec.form in ("quantity", "quantity or table"):
+            return spec.dimension
+    elif key in CELL_PARAMETERS:
+        return CELL_PARAMETERS[key]
+    elif parts[:2] == ["cell", "layers"] and len(parts) == 4 and parts[3] in LAYER_PARAMETERS:
+        return LAYER_PARAMETERS[parts[3]]
+    elif parts[0] == "protocol" and parts[-1] in STEP_QUANTITIES:
+        return STEP_QUANTITIES[parts[-1]]
+    raise InputError(key, None, "a numeric case key a fit can change: materials.NAME.PARAMETER, "
+                                "cell.series_resistance, cell.temperature, "
+                                "cell.layers.NAME.thickness or .initial_stoichiometry, or a "
+                                "protocol quantity")
+
+
+def parse_parameter_value(value, dimension, key) -> float:
+    from ..materials.library import _quantity
+
+    return _quantity(value, dimension, key)
+
+
+def _parameters(data, base_raw, base_dir) -> list[Parameter]:
+    table = data.get("parameters", MISSING)
+    if not isinstance(table, dict) or not table:
+        raise InputError("parameters", table, "a [parameters] table of dotted case keys, each "
+                                              "{ min = ..., max = ... }")
+    parameters = []
+    flat = {}
+    _flatten(table, "", flat)
+    for key, entry in flat.items():
+        name = f"parameters.{key}"
+        path = resolve_key(base_raw, key, entry)
+        dimension = parameter_dimension(key)
+        if not isinstance(entry, dict) or "min" not in entry or "max" not in entry:
+            raise InputError(name, entry, "a table { min = ..., max = ... } (scale = 'log' or "
+                                          "'linear', initial = ... optional)")
+        for k in entry:
+            if k not in PARAMETER_KEYS:
+                raise InputError(f"{name}.{k}", entry[k], _one_of("a key of a parameter",
+                                                                 PARAMETER_KEYS, k))
+        low = parse_parameter_value(entry["min"], dimension, f"{name}.min")
+        high = parse_parameter_value(entry["max"], dimension, f"{name}.max")
+        scale = entry.get("scale", "log")
+        if scale not in SCALES:
+            raise InputError(f"{name}.scale", scale, "'log' or 'linear'")
+        if not high > low:
+            raise InputError(name, entry, "max greater than min")
+        if scale == "log" and not low > 0:
+            raise InputError(f"{name}.min", entry["min"], "a value greater than zero on a log "
+                                                          "scale (or scale = 'linear')")
+        initial = None
+        if "initial" in entry:
+            initial = parse_parameter_value(entry["initial"], dimension, f"{name}.initial")
+            if not low <= initial <= high:
+                raise InputError(f"{name}.initial", entry["initial"], "a value between min and max")
+        for other in parameters:
+            if other.path == path:
+                raise InputError(name, entry, f"a key listed once ({other.key} is the same)")
+        parameter = Parameter(key, path, dimension, low, high, scale, initial)
+        _base_value(parameter, base_raw, base_dir)      # fails early for a table value
+        parameters.append(parameter)
+    return parameters
+
+
+def _flatten(table, prefix, out):
+    """Quoted dotted keys and TOML nesting give the same keys; a parameter's own table is a
+    leaf (it has min and max)."""
+    for key, value in table.items():
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict) and not ({"min", "max"} & set(value)):
+            _flatten(value, dotted, out)
+        else:
+            out[dotted] = value
+
+
+def _base_value(parameter: Parameter, base_raw, base_dir) -> float:
+    """The parameter's value in the base case (SI): the case file's or the library's."""
+    node = base_raw
+    for part in parameter.path:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            node = MISSING
+            break
+    key = parameter.key
+    if node is MISSING:
+        parts = key.split(".")
+        if parts[0] == "materials":
+            from ..materials import load_material
+
+            material = load_material(parts[1])
+            if material.has(parts[2]):
+                node = material.value(parts[2])
+        elif key == "cell.series_resistance":
+            node = 0.0
+    if node is MISSING or node is None:
+        raise InputError(f"parameters.{key}", None, "a key with a value in the base case or the "
+                                                    "library (or give initial = ...)")
+    if callable(node) or (isinstance(node, str) and node.strip().lower().endswith(".csv")):
+        raise InputError(f"parameters.{key}", node if isinstance(node, str) else "a table",
+                         "a number: a table-valued parameter cannot be fitted")
+    return node if isinstance(node, float) else parse_parameter_value(node, parameter.dimension, key)
+
+
+def base_values(spec: FitSpec) -> list[float]:
+    """The starting values of the base case (or `initial`), clipped into the bounds."""
+    values = []
+    for p in spec.parameters:
+        v = p.initial if p.initial is not None else _base_value(p, spec.base_raw, spec.base_dir)
+        values.append(min(max(v, p.low), p.high))
+    return values
+
+
+def _experiments(data, folder, base_raw) -> list[Experiment]:
+    entries = data.get("experiment", MISSING)
+    if not isinstance(entries, list) or not entries:
+        raise InputError("experiment", entries, "one or more [[experiment]] tables with name, "
+                                                "data, set and role")
+    experiments, names = [], set()
+    for k, entry in enumerate(entries):
+        prefix = f"experiment.{k}"
+        if not isinstance(entry, dict):
+            raise InputError(prefix, entry, "an [[experiment]] table")
+        for key in entry:
+            if key not in EXPERIMENT_KEYS:
+                raise InputError(f"{prefix}.{key}", entry[key],
+                                 _one_of("a key of an experiment", EXPERIMENT_KEYS, key))
+        name = entry.get("name", MISSING)
+        if not isinstance(name, str) or not name.strip():
+            raise InputError(f"{prefix}.name", name, "a non-empty name")
+        if name in names:
+            raise InputError(f"{prefix}.name", name, "a name used by one experiment only")
+        names.add(name)
+        role = entry.get("role", MISSING)
+        if role not in ROLES:
+            raise InputError(f"{prefix}.role", role, "'fit' or 'predict'")
+        settings = entry.get("set", {})
+        if not isinstance(settings, dict):
+            raise InputError(f"{prefix}.set", settings, "a table of dotted case keys and values")
+        flat = {}
+        _flatten(settings, "", flat)
+        for key, value in flat.items():
+            resolve_key(base_raw, key, value)
+        step = entry.get("step")
+        if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
+            raise InputError(f"{prefix}.step", step, "the index (0, 1, ...) of a step of the run")
+        abscissa, x, v, path, raw_bytes = _read_data(entry.get("data", MISSING), folder,
+                                                     f"{prefix}.data")
+        end = _end(entry.get("end_capacity", True), abscissa, x, f"{prefix}.end_capacity")
+        experiments.append(Experiment(name, role, flat, abscissa, x, v, step, end, path,
+                                      raw_bytes))
+    return experiments
+
+
+def _end(value, abscissa, x, key):
+    if value is True:
+        return float(x[-1])
+    if value is False:
+        return None
+    if abscissa == "capacity":
+        end = parse_quantity(value, "areal_charge", key) / 36000.0    # C/m^2 -> mAh/cm^2
+    else:
+        end = parse_quantity(value, "time", key)
+    if not end > 0:
+        raise InputError(key, value, "true, false or a positive capacity (or time)")
+    return end
+
+
+def _read_data(value, folder, key):
+    """(abscissa, x, voltage, path, bytes) of a measured curve's CSV."""
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(key, value, "a CSV file of the measured curve, relative to the fit "
+                                     "file: columns capacity_mAh_cm2 (or time_s) and voltage_V")
+    path = folder / value.strip()
+    try:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(key, value, f"a readable UTF-8 CSV file ({exc})") from None
+    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    reader = csv.reader(lines)
+    header = [h.strip() for h in next(reader, [])]
+    abscissa = [h for h in header if h in ABSCISSAE]
+    if len(abscissa) != 1 or "voltage_V" not in header:
+        raise InputError(key, value, f"a CSV whose header names voltage_V and one of "
+                                     f"{', '.join(ABSCISSAE)} (it has {', '.join(header)})")
+    ix, iv = header.index(abscissa[0]), header.index("voltage_V")
+    xs, vs = [], []
+    for number, row in enumerate(reader, start=2):
+        try:
+            x, v = float(row[ix]), float(row[iv])
+        except (ValueError, IndexError):
+            raise InputError(key, value, f"numbers in every row (data row {number - 1}: "
+                                         f"{','.join(row)})") from None
+        if not (math.isfinite(x) and math.isfinite(v)):
+            raise InputError(key, value, f"finite numbers (data row {number - 1})")
+        xs.append(x)
+        vs.append(v)
+    x, v = np.array(xs), np.array(vs)
+    if x.size < 1:
+        raise InputError(key, value, "at least one measured point")
+    if np.any(np.diff(x) < 0) or x[0] < 0:
+        raise InputError(key, value, f"{abscissa[0]} from 0 up, never decreasing")
+    return ABSCISSAE[abscissa[0]], x, v, path, raw

@@ -1,0 +1,443 @@
+"""`thinfilm fit`: sensitivities of whole runs, recovery of known parameters from synthetic
+curves (with honest intervals), non-identifiable parameters reported as such, the fit file's
+checks, the command, its outputs and resuming."""
+
+import copy
+import json
+import tomllib
+
+import numpy as np
+import pytest
+import tomli_w
+
+from solver.case import case_from_dict
+from solver.errors import InputError
+from solver.cli import main
+from solver.fit import fit, load_fit
+from solver.fit.evaluate import Objective, model_at
+from solver.materials.schema import PARAMETERS
+from solver.model import CellModel
+from solver.api import build_grid, run
+from tests.conftest import SHIPPED_CASE, no_capacitances, shipped_case_dict
+from tests.golden.cases import GOLDEN_CASES
+
+TRUE = {"materials.LiCoO2.diffusivity": 1.76e-15, "materials.LiCoO2.rate_constant": 1.89e-9,
+        "materials.LiPON.conductivity": 2.3e-4}
+RANGES = {"materials.LiCoO2.diffusivity": ("1e-12 cm^2/s", "1e-9 cm^2/s", "1e-10 cm^2/s"),
+          "materials.LiCoO2.rate_constant": ("1e-10 m/s", "1e-7 m/s", "1e-8 m/s"),
+          "materials.LiPON.conductivity": ("1e-7 S/cm", "1e-4 S/cm", "1e-5 S/cm"),
+          "cell.series_resistance": ("1 ohm*cm^2", "1000 ohm*cm^2", "100 ohm*cm^2")}
+STORAGE = {"materials.LiCoO2.max_concentration": ("3e4 mol/m^3", "8e4 mol/m^3", "5e4 mol/m^3")}
+RATES = (1, 4, 10, 20)
+
+
+def base_case(rtol=1e-4):
+    raw = shipped_case_dict()
+    raw["mesh"]["cells_per_layer"] = 12
+    for layer in raw["cell"]["layers"]:         # the library film the parameters are of
+        if layer["material"].startswith("LiCoO2"):
+            layer["material"] = "LiCoO2"
+    raw["materials"] = {"LiCoO2": {"diffusivity": TRUE["materials.LiCoO2.diffusivity"],
+                                   "rate_constant": TRUE["materials.LiCoO2.rate_constant"]},
+                        "LiPON": {"conductivity": TRUE["materials.LiPON.conductivity"]}}
+    raw["protocol"] = [{"mode": "discharge", "c_rate": 1, "until_voltage": "3.0 V"}]
+    raw["solver"] = {"rtol": rtol}
+    return raw
+
+
+_CURVES = {}
+
+
+def true_curve(raw, rate):
+    """thinfilm's own curve at a rate, run to rtol 1e-5 (the measured cell), cached."""
+    key = (json.dumps(raw, sort_keys=True), rate)
+    if key not in _CURVES:
+        r = copy.deepcopy(raw)
+        r["protocol"][0]["c_rate"] = rate
+        r["solver"] = {"rtol": 1e-5}
+        series = run(case_from_dict(r, SHIPPED_CASE.parent)).step_series(0)
+        _CURVES[key] = (series["capacity_mAh_cm2"], series["voltage_V"])
+    return _CURVES[key]
+
+
+def measured_curves(folder, raw, rates, noise_mV=1.0, seed=0, points=40):
+    """Curves of thinfilm itself at each rate, sampled at `points` capacities (through the
+    same monotone interpolation the fit uses), plus Gaussian noise; one CSV each."""
+    rng = np.random.default_rng(seed)
+    names = []
+    for c in rates:
+        q, v = true_curve(raw, c)
+        q_data = np.linspace(0.0, q[-1], points)
+        v_data = model_at(q, v, q_data, "", None)[0] + 1e-3 * noise_mV * rng.standard_normal(points)
+        name = f"data_{c:g}C_{seed}.csv"
+        np.savetxt(folder / name, np.column_stack([q_data, v_data]), delimiter=",",
+                   header="capacity_mAh_cm2,voltage_V", comments="")
+        names.append(name)
+    return names
+
+
+def fit_file(folder, raw, rates, names, keys, roles=None, settings=None, name="fit.toml"):
+    (folder / "cell.toml").write_text(tomli_w.dumps(raw))
+    roles = roles or ["fit"] * len(rates)
+    spec = {"base": "cell.toml", "fit": {"starts": 1, **(settings or {})},
+            "experiment": [{"name": f"{c:g}C", "data": n, "role": role,
+                            "set": {"protocol.0.c_rate": c}}
+                           for c, n, role in zip(rates, names, roles)],
+            "parameters": {k: {"min": RANGES[k][0], "max": RANGES[k][1], "initial": RANGES[k][2]}
+                           for k in keys}}
+    path = folder / name
+    path.write_text(tomli_w.dumps(spec))
+    return path
+
+
+# ------------------------------------------------------------------------------------------
+# sensitivities
+
+ONE_STEP = [{"mode": "discharge", "c_rate": 10, "until_voltage": "3.0 V"}]
+
+
+@pytest.mark.parametrize("protocol, keys, theta", [
+    (ONE_STEP, list(RANGES), [0.55, 0.45, 0.62, 0.3]),  # D 1.8e-15, k 2.2e-9, kappa 2.3e-4, R 8
+    # the measured step starts where a cutoff ended the one before: its end state moves
+    ([{"mode": "discharge", "c_rate": 8, "until_voltage": "3.8 V"},
+      {"mode": "discharge", "c_rate": 2, "until_voltage": "3.0 V"}], list(RANGES),
+     [0.55, 0.45, 0.62, 0.3]),
+    # c_max moves the storage (mass matrix) and, through the capacity, the 10C current
+    # (the cell then holds 24 uAh/cm2: the points stop short of its end, where a measured
+    # point meets the held cutoff and differences straddle the kink)
+    (ONE_STEP, ["materials.LiCoO2.max_concentration"], [0.6]),
+], ids=["one_step", "after_a_cutoff", "storage_and_drive"])
+def test_sensitivities_match_differences_of_whole_runs(tmp_path, protocol, keys, theta,
+                                                       monkeypatch):
+    # whole runs end within VOLTAGE_EVENT_TOL of a cutoff; located to round-off here, so
+    # that their differences see the state a cutoff hands on move smoothly
+    monkeypatch.setattr("solver.simulate.VOLTAGE_EVENT_TOL", 1e-9)
+    raw = base_case(rtol=1e-6)
+    raw["protocol"] = protocol
+    raw["cell"]["series_resistance"] = "30 ohm*cm^2"
+    end = 0.0195 if len(keys) > 1 else 0.016
+    (tmp_path / "d.csv").write_text("capacity_mAh_cm2,voltage_V\n" + "".join(
+        f"{q:.6f},3.9\n" for q in np.linspace(0, end, 25)))
+    (tmp_path / "cell.toml").write_text(tomli_w.dumps(raw))
+    spec = load_fit({"base": "cell.toml", "experiment": [{"name": "a", "data": "d.csv",
+                                                          "role": "fit",
+                                                          "step": len(protocol) - 1}],
+                     "parameters": {k: {"min": {**RANGES, **STORAGE}[k][0],
+                                        "max": {**RANGES, **STORAGE}[k][1]}
+                                    for k in keys}}, base_dir=tmp_path)
+    objective = Objective(spec)
+    theta = np.array(theta)
+    r, J, _ = objective.evaluate(theta, jacobian=True)
+    step = 2e-3
+    for j in range(theta.size):
+        plus, minus = theta.copy(), theta.copy()
+        plus[j] += step
+        minus[j] -= step
+        difference = (objective.evaluate(plus)[0] - objective.evaluate(minus)[0]) / (2 * step)
+        scale = np.linalg.norm(difference)
+        assert scale > 0, keys[j]
+        assert np.linalg.norm(J[:, j] - difference) <= 0.02 * scale, keys[j]
+
+
+# ------------------------------------------------------------------------------------------
+# recovery of known parameters
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("synthetic")
+    raw = base_case()
+    return folder, raw
+
+
+def _recovered(folder, raw, seed):
+    names = measured_curves(folder, raw, RATES, seed=seed)
+    start = copy.deepcopy(raw)
+    path = fit_file(folder, start, RATES, names, list(TRUE), name=f"fit_{seed}.toml")
+    return fit(path)
+
+
+def test_synthetic_recovery_within_the_intervals(synthetic):
+    folder, raw = synthetic
+    result = _recovered(folder, raw, seed=0)
+    summary = result.summary
+    for key, truth in TRUE.items():
+        low, high = summary["parameters"][key]["ci95"]
+        assert low < truth < high, (key, low, truth, high)
+        assert summary["parameters"][key]["identifiable"]
+        # the starting values were a factor 4 to 40 away
+        assert abs(np.log(summary["parameters"][key]["value"] / truth)) < 0.1
+    for e in summary["experiments"]:
+        assert 0.6 < e["rmse_mV"] < 1.5                 # the 1 mV of noise, no more
+    assert 0.8 < summary["residual_std"] < 1.25
+    corr = np.array(summary["correlation"])
+    assert np.allclose(corr, corr.T) and np.allclose(np.diag(corr), 1.0)
+
+
+@pytest.mark.slow
+def test_intervals_cover_the_truth_about_95_percent_of_the_time(synthetic):
+    folder, raw = synthetic
+    inside = total = 0
+    for seed in range(20):
+        summary = _recovered(folder, raw, seed=100 + seed).summary
+        for key, truth in TRUE.items():
+            low, high = summary["parameters"][key]["ci95"]
+            inside += low < truth < high
+            total += 1
+    print(f"coverage: {inside} of {total} 95 % intervals hold the truth")
+    # 60 intervals at 95 %: 57 expected, binomial sd 1.7; below 51 means they are too narrow
+    assert inside >= 51, f"{inside} of {total} intervals hold the truth"
+
+
+# ------------------------------------------------------------------------------------------
+# what the data cannot tell apart
+
+def test_two_resistances_in_series_at_one_rate_are_not_identifiable(tmp_path):
+    # without capacitances: the LiPON's geometric capacitance (in parallel with its
+    # resistance only) would tell the two apart in the first microseconds of the step
+    raw = no_capacitances(base_case(rtol=1e-4))
+    raw["cell"]["series_resistance"] = "100 ohm*cm^2"
+    names = measured_curves(tmp_path, raw, [5], points=30)
+    path = fit_file(tmp_path, raw, [5], names,
+                    ["materials.LiPON.conductivity", "cell.series_resistance"])
+    summary = fit(path).summary
+    pair = {"materials.LiPON.conductivity", "cell.series_resistance"}
+    assert not summary["identifiable"]
+    assert any(set(p[:2]) == pair and abs(p[2]) > 0.95 for p in summary["not_separable"])
+    assert any("cell.series_resistance" in w and "materials.LiPON.conductivity" in w
+               for w in summary["warnings"])
+    assert not summary["parameters"]["cell.series_resistance"]["identifiable"]
+
+
+# ------------------------------------------------------------------------------------------
+# the command, its outputs, predictions and resuming
+
+def test_fit_command_writes_outputs_predicts_and_resumes(tmp_path, capsys):
+    raw = base_case(rtol=1e-4)
+    raw["materials"]["LiPON"]["conductivity"] = "1e-6 S/cm"     # the fit must find 2.3e-6
+    truth = base_case(rtol=1e-4)
+    names = measured_curves(tmp_path, truth, [2, 10, 20], points=25)
+    path = fit_file(tmp_path, raw, [2, 10, 20], names, ["materials.LiPON.conductivity"],
+                    roles=["fit", "fit", "predict"], settings={"starts": 2})
+    out = tmp_path / "out"
+    assert main(["fit", str(path), "--out", str(out), "--workers", "2"]) == 0
+    summary = json.loads((out / "fit.json").read_text())
+    for key in ("parameters", "correlation", "experiments", "evaluations", "wall_time_s"):
+        assert key in summary
+    entry = summary["parameters"]["materials.LiPON.conductivity"]
+    assert {"value", "ci95", "unit"} <= set(entry) and entry["unit"] == "S/m"
+    assert entry["ci95"][0] < entry["value"] < entry["ci95"][1]
+    assert entry["value"] == pytest.approx(2.3e-4, rel=0.05)        # 4 standard errors
+    predicted = next(e for e in summary["experiments"] if e["role"] == "predict")
+    assert predicted["name"] == "20C" and predicted["rmse_mV"] < 3.0
+    assert abs(predicted["capacity_error"]) < 0.005
+    fitted = tomllib.loads((out / "fitted.toml").read_text())
+    case = case_from_dict(fitted, out)
+    assert case.layer("electrolyte").material.value("conductivity") == pytest.approx(
+        entry["value"], rel=1e-5)
+    report = (out / "report.md").read_text()
+    assert "overlays.png" in report and "predict" in report
+    assert (out / "overlays.png").read_bytes()[:4] == b"\x89PNG"
+    # again: both starts are reused, nothing is recomputed
+    assert main(["fit", str(path), "--out", str(out)]) == 0
+    again = json.loads((out / "fit.json").read_text())
+    assert all(s["reused"] for s in again["starts"]) and again["model_runs"] == 0
+    assert again["parameters"] == summary["parameters"]
+
+
+def test_predicted_data_do_not_move_the_fit(tmp_path):
+    raw = base_case(rtol=1e-3)
+    names = measured_curves(tmp_path, raw, [2, 10], points=15)
+    path = fit_file(tmp_path, raw, [2, 10], names, ["materials.LiPON.conductivity"],
+                    roles=["fit", "predict"])
+    first = fit(path).values
+    data = tmp_path / names[1]
+    q, v = np.loadtxt(data, delimiter=",", skiprows=1).T           # nonsense for the prediction
+    np.savetxt(data, np.column_stack([q, v - 1.0]), delimiter=",",
+               header="capacity_mAh_cm2,voltage_V", comments="")
+    assert fit(path).values == first
+
+
+# ------------------------------------------------------------------------------------------
+# fit files are checked before anything runs
+
+def _spec(tmp_path, **changes):
+    raw = base_case()
+    (tmp_path / "cell.toml").write_text(tomli_w.dumps(raw))
+    (tmp_path / "d.csv").write_text("capacity_mAh_cm2,voltage_V\n0,4.1\n0.01,3.9\n0.02,3.5\n")
+    spec = {"base": "cell.toml",
+            "experiment": [{"name": "1C", "data": "d.csv", "role": "fit",
+                            "set": {"protocol.0.c_rate": 1}}],
+            "parameters": {"materials.LiPON.conductivity": {"min": "1e-7 S/cm",
+                                                            "max": "1e-5 S/cm"}}}
+    for key, value in changes.items():
+        target = spec
+        parts = key.split("/")
+        for part in parts[:-1]:
+            target = target[int(part)] if part.isdigit() else target[part]
+        if value is None:
+            del target[parts[-1]]
+        else:
+            target[parts[-1]] = value
+    return spec
+
+
+@pytest.mark.parametrize("changes, key, words", [
+    ({"bases": "x"}, "bases", "did you mean 'base'"),
+    ({"parameters": None}, "parameters", "[parameters]"),
+    ({"parameters": {"materials.LiPON.conductivity": {"min": "1e-5 S/cm", "max": "1e-7 S/cm"}}},
+     "parameters.materials.LiPON.conductivity", "max greater than min"),
+    ({"parameters": {"materials.LiPON.conductivity": {"min": "1 um", "max": "2 um"}}},
+     "parameters.materials.LiPON.conductivity.min", "conductivity"),
+    ({"parameters": {"materials.LiCoO2.ocv": {"min": 1, "max": 2}}},
+     "materials.LiCoO2.ocv", "numeric case key"),
+    ({"parameters": {"materials.LiPON.conductivty": {"min": 1, "max": 2}}},
+     "materials.LiPON.conductivty", "conductivity"),
+    ({"parameters": {"cell.series_resistance": {"min": 0, "max": "5 ohm*cm^2"}}},
+     "parameters.cell.series_resistance.min", "log scale"),
+    ({"experiment/0/role": "train"}, "experiment.0.role", "'fit' or 'predict'"),
+    ({"experiment/0/data": "missing.csv"}, "experiment.0.data", "readable"),
+    ({"experiment/0/set": {"protocol.3.c_rate": 2}}, "protocol.3.c_rate", "protocol step"),
+    ({"fit": {"jacobian": "adjoint"}}, "fit.jacobian", "sensitivities"),
+    ({"fit": {"start": 3}}, "fit.start", "did you mean 'starts'"),
+    ({"experiment/0/role": "predict"}, "experiment", "role = 'fit'"),
+])
+def test_bad_fit_files_name_the_key(tmp_path, changes, key, words):
+    from solver.errors import InputError
+
+    with pytest.raises(InputError) as info:
+        load_fit(_spec(tmp_path, **changes), base_dir=tmp_path)
+    assert info.value.key == key and words in str(info.value)
+
+
+@pytest.mark.parametrize("text, words", [
+    ("q,voltage_V\n0,4\n", "capacity_mAh_cm2"),
+    ("capacity_mAh_cm2,voltage_V\n0.02,4\n0.01,3.9\n", "never decreasing"),
+    ("capacity_mAh_cm2,voltage_V\n0,abc\n", "numbers in every row"),
+])
+def test_bad_data_files_name_the_experiment(tmp_path, text, words):
+    from solver.errors import InputError
+
+    spec = _spec(tmp_path)
+    (tmp_path / "d.csv").write_text(text)
+    with pytest.raises(InputError) as info:
+        load_fit(spec, base_dir=tmp_path)
+    assert info.value.key == "experiment.0.data" and words in str(info.value)
+
+
+def test_bad_fit_file_exits_2_with_one_line(tmp_path, capsys):
+    path = tmp_path / "fit.toml"
+    path.write_text(tomli_w.dumps(_spec(tmp_path, **{"experiment/0/role": "train"})))
+    assert main(["fit", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "experiment.0.role" in err[0]
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------------------------------
+# what the fit relies on: a model updated in place is the model built afresh
+
+def _changed(value, spec):
+    if spec.rule == "open-unit" or spec.rule == "fraction":
+        return 0.5 * value + 0.2 if value < 0.6 else 0.7 * value
+    return value * 1.37
+
+
+@pytest.mark.parametrize("name", ["planar", "binary", "dissociation", "si_anode"])
+def test_every_material_parameter_updates_in_place_as_a_fresh_model(name):
+    """For each numeric parameter of each material of a golden cell, update_parameters
+    gives the residual, Jacobian, mass matrix and initial state of a model built afresh."""
+    case = GOLDEN_CASES[name]()
+    grid = build_grid(case)
+    model = CellModel(case, grid)
+    u = model.initial_state()
+    u[model.s_x] *= 1.01
+    u[model.s_i] = 0.3
+    history = np.zeros(model.s_dynamic.stop - model.s_dynamic.start)
+    checked = 0
+    for layer in case.layers:
+        material = layer.material
+        for param, spec in PARAMETERS[material.kind].items():
+            if spec.form not in ("quantity", "quantity or table") or not material.has(param):
+                continue
+            value = material.value(param)
+            if callable(value) or param in ("density", "molar_mass"):
+                continue
+            raw = copy.deepcopy(case.raw)
+            raw.setdefault("materials", {}).setdefault(material.name, {})[param] = \
+                _changed(value, spec)
+            try:                      # a change the case refuses (t+ < 1 for single-ion)
+                changed = case_from_dict(raw, SHIPPED_CASE.parent, source="test")
+                fresh = CellModel(changed, grid)
+            except InputError:
+                continue
+            model.update_parameters(changed)
+            for drive in (("current", 2e-5), ("voltage", 3.9)):
+                R1, J1 = model.residual_and_jacobian(u, history, 0.1, drive)
+                R2, J2 = fresh.residual_and_jacobian(u, history, 0.1, drive)
+                assert np.allclose(R1, R2, rtol=1e-13, atol=1e-13 * np.max(np.abs(R2))), param
+                assert np.allclose(J1, J2, rtol=1e-13, atol=1e-13 * np.max(np.abs(J2))), param
+            assert np.allclose(model.mass_matrix.toarray(), fresh.mass_matrix.toarray()), param
+            assert np.array_equal(model.initial_state(), fresh.initial_state()), param
+            checked += 1
+    model.update_parameters(case)
+    assert checked >= 5
+
+
+# ------------------------------------------------------------------------------------------
+# validation studies that fit some experiments and predict the others
+
+def test_a_study_fits_then_compares_its_predictions(tmp_path):
+    """The fit's experiments are runs of the study; records on fit experiments say
+    fitted_to_this, those on predicted ones do not; the report lists the fitted values."""
+    from solver import validation
+
+    folder = tmp_path / "studies" / "toy"
+    folder.mkdir(parents=True)
+    raw = base_case(rtol=1e-3)
+    names = measured_curves(folder, raw, [2, 10], points=12)
+    raw["materials"]["LiPON"]["conductivity"] = "1e-6 S/cm"
+    fit_file(folder, raw, [2, 10], names, ["materials.LiPON.conductivity"],
+             roles=["fit", "predict"])
+    q2, q10 = (true_curve(base_case(rtol=1e-3), c)[0][-1] * 1e3 for c in (2, 10))
+    (folder / "reference.csv").write_text(
+        "id,quantity,value,unit,source,location,obtained,note\n"
+        f"q2,capacity at 2C,{q2},uAh/cm^2,synthetic,thinfilm,derived,\n"
+        f"q10,capacity at 10C,{q10},uAh/cm^2,synthetic,thinfilm,derived,\n")
+    (folder / "study.toml").write_text(
+        '[study]\ntitle = "toy"\nsource = "synthetic"\nfast = true\n'
+        '[fit]\nfile = "fit.toml"\n'
+        '[[comparisons]]\nreference = "q2"\nmetric = "capacity"\nrun = "2C"\nrel_tol = 0.01\n'
+        '[[comparisons]]\nreference = "q10"\nmetric = "capacity"\nrun = "10C"\nrel_tol = 0.01\n')
+    result = validation.run_suite(tmp_path / "out", root=tmp_path / "studies", workers=1,
+                                  plots=False)
+    by_run = {r["run"]: r for r in result["records"]}
+    assert by_run["2C"]["fitted_to_this"] and not by_run["10C"]["fitted_to_this"]
+    assert by_run["10C"]["passed"]
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "toy: fitted parameters" in report and "materials.LiPON.conductivity" in report
+    assert (tmp_path / "out" / "fits" / "toy" / "fit.json").is_file()
+
+
+def test_shipped_fit_study_loads_and_names_its_predictions():
+    from solver import validation
+
+    study = validation.load_study(validation.VALIDATION_DIR / "danilov2011_fit")
+    spec = load_fit(study.fit)
+    roles = {e.name: e.role for e in spec.experiments}
+    assert roles == {"1.6C": "fit", "3.2C": "predict", "6.4C": "fit", "12.8C": "predict",
+                     "25.6C": "fit", "51.2C": "predict"}
+    assert {c.run for c in study.comparisons} >= {"3.2C", "12.8C", "51.2C"}
+
+
+def test_overpotential_and_start_voltage_metrics(tmp_path):
+    from solver import validation
+
+    (tmp_path / "emf.csv").write_text("# an EMF\ncapacity_uAh_cm2,emf_V\n0,4.2\n5,4.0\n10,3.8\n")
+    q = np.linspace(0, 10, 101)
+    out = {"run": "a", "folder": str(tmp_path),
+           "series": [{"capacity_uAh_cm2": q.tolist(),
+                       "voltage_V": (4.2 - 0.04 * q - 0.025).tolist()}]}
+    _, eta = validation.RUN_METRICS["overpotential_window"]
+    assert eta(out, {"emf": "emf.csv", "window": [2, 6]}, {}) == pytest.approx(-25.0, abs=0.5)
+    _, first = validation.RUN_METRICS["start_voltage"]
+    assert first(out, {}, {}) == pytest.approx(4.175)
