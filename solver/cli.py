@@ -253,7 +253,7 @@ def _mesh(args):
     from .api import build_grid
     from .case import load_case
     from .geometry import geometry_summary, quality
-    from .results import write_atomic
+    from .files import write_atomic
 
     case = load_case(args.case)
     check_out_dir(args.out)

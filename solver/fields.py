@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .results import write_atomic
+from .files import write_atomic
 
 
 def cell_fields(model, u) -> dict:

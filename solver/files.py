@@ -1,4 +1,5 @@
-"""Reading the files a user names (case, sweep and table files): regular files only.
+"""Reading the files a user names (case, sweep and table files): regular files only; and
+writing result files whole or not at all.
 
 A FIFO, a device or a socket named as a case file would block a read for ever (or read for
 ever, as /dev/zero does); a directory cannot be read. Each becomes an InputError naming the
@@ -8,6 +9,7 @@ key, and so does a file larger than a case or table could reasonably be.
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -53,3 +55,23 @@ def read_text(path, key: str, what: str, limit: int = MAX_TEXT_BYTES) -> str:
     except UnicodeDecodeError as exc:
         raise InputError(key, f"{path.name}, byte {exc.start}",
                          f"a {what} in UTF-8 text") from None
+
+
+def write_atomic(path: Path, content) -> Path:
+    """Write to a temporary file beside `path`, then rename: the file is complete or absent.
+
+    The file is created with mode 0666 less the umask, as open() would (mkstemp's 0600
+    would hide results from the group).
+    """
+    path = Path(path)
+    data = content if isinstance(content, bytes) else content.encode("utf-8")
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path

@@ -7,7 +7,7 @@ import csv
 import io
 from pathlib import Path
 
-from .results import write_atomic
+from .files import write_atomic
 
 COLUMNS = ("step", "frequency_Hz", "z_real_ohm_cm2", "z_imag_ohm_cm2")
 

@@ -4,12 +4,12 @@ import csv
 import io
 import json
 import math
-import os
-import secrets
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+
+from .files import write_atomic
 
 # the columns every time series has (DESIGN.md section 7), also when it has no rows
 BASE_COLUMNS = ("time_s", "step", "current_A", "voltage_V", "capacity_mAh_cm2",
@@ -120,26 +120,6 @@ def _finite_or_none(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def write_atomic(path: Path, content) -> Path:
-    """Write to a temporary file beside `path`, then rename: the file is complete or absent.
-
-    The file is created with mode 0666 less the umask, as open() would (mkstemp's 0600
-    would hide results from the group).
-    """
-    path = Path(path)
-    data = content if isinstance(content, bytes) else content.encode("utf-8")
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def step_summaries(records) -> list[dict]:

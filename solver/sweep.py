@@ -50,7 +50,8 @@ from pathlib import Path
 from .case import MISSING
 from .errors import InputError, RunInterrupted, SolverError
 from .files import read_text
-from .results import summary_json, write_atomic
+from .files import write_atomic
+from .results import summary_json
 
 SWEEP_KEYS = ("base", "grid")
 # after the swept keys, in this order (of the first discharge step; wall_time_s of the run)

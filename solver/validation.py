@@ -593,7 +593,7 @@ def run_suite(out_dir, root=VALIDATION_DIR, names=None, fast_only=False,
     elapsed = time.perf_counter() - started
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    from .results import write_atomic
+    from .files import write_atomic
 
     write_atomic(out_dir / "validation.json", json.dumps(records, indent=2) + "\n")
     figures = {}

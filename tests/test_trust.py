@@ -26,7 +26,8 @@ from solver import cli
 from solver.case import case_from_dict, load_case
 from solver.errors import InputError
 from solver.materials import library_names, load_material
-from solver.results import BASE_COLUMNS, Result, write_atomic
+from solver.files import write_atomic
+from solver.results import BASE_COLUMNS, Result
 from tests.conftest import SHIPPED_CASE, shipped_case_dict
 
 CASES = SHIPPED_CASE.parent

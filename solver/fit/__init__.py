@@ -105,7 +105,7 @@ def _finished(path: Path, fingerprint):
 
 def _run_starts(spec, points, folder, workers, scheduler, echo):
     """Outcomes of every start, reusing the finished ones in `folder` (None: keep none)."""
-    from ..results import write_atomic
+    from ..files import write_atomic
 
     fingerprint = spec.fingerprint()
     outcomes, todo = {}, []

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..results import write_atomic
+from ..files import write_atomic
 
 
 def display(value, dimension):
