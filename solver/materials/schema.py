@@ -55,7 +55,9 @@ class Spec:
 DEFAULT_TEMPERATURE_RANGE = (223.15, 473.15)     # K
 DEFAULT_TEMPERATURE_SOURCE = (
     "library default (-50 to 200 degC): room-temperature data carried by Arrhenius laws "
-    "measured over about -30 to 150 degC; see solver/materials/schema.py")
+    "measured over about -30 to 150 degC (LiPON: -26 to 140 degC, Yu, Bates, Jellison, Hart, "
+    "J. Electrochem. Soc. 144 (1997) 524); further out the values are extrapolations the data "
+    "cannot support")
 _TEMPERATURE_RANGE = Spec("temperature", RANGE, required=False,
                           help="temperatures the data hold for [low, high]; a case outside "
                                "the range of any of its materials is refused")
