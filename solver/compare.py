@@ -270,15 +270,18 @@ def _check_cell(spec: CompareSpec, label: str) -> None:
     try:
         case_from_dict(raw, spec.base_dir, source=spec.base_name)
     except InputError as exc:
-        raise _in_table(exc, label, spec.kinds[label]) from None
+        raise _in_table(exc, label, spec.kinds[label], table) from None
 
 
-def _in_table(exc: InputError, label: str, kind: str) -> InputError:
-    """A case error of cell `label` as an error of its table where the key is one of its."""
-    prefix = f"cell.{kind}."
-    if kind != "planar" and exc.key.startswith(prefix):
-        return InputError(f"architectures.{label}.{exc.key[len(prefix):]}", exc.value,
-                          exc.expected)
+def _in_table(exc: InputError, label: str, kind: str, table: dict) -> InputError:
+    """A case error of cell `label` as an error of its table where the key is one of its:
+    its geometry, or a mesh or layer key it sets."""
+    own = {f"cell.{kind}.{key}": key for key in GEOMETRY_KEYS[kind] if kind != "planar"}
+    own.update({f"mesh.{key}": f"mesh.{key}" for key in table.get("mesh", {})})
+    own.update({f"cell.layers.{layer}.{key}": f"layers.{layer}.{key}"
+                for layer, changes in table.get("layers", {}).items() for key in changes})
+    if exc.key in own:
+        return InputError(f"architectures.{label}.{own[exc.key]}", exc.value, exc.expected)
     return InputError(exc.key, exc.value, f"{exc.expected} (in cell {label!r}, built from "
                                           f"the base case)")
 

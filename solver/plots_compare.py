@@ -5,6 +5,8 @@ Rows are those of compare.csv (dicts); only runs with status "ok" are drawn.
 
 import warnings
 
+from matplotlib.ticker import NullFormatter
+
 from .plots import _wrap, new_figure, png_bytes
 
 
@@ -72,9 +74,12 @@ def rate_capability_png(rows, title: str) -> bytes:
         left.plot(rates, [c * 1e3 for c in caps], "o-", label=name)
         right.plot(rates, [c / caps[0] * 100.0 for c in caps], "o-",
                    label=f"{name} (100 % = {caps[0] * 1e3:.3g} µAh/cm² at {rates[0]:g}C)")
+    rates = sorted({row["c_rate"] for row in rows})
     for ax in (left, right):
         if ax.lines:
             ax.set_xscale("log")
+            ax.set_xticks(rates, [f"{rate:g}C" for rate in rates])
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("C-rate")
     left.set_ylabel("capacity (µAh/cm² footprint)")
     right.set_ylabel("capacity retained (%)")
