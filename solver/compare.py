@@ -154,7 +154,8 @@ def load_compare(path_or_dict, base_dir=None) -> CompareSpec:
     rates = _rates(data.get("rates", MISSING))
     until_voltage = _until_voltage(data.get("until_voltage", MISSING), base_raw)
     kinds, tables = _architectures(data.get("architectures", MISSING))
-    name = data.get("name", base_raw["cell"].get("name", base_name))
+    default_name = base_raw["cell"].get("name")
+    name = data.get("name", default_name if isinstance(default_name, str) else base_name)
     if not isinstance(name, str):
         raise InputError("name", name, "a title for the figures, such as 'same films, "
                                        "three architectures'")

@@ -164,7 +164,7 @@ def _read_csv(path):
         return reader.fieldnames, list(reader)
 
 
-def test_tiny_comparison_and_resume(tmp_path, client):
+def test_tiny_comparison_and_resume(tmp_path, client, capsys):
     out = tmp_path / "out"
     first = compare(_write(tmp_path, TINY), out, scheduler=client)
     assert isinstance(first, CompareTable) and len(first) == 8
@@ -219,6 +219,15 @@ def test_tiny_comparison_and_resume(tmp_path, client):
     assert {p.parent.name: p.stat().st_mtime_ns
             for p in (out / "runs").glob("*/summary.json")} == before
     assert _read_csv(out / "compare.csv")[1] == rows
+
+    # the command line on the same folder: everything reused, a line per run
+    capsys.readouterr()
+    assert cli.main(["compare", str(_write(tmp_path, TINY)), "--out", str(out),
+                     "--scheduler", client.scheduler.address]) == 0
+    printed = capsys.readouterr().out
+    assert "8 runs: 0 run now, 8 reused, 0 not ok" in printed
+    assert sum(line.startswith(("planar ", "trench ", "pillar ", "bipolar "))
+               for line in printed.splitlines()) == 8
 
     # the planar cell alone at one more rate: only that run is new
     planar = _with(rates=[1, 5, 2], architectures={"planar": TINY["architectures"]["planar"]})
