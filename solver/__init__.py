@@ -3,5 +3,6 @@
 from .case import load_case
 from .api import run
 from .sweep import sweep
+from .compare import compare
 
-__all__ = ["load_case", "run", "sweep"]
+__all__ = ["load_case", "run", "sweep", "compare"]

@@ -70,6 +70,17 @@ def _parser():
                      help="fit file: base = CASE.toml, [[experiment]] tables, [parameters]")
     _dask_options(fit, "output folder (fit.json, fitted.toml, report.md); run again to resume")
     fit.add_argument("--quiet", action="store_true", help="no progress lines")
+    compare = sub.add_parser("compare", help="the same films as planar, trench, micropillar "
+                                             "and bipolar cells at a list of C-rates (on "
+                                             "Dask): compare.csv, ragone.png")
+    compare.add_argument("compare_file", type=Path, metavar="COMPARE.toml",
+                         help="comparison file: base = CASE.toml, rates, [architectures.*]")
+    _dask_options(compare, "output folder (compare.csv, ragone.png, rate_capability.png, "
+                           "results.csv, runs/); run again to resume")
+    compare.add_argument("--time-limit", default="1 h", metavar="TIME",
+                         help="wall time after which a run is stopped and listed with status "
+                              "time_limit (default: 1 h; 'none': no limit)")
+    compare.add_argument("--quiet", action="store_true", help="no progress bar or table")
     return parser
 
 
@@ -348,6 +359,41 @@ def _sweep(args):
     return EXIT_SOLVER_FAILED if failed else 0
 
 
+def _compare(args):
+    from .compare import compare
+
+    _check_dask_options(args)
+
+    def echo(line):
+        print(f"thinfilm: {line}", file=sys.stderr)
+
+    table = _on_dask(lambda: compare(args.compare_file, args.out, workers=args.workers,
+                                     scheduler=args.scheduler, progress=not args.quiet,
+                                     echo=echo, time_limit=_time_limit(args.time_limit),
+                                     threads=args.n_threads),
+                     args.out, f"finished runs are kept in {args.out}/runs/")
+    if isinstance(table, int):
+        return table
+    if not args.quiet:
+        print(f"{'cell':14s} {'C-rate':>6s} {'uAh/cm2':>9s} {'uWh/cm2':>9s} {'uW/cm2':>10s} "
+              f"{'mWh/cm3':>9s} {'mW/cm3':>10s} {'mean V':>7s} {'AEF':>5s}  end")
+        for row in table:
+            if row["capacity_mAh_cm2"] is None or row["power_mW_cm2"] is None:
+                print(f"{row['architecture']:14s} {row['c_rate']:6g}  {row['end_reason']}")
+                continue
+            print(f"{row['architecture']:14s} {row['c_rate']:6g} "
+                  f"{row['capacity_mAh_cm2'] * 1e3:9.3f} {row['energy_mWh_cm2'] * 1e3:9.3f} "
+                  f"{row['power_mW_cm2'] * 1e3:10.3f} {row['energy_mWh_cm3']:9.3f} "
+                  f"{row['power_mW_cm3']:10.3f} {row['mean_voltage_V']:7.3f} "
+                  f"{row['aef']:5.2f}  {row['end_reason']}"
+                  + (f" ({row['status']})" if row["status"] != "ok" else ""))
+    failed = [row for row in table if row["status"] != "ok"]
+    print(f"{len(table)} runs: {len(table.runs.ran)} run now, {len(table.runs.reused)} reused, "
+          f"{len(failed)} not ok; results in {args.out}/compare.csv, ragone.png, "
+          f"rate_capability.png")
+    return EXIT_SOLVER_FAILED if failed else 0
+
+
 def _time_limit(text: str) -> float | None:
     """--time-limit: a time such as '30 min' (a plain number is seconds), or 'none'."""
     from .units import parse_quantity
@@ -404,7 +450,7 @@ def main(argv=None):
             args.n_threads = threads(getattr(args, "threads", None))
             with limited_threads(args.n_threads):
                 return {"run": _run, "mesh": _mesh, "validate": _validate,
-                        "sweep": _sweep, "fit": _fit}[args.command](args)
+                        "sweep": _sweep, "fit": _fit, "compare": _compare}[args.command](args)
     except InputError as exc:
         print(f"thinfilm: invalid input: {exc}", file=sys.stderr)
         return EXIT_INVALID_INPUT

@@ -529,6 +529,17 @@ def sweep(path_or_dict, out, workers: int | None = None, scheduler=None, plots: 
     combination among valid ones becomes an "invalid_input" row.
     """
     spec = load_sweep(path_or_dict, base_dir=base_dir)
+    return run_spec(spec, out, workers=workers, scheduler=scheduler, plots=plots,
+                    progress=progress, echo=echo, time_limit=time_limit, threads=threads)
+
+
+def run_spec(spec: SweepSpec, out, workers: int | None = None, scheduler=None,
+             plots: bool = False, progress: bool = False, echo=None,
+             time_limit: float | None = DEFAULT_TIME_LIMIT, threads: int = 1) -> SweepTable:
+    """Run every combination of a checked spec into folder `out` (the options of `sweep`).
+
+    `spec` is a SweepSpec, or any subclass whose `case_dict(settings)` builds the case of a
+    combination (as `thinfilm compare` does)."""
     echo = echo or (lambda line: None)
     workers = check_workers(workers, scheduler, echo)
     if time_limit is not None and not (isinstance(time_limit, (int, float))
