@@ -11,8 +11,8 @@ docs/trench_current.png: the Butler-Volmer current density along the anode | ele
 interface of the shipped trench cell (cases/trench_si_lipon_lco.toml, its own mesh), at
 0.1C and at 5C, once 10 % of the nominal charge has passed (the discharge step ends at
 until_time = 360 s / C-rate), normalised by its mean over the interface. The maximum over
-mean of each curve is printed. (docs/compare_architectures.png is drawn by
-examples/compare_architectures.py.)
+mean of each curve is printed. (docs/ragone_example.png is drawn by
+`thinfilm compare cases/compare_planar_trench_pillar.toml`.)
 
 docs/stack_and_anode_free.png: left, the shipped 3-cell bipolar stack
 (cases/bipolar_3cell_li_lipon_lco.toml, cell 2 with a thinner cathode) discharged at 1C:
