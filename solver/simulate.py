@@ -545,6 +545,7 @@ class Simulation:
 
     def _check_state(self, record, k, step, t, u, integrals):
         """Raise a solver failure (the state is not recorded) if the state is unphysical."""
+        self.balance.states += 1
         violation = self.state_violation(u, integrals)
         if violation is not None:
             record.duration_s = t - self.step_start
