@@ -17,11 +17,10 @@ import argparse
 import copy
 from pathlib import Path
 
-import solver
-from solver.case import case_from_dict, load_case
+import thinfilm
+from thinfilm import case_from_dict, load_case
 
-ROOT = Path(__file__).resolve().parents[1]
-CASES = ROOT / "cases"
+CASES = thinfilm.CASES_DIR         # the shipped cases (the clone's cases/, or installed)
 
 
 def variant(case, rate, **cell_changes):
@@ -63,7 +62,7 @@ def main():
     print(f"{'cell':12s} {'C-rate':>6s} {'uAh/cm2':>9s} {'uWh/cm2':>9s} {'mean V':>7s}  end")
     for name, case in cells.items():
         for rate in args.rates:
-            r = solver.run(variant(case, rate))
+            r = thinfilm.run(variant(case, rate))
             s = r.summary["steps"][0]
             results[name, rate] = r
             print(f"{name:12s} {rate:6.2f} {s['capacity_mAh_cm2'] * 1e3:9.2f} "
