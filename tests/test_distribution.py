@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -104,6 +105,19 @@ def test_no_absolute_imports_of_solver_or_meshes_inside_them(package):
     assert _absolute_sibling_imports(package) == []
 
 
+def test_every_subpackage_is_listed_for_the_wheel():
+    """pyproject.toml lists the packages of the wheel by hand (the package-dir mapping
+    needs it): a new folder with an __init__.py under solver/ or meshes/ must be added."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert config["package-dir"] == {"thinfilm": "thinfilm", "thinfilm.solver": "solver",
+                                     "thinfilm.meshes": "meshes", "thinfilm.cases": "cases",
+                                     "thinfilm.validation": "validation"}
+    on_disk = {"thinfilm"} | {
+        "thinfilm." + ".".join(init.parent.relative_to(ROOT).parts)
+        for package in PACKAGES for init in (ROOT / package).rglob("__init__.py")}
+    assert on_disk <= set(config["packages"]), sorted(on_disk - set(config["packages"]))
+
+
 def _tracked_files() -> list[str]:
     try:
         proc = subprocess.run(["git", "ls-files", *SHIPPED_FOLDERS], cwd=ROOT,
@@ -115,18 +129,20 @@ def _tracked_files() -> list[str]:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
-    """The wheel `python -m build` makes of this checkout."""
+    """The wheel `python -m build` makes of this checkout (as CI does)."""
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("not a git checkout")
     pytest.importorskip("build")
     out = tmp_path_factory.mktemp("dist")
-    proc = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out),
+    # sdist, then the wheel from it (a clean copy: no stale build/ of the checkout in it)
+    proc = subprocess.run([sys.executable, "-m", "build", "--outdir", str(out),
                            str(ROOT)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     (path,) = out.glob("thinfilm-*.whl")
     return path
 
 
+@pytest.mark.slow          # builds the sdist and the wheel: 10-20 s (CI builds it too)
 def test_wheel_holds_only_thinfilm_with_every_shipped_file(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     tops = {name.split("/")[0] for name in names}
@@ -144,6 +160,7 @@ def test_wheel_holds_only_thinfilm_with_every_shipped_file(wheel):
     assert "thinfilm = thinfilm:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
+@pytest.mark.slow
 def test_unpacked_wheel_imports_as_thinfilm_only(wheel, tmp_path):
     """The wheel's layout, outside the checkout: thinfilm.solver and thinfilm.meshes import
     each other, the shipped cases and studies are found, and no generic name is imported."""
