@@ -29,14 +29,11 @@ def shipped_case(name: str) -> Path:
 
 
 def resolve_case(path: Path) -> Path:
-    """`path` when it exists; else the shipped case of that name (`thinfilm run
-    planar_li_lipon_lco`); else `path`, whose loading then says what is wrong."""
+    """`path` when it exists or is more than a bare name (its loading then says what is
+    wrong); else the shipped case of that name (`thinfilm run planar_li_lipon_lco`)."""
     if path.exists() or len(path.parts) != 1 or path.suffix not in ("", ".toml"):
         return path
-    try:
-        return shipped_case(str(path))
-    except InputError:
-        return path
+    return shipped_case(str(path))
 
 
 def describe(path: Path) -> str:

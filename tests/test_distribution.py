@@ -18,6 +18,7 @@ import pytest
 
 import solver
 from solver import cli, shipped, validation, version
+from solver.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("solver", "meshes")
@@ -62,9 +63,10 @@ def test_shipped_cases_are_found_by_name(capsys):
     assert shipped.resolve_case(Path("planar_li_lipon_lco")) == \
         shipped.CASES_DIR / "planar_li_lipon_lco.toml"
     assert shipped.resolve_case(Path("planar_li_lipon_lco.toml")).is_file()
-    # a path that exists, or that is not a bare name, is left for load_case to judge
-    assert shipped.resolve_case(Path("no_such_case")) == Path("no_such_case")
+    # a path that is not a bare name is left for load_case to judge
     assert shipped.resolve_case(Path("cases/nope.toml")) == Path("cases/nope.toml")
+    with pytest.raises(InputError, match="the name of a shipped case .*planar_li_lipon_lco"):
+        shipped.resolve_case(Path("no_such_case"))
     assert cli.main(["cases"]) == 0
     listed = capsys.readouterr().out
     assert all(name in listed for name in names) and str(shipped.CASES_DIR) in listed
