@@ -29,6 +29,7 @@ import copy  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import tomllib  # noqa: E402
@@ -37,6 +38,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import tomli_w  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the checkout's solver/, meshes/
 import solver  # noqa: E402
 from solver.case import case_from_dict  # noqa: E402
 from solver.fit import fit  # noqa: E402

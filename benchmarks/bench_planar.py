@@ -42,6 +42,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the checkout's solver/, meshes/
 import solver  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -57,6 +57,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_planar  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the checkout's solver/, meshes/
 import solver  # noqa: E402
 from solver.api import build_grid  # noqa: E402
 from solver.model import CellModel  # noqa: E402

@@ -62,6 +62,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))   # the checkout's solver/, meshes/
 RESULTS = HERE / "structured_results.json"
 RESULT_MARK = "BENCH_STRUCTURED_RESULT "
 

@@ -39,6 +39,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the checkout's solver/, meshes/
 import solver  # noqa: E402
 from solver.case import case_from_dict  # noqa: E402
 

@@ -74,10 +74,12 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from meshes.coverage import FilmProfile, film_coverages
-from meshes.planar import layer_nodes
-from solver.errors import InputError
-from solver.grid import Grid
+from .coverage import FilmProfile, film_coverages
+from .planar import layer_nodes
+from .siblings import sibling
+
+InputError = sibling("solver.errors").InputError
+Grid = sibling("solver.grid").Grid
 
 
 # ------------------------------------------------------------------------- 1D spacing

@@ -24,7 +24,11 @@ from pathlib import Path
 import meshio
 import numpy as np
 
-from solver.grid import CELL_DIMS, MESHIO_CELLS, Grid, reference_facets
+from .siblings import sibling
+
+_grid = sibling("solver.grid")
+CELL_DIMS, MESHIO_CELLS, Grid, reference_facets = (
+    _grid.CELL_DIMS, _grid.MESHIO_CELLS, _grid.Grid, _grid.reference_facets)
 
 BOUNDARY_NAMES = ("bottom", "top", "symmetry")
 _FROM_MESHIO = {name: (basix_type, perm) for basix_type, (name, perm) in MESHIO_CELLS.items()}

@@ -98,11 +98,13 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.spatial import cKDTree
 
-from meshes.conformal import merge_points, merge_quads
-from meshes.coverage import FilmProfile, film_coverages
-from meshes.planar import _layer_map, layer_nodes, planar_grid
-from solver.errors import InputError
-from solver.grid import Grid
+from .conformal import merge_points, merge_quads
+from .coverage import FilmProfile, film_coverages
+from .planar import _layer_map, layer_nodes, planar_grid
+from .siblings import sibling
+
+InputError = sibling("solver.errors").InputError
+Grid = sibling("solver.grid").Grid
 
 LATTICES = {"square": math.pi / 2, "hexagonal": math.pi / 6}   # unit's angle at the axis
 GROWTH = 1.2            # cell size ratio between neighbours through the fill and along walls

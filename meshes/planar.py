@@ -13,7 +13,9 @@ from typing import Sequence
 
 import numpy as np
 
-from solver.grid import Grid
+from .siblings import sibling
+
+Grid = sibling("solver.grid").Grid
 
 
 def _layer_map(s: np.ndarray, grading: float) -> np.ndarray:

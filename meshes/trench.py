@@ -15,15 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from meshes.conformal import (
+from .conformal import (
     check_films_fit,
     check_mesh_settings,
     check_stack,
     conformal_grid,
     format_length,
 )
-from solver.errors import InputError
-from solver.grid import Grid
+from .siblings import sibling
+
+InputError = sibling("solver.errors").InputError
+Grid = sibling("solver.grid").Grid
 
 
 def trench_grid(films: Sequence[tuple[str, float]], fill: tuple[str, float],

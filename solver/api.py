@@ -8,6 +8,7 @@ from .errors import InputError, RunInterrupted, SolverError
 from .geometry import geometry_summary
 from .resolution import refine_until_resolved
 from .results import Result, step_summaries
+from .siblings import sibling
 from .simulate import Simulation, StepRecord
 
 
@@ -30,8 +31,7 @@ def build_grid(case, cells=None, grading=None):
     cells = cells_per_layer(case) if cells is None else cells
     grading = case.mesh.grading if grading is None else grading
     if case.architecture in ("planar", "bipolar"):
-        from meshes.planar import planar_grid
-
+        planar_grid = sibling("meshes.planar").planar_grid
         layers = [(layer.name, layer.thickness) for layer in case.layers]
         return planar_grid(layers, cells, case.footprint_area, dim=1, grading=grading)
     films, fill, top = case.stack_roles()
@@ -43,8 +43,7 @@ def build_grid(case, cells=None, grading=None):
              "max_cell_size": case.mesh.max_cell_size, "grading": grading,
              "coverage": [layer.coverage for layer in films]}
     if case.architecture == "trench":
-        from meshes.trench import trench_grid
-
+        trench_grid = sibling("meshes.trench").trench_grid
         t = case.trench
         extrude = None
         if t.dimension == 3:
@@ -54,12 +53,10 @@ def build_grid(case, cells=None, grading=None):
     if case.architecture == "micropillar":
         p = case.micropillar
         if p.axisymmetric:
-            from meshes.conformal import axisymmetric_grid
-
+            axisymmetric_grid = sibling("meshes.conformal").axisymmetric_grid
             return axisymmetric_grid(diameter=p.diameter, height=p.height,
                                      radius=p.equivalent_radius, holes=p.holes, **stack)
-        from meshes.micropillar import micropillar_grid
-
+        micropillar_grid = sibling("meshes.micropillar").micropillar_grid
         stack["cells_per_layer"] = [cells[layer.name] for layer in films + [fill] + top]
         return micropillar_grid(diameter=p.diameter, height=p.height, pitch=p.pitch,
                                 lattice=p.lattice, holes=p.holes, **stack)

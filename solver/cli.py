@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 from .errors import InputError, RunInterrupted, SolverError
+from .shipped import resolve_case
+from .version import __version__
 
 EXIT_INVALID_INPUT = 2
 EXIT_SOLVER_FAILED = 3
@@ -27,9 +29,11 @@ def _parser():
     parser = argparse.ArgumentParser(
         prog="thinfilm",
         description="Continuum solver for all-solid-state thin-film lithium batteries.")
+    parser.add_argument("--version", action="version", version=f"thinfilm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a case file and write its results")
-    run.add_argument("case", type=Path, help="case file (TOML)")
+    run.add_argument("case", type=Path, help="case file (TOML), or the name of a shipped case "
+                                             "(thinfilm cases)")
     run.add_argument("--out", type=Path, required=True, help="output folder")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.add_argument("--time-limit", default="none", metavar="TIME",
@@ -38,8 +42,10 @@ def _parser():
     _threads_option(run)
     mesh = sub.add_parser("mesh", help="build a case's grid and write it with quality figures, "
                                        "without solving")
-    mesh.add_argument("case", type=Path, help="case file (TOML)")
+    mesh.add_argument("case", type=Path, help="case file (TOML), or the name of a shipped case")
     mesh.add_argument("--out", type=Path, required=True, help="output folder")
+    sub.add_parser("cases", help="list the shipped cases, with their paths (run one by its "
+                                 "name: thinfilm run NAME --out DIR)")
     materials = sub.add_parser("materials", help="list the materials library, or show one entry")
     materials.add_argument("name", nargs="?", help="material name, e.g. LiCoO2")
     validate = sub.add_parser("validate", help="run the validation studies (validation/) and "
@@ -52,7 +58,8 @@ def _parser():
     validate.add_argument("--workers", type=int, default=None,
                           help="worker processes for the runs (default: 2)")
     validate.add_argument("--root", type=Path, default=None,
-                          help="folder of the studies (default: the repository's validation/)")
+                          help="folder of the studies (default: the shipped ones, the "
+                               "repository's validation/)")
     _threads_option(validate)
     sweep = sub.add_parser("sweep", help="run every combination of a sweep file's values "
                                          "(on Dask) and write results.csv")
@@ -153,7 +160,7 @@ def _run(args):
     from .case import load_case
 
     time_limit = _time_limit(args.time_limit)
-    case = load_case(args.case)
+    case = load_case(resolve_case(args.case))
     check_out_dir(args.out)
     progress = _Progress(case, args.quiet)
     try:
@@ -259,14 +266,13 @@ def _handlers(handler):
 def _mesh(args):
     import json
 
-    from meshes.io import write_grid
-
     from .api import build_grid
     from .case import load_case
     from .geometry import geometry_summary, quality
     from .files import write_atomic
+    from .siblings import sibling
 
-    case = load_case(args.case)
+    case = load_case(resolve_case(args.case))
     check_out_dir(args.out)
     grid = build_grid(case)
     report = {"case": case.name, "architecture": case.architecture,
@@ -274,7 +280,7 @@ def _mesh(args):
               **geometry_summary(grid, case.footprint_area), **quality(grid)}
     try:
         args.out.mkdir(parents=True, exist_ok=True)
-        write_grid(grid, args.out / "mesh.vtu")
+        sibling("meshes.io").write_grid(grid, args.out / "mesh.vtu")
         write_atomic(args.out / "mesh.json", json.dumps(report, indent=2) + "\n")
     except OSError as exc:
         raise _out_error(args.out, exc) from None
@@ -295,6 +301,19 @@ def _materials(args):
         print(materials.format_material(args.name))
     else:
         print(materials.format_library())
+    return 0
+
+
+def _cases(args):
+    from .shipped import CASES_DIR, describe, shipped_cases
+
+    paths = shipped_cases()
+    if not paths:
+        raise InputError("cases", str(CASES_DIR), "the folder of the shipped cases; none found")
+    width = max(len(path.stem) for path in paths)
+    for path in paths:
+        print(f"{path.stem:{width}s}  {describe(path)}")
+    print(f"in {CASES_DIR}/ (run one by name: thinfilm run NAME --out DIR; copy one to edit it)")
     return 0
 
 
@@ -333,7 +352,7 @@ def _sweep(args):
         print(f"thinfilm: {line}", file=sys.stderr)
 
     time_limit = _time_limit(args.time_limit)
-    table = _on_dask(lambda: sweep(args.sweep_file, args.out, workers=args.workers,
+    table = _on_dask(lambda: sweep(resolve_case(args.sweep_file), args.out, workers=args.workers,
                                    scheduler=args.scheduler, plots=args.plots,
                                    progress=not args.quiet, echo=echo, time_limit=time_limit,
                                    threads=args.n_threads),
@@ -443,8 +462,8 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     try:
         with _signals_interrupt():
-            if args.command == "materials":
-                return _materials(args)
+            if args.command in ("materials", "cases"):
+                return {"materials": _materials, "cases": _cases}[args.command](args)
             from .threads import limited_threads, threads
 
             args.n_threads = threads(getattr(args, "threads", None))

@@ -130,7 +130,10 @@ def estimate_cells(case) -> tuple[float, int]:
         fill_area = outer * fill.thickness
         return surface * film_cells + fill_area / h ** 2 + outer / h * top_cells, 2
     # the 3D unit: the (r, z) profile turned about the pillar's axis in n_phi steps
-    from meshes.micropillar import LATTICES, MIN_CELLS_AROUND
+    from .siblings import sibling
+
+    micropillar = sibling("meshes.micropillar")
+    LATTICES, MIN_CELLS_AROUND = micropillar.LATTICES, micropillar.MIN_CELLS_AROUND
 
     square = p.lattice == "square"
     wedge = LATTICES[p.lattice] / (2 if square else 1)

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from meshes.planar import layer_nodes
+from .siblings import sibling
+
+layer_nodes = sibling("meshes.planar").layer_nodes
 
 # A step is resolved when its surface gap is at most this: capacity error ~ gap^2 ~ 1 %.
 RESOLVED_GAP = 0.1

@@ -37,9 +37,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, SolverError
+from .shipped import VALIDATION_DIR
 from .units import parse_quantity
 
-VALIDATION_DIR = Path(__file__).resolve().parents[1] / "validation"
 REFERENCE_COLUMNS = ("id", "quantity", "value", "unit", "source", "location", "obtained", "note")
 OBTAINED = ("printed", "digitised", "derived")
 # what a reported number is (DESIGN.md section 7): measured on a real cell, arithmetic from
@@ -383,10 +383,10 @@ def layer_resistance(thickness, conductivity, area=1e-4, cells=8):
     finite-volume conduction operator the solver assembles (meshes.planar + operators)."""
     import scipy.sparse.linalg as spla
 
-    from meshes.planar import planar_grid
-
     from .operators import boundary_transmissibility, diffusion_matrix
+    from .siblings import sibling
 
+    planar_grid = sibling("meshes.planar").planar_grid
     grid = planar_grid([("layer", thickness)], cells, area, dim=1, grading=0.5)
     bottom, top = grid.boundary_faces["bottom"], grid.boundary_faces["top"]
     faces = np.concatenate([bottom, top])
@@ -553,15 +553,26 @@ def evaluate(study: Study, runs: dict) -> tuple[list, list]:
 
 
 def select_studies(root=VALIDATION_DIR, names=None, fast_only=False) -> list[Study]:
-    studies = [load_study(p) for p in discover(root)]
+    """The studies under `root` (only `names`, only the fast ones); none is an error, so
+    that a suite that found nothing to compare never passes."""
+    found = discover(root)
+    if not found:
+        raise InputError("--root", str(root), "a folder of validation studies (subfolders "
+                                              "with a study.toml); none found there")
+    every = [load_study(p) for p in found]
+    studies = every
     if names:
-        known = {s.name for s in studies}
+        known = {s.name for s in every}
         missing = [n for n in names if n not in known]
         if missing:
             raise InputError("--study", ",".join(missing), f"one of: {', '.join(sorted(known))}")
-        studies = [s for s in studies if s.name in names]
+        studies = [s for s in every if s.name in names]
     if fast_only:
         studies = [s for s in studies if s.fast]
+        if not studies:
+            fast = ", ".join(s.name for s in every if s.fast) or "none"
+            key, value = ("--study", ",".join(names)) if names else ("--fast", True)
+            raise InputError(key, value, f"with --fast, a fast study (the fast ones: {fast})")
     return studies
 
 

@@ -1,0 +1,7 @@
+"""`python -m thinfilm`: the `thinfilm` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
