@@ -223,3 +223,12 @@ def test_a_chosen_library_material_is_overridden(tmp_path):
     assert case.layer("positive").material.value("max_concentration") == pytest.approx(50000)
     assert "kept from library LiCoO2:" in outcome.report
     assert math.isclose(case.layer("positive").material.value("double_layer_capacitance"), 0)
+
+
+def test_an_expression_calling_an_unknown_function_is_refused_naming_the_field(tmp_path):
+    data = small_bpx()
+    data["Parameterisation"]["Negative electrode"]["Diffusivity [m2.s-1]"] = "1e-14 * log(2 + x)"
+    with pytest.raises(InputError) as info:
+        import_bpx(_write(tmp_path, data), tmp_path / "c.toml")
+    assert info.value.key.endswith(f"Negative electrode{SEP}Diffusivity [m2.s-1]")
+    assert "exp, tanh, cosh" in info.value.expected
