@@ -37,7 +37,7 @@ from .units import parse_quantity
 
 # Functions a BPX expression may call (bpx.Function: exp, tanh, cosh of x), vectorised.
 EXPRESSION_FUNCTIONS = {"exp": np.exp, "tanh": np.tanh, "cosh": np.cosh}
-SAMPLES = 401             # points of a table sampled from an expression
+SAMPLES = 1001            # points over 0..1 of a table sampled from an expression
 SIDES = (("negative", "Negative electrode"), ("positive", "Positive electrode"))
 SEP = " / "               # joins the names of a BPX field's path (names contain '.')
 
@@ -192,9 +192,10 @@ def sample(value, path: str, x: np.ndarray) -> np.ndarray:
     return np.full_like(x, float(value))
 
 
-def evaluate_expression(text: str, path: str, x: np.ndarray) -> np.ndarray:
-    """A BPX expression of x at the points x. bpx's grammar admits numbers, + - * / **,
-    x and function calls only, so no name but those of EXPRESSION_FUNCTIONS can be met."""
+def evaluate_expression(text: str, path: str, x: np.ndarray, *, finite: bool = True):
+    """A BPX expression of x at the points x (refused where not finite, unless `finite` is
+    False). bpx's grammar admits numbers, + - * / **, x and function calls only, so no
+    name but those of EXPRESSION_FUNCTIONS can be met."""
     try:
         code = compile(text, "<BPX expression>", "eval")
         with np.errstate(all="ignore"):
@@ -204,7 +205,7 @@ def evaluate_expression(text: str, path: str, x: np.ndarray) -> np.ndarray:
                                      f"{', '.join(EXPRESSION_FUNCTIONS)} "
                                      f"({type(exc).__name__})") from None
     values = np.broadcast_to(np.asarray(values, dtype=float), x.shape).copy()
-    if not np.all(np.isfinite(values)):
+    if finite and not np.all(np.isfinite(values)):
         bad = x[~np.isfinite(values)][0]
         raise InputError(path, text, f"an expression finite for x in [{x[0]:g}, {x[-1]:g}] "
                                      f"(not at x = {bad:g})")
@@ -217,10 +218,12 @@ def _sorted_table(table) -> tuple[np.ndarray, np.ndarray]:
     return xs[order], ys[order]
 
 
-def _table_points(value, path: str, usable: tuple[float, float], decreasing: bool):
-    """(x, y, how) of a BPX function as a table over stoichiometry: a BPX table as given,
-    an expression sampled over 0..1, or over the usable range padded by 0.02 where it is
-    not monotone (or not finite) over 0..1, a constant as a flat table."""
+def _table_points(value, path: str, usable: tuple[float, float], ocv: bool):
+    """(x, y, how) of a BPX function as a table over stoichiometry: a BPX table as given, a
+    constant as a flat table, an expression sampled over the usable range and as far
+    beyond it, up to 0 and 1, as it stays a value thinfilm takes (finite; an OCV within
+    0..6 V and not rising, a diffusivity positive). BPX fits often leave that range near
+    the ends: the LFP example's OCP has a term 3.5e14 exp(-396 x)."""
     from bpx import Function, InterpolatedTable
 
     if isinstance(value, InterpolatedTable):
@@ -228,18 +231,25 @@ def _table_points(value, path: str, usable: tuple[float, float], decreasing: boo
         return xs, ys, "the BPX table"
     if not isinstance(value, Function):
         return np.array([0.0, 1.0]), np.full(2, float(value)), "a constant"
-    whole = np.linspace(0.0, 1.0, SAMPLES)
-    try:
-        ys = evaluate_expression(str(value), path, whole)
-        if not decreasing or np.all(np.diff(ys) <= 0):
-            return whole, ys, f"the expression sampled at {SAMPLES} points over x = 0..1"
-    except InputError:
-        pass
-    low, high = max(0.0, usable[0] - 0.02), min(1.0, usable[1] + 0.02)
-    xs = np.linspace(low, high, SAMPLES)
-    return xs, evaluate_expression(str(value), path, xs), (
-        f"the expression sampled at {SAMPLES} points over x = {low:g}..{high:g} (the usable "
-        f"range padded by 0.02: over 0..1 it is not monotone or not finite)")
+    xs = np.union1d(np.linspace(0.0, 1.0, SAMPLES), usable)
+    ys = evaluate_expression(str(value), path, xs, finite=False)
+    with np.errstate(invalid="ignore"):
+        takes = np.isfinite(ys) & ((ys >= 0) & (ys <= 6) if ocv else ys > 0)
+    low, high = np.searchsorted(xs, usable)
+    while low > 0 and takes[low - 1] and (not ocv or ys[low - 1] >= ys[low]):
+        low -= 1
+    while high < xs.size - 1 and takes[high + 1] and (not ocv or ys[high + 1] <= ys[high]):
+        high += 1
+    xs, ys = xs[low:high + 1], ys[low:high + 1]
+    if not np.all(np.isfinite(ys)):
+        bad = xs[~np.isfinite(ys)][0]
+        raise InputError(path, str(value), f"an expression finite over the usable "
+                                           f"stoichiometries (not at x = {bad:g})")
+    how = f"the expression sampled at {xs.size} points over x = {xs[0]:g}..{xs[-1]:g}"
+    if xs[0] > 0 or xs[-1] < 1:
+        how += (" (beyond, it is not " + ("an OCV within 0..6 V that does not rise"
+                                          if ocv else "a positive finite value") + ")")
+    return xs, ys, how
 
 
 def _write_table(path: Path, xs, ys, columns: str, header: list[str]) -> None:
@@ -348,7 +358,7 @@ def _electrode(side: str, electrode, path: str, ledger: _Ledger, folder: Path, s
 
     # OCP: a table file of stoichiometry, volts
     ocv_path = folder / f"{stem}_{side}_ocv.csv"
-    xs, ys, how = _table_points(particle.ocp, field_path("OCP [V]"), usable, decreasing=True)
+    xs, ys, how = _table_points(particle.ocp, field_path("OCP [V]"), usable, ocv=True)
     _write_table(ocv_path, xs, ys, "stoichiometry,OCP [V]",
                  [f"{side} electrode open-circuit potential vs Li/Li+ from BPX file {source}",
                   f"field {field_path('OCP [V]')}: {how}"])
@@ -364,7 +374,7 @@ def _electrode(side: str, electrode, path: str, ledger: _Ledger, folder: Path, s
         ledger.map(dpath, f"{side} diffusivity")
     else:
         table_path = folder / f"{stem}_{side}_diffusivity.csv"
-        xs, ys, how = _table_points(diffusivity, dpath, usable, decreasing=False)
+        xs, ys, how = _table_points(diffusivity, dpath, usable, ocv=False)
         _write_table(table_path, xs, ys, "stoichiometry,diffusivity [m^2/s]",
                      [f"{side} electrode diffusivity from BPX file {source}",
                       f"field {dpath}: {how}"])
@@ -596,8 +606,9 @@ def import_bpx(bpx_file, out, *, negative: str | None = None, positive: str | No
     if loaded is not None:
         for side in ("negative", "positive"):
             layer = loaded.layer(side)
-            kept = [p for p in layer.material.names()
-                    if layer.material.source(p) != OVERRIDE_SOURCE]
+            kept = [p for p in layer.material.names()      # (the layer sets the initial x)
+                    if layer.material.source(p) != OVERRIDE_SOURCE
+                    and p not in ("initial_stoichiometry", "initial_voltage")]
             lines.append(f"- kept from library {layer.material.name}: "
                          f"{', '.join(kept) or 'nothing'}")
             stored = (layer.material.volumetric_capacity() * layer.thickness
