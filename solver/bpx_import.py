@@ -231,7 +231,9 @@ def _table_points(value, path: str, usable: tuple[float, float], ocv: bool):
         return xs, ys, "the BPX table"
     if not isinstance(value, Function):
         return np.array([0.0, 1.0]), np.full(2, float(value)), "a constant"
-    xs = np.union1d(np.linspace(0.0, 1.0, SAMPLES), usable)
+    grid = np.linspace(0.0, 1.0, SAMPLES)
+    near = np.min(np.abs(grid[:, None] - np.asarray(usable)[None, :]), axis=1) < 1e-9
+    xs = np.union1d(grid[~near], usable)          # the usable ends, without twins 1e-16 off
     ys = evaluate_expression(str(value), path, xs, finite=False)
     with np.errstate(invalid="ignore"):
         takes = np.isfinite(ys) & ((ys >= 0) & (ys <= 6) if ocv else ys > 0)
@@ -257,7 +259,7 @@ def _write_table(path: Path, xs, ys, columns: str, header: list[str]) -> None:
 
     lines = [f"# {line}" for line in header]
     lines.append(columns)
-    lines += [f"{x:.10g},{y:.10g}" for x, y in zip(xs, ys)]
+    lines += [f"{float(x)!r},{float(y)!r}" for x, y in zip(xs, ys)]     # exact round trip
     write_atomic(path, "\n".join(lines) + "\n")
 
 

@@ -232,3 +232,18 @@ def test_an_expression_calling_an_unknown_function_is_refused_naming_the_field(t
         import_bpx(_write(tmp_path, data), tmp_path / "c.toml")
     assert info.value.key.endswith(f"Negative electrode{SEP}Diffusivity [m2.s-1]")
     assert "exp, tanh, cosh" in info.value.expected
+
+
+def test_an_ocp_fit_that_leaves_the_voltage_range_near_an_end_is_cut_there(tmp_path):
+    # like the BPX project's LFP example, whose OCP has a term 3.5e14 exp(-396 x)
+    data = small_bpx()
+    data["Parameterisation"]["Positive electrode"]["OCP [V]"] = \
+        "4.0 - 0.5 * x + 1e14 * exp(-400 * x)"
+    outcome = import_bpx(_write(tmp_path, data), tmp_path / "c.toml")
+    assert outcome.problem is None
+    table = load_case(outcome.case_path).layer("positive").material.value("ocv")
+    low, high = table.x_range
+    assert 0 < low < 0.4 and high == 1.0 and table.y.max() <= 6.0
+    x = np.linspace(0.4, 0.95, 23)
+    assert table(x) == pytest.approx(4.0 - 0.5 * x + 1e14 * np.exp(-400 * x), abs=1e-6)
+    assert "beyond, it is not an OCV within 0..6 V" in outcome.report
