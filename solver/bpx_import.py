@@ -24,7 +24,6 @@ alpha = 1/2 and no electrolyte concentration factor (a solid electrolyte), k = k
 from __future__ import annotations
 
 import json
-import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path

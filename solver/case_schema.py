@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from . import case as case_format
 from .materials import library_names, load_material
-from .materials.schema import (CHOICE, DISPLAY_UNITS, KINETICS, PARAMETERS, QUANTITY_OR_TABLE,
-                               RANGE, TABLE)
+from .materials.schema import CHOICE, KINETICS, PARAMETERS, QUANTITY_OR_TABLE, RANGE, TABLE
 from .units import _NUMBER, DIMENSIONS, MAX_QUANTITY_LENGTH
 
 SCHEMA_ID = "https://thinfilm.invalid/schema/case.json"
@@ -309,14 +308,11 @@ def _parameter_shape(spec) -> dict:
 
 
 def _parameter_help(spec) -> str:
-    unit = DISPLAY_UNITS.get(spec.dimension, ("", 1.0))[0]
     text = spec.help or spec.dimension.replace("_", " ")
     if spec.form == TABLE:
         text += " (CSV table: stoichiometry, value in SI; path relative to the case)"
     if not spec.required:
         text += " (optional)"
-    if unit and spec.form != TABLE:
-        text += f" [shown in {unit}]"
     return text
 
 
