@@ -326,7 +326,8 @@ def _particle(electrode, path: str, ledger: _Ledger):
 
 def _electrode(side: str, electrode, path: str, ledger: _Ledger, folder: Path, stem: str,
                reference_temperature: float, tables: list[Path], source: str):
-    """(material overrides, layer thickness) of one electrode."""
+    """(material overrides, layer thickness, particle, its path) of one electrode; the
+    tables it needs are appended to `tables` as (path, x, y, columns, header lines)."""
     particle, ppath = _particle(electrode, path, ledger)
     overrides: dict = {}
     layer_key = f"cell.layers.{side}"
@@ -360,10 +361,9 @@ def _electrode(side: str, electrode, path: str, ledger: _Ledger, folder: Path, s
     # OCP: a table file of stoichiometry, volts
     ocv_path = folder / f"{stem}_{side}_ocv.csv"
     xs, ys, how = _table_points(particle.ocp, field_path("OCP [V]"), usable, ocv=True)
-    _write_table(ocv_path, xs, ys, "stoichiometry,OCP [V]",
-                 [f"{side} electrode open-circuit potential vs Li/Li+ from BPX file {source}",
-                  f"field {field_path('OCP [V]')}: {how}"])
-    tables.append(ocv_path)
+    tables.append((ocv_path, xs, ys, "stoichiometry,OCP [V]",
+                   [f"{side} electrode open-circuit potential vs Li/Li+ from BPX file {source}",
+                    f"field {field_path('OCP [V]')}: {how}"]))
     overrides["ocv"] = ocv_path.name
     ledger.map(field_path("OCP [V]"), f"{side} ocv", f"{ocv_path.name}: {how}")
 
@@ -376,10 +376,9 @@ def _electrode(side: str, electrode, path: str, ledger: _Ledger, folder: Path, s
     else:
         table_path = folder / f"{stem}_{side}_diffusivity.csv"
         xs, ys, how = _table_points(diffusivity, dpath, usable, ocv=False)
-        _write_table(table_path, xs, ys, "stoichiometry,diffusivity [m^2/s]",
-                     [f"{side} electrode diffusivity from BPX file {source}",
-                      f"field {dpath}: {how}"])
-        tables.append(table_path)
+        tables.append((table_path, xs, ys, "stoichiometry,diffusivity [m^2/s]",
+                       [f"{side} electrode diffusivity from BPX file {source}",
+                        f"field {dpath}: {how}"]))
         overrides["diffusivity"] = table_path.name
         ledger.map(dpath, f"{side} diffusivity", f"{table_path.name}: {how}")
     if particle.diffusivity_activation_energy is not None:
@@ -472,6 +471,10 @@ def import_bpx(bpx_file, out, *, negative: str | None = None, positive: str | No
                                             "and the report are written beside it)")
     names = {"--negative-material": _base_material(negative, "--negative-material"),
              "--positive-material": _base_material(positive, "--positive-material")}
+    if negative is not None and negative == positive:
+        raise InputError("--positive-material", positive,
+                         "a material other than the negative electrode's (each "
+                         "[materials.NAME] table belongs to one electrode)")
     if electrolyte not in library_names() or load_material(electrolyte).kind != "electrolyte":
         raise InputError("--electrolyte", electrolyte, "a solid electrolyte of the library, "
                                                        "such as LiPON")
@@ -493,9 +496,8 @@ def import_bpx(bpx_file, out, *, negative: str | None = None, positive: str | No
 
     ledger = _Ledger()
     folder = out.resolve().parent
-    folder.mkdir(parents=True, exist_ok=True)
     stem = out.stem
-    tables: list[Path] = []
+    tables: list = []                      # written once everything is known to map
     temperature, reference = _cell_temperature(model, ledger)
     soc = _initial_soc(model, ledger)
 
@@ -586,6 +588,13 @@ def import_bpx(bpx_file, out, *, negative: str | None = None, positive: str | No
         if text:
             header.append(f"{name.capitalize()}: {' '.join(str(text).split())}")
     comment = "".join(f"# {line}\n" for line in header)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for table in tables:
+            _write_table(*table)
+    except OSError as exc:
+        raise InputError("--out", str(out), f"a case file path whose folder can be written "
+                                            f"({exc.strerror or type(exc).__name__})") from None
     steps = case.pop("protocol")        # as [[protocol]] tables, as the shipped cases are
     body = tomli_w.dumps(case) + "".join("\n[[protocol]]\n" + tomli_w.dumps(step)
                                          for step in steps)
@@ -629,4 +638,4 @@ def import_bpx(bpx_file, out, *, negative: str | None = None, positive: str | No
     report = "\n".join(lines) + "\n"
     report_path = folder / f"{stem}_bpx_report.md"
     write_atomic(report_path, report)
-    return Outcome(out, [out, *tables, report_path], report, problem)
+    return Outcome(out, [out, *(table[0] for table in tables), report_path], report, problem)

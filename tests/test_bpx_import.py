@@ -225,13 +225,15 @@ def test_a_chosen_library_material_is_overridden(tmp_path):
     assert math.isclose(case.layer("positive").material.value("double_layer_capacitance"), 0)
 
 
-def test_an_expression_calling_an_unknown_function_is_refused_naming_the_field(tmp_path):
-    data = small_bpx()
-    data["Parameterisation"]["Negative electrode"]["Diffusivity [m2.s-1]"] = "1e-14 * log(2 + x)"
+def test_an_expression_calling_an_unknown_function_is_refused_and_nothing_written(tmp_path):
+    data = small_bpx()                      # the positive electrode is mapped after the negative
+    data["Parameterisation"]["Positive electrode"]["Diffusivity [m2.s-1]"] = "1e-14 * log(2 + x)"
+    source = _write(tmp_path, data)
     with pytest.raises(InputError) as info:
-        import_bpx(_write(tmp_path, data), tmp_path / "c.toml")
-    assert info.value.key.endswith(f"Negative electrode{SEP}Diffusivity [m2.s-1]")
+        import_bpx(source, tmp_path / "out" / "c.toml")
+    assert info.value.key.endswith(f"Positive electrode{SEP}Diffusivity [m2.s-1]")
     assert "exp, tanh, cosh" in info.value.expected
+    assert list(tmp_path.iterdir()) == [source]
 
 
 def test_an_ocp_fit_that_leaves_the_voltage_range_near_an_end_is_cut_there(tmp_path):
