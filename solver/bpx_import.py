@@ -23,22 +23,16 @@ alpha = 1/2 and no electrolyte concentration factor (a solid electrolyte), k = k
 
 from __future__ import annotations
 
-import json
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .bpx_read import SEP, bpx_fields, function_table, read_bpx, sample
 from .errors import InputError
-from .files import read_text
 from .units import parse_quantity
 
-# Functions a BPX expression may call (bpx.Function: exp, tanh, cosh of x), vectorised.
-EXPRESSION_FUNCTIONS = {"exp": np.exp, "tanh": np.tanh, "cosh": np.cosh}
-SAMPLES = 1001            # points over 0..1 of a table sampled from an expression
 SIDES = (("negative", "Negative electrode"), ("positive", "Positive electrode"))
-SEP = " / "               # joins the names of a BPX field's path (names contain '.')
 
 # Why a BPX field has no counterpart, by its name (the last part of its path).
 NOT_MAPPED = {
@@ -105,153 +99,7 @@ class _Ledger:
 
 
 # ------------------------------------------------------------------------------------------
-# reading
-
-def read_bpx(path: Path):
-    """The BPX model of a file, validated by the bpx package, and its warnings."""
-    try:
-        import bpx
-        from pydantic import ValidationError
-    except ImportError:                                             # pragma: no cover
-        raise InputError(str(path), "<BPX file>", "the bpx package to read BPX files "
-                                                  "(pip install bpx)") from None
-    text = read_text(Path(path), str(path), "BPX file (JSON)")
-    try:
-        if Path(path).suffix.lower() in (".yml", ".yaml"):
-            import yaml
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
-    except Exception as exc:                      # json and yaml errors: say where, not what
-        raise InputError(str(path), "<file>", f"a BPX file in JSON ({type(exc).__name__}: "
-                                              f"{str(exc).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise InputError(str(path), "<file>", "a BPX file: a JSON object with Header and "
-                                              "Parameterisation")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            model = bpx.parse_bpx_obj(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first.get("loc", ()))
-            raise InputError(f"{path}: {where}" if where else str(path),
-                             first.get("input", "<missing>"),
-                             f"a valid BPX file; bpx says: {first.get('msg')}") from None
-        except ValueError as exc:
-            raise InputError(str(path), "<file>", f"a valid BPX file; bpx says: {exc}") from None
-    messages = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
-    return model, messages
-
-
-def bpx_fields(model, prefix: str = ""):
-    """(path, value) of every field set in a BPX model, sections walked into; a path joins
-    the BPX names with SEP ("Parameterisation / Negative electrode / OCP [V]")."""
-    from bpx import InterpolatedTable
-    from pydantic import BaseModel
-
-    def nested(value):
-        return isinstance(value, BaseModel) and not isinstance(value, InterpolatedTable)
-
-    declared = type(model).model_fields
-    for name in [*declared, *(model.model_extra or {})]:
-        if name not in model.model_fields_set:
-            continue
-        info = declared.get(name)
-        alias = (info.alias or name) if info is not None else name
-        value = getattr(model, name)
-        path = f"{prefix}{SEP}{alias}" if prefix else alias
-        if value is None:
-            continue
-        if nested(value) and path != "Validation":
-            yield from bpx_fields(value, path)
-        elif isinstance(value, dict) and value and path != "Validation" and all(
-                nested(v) for v in value.values()):
-            for key, item in value.items():
-                yield from bpx_fields(item, f"{path}{SEP}{key}")
-        elif isinstance(value, dict) and path == "Validation":
-            for key in value:
-                yield f"{path}{SEP}{key}", value[key]
-        else:
-            yield path, value
-
-
-# ------------------------------------------------------------------------------------------
-# functions of stoichiometry
-
-def sample(value, path: str, x: np.ndarray) -> np.ndarray:
-    """A BPX float, expression (bpx.Function) or table evaluated at x."""
-    from bpx import Function, InterpolatedTable
-
-    if isinstance(value, InterpolatedTable):
-        xs, ys = _sorted_table(value)
-        return np.interp(x, xs, ys)
-    if isinstance(value, Function):
-        return evaluate_expression(str(value), path, x)
-    return np.full_like(x, float(value))
-
-
-def evaluate_expression(text: str, path: str, x: np.ndarray, *, finite: bool = True):
-    """A BPX expression of x at the points x (refused where not finite, unless `finite` is
-    False). bpx's grammar admits numbers, + - * / **, x and function calls only, so no
-    name but those of EXPRESSION_FUNCTIONS can be met."""
-    try:
-        code = compile(text, "<BPX expression>", "eval")
-        with np.errstate(all="ignore"):
-            values = eval(code, {"__builtins__": {}, **EXPRESSION_FUNCTIONS}, {"x": x})
-    except Exception as exc:
-        raise InputError(path, text, f"an expression of x using "
-                                     f"{', '.join(EXPRESSION_FUNCTIONS)} "
-                                     f"({type(exc).__name__})") from None
-    values = np.broadcast_to(np.asarray(values, dtype=float), x.shape).copy()
-    if finite and not np.all(np.isfinite(values)):
-        bad = x[~np.isfinite(values)][0]
-        raise InputError(path, text, f"an expression finite for x in [{x[0]:g}, {x[-1]:g}] "
-                                     f"(not at x = {bad:g})")
-    return values
-
-
-def _sorted_table(table) -> tuple[np.ndarray, np.ndarray]:
-    xs, ys = np.asarray(table.x, float), np.asarray(table.y, float)
-    order = np.argsort(xs, kind="stable")
-    return xs[order], ys[order]
-
-
-def _table_points(value, path: str, usable: tuple[float, float], ocv: bool):
-    """(x, y, how) of a BPX function as a table over stoichiometry: a BPX table as given, a
-    constant as a flat table, an expression sampled over the usable range and as far
-    beyond it, up to 0 and 1, as it stays a value thinfilm takes (finite; an OCV within
-    0..6 V and not rising, a diffusivity positive). BPX fits often leave that range near
-    the ends: the LFP example's OCP has a term 3.5e14 exp(-396 x)."""
-    from bpx import Function, InterpolatedTable
-
-    if isinstance(value, InterpolatedTable):
-        xs, ys = _sorted_table(value)
-        return xs, ys, "the BPX table"
-    if not isinstance(value, Function):
-        return np.array([0.0, 1.0]), np.full(2, float(value)), "a constant"
-    grid = np.linspace(0.0, 1.0, SAMPLES)
-    near = np.min(np.abs(grid[:, None] - np.asarray(usable)[None, :]), axis=1) < 1e-9
-    xs = np.union1d(grid[~near], usable)          # the usable ends, without twins 1e-16 off
-    ys = evaluate_expression(str(value), path, xs, finite=False)
-    with np.errstate(invalid="ignore"):
-        takes = np.isfinite(ys) & ((ys >= 0) & (ys <= 6) if ocv else ys > 0)
-    low, high = np.searchsorted(xs, usable)
-    while low > 0 and takes[low - 1] and (not ocv or ys[low - 1] >= ys[low]):
-        low -= 1
-    while high < xs.size - 1 and takes[high + 1] and (not ocv or ys[high + 1] <= ys[high]):
-        high += 1
-    xs, ys = xs[low:high + 1], ys[low:high + 1]
-    if not np.all(np.isfinite(ys)):
-        bad = xs[~np.isfinite(ys)][0]
-        raise InputError(path, str(value), f"an expression finite over the usable "
-                                           f"stoichiometries (not at x = {bad:g})")
-    how = f"the expression sampled at {xs.size} points over x = {xs[0]:g}..{xs[-1]:g}"
-    if xs[0] > 0 or xs[-1] < 1:
-        how += (" (beyond, it is not " + ("an OCV within 0..6 V that does not rise"
-                                          if ocv else "a positive finite value") + ")")
-    return xs, ys, how
-
+# tables
 
 def _write_table(path: Path, xs, ys, columns: str, header: list[str]) -> None:
     from .results import write_atomic
@@ -324,6 +172,17 @@ def _particle(electrode, path: str, ledger: _Ledger):
     return particles[chosen], f"{path}{SEP}Particle{SEP}{chosen}"
 
 
+def _activation_energy(value, path: str, key: str, side: str, overrides: dict,
+                       ledger: _Ledger) -> None:
+    """An Arrhenius activation energy; one BPX leaves out is 0 (as BPX readers take it),
+    not the library material's."""
+    overrides[key] = _quantity_text(float(value or 0.0), "J/mol")
+    if value is None:
+        ledger.notes.append(f"{side} electrode: no {path.rsplit(SEP, 1)[-1]}: {key} = 0")
+    else:
+        ledger.map(path, f"{side} {key}")
+
+
 def _electrode(side: str, electrode, path: str, ledger: _Ledger, folder: Path, stem: str,
                reference_temperature: float, tables: list[Path], source: str):
     """(material overrides, layer thickness, particle, its path) of one electrode; the
@@ -360,7 +219,7 @@ def _electrode(side: str, electrode, path: str, ledger: _Ledger, folder: Path, s
 
     # OCP: a table file of stoichiometry, volts
     ocv_path = folder / f"{stem}_{side}_ocv.csv"
-    xs, ys, how = _table_points(particle.ocp, field_path("OCP [V]"), usable, ocv=True)
+    xs, ys, how = function_table(particle.ocp, field_path("OCP [V]"), usable, ocv=True)
     tables.append((ocv_path, xs, ys, "stoichiometry,OCP [V]",
                    [f"{side} electrode open-circuit potential vs Li/Li+ from BPX file {source}",
                     f"field {field_path('OCP [V]')}: {how}"]))
@@ -375,17 +234,15 @@ def _electrode(side: str, electrode, path: str, ledger: _Ledger, folder: Path, s
         ledger.map(dpath, f"{side} diffusivity")
     else:
         table_path = folder / f"{stem}_{side}_diffusivity.csv"
-        xs, ys, how = _table_points(diffusivity, dpath, usable, ocv=False)
+        xs, ys, how = function_table(diffusivity, dpath, usable, ocv=False)
         tables.append((table_path, xs, ys, "stoichiometry,diffusivity [m^2/s]",
                        [f"{side} electrode diffusivity from BPX file {source}",
                         f"field {dpath}: {how}"]))
         overrides["diffusivity"] = table_path.name
         ledger.map(dpath, f"{side} diffusivity", f"{table_path.name}: {how}")
-    if particle.diffusivity_activation_energy is not None:
-        overrides["diffusivity_activation_energy"] = _quantity_text(
-            float(particle.diffusivity_activation_energy), "J/mol")
-        ledger.map(field_path("Diffusivity activation energy [J.mol-1]"),
-                   f"{side} diffusivity_activation_energy")
+    _activation_energy(particle.diffusivity_activation_energy,
+                       field_path("Diffusivity activation energy [J.mol-1]"),
+                       "diffusivity_activation_energy", side, overrides, ledger)
 
     k = float(particle.reaction_rate_constant) / c_max
     overrides["rate_constant"] = _quantity_text(k, "m/s")
@@ -393,11 +250,9 @@ def _electrode(side: str, electrode, path: str, ledger: _Ledger, folder: Path, s
     ledger.map(field_path("Reaction rate constant [mol.m-2.s-1]"), f"{side} rate_constant",
                f"k = k_BPX / c_max = {k:.4g} m/s, alpha = 0.5 (BPX's symmetric "
                f"Butler-Volmer; no electrolyte concentration factor)")
-    if particle.reaction_rate_constant_activation_energy is not None:
-        overrides["rate_constant_activation_energy"] = _quantity_text(
-            float(particle.reaction_rate_constant_activation_energy), "J/mol")
-        ledger.map(field_path("Reaction rate constant activation energy [J.mol-1]"),
-                   f"{side} rate_constant_activation_energy")
+    _activation_energy(particle.reaction_rate_constant_activation_energy,
+                       field_path("Reaction rate constant activation energy [J.mol-1]"),
+                       "rate_constant_activation_energy", side, overrides, ledger)
 
     conductivity = getattr(electrode, "conductivity", None)
     if conductivity is not None:
@@ -456,21 +311,15 @@ def _initial_soc(model, ledger: _Ledger) -> float:
     return float(soc)
 
 
-def import_bpx(bpx_file, out, *, negative: str | None = None, positive: str | None = None,
-               electrolyte: str = "LiPON", electrolyte_thickness="1.5 um") -> Outcome:
-    """Write the case of a BPX file to `out` (tables and report beside it)."""
-    import tomli_w
+def _options(out: Path, negative, positive, electrolyte, electrolyte_thickness):
+    """The checked command-line choices: (base materials by option, electrolyte thickness)."""
+    from .materials import library_names, load_material
 
-    from .case import load_case
-    from .materials import OVERRIDE_SOURCE, library_names, load_material
-    from .results import write_atomic
-
-    bpx_file, out = Path(bpx_file), Path(out)
     if out.suffix.lower() != ".toml" or out.is_dir():
         raise InputError("--out", str(out), "a case file path ending in .toml (its tables "
                                             "and the report are written beside it)")
-    names = {"--negative-material": _base_material(negative, "--negative-material"),
-             "--positive-material": _base_material(positive, "--positive-material")}
+    names = {"negative": _base_material(negative, "--negative-material"),
+             "positive": _base_material(positive, "--positive-material")}
     if negative is not None and negative == positive:
         raise InputError("--positive-material", positive,
                          "a material other than the negative electrode's (each "
@@ -478,143 +327,90 @@ def import_bpx(bpx_file, out, *, negative: str | None = None, positive: str | No
     if electrolyte not in library_names() or load_material(electrolyte).kind != "electrolyte":
         raise InputError("--electrolyte", electrolyte, "a solid electrolyte of the library, "
                                                        "such as LiPON")
-    thickness_e = parse_quantity(electrolyte_thickness, "length", "--electrolyte-thickness")
-    if not thickness_e > 0:
+    thickness = parse_quantity(electrolyte_thickness, "length", "--electrolyte-thickness")
+    if not thickness > 0:
         raise InputError("--electrolyte-thickness", electrolyte_thickness,
                          "a length greater than zero, such as '1.5 um'")
+    return names, thickness
 
-    model, bpx_warnings = read_bpx(bpx_file)
-    parameters = model.parameterisation
-    missing = [title for title, attr in (("Cell", "cell"), ("Negative electrode",
-                                                          "negative_electrode"),
-                                         ("Positive electrode", "positive_electrode"))
-               if getattr(parameters, attr, None) is None]
-    if missing:
-        raise InputError(f"{bpx_file}: Parameterisation{SEP}{missing[0]}", "<missing>",
-                         "a BPX file with Cell, Negative electrode and Positive electrode "
-                         "sections (a thin-film cell needs both electrodes)")
 
-    ledger = _Ledger()
-    folder = out.resolve().parent
-    stem = out.stem
-    tables: list = []                      # written once everything is known to map
-    temperature, reference = _cell_temperature(model, ledger)
-    soc = _initial_soc(model, ledger)
-
-    materials: dict = {}
-    layers: list = []
-    chosen: dict[str, str] = {}
-    lines_base = []
-    particles = {}
-    for side, title in SIDES:
-        electrode = getattr(parameters, f"{side}_electrode")
-        path = f"Parameterisation{SEP}{title}"
-        overrides, thickness, particle, ppath = _electrode(
-            side, electrode, path, ledger, folder, stem, reference, tables, bpx_file.name)
-        particles[side] = particle
-        usable = tuple(overrides["stoichiometry_range"])
-        base = names[f"--{side}-material"]
-        if base is None:
-            base, rms = closest_library_material(particle.ocp, f"{ppath}{SEP}OCP [V]", usable,
-                                                 exclude=tuple(chosen.values()))
-            lines_base.append(f"{side} electrode: overrides library material {base} (the "
-                              f"closest OCV over x = {usable[0]:g}..{usable[1]:g}: RMS "
-                              f"{rms * 1e3:.0f} mV; choose with --{side}-material)")
-        else:
-            lines_base.append(f"{side} electrode: overrides library material {base} "
-                              f"(--{side}-material)")
-        if base in chosen.values():
-            raise InputError(f"--{side}-material", base,
-                             "a material other than the other electrode's (each "
-                             "[materials.NAME] table belongs to one electrode)")
-        chosen[side] = base
-        materials[base] = overrides
-        low, high = usable
-        x0 = low + soc * (high - low) if side == "negative" else high - soc * (high - low)
-        layers.append({"name": side, "material": base,
-                       "thickness": _quantity_text(thickness * 1e6, "um"),
-                       "initial_stoichiometry": round(x0, 10)})
-        if side == "negative":
-            layers.append({"name": "electrolyte", "material": electrolyte,
-                           "thickness": _quantity_text(thickness_e * 1e6, "um")})
-
-    cell_bpx = parameters.cell
-    pairs = int(cell_bpx.number_of_electrodes)
-    capacity = float(cell_bpx.nominal_cell_capacity) / max(pairs, 1)
-    ledger.map("Parameterisation / Cell / Nominal cell capacity [A.h]", "cell.nominal_capacity",
-               f"per electrode pair: {cell_bpx.nominal_cell_capacity:g} Ah / {pairs}")
-    ledger.map("Parameterisation / Cell / Number of electrode pairs connected in parallel "
-               "to make a cell", "cell.nominal_capacity", "the case is one electrode pair")
-    ledger.map("Parameterisation / Cell / Electrode area [m2]", "cell.footprint_area")
-    ledger.map("Parameterisation / Cell / Lower voltage cut-off [V]",
+def _cell(model, source: Path, ledger: _Ledger, temperature: float, layers: list,
+          soc: float) -> dict:
+    """The [cell] table and the protocol (a 1C discharge and charge between the cut-offs,
+    the one the initial state allows first)."""
+    cell = model.parameterisation.cell
+    pairs = int(cell.number_of_electrodes)
+    capacity = float(cell.nominal_cell_capacity) / max(pairs, 1)
+    ledger.map(f"Parameterisation{SEP}Cell{SEP}Nominal cell capacity [A.h]",
+               "cell.nominal_capacity",
+               f"per electrode pair: {cell.nominal_cell_capacity:g} Ah / {pairs}")
+    ledger.map(f"Parameterisation{SEP}Cell{SEP}Number of electrode pairs connected in "
+               f"parallel to make a cell", "cell.nominal_capacity",
+               "the case is one electrode pair")
+    ledger.map(f"Parameterisation{SEP}Cell{SEP}Electrode area [m2]", "cell.footprint_area")
+    ledger.map(f"Parameterisation{SEP}Cell{SEP}Lower voltage cut-off [V]",
                "protocol (discharge until_voltage)")
-    ledger.map("Parameterisation / Cell / Upper voltage cut-off [V]",
+    ledger.map(f"Parameterisation{SEP}Cell{SEP}Upper voltage cut-off [V]",
                "protocol (charge until_voltage)")
-    title = model.header.title or bpx_file.stem
-    ledger.map("Header / Title", "cell.name")
-    for name in ("Description", "References"):
-        ledger.map(f"Header{SEP}{name}", "comment at the top of the case")
-
+    for name, key in (("Title", "cell.name"), ("Description", "comment atop the case"),
+                      ("References", "comment atop the case")):
+        if getattr(model.header, name.lower(), None):
+            ledger.map(f"Header{SEP}{name}", key)
     discharge = {"mode": "discharge", "c_rate": 1,
-                 "until_voltage": _quantity_text(float(cell_bpx.lower_voltage_cutoff), "V")}
+                 "until_voltage": _quantity_text(float(cell.lower_voltage_cutoff), "V")}
     charge = {"mode": "charge", "c_rate": 1,
-              "until_voltage": _quantity_text(float(cell_bpx.upper_voltage_cutoff), "V")}
-    case = {
-        "cell": {"name": title, "architecture": "planar",
-                 "footprint_area": _quantity_text(float(cell_bpx.electrode_area) * 1e4,
-                                                  "cm^2"),
+              "until_voltage": _quantity_text(float(cell.upper_voltage_cutoff), "V")}
+    return {
+        "cell": {"name": model.header.title or source.stem, "architecture": "planar",
+                 "footprint_area": _quantity_text(float(cell.electrode_area) * 1e4, "cm^2"),
                  "temperature": _quantity_text(temperature, "K"),
                  "nominal_capacity": _quantity_text(capacity * 1e3, "mAh"),
                  "layers": layers},
-        "materials": materials,
-        "mesh": {"cells_per_layer": 20},
         "protocol": [discharge, charge] if soc >= 0.5 else [charge, discharge],
     }
 
+
+def _report_the_rest(model, ledger: _Ledger) -> None:
+    """Every field not mapped yet goes to the not-mapped list, with its reason."""
     for path, _ in bpx_fields(model):
         if path in ledger.done:
             continue
         section = next((s for s in SECTION_NOT_MAPPED if path.startswith(s + SEP)), None)
-        name = path.rsplit(SEP, 1)[-1]
         if section is not None:
             ledger.skip(path, SECTION_NOT_MAPPED[section])
         else:
-            ledger.skip(path, NOT_MAPPED.get(name, "no counterpart in thinfilm's case format"))
+            ledger.skip(path, NOT_MAPPED.get(path.rsplit(SEP, 1)[-1],
+                                             "no counterpart in thinfilm's case format"))
 
-    header = [f"Imported by thinfilm import-bpx from {bpx_file.name} ({title}).",
+
+def _case_text(model, case: dict, source: Path, stem: str) -> str:
+    """The case as TOML, under comments naming its source, [[protocol]] tables last."""
+    import tomli_w
+
+    header = [f"Imported by thinfilm import-bpx from {source.name} ({case['cell']['name']}).",
               f"What was not mapped, and why: {stem}_bpx_report.md"]
     for name in ("description", "references"):
         text = getattr(model.header, name, None)
         if text:
             header.append(f"{name.capitalize()}: {' '.join(str(text).split())}")
-    comment = "".join(f"# {line}\n" for line in header)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        for table in tables:
-            _write_table(*table)
-    except OSError as exc:
-        raise InputError("--out", str(out), f"a case file path whose folder can be written "
-                                            f"({exc.strerror or type(exc).__name__})") from None
-    steps = case.pop("protocol")        # as [[protocol]] tables, as the shipped cases are
-    body = tomli_w.dumps(case) + "".join("\n[[protocol]]\n" + tomli_w.dumps(step)
-                                         for step in steps)
-    case["protocol"] = steps
-    write_atomic(out, comment + "\n" + body)
+    tables = {key: value for key, value in case.items() if key != "protocol"}
+    return ("".join(f"# {line}\n" for line in header) + "\n" + tomli_w.dumps(tables)
+            + "".join("\n[[protocol]]\n" + tomli_w.dumps(step) for step in case["protocol"]))
 
-    problem, loaded = None, None
-    try:
-        loaded = load_case(out)
-    except InputError as exc:
-        problem = str(exc)
 
+def _report(model, source: Path, out: Path, ledger: _Ledger, bases: list[str],
+            electrolyte: str, thickness: float, loaded, problem, warned) -> str:
+    from .materials import OVERRIDE_SOURCE
+
+    title = model.header.title or source.stem
     lines = [f"# BPX import: {title}", "",
-             f"from {bpx_file} (BPX {model.header.bpx}, model {model.header.model}) into "
+             f"from {source} (BPX {model.header.bpx}, model {model.header.model}) into "
              f"{out.name}", ""]
-    lines += [f"- {line}" for line in lines_base]
-    lines.append(f"- electrolyte: library {electrolyte}, {thickness_e * 1e6:g} um "
+    lines += [f"- {line}" for line in bases]
+    lines.append(f"- electrolyte: library {electrolyte}, {thickness * 1e6:g} um "
                  f"(--electrolyte, --electrolyte-thickness)")
     if loaded is not None:
-        for side in ("negative", "positive"):
+        for side, _ in SIDES:
             layer = loaded.layer(side)
             kept = [p for p in layer.material.names()      # (the layer sets the initial x)
                     if layer.material.source(p) != OVERRIDE_SOURCE
@@ -625,9 +421,9 @@ def import_bpx(bpx_file, out, *, negative: str | None = None, positive: str | No
                       * loaded.footprint_area / 3600)
             lines.append(f"- {side} film holds {stored * 1e3:.4g} mAh between its "
                          f"stoichiometry limits (nominal per electrode pair: "
-                         f"{capacity * 1e3:.4g} mAh)")
+                         f"{loaded.nominal_capacity / 3.6:.4g} mAh)")
     lines += [f"- {note}" for note in ledger.notes]
-    lines += [f"- bpx warned: {message}" for message in bpx_warnings]
+    lines += [f"- bpx warned: {message}" for message in warned]
     lines.append(f"- the written case loads: {'yes' if problem is None else 'NO: ' + problem}")
     lines += ["", f"## Mapped ({len(ledger.mapped)} fields)", "",
               "| BPX field | case key | note |", "|---|---|---|"]
@@ -635,7 +431,83 @@ def import_bpx(bpx_file, out, *, negative: str | None = None, positive: str | No
     lines += ["", f"## Not mapped ({len(ledger.unmapped)} fields)", "",
               "| BPX field | why |", "|---|---|"]
     lines += [f"| {p} | {why} |" for p, why in ledger.unmapped]
-    report = "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n"
+
+
+def import_bpx(bpx_file, out, *, negative: str | None = None, positive: str | None = None,
+               electrolyte: str = "LiPON", electrolyte_thickness="1.5 um") -> Outcome:
+    """Write the case of a BPX file to `out`, its tables and report beside it. Nothing is
+    written unless every field maps or is reported."""
+    from .case import load_case
+    from .results import write_atomic
+
+    bpx_file, out = Path(bpx_file), Path(out)
+    names, thickness_e = _options(out, negative, positive, electrolyte, electrolyte_thickness)
+    model, warned = read_bpx(bpx_file)
+    parameters = model.parameterisation
+    missing = [title for title, attr in (("Cell", "cell"),
+                                         ("Negative electrode", "negative_electrode"),
+                                         ("Positive electrode", "positive_electrode"))
+               if getattr(parameters, attr, None) is None]
+    if missing:
+        raise InputError(f"{bpx_file}: Parameterisation{SEP}{missing[0]}", "<missing>",
+                         "a BPX file with Cell, Negative electrode and Positive electrode "
+                         "sections (a thin-film cell needs both electrodes)")
+
+    ledger = _Ledger()
+    folder, stem = out.resolve().parent, out.stem
+    tables: list = []                      # written once everything is known to map
+    temperature, reference = _cell_temperature(model, ledger)
+    soc = _initial_soc(model, ledger)
+    materials, layers, bases = {}, [], []
+    for side, title in SIDES:
+        path = f"Parameterisation{SEP}{title}"
+        overrides, thickness, particle, ppath = _electrode(
+            side, getattr(parameters, f"{side}_electrode"), path, ledger, folder, stem,
+            reference, tables, bpx_file.name)
+        low, high = usable = tuple(overrides["stoichiometry_range"])
+        base = names[side]
+        if base is None:
+            base, rms = closest_library_material(particle.ocp, f"{ppath}{SEP}OCP [V]", usable,
+                                                 exclude=tuple(materials))
+            bases.append(f"{side} electrode: overrides library material {base} (the closest "
+                         f"OCV over x = {low:g}..{high:g}: RMS {rms * 1e3:.0f} mV; choose "
+                         f"with --{side}-material)")
+        else:
+            bases.append(f"{side} electrode: overrides library material {base} "
+                         f"(--{side}-material)")
+        if base in materials:
+            raise InputError(f"--{side}-material", base,
+                             "a material other than the other electrode's (each "
+                             "[materials.NAME] table belongs to one electrode)")
+        materials[base] = overrides
+        x0 = low + soc * (high - low) if side == "negative" else high - soc * (high - low)
+        layers.append({"name": side, "material": base,
+                       "thickness": _quantity_text(thickness * 1e6, "um"),
+                       "initial_stoichiometry": round(x0, 10)})
+        if side == "negative":
+            layers.append({"name": "electrolyte", "material": electrolyte,
+                           "thickness": _quantity_text(thickness_e * 1e6, "um")})
+    case = _cell(model, bpx_file, ledger, temperature, layers, soc)
+    case["materials"] = materials
+    case["mesh"] = {"cells_per_layer": 20}
+    _report_the_rest(model, ledger)
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for table in tables:
+            _write_table(*table)
+        write_atomic(out, _case_text(model, case, bpx_file, stem))
+    except OSError as exc:
+        raise InputError("--out", str(out), f"a case file path whose folder can be written "
+                                            f"({exc.strerror or type(exc).__name__})") from None
+    problem, loaded = None, None
+    try:
+        loaded = load_case(out)
+    except InputError as exc:
+        problem = str(exc)
+    report = _report(model, bpx_file, out, ledger, bases, electrolyte, thickness_e, loaded,
+                     problem, warned)
     report_path = folder / f"{stem}_bpx_report.md"
     write_atomic(report_path, report)
     return Outcome(out, [out, *(table[0] for table in tables), report_path], report, problem)

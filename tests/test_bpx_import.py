@@ -10,7 +10,8 @@ import pytest
 
 import solver
 from solver import cli
-from solver.bpx_import import SEP, bpx_fields, import_bpx, read_bpx
+from solver.bpx_import import import_bpx
+from solver.bpx_read import SEP, bpx_fields, read_bpx
 from solver.case import case_from_dict, load_case
 from solver.errors import InputError
 
@@ -149,6 +150,26 @@ def test_every_bpx_field_is_reported_once_mapped_or_not_with_a_reason(imported):
     assert "isothermal" in unmapped[f"{electrode}Entropic change coefficient [V.K-1]"][0]
     assert "dense" in mapped[f"{electrode}Particle radius [m]"][1]
     assert outcome.case_path.with_name("small_bpx_report.md").read_text() == outcome.report
+
+
+def test_a_minimal_file_reports_only_the_fields_it_has(tmp_path):
+    data = small_bpx()
+    for name in ("Description", "References"):
+        del data["Header"][name]
+    del data["State"]
+    del data["Parameterisation"]["Negative electrode"]["Diffusivity activation energy [J.mol-1]"]
+    source = _write(tmp_path, data)
+    outcome = import_bpx(source, tmp_path / "c.toml")
+    model, _ = read_bpx(source)
+    reported = {**_report_rows(outcome.report, "## Mapped"),
+                **_report_rows(outcome.report, "## Not mapped")}
+    assert set(reported) == {path for path, _ in bpx_fields(model)}
+    assert "starts charged (SOC = 1)" in outcome.report
+    case = load_case(outcome.case_path)
+    assert case.layer("negative").initial_stoichiometry == pytest.approx(0.9)
+    assert case.temperature == pytest.approx(298.15)
+    assert case.layer("negative").material.value("diffusivity_activation_energy") == 0
+    assert "no Diffusivity activation energy [J.mol-1]" in outcome.report
 
 
 def test_the_imported_case_runs(imported):
