@@ -142,22 +142,17 @@ CASE_TABLE_KEYS = {
 # ------------------------------------------------------------------------------------------
 # value shapes
 
-def quantity(dimension: str, *, minimum: float | None = None, positive: bool = False,
-             maximum: float | None = None) -> dict:
-    """A number (SI) or a "number unit" string of the dimension."""
-    number: dict = {"type": "number"}
+def quantity(dimension: str, *, positive: bool = False, **bounds) -> dict:
+    """A number (SI) or a "number unit" string of the dimension (parse_quantity takes
+    both, also for plain numbers); `bounds` are JSON Schema limits of the number."""
+    number: dict = {"type": "number", **bounds}
     if positive:
         number["exclusiveMinimum"] = 0
-    elif minimum is not None:
-        number["minimum"] = minimum
-    if maximum is not None:
-        number["maximum"] = maximum
+    string = {"type": "string", "pattern": QUANTITY_PATTERN, "maxLength": MAX_QUANTITY_LENGTH}
     if dimension == "dimensionless":
-        return number
+        return {"anyOf": [number, string]}
     si_unit, described = DIMENSIONS[dimension]
-    return {"anyOf": [number, {"type": "string", "pattern": QUANTITY_PATTERN,
-                               "maxLength": MAX_QUANTITY_LENGTH}],
-            "x-thinfilm-dimension": dimension,
+    return {"anyOf": [number, string], "x-thinfilm-dimension": dimension,
             "x-thinfilm-unit": f"{described}; a plain number is in {si_unit}"}
 
 
@@ -166,7 +161,11 @@ def integer(minimum: int) -> dict:
 
 
 def ratio() -> dict:
-    return {"type": "number", "exclusiveMinimum": 0, "maximum": 1}
+    return quantity("dimensionless", exclusiveMinimum=0, maximum=1)
+
+
+def fraction() -> dict:
+    return quantity("dimensionless", minimum=0, maximum=1)
 
 
 BOOLEAN = {"type": "boolean"}
@@ -188,7 +187,7 @@ CASE_KEY_TYPES: dict[str, dict[str, dict]] = {
         "name": {"type": "string", "pattern": r"^[^.]+$"},
         "material": {"enum": library_names()},
         "thickness": quantity("length", minimum=0),
-        "initial_stoichiometry": {"type": "number", "minimum": 0, "maximum": 1},
+        "initial_stoichiometry": fraction(),
         "initial_voltage": quantity("voltage", positive=True),
         "step_coverage": {"anyOf": [ratio(), {"type": "array", "items": ratio(),
                                               "minItems": 2, "maxItems": 2}]},
@@ -199,7 +198,7 @@ CASE_KEY_TYPES: dict[str, dict[str, dict]] = {
         "cell": integer(1),
         "layer": STRING,
         "thickness": quantity("length", positive=True),
-        "initial_stoichiometry": {"type": "number", "minimum": 0, "maximum": 1},
+        "initial_stoichiometry": fraction(),
     },
     "cell.trench": {
         "width": quantity("length", positive=True),
@@ -219,11 +218,11 @@ CASE_KEY_TYPES: dict[str, dict[str, dict]] = {
     "mesh": {
         "cells_per_layer": integer(1),
         "max_cell_size": quantity("length", positive=True),
-        "grading": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+        "grading": quantity("dimensionless", minimum=0, exclusiveMaximum=1),
         "refine": BOOLEAN,
     },
     "solver": {
-        "rtol": {"type": "number", "exclusiveMinimum": 0, "maximum": 0.1},
+        "rtol": quantity("dimensionless", exclusiveMinimum=0, maximum=0.1),
         "max_step": quantity("time", positive=True),
         "initial_step": quantity("time", positive=True),
         "fields_every": integer(0),
@@ -276,32 +275,26 @@ def _table(name: str, extra: dict | None = None, required=()) -> dict:
 # ------------------------------------------------------------------------------------------
 # materials
 
+# the limits of a material parameter's rule (materials.schema.Spec.check) in JSON Schema
+RULE_BOUNDS = {"positive": {"exclusiveMinimum": 0}, "non-negative": {"minimum": 0},
+               "open-unit": {"exclusiveMinimum": 0, "exclusiveMaximum": 1},
+               "fraction": {"exclusiveMinimum": 0, "maximum": 1},
+               "unit-interval": {"minimum": 0, "maximum": 1}}
+
+
 def _parameter_shape(spec) -> dict:
-    rule_minimum = {"positive": None, "non-negative": 0}.get(spec.rule)
     if spec.form == CHOICE:
         return {"enum": list(spec.choices)}
     if spec.form == RANGE:
-        item = quantity(spec.dimension)
-        if spec.dimension == "dimensionless":
-            item = {"type": "number", "minimum": 0, "maximum": 1}
+        item = quantity(spec.dimension, **RULE_BOUNDS.get(spec.rule, {}))
         return {"type": "array", "items": item, "minItems": 2, "maxItems": 2}
     table = {"type": "string", "pattern": r"(?i)\.csv\s*$"}
     if spec.form == TABLE:
         return table
-    if spec.dimension == "dimensionless":
-        shape: dict = {"type": "number"}
-        bounds = {"open-unit": {"exclusiveMinimum": 0, "exclusiveMaximum": 1},
-                  "fraction": {"exclusiveMinimum": 0, "maximum": 1},
-                  "unit-interval": {"minimum": 0, "maximum": 1},
-                  "non-negative": {"minimum": 0}, "positive": {"exclusiveMinimum": 0}}
-        shape.update(bounds.get(spec.rule, {}))
-    else:
-        shape = quantity(spec.dimension, positive=spec.rule == "positive",
-                         minimum=rule_minimum)
+    shape = quantity(spec.dimension, **RULE_BOUNDS.get(spec.rule, {}))
     if spec.form == QUANTITY_OR_TABLE:
         unit = shape.pop("x-thinfilm-unit", None)
-        shape.pop("x-thinfilm-dimension", None)
-        shape = {"anyOf": [shape, table]}
+        shape = {"anyOf": [*shape.pop("anyOf"), table], **shape}
         if unit:
             shape["x-thinfilm-unit"] = unit + "; or a CSV table of stoichiometry, SI value"
     return shape

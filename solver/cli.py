@@ -426,8 +426,8 @@ def _schema(args):
     try:
         write_atomic(args.out, text)
     except OSError as exc:
-        raise InputError("--out", str(args.out), f"a file that can be written "
-                                                 f"({exc.strerror or type(exc).__name__})") from None
+        why = exc.strerror or type(exc).__name__
+        raise InputError("--out", str(args.out), f"a file that can be written ({why})") from None
     print(f"case schema in {args.out}")
     return 0
 

@@ -89,6 +89,15 @@ def test_wrong_files_are_flagged_by_the_schema_and_refused_by_the_validator(vali
         case_from_dict(copy.deepcopy(data), ROOT / "cases")
 
 
+def test_numbers_written_as_strings_are_accepted_as_the_validator_accepts_them(validator):
+    data = shipped_case_dict()
+    data["protocol"][0]["c_rate"] = "1"
+    data["cell"]["layers"][2]["initial_stoichiometry"] = "0.5"
+    data["mesh"]["grading"] = "0.3"
+    assert list(validator.iter_errors(data)) == []
+    case_from_dict(data, ROOT / "cases")
+
+
 def test_the_schema_describes_exactly_the_keys_the_validator_takes():
     for table, keys in CASE_TABLE_KEYS.items():
         assert set(CASE_KEY_HELP[table]) == set(keys), table
