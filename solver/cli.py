@@ -88,6 +88,26 @@ def _parser():
                          help="wall time after which a run is stopped and listed with status "
                               "time_limit (default: 1 h; 'none': no limit)")
     compare.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    schema = sub.add_parser("schema", help="print the JSON Schema of case files (for TOML "
+                                           "editors: completion and checks)")
+    schema.add_argument("--out", type=Path, default=None,
+                        help="write it to this file instead of printing it")
+    bpx = sub.add_parser("import-bpx", help="turn a BPX parameter file (JSON) into a case "
+                                            "with its electrode parameters, and report what "
+                                            "was not mapped")
+    bpx.add_argument("bpx_file", type=Path, metavar="FILE.json", help="BPX file (JSON or YAML)")
+    bpx.add_argument("--out", type=Path, required=True, metavar="CASE.toml",
+                     help="case file to write; its tables and the report go beside it")
+    bpx.add_argument("--negative-material", default=None, metavar="NAME",
+                     help="library material the negative electrode overrides (default: the "
+                          "intercalation material whose OCV is closest)")
+    bpx.add_argument("--positive-material", default=None, metavar="NAME",
+                     help="library material the positive electrode overrides (default: the "
+                          "intercalation material whose OCV is closest)")
+    bpx.add_argument("--electrolyte", default="LiPON", metavar="NAME",
+                     help="library solid electrolyte between the films (default: LiPON)")
+    bpx.add_argument("--electrolyte-thickness", default="1.5 um", metavar="LENGTH",
+                     help="its thickness (default: 1.5 um)")
     return parser
 
 
@@ -458,12 +478,47 @@ def _fit(args):
     return 0
 
 
+def _schema(args):
+    import json
+
+    from .case_schema import case_schema
+    from .results import write_atomic
+
+    text = json.dumps(case_schema(), indent=2) + "\n"
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        write_atomic(args.out, text)
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise InputError("--out", str(args.out), f"a file that can be written ({why})") from None
+    print(f"case schema in {args.out}")
+    return 0
+
+
+def _import_bpx(args):
+    from .bpx_import import import_bpx
+
+    outcome = import_bpx(args.bpx_file, args.out, negative=args.negative_material,
+                         positive=args.positive_material, electrolyte=args.electrolyte,
+                         electrolyte_thickness=args.electrolyte_thickness)
+    print(outcome.report)
+    print(f"case in {outcome.case_path}; tables and report beside it "
+          f"({', '.join(path.name for path in outcome.written[1:])})")
+    if outcome.problem is not None:
+        print(f"thinfilm: invalid input: {outcome.problem}", file=sys.stderr)
+        return EXIT_INVALID_INPUT
+    return 0
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
         with _signals_interrupt():
-            if args.command in ("materials", "cases"):
-                return {"materials": _materials, "cases": _cases}[args.command](args)
+            if args.command in ("materials", "cases", "schema", "import-bpx"):
+                return {"materials": _materials, "cases": _cases, "schema": _schema,
+                        "import-bpx": _import_bpx}[args.command](args)
             from .threads import limited_threads, threads
 
             args.n_threads = threads(getattr(args, "threads", None))

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import InputError
 from ..units import DIMENSIONS, FARADAY, parse_quantity
 from .schema import (CHOICE, DEFAULT_TEMPERATURE_RANGE, DEFAULT_TEMPERATURE_SOURCE,
@@ -223,13 +225,21 @@ def _check_table(table: Table, spec: Spec, key: str) -> None:
     shown = str(table.path) if table.path is not None else table.name
     low, high = table.x_range
     if low < 0 or high > 1:
+        hint = ""
+        if "concentration" in table.columns[0].lower():   # PyBaMM's sodium-ion tables
+            hint = (f"; its first column is {table.columns[0]!r}: divide it by the maximum "
+                    f"concentration")
         raise InputError(key, shown, f"a table over stoichiometries between 0 and 1 "
-                                     f"(it spans {low:g} to {high:g})")
+                                     f"(it spans {low:g} to {high:g}{hint})")
     if spec.dimension == "voltage":
         if not table.is_non_increasing():
+            rise = int(np.argmax(np.diff(table.y) > 0))
             raise InputError(key, shown, "an OCV table that does not rise with stoichiometry "
                                          "(the potential vs Li/Li+ falls, or stays flat, as Li "
-                                         "is inserted)")
+                                         "is inserted; it rises by "
+                                         f"{(table.y[rise + 1] - table.y[rise]) * 1e3:.3g} mV "
+                                         f"from x = {table.x[rise]:g} to {table.x[rise + 1]:g}: "
+                                         f"smooth measured data first)")
         if table.y.min() < 0 or table.y.max() > 6:
             raise InputError(key, shown, "an OCV table with potentials between 0 and 6 V")
     elif spec.rule == "positive" and table.y.min() <= 0:

@@ -11,8 +11,9 @@ exponential extrapolation of the LiCoO2 diffusivity past its last point at x = 0
 the film ~2x faster at x = 0.99 than anything measured).
 
 Table files are CSV: '#' lines are comments (they carry the source of the data), an optional
-header line names the two columns, then one row "x,y" per point, in SI units (PyBaMM's data
-files, with comments and no header, read as they are). Any x strictly increasing and any
+header line names the two columns, then one row "x,y" per point, in SI units. PyBaMM's data
+files read as they are: comments anywhere (also between rows), the column names as a
+header row or as a comment, spaces around the values, CRLF line ends. Any x strictly increasing and any
 finite y can be interpolated: flat stretches (equal consecutive y) are kept flat.
 """
 
@@ -218,7 +219,8 @@ def _read_table(path: Path, key: str, log: bool, name, mtime_ns, size) -> Table:
     header: tuple[str, str] | None = None
     xs: list[float] = []
     ys: list[float] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # a byte-order mark (spreadsheet exports) would turn a first data row into a header
+    for number, raw in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
         line = raw.strip()
         if not line:
             continue
