@@ -120,7 +120,8 @@ def _run_simulation(case, sim):
     except SolverError as exc:
         sim.failure = str(exc)
         sim.steps.append(StepRecord(mode=case.protocol[0].mode, key=case.protocol[0].key,
-                                    end_reason="solver_failed", message=str(exc)))
+                                    end_reason="solver_failed", message=str(exc),
+                                    cycle=case.protocol[0].cycle))
     return sim
 
 

@@ -157,6 +157,10 @@ def step_summaries(records) -> list[dict]:
             entry["cv_start_s"] = float(d["cv_start_s"])
         if d.get("key"):
             entry["key"] = d["key"]
+        entry["cycle"] = int(d.get("cycle", 0))
+        for name in ("applied_current_A", "c_rate"):
+            if d.get(name) is not None:
+                entry[name] = float(d[name])
         entry.update(d.get("details") or {})
         out.append(entry)
     return out
