@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 
+from .cycles import cycle_summaries
 from .errors import InputError, RunInterrupted, SolverError
 from .geometry import geometry_summary
 from .resolution import refine_until_resolved
@@ -176,6 +177,9 @@ def simulation_result(sim, started, report=None, warnings=()) -> Result:
         "interface_area_cm2": geometry["interface_area_cm2"],
         "steps": step_summaries(sim.steps),
     }
+    cycles = cycle_summaries(sim.steps)
+    if cycles:
+        summary["cycles"] = cycles
     if getattr(sim, "failure", None):
         summary["message"] = sim.failure
     if report is not None:
