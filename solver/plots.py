@@ -102,7 +102,7 @@ def draw_voltage(ax, result, x: str = "capacity", title: bool = True):
         for k, colour in zip(steps, distinct_colours(len(steps))):
             series = result.step_series(k)
             ax.plot(series[column] * scale, series["voltage_V"], color=colour,
-                    label=step_label(summary, k))
+                    ls=LINE_STYLE[summary["steps"][k]["mode"]], label=step_label(summary, k))
         if steps:
             ax.legend(fontsize=7, loc="best")
     else:

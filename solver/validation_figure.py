@@ -26,9 +26,14 @@ def run_styles(n: int) -> list[tuple]:
 
 
 def study_figure_png(study, runs: dict, records: list) -> bytes | None:
+    fig = study_figure(study, runs, records)
+    return None if fig is None else png_bytes(fig)
+
+
+def study_figure(study, runs: dict, records: list):
     """Overlay plot of one study: model discharge curves with the reported capacities and
     voltages marked on them (left, when the study has runs), and model/reported with the
-    tolerance band for every comparison (right)."""
+    tolerance band for every comparison (right). None when there is nothing to draw."""
     ok_runs = {n: o for n, o in runs.items() if o["status"] == "ok"}
     if not ok_runs and not records:
         return None
@@ -49,7 +54,7 @@ def study_figure_png(study, runs: dict, records: list) -> bytes | None:
     fig.suptitle("\n".join(fitted_title(line, sum(widths)) for line in title.split("\n")),
                  fontsize=9)
     fig.tight_layout()
-    return png_bytes(fig)
+    return fig
 
 
 def _curves(ax, study, ok_runs, records, legend_outside):
