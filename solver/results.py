@@ -76,6 +76,8 @@ class Result:
             raise SeriesNotFound(f"no time series {name!r} in this result; it has "
                                  f"{', '.join(self.columns)}")
         values = self.timeseries[name]
+        if step is None and cycle is None:
+            return values
         mask = np.ones(values.shape, dtype=bool)
         if step is not None:
             mask &= self.timeseries["step"] == step
