@@ -9,7 +9,7 @@ from .errors import InputError, RunInterrupted, SolverError
 from .geometry import geometry_summary
 from .resolution import refine_until_resolved
 from .results import Result, step_summaries
-from .simulate import Simulation, StepRecord
+from .simulate import Simulation, StepRecord, step_direction
 
 
 # Metal layers (lithium, collectors) are equipotential to a nanovolt at any current a thin
@@ -155,6 +155,9 @@ def _close_interrupted_step(sim, reason):
         record.energy_mWh_cm2 = last["energy_mWh_cm2"]
         record.mean_voltage_V = (last["energy_mWh_cm2"] / last["capacity_mAh_cm2"]
                                  if last["capacity_mAh_cm2"] > 0 else last["voltage_V"])
+        current = np.array([r["current_A"] for r in rows])
+        net = np.sum(0.5 * (current[1:] + current[:-1]) * np.diff([r["time_s"] for r in rows]))
+        record.direction = step_direction(record.mode, net)
 
 
 def simulation_result(sim, started, report=None, warnings=()) -> Result:

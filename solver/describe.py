@@ -51,7 +51,7 @@ def describe_result(result) -> str:
         temperature_text(s),
         f"{s['n_cells']} cells" if "n_cells" in s else "",
         f"{s['wall_time_s']:.3g} s" if "wall_time_s" in s else "") if x)
-    lines = [f"<thinfilm Result: {s.get('case', '')!s}", f"  {cell}"]
+    lines = [f"<thinfilm Result: {s.get('case', '')!s}"] + ([f"  {cell}"] if cell else [])
     if steps:
         lines.append(f"  {'step':>4}  {'mode':9s} {'rate':18s} {'end reason':17s} "
                      f"{'µAh/cm²':>10s} {'µWh/cm²':>10s} {'mean V':>8s} {'time (s)':>9s}")
@@ -60,11 +60,12 @@ def describe_result(result) -> str:
             lines.append(f"  {'...':>4}  ({len(steps) - sum(STEPS_SHOWN)} more steps)")
             continue
         step = steps[k]
-        lines.append(f"  {k:4d}  {step['mode']:9s} {drive_text(step):18s} "
-                     f"{step['end_reason']:17s} {_number(step['capacity_mAh_cm2'], 1e3, 10, 3)}"
-                     f" {_number(step['energy_mWh_cm2'], 1e3, 10, 3)} "
-                     f"{_number(step['mean_voltage_V'], 1, 8, 4)} "
-                     f"{_number(step['duration_s'], 1, 9, 1)}")
+        lines.append(f"  {k:4d}  {step.get('mode', '?'):9s} {drive_text(step):18s} "
+                     f"{step.get('end_reason') or '-':17s} "
+                     f"{_number(step.get('capacity_mAh_cm2'), 1e3, 10, 3)} "
+                     f"{_number(step.get('energy_mWh_cm2'), 1e3, 10, 3)} "
+                     f"{_number(step.get('mean_voltage_V'), 1, 8, 4)} "
+                     f"{_number(step.get('duration_s'), 1, 9, 1)}")
     cycles = s.get("cycles", [])
     if cycles:
         lines.append(f"  {len(cycles)} cycles: discharge / charge µAh/cm², coulombic efficiency")
@@ -74,9 +75,10 @@ def describe_result(result) -> str:
             continue
         c = cycles[j]
         efficiency = c.get("coulombic_efficiency")
-        lines.append(f"    cycle {c['cycle']}: {c['discharge_capacity_mAh_cm2'] * 1e3:.4g} / "
-                     f"{c['charge_capacity_mAh_cm2'] * 1e3:.4g}, "
-                     f"{'-' if efficiency is None else f'{efficiency:.4f}'}")
+        lines.append(f"    cycle {c['cycle']}: "
+                     f"{_number(c.get('discharge_capacity_mAh_cm2'), 1e3, 0, 3)} / "
+                     f"{_number(c.get('charge_capacity_mAh_cm2'), 1e3, 0, 3)}, "
+                     f"{_number(efficiency, 1, 0, 4)}")
     if s.get("message"):
         lines.append(f"  stopped: {s['message']}")
     n_rows = len(result.timeseries["time_s"])
@@ -94,6 +96,7 @@ def _shown(n: int, ends: tuple[int, int]):
 
 
 def _number(value, scale: float, width: int, digits: int) -> str:
-    if value is None or not math.isfinite(value):
+    """value * scale in a field `width` wide (0: as wide as it needs), '-' if not a number."""
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
         return f"{'-':>{width}s}"
     return f"{value * scale:{width}.{digits}f}"

@@ -49,7 +49,8 @@ def test_cycles_number_the_turns_of_top_level_blocks():
 def _step_direction_from_rows(result, k):
     """+1 if the step's net current delivered charge (current_A > 0 on discharge)."""
     series = result.step_series(k)
-    return int(np.sign(np.trapezoid(series["current_A"], series["time_s"])))
+    current, time = series["current_A"], series["time_s"]
+    return int(np.sign(np.sum(0.5 * (current[1:] + current[:-1]) * np.diff(time))))
 
 
 def test_summary_lists_capacity_per_cycle(cycling):
@@ -104,6 +105,22 @@ def test_timeseries_csv_has_a_cycle_column_after_the_base_columns(cycling, tmp_p
         assert row[at("cycle")] == str(steps[int(row[at("step")])]["cycle"])
     in_cycle_2 = [row for row in rows[1:] if row[at("cycle")] == "2"]
     assert len(in_cycle_2) == cycling.series("time_s", cycle=2).size > 0
+
+
+def test_an_interrupted_step_counts_in_its_cycle():
+    from solver.errors import RunInterrupted
+
+    def stop_in_the_charge(k, step, elapsed, voltage, capacity):
+        if k == 1 and capacity > 1e-3:            # 1 µAh/cm2 into the charge of cycle 1
+            raise RunInterrupted("stopped by the test")
+
+    with pytest.raises(RunInterrupted) as stopped:
+        solver.run(planar_case(protocol=CYCLING, mesh=COARSE), progress=stop_in_the_charge)
+    summary = stopped.value.result.summary
+    assert summary["steps"][1]["end_reason"] == "interrupted"
+    (cycle,) = summary["cycles"]
+    assert cycle["charge_capacity_mAh_cm2"] == summary["steps"][1]["capacity_mAh_cm2"] > 1e-3
+    assert cycle["discharge_capacity_mAh_cm2"] == summary["steps"][0]["capacity_mAh_cm2"]
 
 
 # ------------------------------------------------------------------------------ by name
