@@ -1,6 +1,7 @@
 """Results in words: step labels for legends and the text `repr(result)` shows."""
 
 import math
+import textwrap
 
 KELVIN_AT_0_DEGC = 273.15
 CURRENT_PREFIXES = ((1.0, "A"), (1e-3, "mA"), (1e-6, "µA"), (1e-9, "nA"), (1e-12, "pA"))
@@ -50,7 +51,7 @@ def describe_result(result) -> str:
         f"{area:g} cm² footprint" if area is not None else "",
         temperature_text(s),
         f"{s['n_cells']} cells" if "n_cells" in s else "",
-        f"{s['wall_time_s']:.3g} s" if "wall_time_s" in s else "") if x)
+        f"solved in {s['wall_time_s']:.3g} s" if "wall_time_s" in s else "") if x)
     lines = [f"<thinfilm Result: {s.get('case', '')!s}"] + ([f"  {cell}"] if cell else [])
     if steps:
         lines.append(f"  {'step':>4}  {'mode':9s} {'rate':18s} {'end reason':17s} "
@@ -82,7 +83,8 @@ def describe_result(result) -> str:
     if s.get("message"):
         lines.append(f"  stopped: {s['message']}")
     n_rows = len(result.timeseries["time_s"])
-    lines.append(f"  {n_rows} rows of {', '.join(result.columns)}")
+    lines += textwrap.wrap(f"{n_rows} rows of {', '.join(result.columns)}", 88,
+                           initial_indent="  ", subsequent_indent="    ")
     lines.append('  result["voltage_V"], result.series("voltage_V", step=0), result.plot()>')
     return "\n".join(lines)
 

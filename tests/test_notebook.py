@@ -213,13 +213,11 @@ def test_many_steps_are_coloured_by_cycle_with_one_legend_entry_per_kind():
 
 
 def test_stack_figure_shows_each_cells_voltage():
-    from solver.case import load_case
+    from solver.case import case_from_dict, load_case
 
     case = load_case(ROOT / "cases" / "bipolar_3cell_li_lipon_lco.toml")
     raw = dict(case.raw, mesh={"cells_per_layer": 6},
                protocol=[{"mode": "discharge", "c_rate": 2, "until_voltage": "9.0 V"}])
-    from solver.case import case_from_dict
-
     result = solver.run(case_from_dict(raw, case.path.parent, source="test"))
     figure = voltage_figure(result)
     stack, cells = figure.axes
