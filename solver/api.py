@@ -4,12 +4,13 @@ import time
 
 import numpy as np
 
+from .cycles import cycle_summaries
 from .errors import InputError, RunInterrupted, SolverError
 from .geometry import geometry_summary
 from .resolution import refine_until_resolved
 from .results import Result, step_summaries
 from .siblings import sibling
-from .simulate import Simulation, StepRecord
+from .simulate import Simulation, StepRecord, step_direction
 
 
 # Metal layers (lithium, collectors) are equipotential to a nanovolt at any current a thin
@@ -117,7 +118,8 @@ def _run_simulation(case, sim):
     except SolverError as exc:
         sim.failure = str(exc)
         sim.steps.append(StepRecord(mode=case.protocol[0].mode, key=case.protocol[0].key,
-                                    end_reason="solver_failed", message=str(exc)))
+                                    end_reason="solver_failed", message=str(exc),
+                                    cycle=case.protocol[0].cycle))
     return sim
 
 
@@ -150,6 +152,9 @@ def _close_interrupted_step(sim, reason):
         record.energy_mWh_cm2 = last["energy_mWh_cm2"]
         record.mean_voltage_V = (last["energy_mWh_cm2"] / last["capacity_mAh_cm2"]
                                  if last["capacity_mAh_cm2"] > 0 else last["voltage_V"])
+        current = np.array([r["current_A"] for r in rows])
+        net = np.sum(0.5 * (current[1:] + current[:-1]) * np.diff([r["time_s"] for r in rows]))
+        record.direction = step_direction(record.mode, net)
 
 
 def simulation_result(sim, started, report=None, warnings=()) -> Result:
@@ -172,6 +177,9 @@ def simulation_result(sim, started, report=None, warnings=()) -> Result:
         "interface_area_cm2": geometry["interface_area_cm2"],
         "steps": step_summaries(sim.steps),
     }
+    cycles = cycle_summaries(sim.steps)
+    if cycles:
+        summary["cycles"] = cycles
     if getattr(sim, "failure", None):
         summary["message"] = sim.failure
     if report is not None:

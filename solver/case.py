@@ -197,6 +197,8 @@ class Step:
     block_end: int | None = None            # ends_block: index of the first step after the block
     max_duration: float | None = None       # s: longer ends the step as solver_failed
     cutoff_key: str = ""                    # ends_block: the key of its block's until_voltage
+    cycle: int = 0                          # 1, 2, ...: the turn of a top-level block it runs
+                                            # in, numbered on through the protocol; 0: in none
 
 
 @dataclass(frozen=True)
@@ -998,7 +1000,9 @@ def _flatten(items: list, prefix: str, out: list[Step], cutoff=None, depth: int 
     and charge steps take it as their until_voltage and, on reaching it, end the whole block
     (`Step.ends_block`). Until the top level numbers the steps, such a step's `block_end` is
     its distance to the first step after its block; then it becomes that step's index.
+    At the top level each turn of a block is a cycle (`Step.cycle`).
     """
+    cycles = 0
     for position, item in enumerate(items):
         key = f"{prefix}.{position}"
         if not isinstance(item, dict):
@@ -1046,11 +1050,16 @@ def _flatten(items: list, prefix: str, out: list[Step], cutoff=None, depth: int 
                                  f"least {len(out) + repeat * len(block)})")
             for turn in range(repeat):
                 if own is None:
-                    out.extend(block)
-                    continue
-                remaining = (repeat - turn) * len(block)
-                out.extend(replace(step, block_end=remaining - j, cutoff_key=own[1])
-                           if step.ends_block else step for j, step in enumerate(block))
+                    turn_steps = block
+                else:
+                    remaining = (repeat - turn) * len(block)
+                    turn_steps = [replace(step, block_end=remaining - j, cutoff_key=own[1])
+                                  if step.ends_block else step
+                                  for j, step in enumerate(block)]
+                if depth == 0:                  # each turn of a top-level block is a cycle
+                    cycles += 1
+                    turn_steps = [replace(step, cycle=cycles) for step in turn_steps]
+                out.extend(turn_steps)
         else:
             out.append(_step(item, key, cutoff, bounds))
             if len(out) > MAX_PROTOCOL_STEPS:

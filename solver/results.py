@@ -16,13 +16,30 @@ BASE_COLUMNS = ("time_s", "step", "current_A", "voltage_V", "capacity_mAh_cm2",
                 "energy_mWh_cm2")
 
 
+# integer columns: written without a decimal point
+INTEGER_COLUMNS = ("step", "cycle")
+
+
+class SeriesNotFound(KeyError):
+    """A time series asked for by a name the result does not have; says which it has."""
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
 class Result:
-    """What a run produced. `summary` equals summary.json; `timeseries` holds the CSV columns."""
+    """What a run produced. `summary` equals summary.json; `timeseries` holds the CSV columns.
+
+    In Python or a notebook: `result["voltage_V"]` (or `result.series("voltage_V", step=0)`)
+    is a column by name, `result.names` lists them, `result.plot()` draws voltage against
+    capacity per step, and `repr(result)` lists the steps and what they delivered.
+    """
 
     def __init__(self, summary: dict, rows: list[dict], snapshots=None, grid=None, model=None,
                  fields=None, spectra=None, impedance_fields=None):
         self.summary = summary
-        self.columns = list(BASE_COLUMNS)
+        # the cycle of each row's step (solver.cycles), right after the columns every run has
+        self.columns = list(BASE_COLUMNS) + ["cycle"]
         for row in rows:
             for key in row:
                 if key not in self.columns:
@@ -30,6 +47,7 @@ class Result:
         self.timeseries = {c: np.array([row.get(c, np.nan) for row in rows], dtype=float)
                            for c in self.columns}
         self.timeseries["step"] = self.timeseries["step"].astype(int)
+        self.timeseries["cycle"] = _cycle_of_rows(summary, self.timeseries["step"])
         self.snapshots = snapshots or []
         self.fields = fields or []
         self.grid = grid
@@ -44,6 +62,65 @@ class Result:
     def step_series(self, k: int) -> dict:
         mask = self.timeseries["step"] == k
         return {c: v[mask] for c, v in self.timeseries.items()}
+
+    # -------------------------------------------------------------- by name, for people
+    @property
+    def names(self) -> list[str]:
+        """The time series' names: the columns of timeseries.csv."""
+        return list(self.columns)
+
+    def series(self, name: str, step: int | None = None, cycle: int | None = None):
+        """The time series `name` (a column of timeseries.csv) as a numpy array, of one
+        protocol step or one cycle if given."""
+        if name not in self.timeseries:
+            raise SeriesNotFound(f"no time series {name!r} in this result; it has "
+                                 f"{', '.join(self.columns)}")
+        values = self.timeseries[name]
+        if step is None and cycle is None:
+            return values
+        mask = np.ones(values.shape, dtype=bool)
+        if step is not None:
+            mask &= self.timeseries["step"] == step
+        if cycle is not None:
+            mask &= self.timeseries["cycle"] == cycle
+        return values[mask]
+
+    def __getitem__(self, name: str):
+        return self.series(name)
+
+    def __contains__(self, name) -> bool:
+        return name in self.timeseries
+
+    def plot(self, ax=None, x: str = "capacity"):
+        """Cell voltage against capacity (x = "capacity") or time ("time"), one curve per
+        discharge, charge or cccv step, labelled with its C-rate, current and temperature.
+
+        Without `ax`, returns a new matplotlib Figure, the one voltage.png shows (stacks:
+        with each cell's voltage beside the stack's); it is not registered with pyplot and
+        the backend is left as it is, so a notebook displays it as the cell's value. With
+        `ax` (say from pyplot.subplots()), draws the voltage on it and returns it."""
+        from .plots import draw_voltage, voltage_figure
+
+        if ax is None:
+            return voltage_figure(self, x=x)
+        draw_voltage(ax, self, x=x)
+        return ax
+
+    def plot_cells(self, ax=None, x: str = "capacity"):
+        """A bipolar stack's unit cells, each cell's voltage per step (see `plot`)."""
+        from .plots import draw_cell_voltages, new_figure
+
+        figure = None
+        if ax is None:
+            figure = new_figure(6.0, 4.0)
+            ax = figure.add_subplot()
+        draw_cell_voltages(ax, self, x=x)
+        return figure if figure is not None else ax
+
+    def __repr__(self) -> str:
+        from .describe import describe_result
+
+        return describe_result(self)
 
     # -------------------------------------------------------------- writers
     def write(self, out_dir) -> list[Path]:
@@ -101,9 +178,15 @@ class Result:
 
 
 def _format(value, column):
-    if column == "step":
+    if column in INTEGER_COLUMNS:
         return str(int(value))
     return repr(float(value))
+
+
+def _cycle_of_rows(summary: dict, steps: np.ndarray) -> np.ndarray:
+    """Each row's cycle: its step's (summary["steps"][k]["cycle"]; 0 outside a repeat block)."""
+    cycles = np.array([s.get("cycle", 0) for s in summary.get("steps", [])] + [0], dtype=int)
+    return cycles[np.clip(steps, 0, len(cycles) - 1)] if steps.size else steps.copy()
 
 
 def summary_json(summary: dict) -> str:
@@ -137,6 +220,10 @@ def step_summaries(records) -> list[dict]:
             entry["cv_start_s"] = float(d["cv_start_s"])
         if d.get("key"):
             entry["key"] = d["key"]
+        entry["cycle"] = int(d.get("cycle", 0))
+        for name in ("applied_current_A", "c_rate"):
+            if d.get(name) is not None:
+                entry[name] = float(d[name])
         entry.update(d.get("details") or {})
         out.append(entry)
     return out

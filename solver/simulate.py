@@ -40,6 +40,10 @@ class StepRecord:
     surface_gap: dict = field(default_factory=dict)   # electrode -> resolution indicator
                                                       # (solver.resolution)
     details: dict = field(default_factory=dict)   # more summary entries (impedance: its state)
+    cycle: int = 0                  # the protocol step's cycle (solver.case.Step.cycle)
+    applied_current_A: float | None = None   # discharge, charge, cccv: the set current
+    c_rate: float | None = None              # ... over the nominal capacity per hour
+    direction: int = 0              # +1 delivered charge (discharge), -1 took it (charge), 0 neither
 
 
 @dataclass
@@ -68,6 +72,18 @@ class History:
 # (Simulation.active, Simulation.lost)
 CHARGE, ENERGY, VOLT_SECONDS, SIGNED_CHARGE = range(4)
 LITHIUM = slice(4, None)
+
+
+def step_direction(mode, signed_charge):
+    """+1 for a step that delivered charge, -1 for one that took it, 0 for one that moved
+    none by design; a held voltage goes the way its net faradaic charge went."""
+    if mode == "discharge":
+        return 1
+    if mode in ("charge", "cccv"):
+        return -1
+    if mode == "hold":
+        return int(np.sign(signed_charge))
+    return 0
 
 
 def bdf_coefficients(dt, history: History):
@@ -203,7 +219,10 @@ class Simulation:
     def _run_step(self, k, step, drive: StepDrive, u, t_start, n_li):
         m = self.model
         guards.refuse_unreachable_end(m, step, drive, u, self.nominal_capacity)
-        record = StepRecord(mode=step.mode, key=step.key)
+        record = StepRecord(mode=step.mode, key=step.key, cycle=step.cycle)
+        if drive.kind == "current" and drive.sign != 0:
+            record.applied_current_A = abs(drive.value)
+            record.c_rate = abs(drive.value) * SECONDS_PER_HOUR / self.nominal_capacity
         self.steps.append(record)
         t_char = drive.characteristic_time(self.nominal_capacity)
         dt_min = 1e-10 * t_char
@@ -326,7 +345,8 @@ class Simulation:
         point at open circuit (stoichiometries held, capacitances relaxed), recorded as the
         step's one row, then the small-signal impedance at each frequency. Takes no time;
         the run goes on from the operating point."""
-        record = StepRecord(mode=step.mode, key=step.key, end_reason="spectrum_done")
+        record = StepRecord(mode=step.mode, key=step.key, end_reason="spectrum_done",
+                            cycle=step.cycle)
         self.steps.append(record)
         try:
             u0 = self._solve(u, dt=None, history=None, drive=("current", 0.0))
@@ -601,6 +621,7 @@ class Simulation:
         integrals = self.last_integrals
         record.capacity_mAh_cm2 = last["capacity_mAh_cm2"]
         record.energy_mWh_cm2 = last["energy_mWh_cm2"]
+        record.direction = step_direction(record.mode, integrals[SIGNED_CHARGE])
         if integrals[CHARGE] > 0:
             record.mean_voltage_V = integrals[ENERGY] / integrals[CHARGE]
         elif record.duration_s > 0:

@@ -27,7 +27,6 @@ import csv
 import json
 import math
 import os
-import textwrap
 import time
 import tomllib
 from concurrent.futures import ProcessPoolExecutor
@@ -897,82 +896,10 @@ def report_markdown(studies, records, skipped, by_study, figures, elapsed, worke
 
 
 def study_figure_png(study: Study, runs: dict, records: list) -> bytes | None:
-    """Overlay plot of one study: model discharge curves with the reported capacities and
-    voltages marked on them (left, when the study has runs), and model/reported with the
-    tolerance band for every comparison (right)."""
-    from matplotlib import colormaps
+    """The study's figure (solver.validation_figure)."""
+    from .validation_figure import study_figure_png as figure_png
 
-    from .plots import new_figure, png_bytes
-
-    if not records and not runs:
-        return None
-    ok_runs = {n: o for n, o in runs.items() if o["status"] == "ok"}
-    panels = (1 if ok_runs else 0) + (1 if records else 0)
-    if panels == 0:
-        return None
-    fig = new_figure(6.4 * panels, 4.8, dpi=110)
-    axes = list(fig.subplots(1, panels, squeeze=False)[0])
-    if ok_runs:
-        ax = axes.pop(0)
-        # one distinct colour per run, however many
-        palette = colormaps["tab10" if len(ok_runs) <= 10 else "viridis"]
-        for k, (name, out) in enumerate(ok_runs.items()):
-            colour = palette(k if len(ok_runs) <= 10 else k / max(len(ok_runs) - 1, 1))
-            label = (study.runs[name].label if name in study.runs else "") or name
-            for j, series in enumerate(out["series"]):
-                if out["summary"]["steps"][j]["mode"] not in ("discharge", "charge"):
-                    continue
-                ax.plot(series["capacity_uAh_cm2"], series["voltage_V"], color=colour,
-                        label=label if j == 0 else None)
-            for r in records:
-                if r["run"] != name:
-                    continue
-                comp = next(c for c in study.comparisons if c.reference == r["reference_id"]
-                            and c.run == name and c.quantity == r["quantity"])
-                step = int(comp.args.get("step", 0))
-                series = out["series"][step]
-                if not series["voltage_V"]:
-                    continue
-                v_end = series["voltage_V"][-1]
-                x = None
-                if r["unit"] == "uAh/cm^2":
-                    x = r["reported"]
-                elif r["unit"] == "uAh/cm^2/um":
-                    x = r["reported"] * out["layers"][comp.args["layer"]] * 1e6
-                elif r["unit"] == "uAh":
-                    x = r["reported"] / out["summary"]["footprint_area_cm2"]
-                if x is not None:
-                    ax.errorbar([x], [v_end], xerr=[[r["tolerance"] * x / r["reported"]]] * 2,
-                                fmt="o", color=colour, mfc="white", capsize=3)
-                elif r["unit"] == "V":
-                    cap = series["capacity_uAh_cm2"][-1]
-                    ax.errorbar([0.5 * cap], [r["reported"]], yerr=r["tolerance"], fmt="s",
-                                color=colour, mfc="white", capsize=3)
-        ax.set_xlabel("capacity (µAh/cm²)")
-        ax.set_ylabel("cell voltage (V)")
-        ax.set_title("model (lines), reported (open markers, with tolerance)", fontsize=9)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="lower left")
-    if records:
-        ax = axes.pop(0)
-        y = np.arange(len(records))
-        ratio = np.array([r["model"] / r["reported"] if r["reported"] else np.nan
-                          for r in records])
-        tol = np.array([r["tolerance"] / abs(r["reported"]) if r["reported"] else np.nan
-                        for r in records])
-        ax.barh(y, 2 * tol, left=1 - tol, color="0.85", label="tolerance")
-        colours = ["tab:green" if r["passed"] else "tab:red" for r in records]
-        ax.scatter(ratio, y, c=colours, zorder=3, label="model / reported")
-        ax.axvline(1.0, color="0.3", lw=0.8)
-        ax.set_yticks(y)
-        ax.set_yticklabels([textwrap.fill(r["quantity"], 38) for r in records], fontsize=6.5)
-        ax.invert_yaxis()
-        ax.set_xlabel("model / reported")
-        ax.grid(axis="x", alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
-    fig.suptitle(textwrap.fill(f"{study.name}: {study.title}", 110), fontsize=9)
-    fig.tight_layout()
-    return png_bytes(fig)
+    return figure_png(study, runs, records)
 
 
 def suite_summary_line(result) -> str:

@@ -4,7 +4,6 @@ report.md and the overlay plot of measured and model curves (DESIGN.md section 7
 from __future__ import annotations
 
 import copy
-import io
 import json
 import os
 from pathlib import Path
@@ -66,14 +65,15 @@ def fitted_toml(spec, summary, raw) -> str:
 
 def overlay_png(spec, curves, summary) -> bytes:
     """Measured points and model curves, fitted experiments left, predicted right."""
-    import matplotlib
+    from matplotlib import colormaps
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..plots import new_figure, png_bytes
 
     roles = [r for r in ("fit", "predict") if any(e.role == r for e in spec.experiments)]
-    fig, axes = plt.subplots(1, len(roles), figsize=(6.4 * len(roles), 4.6), squeeze=False)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig = new_figure(6.4 * len(roles), 4.6, dpi=110)
+    axes = fig.subplots(1, len(roles), squeeze=False)
+    most = max(sum(e.role == r for e in spec.experiments) for r in roles)
+    colours = colormaps["tab10" if most <= 10 else "tab20"].colors
     rows = {row["name"]: row for row in summary["experiments"]}
     for ax, role in zip(axes[0], roles):
         for n, e in enumerate(x for x in spec.experiments if x.role == role):
@@ -93,10 +93,7 @@ def overlay_png(spec, curves, summary) -> bytes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig)
 
 
 def report_markdown(spec, summary) -> str:
