@@ -1,0 +1,78 @@
+"""Reading the entries of a case's tables: allowed keys, required tables, numbers and
+quantities with units, whole numbers and booleans, each error naming its dotted key."""
+
+from __future__ import annotations
+
+import difflib
+
+from ..errors import InputError
+from ..units import DIMENSIONS, parse_quantity
+from .settings import MISSING
+
+
+def _join(prefix: str, key) -> str:
+    return f"{prefix}.{key}" if prefix else str(key)
+
+
+def _listing(names) -> str:
+    names = list(names)
+    return ", ".join(names) if names else "(none)"
+
+
+def _check_keys(table: dict, allowed, prefix: str, what: str | None = None) -> None:
+    for key, value in table.items():
+        if key not in allowed:
+            expected = f"one of the keys {_listing(allowed)}"
+            if what:
+                expected = f"a known {what}: {_listing(allowed)}"
+            close = difflib.get_close_matches(str(key), list(allowed), n=1)
+            if close:
+                expected += f" (did you mean {close[0]!r}?)"
+            raise InputError(_join(prefix, key), value, expected)
+
+
+def _get(table: dict, name: str, prefix: str, dimension: str | None = None,
+         expected: str | None = None):
+    if name not in table:
+        if expected is None:
+            expected = DIMENSIONS[dimension][1] if dimension else "a value"
+        raise InputError(_join(prefix, name), MISSING, f"{expected} (required)")
+    return table[name]
+
+
+def _table(parent: dict, name: str, prefix: str, required: bool = False) -> dict:
+    key = _join(prefix, name)
+    if name not in parent:
+        if required:
+            raise InputError(key, MISSING, f"a [{key}] table (required)")
+        return {}
+    value = parent[name]
+    if not isinstance(value, dict):
+        raise InputError(key, value, f"a table: [{key}]")
+    return value
+
+
+def _number(value, dimension: str, key: str) -> float:
+    return parse_quantity(value, dimension, key)
+
+
+def _positive(value, dimension: str, key: str) -> float:
+    number = parse_quantity(value, dimension, key)
+    if number <= 0:
+        raise InputError(key, value, f"{DIMENSIONS[dimension][1]}, greater than zero")
+    return number
+
+
+def _integer(value, key: str, minimum: int, example: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        what = {0: "a whole number >= 0", 1: "a whole number >= 1"}.get(
+            minimum, f"a whole number >= {minimum}")
+        raise InputError(key, value, f"{what}, such as {example}")
+    return value
+
+
+def _boolean(table: dict, name: str, prefix: str, default: bool, meaning: str) -> bool:
+    value = table.get(name, default)
+    if not isinstance(value, bool):
+        raise InputError(_join(prefix, name), value, f"true or false ({meaning})")
+    return value
