@@ -58,7 +58,7 @@ def measured_spectrum(folder, raw, noise=0.005, seed=0, name="eis.csv"):
 
 
 def fit_file(folder, raw, experiments, keys, settings=None):
-    start = copy.deepcopy(raw)          # the fit starts a factor 4 to 60 off the truth
+    start = copy.deepcopy(raw)          # the fit starts a factor 4 to 6 off the truth
     for key in keys:
         _, material, parameter = key.split(".")
         start["materials"][material][parameter] = RANGES[key][2]

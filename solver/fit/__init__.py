@@ -188,6 +188,7 @@ def fit(path_or_dict, out=None, workers=None, scheduler=None, base_dir=None,
 
     # every experiment at the optimum: the curves, the errors and, for the ends, intervals
     objective = Objective(spec, experiments=spec.experiments)
+    from ..kramers_kronig import lin_kk_residuals
     from .evaluate import experiment_residuals, rmse_percent
     from .statistics import linearised, rmse_mV
 
@@ -203,14 +204,15 @@ def fit(path_or_dict, out=None, workers=None, scheduler=None, base_dir=None,
                 "points": int(e.x.size), "rmse_mV": None,
                 "rmse_percent": rmse_percent(curve, e.impedance), "end_model": None,
                 "end_measured": None, "capacity_error": None, "end_ci95": None,
-                "end_reason": curve.end_reason})
+                "end_reason": curve.end_reason,
+                "kramers_kronig_residual": float(np.max(lin_kk_residuals(e.x, e.impedance)))})
             continue
         r, J, v_model, x_end = experiment_residuals(e, curve, spec.settings)
         entry = {"name": e.name, "role": e.role, "kind": e.kind, "abscissa": e.abscissa,
                  "points": int(e.x.size), "rmse_mV": rmse_mV(v_model, e.voltage),
                  "rmse_percent": None, "end_model": float(x_end),
                  "end_measured": e.end, "capacity_error": None, "end_ci95": None,
-                 "end_reason": curve.end_reason}
+                 "end_reason": curve.end_reason, "kramers_kronig_residual": None}
         if e.end is not None:
             entry["capacity_error"] = float(x_end / e.end - 1.0)
             if J is not None:

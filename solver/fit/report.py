@@ -178,6 +178,13 @@ def report_markdown(spec, summary) -> str:
         lines.append(f"| {e['name']} | {e['role']} | {e['points']} | "
                      f"{rmse_text(e, markdown=True)} | "
                      f"{end_m} | {end_d} | {err} |")
+    checked = [e for e in summary["experiments"]
+               if e.get("kramers_kronig_residual") is not None]
+    if checked:
+        lines += ["", "Kramers-Kronig consistency of the measured spectra (Lin-KK, the largest "
+                      "residual over the frequencies relative to \\|Z\\|; the noise level "
+                      "means a linear, causal, stable response):", ""]
+        lines += [f"- {e['name']}: {e['kramers_kronig_residual']:.2g}" for e in checked]
     lines += ["", "![measured and model curves](overlays.png)", "", "## Starts", "",
               "| start | from (theta) | to (theta) | cost | evaluations | status |",
               "|---|---|---|---|---|---|"]
