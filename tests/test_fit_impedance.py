@@ -124,6 +124,7 @@ def test_conductivity_and_double_layer_recovered_from_a_noisy_spectrum(tmp_path)
     (e,) = summary["experiments"]
     assert e["kind"] == "impedance" and e["rmse_mV"] is None and e["points"] == 31
     assert 0.5 < e["rmse_percent"] < 0.9
+    assert e["kramers_kronig_residual"] < 0.02       # noisy, but a linear response's data
     assert 0.75 < summary["residual_std"] < 1.25
     saved = json.loads((tmp_path / "out" / "fit.json").read_text())
     assert saved["experiments"][0]["rmse_percent"] == pytest.approx(e["rmse_percent"])
@@ -213,3 +214,18 @@ def test_bad_spectrum_settings_name_their_keys(tmp_path):
     with pytest.raises(InputError) as info:
         load_fit(spec, base_dir=tmp_path)
     assert info.value.key == "fit.impedance_error" and "1 % of |Z|" in str(info.value)
+    del spec["fit"]
+    spec["experiment"][0]["step"] = 1
+    raw = base_case([DISCHARGE, SPECTRUM])
+    (tmp_path / "cell.toml").write_text(tomli_w.dumps(raw))
+    assert load_fit(spec, base_dir=tmp_path).experiments[0].step == 1
+    spec["experiment"][0]["step"] = 0
+    with pytest.raises(InputError) as info:
+        load_fit(spec, base_dir=tmp_path)
+    assert info.value.key == "experiment.0.step" and "impedance step of the run (1)" in str(
+        info.value)
+    del spec["experiment"][0]["step"]
+    (tmp_path / "cell.toml").write_text(tomli_w.dumps(base_case([DISCHARGE])))
+    with pytest.raises(InputError) as info:
+        load_fit(spec, base_dir=tmp_path)
+    assert info.value.key == "experiment.0.data" and "no impedance step" in str(info.value)

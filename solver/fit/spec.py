@@ -192,10 +192,29 @@ def load_fit(path_or_dict, base_dir=None) -> FitSpec:
         raise InputError("experiment", n_points,
                          f"more measured points in the fit experiments than parameters "
                          f"({len(parameters)})")
-    for e in experiments:          # every experiment must be a valid case, before any run
-        spec.case([p.initial if p.initial is not None else _base_value(p, base_raw, base_dir_)
-                   for p in parameters], e)
+    for k, e in enumerate(experiments):    # every experiment must be a valid case, before
+        case = spec.case([p.initial if p.initial is not None      # any run
+                          else _base_value(p, base_raw, base_dir_) for p in parameters], e)
+        if e.kind == "impedance":
+            _check_impedance_step(case.protocol, e, f"experiment.{k}")
     return spec
+
+
+def _check_impedance_step(protocol, experiment, prefix):
+    """A spectrum's run must reach an impedance step; a `step` must be one (the run's step
+    numbers are the protocol's positions unless a block ends early: then the run tells)."""
+    modes = [s.mode for s in protocol]
+    if "impedance" not in modes:
+        raise InputError(f"{prefix}.data", experiment.data_path.name if experiment.data_path
+                         else experiment.name,
+                         "a curve (capacity_mAh_cm2 or time_s, voltage_V) for this run: its "
+                         "protocol has no impedance step for a measured spectrum")
+    k = experiment.step
+    if k is not None and not any(s.ends_block for s in protocol) and (
+            k >= len(modes) or modes[k] != "impedance"):
+        steps = ", ".join(str(i) for i, mode in enumerate(modes) if mode == "impedance")
+        raise InputError(f"{prefix}.step", k, f"the index of an impedance step of the run "
+                                              f"({steps})")
 
 
 def _one_of(what, names, given):
