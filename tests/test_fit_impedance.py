@@ -106,31 +106,41 @@ def test_the_model_spectrum_is_computed_at_the_measured_frequencies(tmp_path):
 # ------------------------------------------------------------------------------------------
 # recovery of known parameters
 
-def test_conductivity_and_double_layer_recovered_from_a_noisy_spectrum(tmp_path):
+def test_conductivity_and_double_layer_recovered_from_noisy_spectra(tmp_path):
+    """Twelve noise draws on the same spectrum: every fit lands within 3 % of the truth, and
+    the 95 % intervals hold it about 95 % of the time (22 of 24 here; over 40 draws 76 of
+    80). A spectrum's fit takes half a second."""
     keys = ["materials.LiPON.conductivity", "materials.LiCoO2.double_layer_capacitance"]
     raw = base_case()
-    measured_spectrum(tmp_path, raw, noise=0.005)
-    path = fit_file(tmp_path, raw, [{"name": "eis", "data": "eis.csv", "role": "fit"}], keys,
-                    settings={"impedance_error": 0.005})
-    result = fit(path, out=tmp_path / "out")
-    summary = result.summary
-    for key in keys:
-        entry = summary["parameters"][key]
-        low, high = entry["ci95"]
-        assert low < TRUE[key] < high, (key, low, TRUE[key], high)
-        assert entry["identifiable"] and not entry["at_bound"]
-        assert abs(np.log(entry["value"] / TRUE[key])) < 0.05
-    # the noise (0.5 % of |Z| on each part, 0.71 % in all), no more
-    (e,) = summary["experiments"]
-    assert e["kind"] == "impedance" and e["rmse_mV"] is None and e["points"] == 31
-    assert 0.5 < e["rmse_percent"] < 0.9
-    assert e["kramers_kronig_residual"] < 0.02       # noisy, but a linear response's data
-    assert 0.75 < summary["residual_std"] < 1.25
-    saved = json.loads((tmp_path / "out" / "fit.json").read_text())
-    assert saved["experiments"][0]["rmse_percent"] == pytest.approx(e["rmse_percent"])
-    report = (tmp_path / "out" / "report.md").read_text()
-    assert f"{e['rmse_percent']:.2f} % of \\|Z\\|" in report and "impedance error 0.5 %" in report
-    assert (tmp_path / "out" / "overlays.png").read_bytes()[:4] == b"\x89PNG"
+    inside = total = 0
+    for seed in range(12):
+        measured_spectrum(tmp_path, raw, noise=0.005, seed=seed, name="eis.csv")
+        path = fit_file(tmp_path, raw, [{"name": "eis", "data": "eis.csv", "role": "fit"}],
+                        keys, settings={"impedance_error": 0.005})
+        out = tmp_path / "out" if seed == 0 else None
+        summary = fit(path, out=out).summary
+        for key in keys:
+            entry = summary["parameters"][key]
+            low, high = entry["ci95"]
+            inside += low < TRUE[key] < high
+            total += 1
+            assert entry["identifiable"] and not entry["at_bound"]
+            assert abs(np.log(entry["value"] / TRUE[key])) < 0.03, (seed, key, entry["value"])
+        # the noise (0.5 % of |Z| on each part, 0.71 % in all), no more
+        (e,) = summary["experiments"]
+        assert e["kind"] == "impedance" and e["rmse_mV"] is None and e["points"] == 31
+        assert 0.5 < e["rmse_percent"] < 0.9
+        assert e["kramers_kronig_residual"] < 0.02   # noisy, but a linear response's data
+        assert 0.75 < summary["residual_std"] < 1.3
+        if out is not None:
+            saved = json.loads((out / "fit.json").read_text())
+            assert saved["experiments"][0]["rmse_percent"] == pytest.approx(e["rmse_percent"])
+            report = (out / "report.md").read_text()
+            assert f"{e['rmse_percent']:.2f} % of \\|Z\\|" in report
+            assert "impedance error 0.5 %" in report
+            assert (out / "overlays.png").read_bytes()[:4] == b"\x89PNG"
+    # 24 intervals at 95 %: 22.8 expected, binomial sd 1.1
+    assert inside >= 20, f"{inside} of {total} intervals hold the truth"
 
 
 def test_a_discharge_curve_and_a_spectrum_fitted_together(tmp_path):
