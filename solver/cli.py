@@ -464,6 +464,8 @@ def _fit(args):
                       args.out, f"finished starts are kept in {args.out}/starts/")
     if isinstance(result, int):
         return result
+    from .fit.report import rmse_text
+
     summary = result.summary
     for key, entry in summary["parameters"].items():
         low, high = entry["ci95"]
@@ -472,7 +474,7 @@ def _fit(args):
               + ("" if entry["identifiable"] else "  NOT IDENTIFIABLE"))
     for e in summary["experiments"]:
         end = "" if e["capacity_error"] is None else f", end {e['capacity_error'] * 100:+.2f} %"
-        print(f"{e['role']:8s} {e['name']:20s} {e['rmse_mV']:8.2f} mV rms{end}")
+        print(f"{e['role']:8s} {e['name']:20s} {rmse_text(e, 8)} rms{end}")
     print(f"{summary['evaluations']} evaluations, {summary['wall_time_s']:.1f} s; results in "
           f"{args.out}/ (fit.json, fitted.toml, report.md, overlays.png)")
     return 0

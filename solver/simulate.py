@@ -171,6 +171,10 @@ class Simulation:
         self.accepted = 0
         self.spectra = []           # solver.impedance.Spectrum of every impedance step
         self.impedance_fields = []  # (step, frequency, cell data) of 2D/3D impedance steps
+        # a fit's hooks (solver.fit.evaluate): every impedance step at these frequencies (Hz)
+        # in place of its own grid, and a predicate (k, step) after which the run stops
+        self.spectrum_frequencies = None
+        self.stop_after = None
 
     # ------------------------------------------------------------ public
     def run(self):
@@ -208,6 +212,8 @@ class Simulation:
             self.snapshots.append((t, k, u.copy()))
             reason = self.steps[-1].end_reason
             if reason == "solver_failed":
+                break
+            if self.stop_after is not None and self.stop_after(k, step):
                 break
             if step.ends_block and reason in BLOCK_END_REASONS:
                 position = step.block_end          # the rest of its block is skipped
@@ -360,7 +366,9 @@ class Simulation:
         self.balance.positive = guards.lithium_by_electrode(
             m, u0, n_li[:len(self.lithium_metal)])[m.positive]
         self._record(t, k, u0, np.concatenate([np.zeros(LITHIUM.start), n_li]))
-        frequencies = frequency_grid(*step.frequencies, step.points_per_decade)
+        frequencies = (frequency_grid(*step.frequencies, step.points_per_decade)
+                       if self.spectrum_frequencies is None
+                       else np.asarray(self.spectrum_frequencies, dtype=float))
         small = SmallSignal(self.model, u0, small_signal_solver(self.model, self.linear_solver))
         try:
             z = small.spectrum(frequencies)

@@ -689,6 +689,8 @@ def mark_fitted(records, fit_result) -> None:
 
 
 def fit_sections(studies, fits) -> str:
+    from .fit.report import rmse_text
+
     lines = []
     for study in studies:
         result = fits.get(study.name)
@@ -707,10 +709,11 @@ def fit_sections(studies, fits) -> str:
             interval = f"{low:.4g} – {high:.4g}" if low is not None else "not determined"
             lines.append(f"| `{key}` | {entry['value']:.4g} | {interval} | {entry['unit']} |")
         lines += [""] + [f"- {w}" for w in s["warnings"]]
-        lines += ["", "| experiment | role | RMSE (mV) | end error |", "|---|---|---|---|"]
+        lines += ["", "| experiment | role | RMSE | end error |", "|---|---|---|---|"]
         for e in s["experiments"]:
             end = "" if e["capacity_error"] is None else f"{e['capacity_error'] * 100:+.2f} %"
-            lines.append(f"| {e['name']} | {e['role']} | {e['rmse_mV']:.2f} | {end} |")
+            lines.append(f"| {e['name']} | {e['role']} | {rmse_text(e, markdown=True)} | "
+                         f"{end} |")
     return "\n".join(lines) + ("\n" if lines else "")
 
 

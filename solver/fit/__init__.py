@@ -8,7 +8,7 @@ reflective) in theta in [0, 1]^n (each parameter log- or linearly mapped onto it
 from several starts: the base case's values, then points of a Latin hypercube
 (scipy.stats.qmc). The Jacobian comes from forward sensitivities of the discrete model
 (solver.sensitivity; `jacobian = "differences"` takes forward differences of whole runs
-instead). Starts are independent and run on Dask like sweeps (a local cluster of worker
+instead; measured impedance spectra always take differences, solver.fit.evaluate). Starts are independent and run on Dask like sweeps (a local cluster of worker
 processes, or a scheduler's address); each finished start is kept in OUT/starts/ under a
 hash of everything it depends on, so running the fit again recomputes only what is missing.
 The best start's Jacobian gives the confidence intervals and correlations
@@ -188,19 +188,31 @@ def fit(path_or_dict, out=None, workers=None, scheduler=None, base_dir=None,
 
     # every experiment at the optimum: the curves, the errors and, for the ends, intervals
     objective = Objective(spec, experiments=spec.experiments)
-    from .evaluate import experiment_residuals
+    from ..kramers_kronig import lin_kk_residuals
+    from .evaluate import experiment_residuals, rmse_percent
     from .statistics import linearised, rmse_mV
 
     covariance = linearised(np.array(best["jacobian"]), np.array(best["residuals"]))[0]
-    r_all, J_all, curves = objective.evaluate(theta, jacobian=True)
+    # (the curves' sensitivities for the intervals of their ends; no differences needed)
+    r_all, _, curves = objective.evaluate(theta, jacobian=True, differences=False)
     experiments = []
     for e in spec.experiments:
         curve = curves[e.name]
+        if e.kind == "impedance":
+            experiments.append({
+                "name": e.name, "role": e.role, "kind": e.kind, "abscissa": e.abscissa,
+                "points": int(e.x.size), "rmse_mV": None,
+                "rmse_percent": rmse_percent(curve, e.impedance), "end_model": None,
+                "end_measured": None, "capacity_error": None, "end_ci95": None,
+                "end_reason": curve.end_reason,
+                "kramers_kronig_residual": float(np.max(lin_kk_residuals(e.x, e.impedance)))})
+            continue
         r, J, v_model, x_end = experiment_residuals(e, curve, spec.settings)
-        entry = {"name": e.name, "role": e.role, "abscissa": e.abscissa, "points": int(e.x.size),
-                 "rmse_mV": rmse_mV(v_model, e.voltage), "end_model": float(x_end),
+        entry = {"name": e.name, "role": e.role, "kind": e.kind, "abscissa": e.abscissa,
+                 "points": int(e.x.size), "rmse_mV": rmse_mV(v_model, e.voltage),
+                 "rmse_percent": None, "end_model": float(x_end),
                  "end_measured": e.end, "capacity_error": None, "end_ci95": None,
-                 "end_reason": curve.end_reason}
+                 "end_reason": curve.end_reason, "kramers_kronig_residual": None}
         if e.end is not None:
             entry["capacity_error"] = float(x_end / e.end - 1.0)
             if J is not None:

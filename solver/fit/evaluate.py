@@ -13,6 +13,18 @@ A voltage_error of 1 mV and an end_error of 0.5 % make a 1 mV miss at one point 
 much as missing the end capacity by 0.5 %; a long curve holds many points and the end only
 one, so the curve dominates unless the data are a few points (then the end matters).
 
+Residuals of an impedance experiment (a measured spectrum): per measured frequency the real
+and the imaginary part of (Z_model - Z_measured) / (impedance_error |Z_measured|), relative
+errors because |Z| spans decades over a spectrum. Z_model is computed at the measured
+frequencies themselves: the run is the experiment's case as it is, except that its impedance
+steps take the measured frequencies in place of their own grid (Simulation.
+spectrum_frequencies) and the run stops after the measured step (Simulation.stop_after), so
+the spectrum comes from the step's own operating point and checks, with no interpolation
+between grid frequencies. Their Jacobian is always by forward differences of whole runs:
+the forward sensitivities (solver.sensitivity) follow the time stepping and have no
+derivative of a small-signal solve; a spectrum's run is a few Newton solves and one complex
+solve per frequency, so a difference costs little.
+
 The fit's coordinates are theta in [0, 1] per parameter (log or linear between its bounds,
 spec.Parameter). Models are built once per experiment and updated in place
 (`CellModel.update_parameters`) when every fitted key is a material value, the series
@@ -60,6 +72,18 @@ class Curve:
     extra: dict = field(default_factory=dict)
 
 
+@dataclass
+class ModelSpectrum:
+    """The model's measured impedance step: Z (ohm cm^2 of footprint, complex) at the
+    measured frequencies; failed runs give Z = 0 (finite residuals, as a failed curve)."""
+    frequency: np.ndarray
+    z: np.ndarray
+    end_reason: str
+    failed: bool = False
+    message: str = ""
+    result: object = None
+
+
 class ExperimentModel:
     """The runs of one experiment; keeps its grid and models between evaluations."""
 
@@ -93,8 +117,9 @@ class ExperimentModel:
                                             if c > 0)
 
     # ------------------------------------------------------------ runs
-    def run(self, theta, sensitivities=False) -> Curve:
-        """The model curve at theta (an array in [0, 1]); with d/dtheta when asked."""
+    def run(self, theta, sensitivities=False):
+        """The model curve at theta (an array in [0, 1]), with d/dtheta when asked; for an
+        impedance experiment its ModelSpectrum (never with sensitivities)."""
         from ..api import simulation_result
 
         spec = self.spec
@@ -119,13 +144,48 @@ class ExperimentModel:
             self._uses = sim.uses
         else:
             sim = Simulation(case, grid, model=model)
+        spectrum = self.experiment.kind == "impedance"
+        if spectrum:
+            self._measure_spectrum(sim)
         try:
             sim.run()
         except SolverError as exc:       # the initial state could not be found
+            if spectrum:
+                return self._failed_spectrum(str(exc))
             return Curve(np.zeros(0), np.zeros(0), None, None, "solver_failed", None, True,
                          str(exc))
         result = simulation_result(sim, started)
+        if spectrum:
+            return self._spectrum(sim, result)
         return self._curve(sim, case, result, sensitivities)
+
+    def _measure_spectrum(self, sim):
+        """Impedance steps at the measured frequencies; no run past the measured step."""
+        e = self.experiment
+        sim.spectrum_frequencies = e.x
+        sim.stop_after = ((lambda k, step: k == e.step) if e.step is not None
+                          else (lambda k, step: step.mode == "impedance"))
+
+    def _failed_spectrum(self, message, result=None):
+        e = self.experiment
+        return ModelSpectrum(e.x, np.zeros(e.x.size, dtype=complex), "solver_failed", True,
+                             message, result)
+
+    def _spectrum(self, sim, result) -> ModelSpectrum:
+        e = self.experiment
+        by_step = {s.step: s for s in sim.spectra}
+        k = e.step if e.step is not None else min(by_step, default=None)
+        if k in by_step:
+            return ModelSpectrum(e.x, by_step[k].z_ohm_cm2, sim.steps[k].end_reason,
+                                 result=result)
+        reached = k is not None and k < len(sim.steps)
+        if (reached and sim.steps[k].mode != "impedance") or not (
+                sim.failure or any(s.end_reason == "solver_failed" for s in sim.steps)):
+            raise InputError(f"experiment {e.name}: step", e.step,
+                             "a step that the run reaches (an impedance step)")
+        message = sim.failure or next((s.message for s in sim.steps
+                                       if s.end_reason == "solver_failed"), "")
+        return self._failed_spectrum(message, result)
 
     def _curve(self, sim, case, result, sensitivities) -> Curve:
         from ..protocol import drive_for_step, voltage_cutoff
@@ -195,6 +255,28 @@ def model_at(x_nodes, v_nodes, x_data, end_reason, cutoff):
     return np.where(x_data <= x_end, v, end_voltage), x_end
 
 
+def spectrum_residuals(experiment, spectrum: ModelSpectrum, settings):
+    """The real parts, then the imaginary parts, of (Z_model - Z_measured) /
+    (impedance_error |Z_measured|)."""
+    measured = experiment.impedance
+    scaled = (spectrum.z - measured) / (settings["impedance_error"] * np.abs(measured))
+    return np.concatenate([scaled.real, scaled.imag])
+
+
+def rmse_percent(spectrum: ModelSpectrum, measured):
+    """The root mean square of |Z_model - Z_measured| / |Z_measured|, in %."""
+    return float(np.sqrt(np.mean(np.abs((spectrum.z - measured) / np.abs(measured)) ** 2))
+                 * 100.0)
+
+
+def residuals_of(experiment, output, settings, jacobian=False):
+    """(residuals, their d/dtheta or None) of any experiment from its run's output."""
+    if experiment.kind == "impedance":
+        return spectrum_residuals(experiment, output, settings), None
+    r, J, _, _ = experiment_residuals(experiment, output, settings, jacobian=jacobian)
+    return r, J
+
+
 def experiment_residuals(experiment, curve: Curve, settings, jacobian=True):
     """(residuals, their d/dtheta or None, V_model at the measured x, model end x)."""
     e = experiment
@@ -227,7 +309,9 @@ def experiment_residuals(experiment, curve: Curve, settings, jacobian=True):
 class Objective:
     """The fit's residual vector over its fit experiments, and its Jacobian, in theta;
     counts evaluations and keeps the last one (least_squares asks for the Jacobian at the
-    point it just evaluated)."""
+    point it just evaluated). With jacobian = "sensitivities" the curves' rows come from
+    forward sensitivities and the spectra's from differences of whole runs; with
+    "differences" every row from differences."""
 
     def __init__(self, spec, experiments=None):
         self.spec = spec
@@ -238,56 +322,68 @@ class Objective:
         self.model_runs = 0
         self._last = None
 
-    def evaluate(self, theta, jacobian=False, experiments=None):
-        """(r, J or None, curves by name)."""
+    def evaluate(self, theta, jacobian=False, experiments=None, differences=True):
+        """(r, J or None, model outputs by name). differences=False: no runs for the rows
+        sensitivities do not give (J is then None; the curves still carry sensitivities)."""
         theta = np.asarray(theta, dtype=float)
         experiments = experiments if experiments is not None else self.experiments
         sens = jacobian and self.method == "sensitivities"
-        parts, jacobians, curves = [], [], {}
-        for e in experiments:
-            curve = self.models[e.name].run(theta, sensitivities=sens)
-            self.model_runs += 1
-            r, J, _, _ = experiment_residuals(e, curve, self.spec.settings, jacobian=sens)
-            parts.append(r)
-            if sens and J is None:              # no run at all: nothing moves it
-                J = np.zeros((r.size, theta.size))
-            jacobians.append(J)
-            curves[e.name] = curve
-        r = np.concatenate(parts)
-        J = np.vstack(jacobians) if sens else None
-        if jacobian and not sens:
-            J = self._differences(theta, r, experiments)
-        return r, J, curves
+        r, blocks, outputs = self._run(theta, sens, experiments)
+        J = self._complete(theta, r, blocks) if jacobian and differences else None
+        return r, J, outputs
 
-    def _differences(self, theta, r, experiments):
-        """Forward differences of whole runs, away from the nearer bound."""
+    def _run(self, theta, sens, experiments):
+        """(r, [(experiment, its rows, its Jacobian block or None)], outputs by name)."""
+        parts, blocks, outputs = [], [], {}
+        start = 0
+        for e in experiments:
+            with_sens = sens and e.kind == "curve"
+            output = self.models[e.name].run(theta, sensitivities=with_sens)
+            self.model_runs += 1
+            r, J = residuals_of(e, output, self.spec.settings, jacobian=with_sens)
+            if with_sens and J is None:         # no run at all: nothing moves it
+                J = np.zeros((r.size, theta.size))
+            parts.append(r)
+            blocks.append((e, slice(start, start + r.size), J))
+            start += r.size
+            outputs[e.name] = output
+        return np.concatenate(parts), blocks, outputs
+
+    def _complete(self, theta, r, blocks):
+        """The Jacobian: the blocks sensitivities gave, forward differences of whole runs
+        (away from the nearer bound) for the others."""
         J = np.empty((r.size, theta.size))
-        for j in range(theta.size):
+        todo = []
+        for e, rows, block in blocks:
+            if block is None:
+                todo.append((e, rows))
+            else:
+                J[rows] = block
+        for j in range(theta.size if todo else 0):
             step = DIFFERENCE_STEP if theta[j] < 0.5 else -DIFFERENCE_STEP
             moved = theta.copy()
             moved[j] += step
-            parts = []
-            for e in experiments:
-                curve = self.models[e.name].run(moved)
+            for e, rows in todo:
+                output = self.models[e.name].run(moved)
                 self.model_runs += 1
-                parts.append(experiment_residuals(e, curve, self.spec.settings, False)[0])
-            J[:, j] = (np.concatenate(parts) - r) / step
+                moved_r = residuals_of(e, output, self.spec.settings)[0]
+                J[rows, j] = (moved_r - r[rows]) / step
         return J
 
-    # least_squares' callables. With sensitivities the Jacobian comes with every evaluation
-    # (a fraction of a run's cost) and is handed over when asked for; differences of whole
-    # runs are computed only when asked for.
+    # least_squares' callables. With sensitivities the curves' Jacobian comes with every
+    # evaluation (a fraction of a run's cost) and is handed over when asked for; differences
+    # of whole runs are computed only when asked for.
     def residuals(self, theta):
-        sens = self.method == "sensitivities"
-        r, J, _ = self.evaluate(theta, jacobian=sens)
+        theta = np.array(theta, dtype=float)
+        r, blocks, _ = self._run(theta, self.method == "sensitivities", self.experiments)
         self.evaluations += 1
-        self._last = (np.array(theta, dtype=float), r, J)
+        self._last = (theta, r, blocks)
         return r
 
     def jacobian(self, theta):
         if self._last is None or not np.array_equal(self._last[0], theta):
             self.residuals(theta)
-        theta, r, J = self._last
-        if J is None:
-            J = self._differences(theta, r, self.experiments)
+        theta, r, blocks = self._last
+        J = self._complete(theta, r, blocks)
+        self._last = (theta, r, [(None, slice(0, r.size), J)])
         return J

@@ -1,5 +1,6 @@
 """What a fit writes: fit.json, fitted.toml (the base case with the fitted values),
-report.md and the overlay plot of measured and model curves (DESIGN.md section 7)."""
+report.md and the overlay plot of measured and model curves, with a Nyquist panel per
+measured spectrum (DESIGN.md section 7)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,14 @@ def display(value, dimension):
     if dimension in DIMENSIONS and dimension != "dimensionless":
         return f"{value:.6g} {DIMENSIONS[dimension][0]}"
     return f"{value:.6g}"
+
+
+def rmse_text(entry, width=0, markdown=False):
+    """An experiment's error as people read it: mV for a curve, % of |Z| for a spectrum."""
+    if entry.get("rmse_percent") is not None:
+        bars = "\\|" if markdown else "|"
+        return f"{entry['rmse_percent']:{width}.2f} % of {bars}Z{bars}"
+    return f"{entry['rmse_mV']:{width}.2f} mV"
 
 
 def unit_of(dimension):
@@ -64,36 +73,61 @@ def fitted_toml(spec, summary, raw) -> str:
 
 
 def overlay_png(spec, curves, summary) -> bytes:
-    """Measured points and model curves, fitted experiments left, predicted right."""
+    """Measured points and model curves, fitted experiments left, predicted right; then a
+    Nyquist panel (measured points, model line) for each impedance experiment."""
     from matplotlib import colormaps
 
     from ..plots import new_figure, png_bytes
 
-    roles = [r for r in ("fit", "predict") if any(e.role == r for e in spec.experiments)]
-    fig = new_figure(6.4 * len(roles), 4.6, dpi=110)
-    axes = fig.subplots(1, len(roles), squeeze=False)
-    most = max(sum(e.role == r for e in spec.experiments) for r in roles)
+    measured_curves = [e for e in spec.experiments if e.kind == "curve"]
+    roles = [r for r in ("fit", "predict") if any(e.role == r for e in measured_curves)]
+    spectra = [e for e in spec.experiments if e.kind == "impedance"]
+    panels = len(roles) + len(spectra)
+    fig = new_figure(6.4 * panels, 4.6, dpi=110)
+    axes = fig.subplots(1, panels, squeeze=False)
+    most = max([sum(e.role == r for e in measured_curves) for r in roles], default=1)
     colours = colormaps["tab10" if most <= 10 else "tab20"].colors
     rows = {row["name"]: row for row in summary["experiments"]}
     for ax, role in zip(axes[0], roles):
-        for n, e in enumerate(x for x in spec.experiments if x.role == role):
+        shown = [x for x in measured_curves if x.role == role]
+        for n, e in enumerate(shown):
             colour = colours[n % len(colours)]
             curve = curves.get(e.name)
-            label = f"{e.name}: {rows[e.name]['rmse_mV']:.1f} mV rms"
+            label = f"{e.name}: {rmse_text(rows[e.name])} rms"
             if curve is not None and curve.x.size:
                 ax.plot(curve.x, curve.voltage, color=colour, lw=1.4, label=label)
             ax.plot(e.x, e.voltage, "o", ms=3.5, mfc="none", color=colour)
             if e.end is not None:
                 ax.axvline(e.end, color=colour, lw=0.6, ls=":")
-        ax.set_xlabel("capacity (mAh/cm²)" if spec.experiments[0].abscissa == "capacity"
+        ax.set_xlabel("capacity (mAh/cm²)" if shown[0].abscissa == "capacity"
                       else "time in the step (s)")
         ax.set_ylabel("voltage (V)")
         ax.set_title("fitted: model (lines), measured (circles)" if role == "fit"
                      else "predicted (not fitted): model (lines), measured (circles)", fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower left")
+    for ax, e in zip(axes[0][len(roles):], spectra):
+        _nyquist(ax, e, curves.get(e.name), rows[e.name])
     fig.tight_layout()
     return png_bytes(fig)
+
+
+def _nyquist(ax, experiment, spectrum, row):
+    """Z' against -Z'' on equal axes: measured circles, the model through the same
+    frequencies as a line."""
+    z = experiment.impedance
+    ax.plot(z.real, -z.imag, "o", ms=3.5, mfc="none", color="C0", label="measured")
+    if spectrum is not None and not spectrum.failed:
+        order = np.argsort(experiment.x)
+        ax.plot(spectrum.z.real[order], -spectrum.z.imag[order], color="C1", lw=1.4,
+                label=f"model: {rmse_text(row)} rms")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_xlabel("Z' (Ω cm²)")
+    ax.set_ylabel("−Z'' (Ω cm²)")
+    what = "fitted" if experiment.role == "fit" else "predicted (not fitted)"
+    ax.set_title(f"{experiment.name}, {what}: Nyquist", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
 
 
 def report_markdown(spec, summary) -> str:
@@ -120,12 +154,17 @@ def report_markdown(spec, summary) -> str:
         lines.append(f"| `{k}` | " + " | ".join(f"{c:+.3f}" for c in row) + " |")
     if summary["warnings"]:
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in summary["warnings"]]
+    weights = (f"voltage error {spec.settings['voltage_error'] * 1e3:g} mV per point, end "
+               f"error {spec.settings['end_error'] * 100:g} % of the measured end")
+    if any(e.kind == "impedance" for e in spec.experiments):
+        weights += (f"; impedance error {spec.settings['impedance_error'] * 100:g} % of the "
+                    f"measured \\|Z\\| on the real and the imaginary part at each frequency "
+                    f"(a spectrum's RMSE is that of \\|Z_model − Z_measured\\| / "
+                    f"\\|Z_measured\\|, its points are frequencies)")
     lines += ["", "## Experiments", "",
-              "Residual weights: voltage error "
-              f"{spec.settings['voltage_error'] * 1e3:g} mV per point, end error "
-              f"{spec.settings['end_error'] * 100:g} % of the measured end. Predicted experiments "
-              "were not used in the fit: their errors are the model's prediction errors.", "",
-              "| experiment | role | points | RMSE (mV) | end, model | end, measured | end error |",
+              f"Residual weights: {weights}. Predicted experiments were not used in the fit: "
+              "their errors are the model's prediction errors.", "",
+              "| experiment | role | points | RMSE | end, model | end, measured | end error |",
               "|---|---|---|---|---|---|---|"]
     for e in summary["experiments"]:
         end_m = "" if e["end_model"] is None else f"{e['end_model']:.5g}"
@@ -133,8 +172,16 @@ def report_markdown(spec, summary) -> str:
         err = "" if e["capacity_error"] is None else f"{e['capacity_error'] * 100:+.2f} %"
         if e.get("end_ci95"):
             end_m += f" ({e['end_ci95'][0]:.5g} – {e['end_ci95'][1]:.5g})"
-        lines.append(f"| {e['name']} | {e['role']} | {e['points']} | {e['rmse_mV']:.2f} | "
+        lines.append(f"| {e['name']} | {e['role']} | {e['points']} | "
+                     f"{rmse_text(e, markdown=True)} | "
                      f"{end_m} | {end_d} | {err} |")
+    checked = [e for e in summary["experiments"]
+               if e.get("kramers_kronig_residual") is not None]
+    if checked:
+        lines += ["", "Kramers-Kronig consistency of the measured spectra (Lin-KK, the largest "
+                      "residual over the frequencies relative to \\|Z\\|; the noise level "
+                      "means a linear, causal, stable response):", ""]
+        lines += [f"- {e['name']}: {e['kramers_kronig_residual']:.2g}" for e in checked]
     lines += ["", "![measured and model curves](overlays.png)", "", "## Starts", "",
               "| start | from (theta) | to (theta) | cost | evaluations | status |",
               "|---|---|---|---|---|---|"]

@@ -10,19 +10,29 @@ parameters to identify, checked before anything runs (DESIGN.md section 6).
     voltage_error = "1 mV"                   # weight of a voltage residual
     end_error = 0.005                        # weight of an end residual: this fraction of
                                              #   the measured end capacity (or time)
+    impedance_error = 0.01                   # weight of an impedance residual: this fraction
+                                             #   of the measured |Z| (real and imaginary parts)
     max_evaluations = 60                     # model evaluations per start
     [[experiment]]
     name = "1C"
-    data = "discharge_1C.csv"                # capacity_mAh_cm2 (or time_s), voltage_V
+    data = "discharge_1C.csv"                # capacity_mAh_cm2 (or time_s), voltage_V; or
+                                             #   frequency_Hz, z_real_ohm_cm2, z_imag_ohm_cm2:
+                                             #   an impedance spectrum (see below)
     set = { "protocol.0.c_rate" = 1 }
     role = "fit"                             # fit | predict
     step = 0                                 # optional: the step of the run the data measure
-                                             #   (default: the first discharge or charge)
+                                             #   (default: the first discharge or charge, for a
+                                             #   spectrum the first impedance step)
     end_capacity = true                      # optional: true (the data's last point), false,
                                              #   or the measured end ("9.95 uAh/cm^2", "1.2 h")
     [parameters]
     "materials.LiCoO2.diffusivity" = { min = "1e-16 m^2/s", max = "1e-12 m^2/s" }
     "cell.series_resistance" = { min = 0, max = "50 ohm*cm^2", scale = "linear" }
+
+A data file whose header names frequency_Hz, z_real_ohm_cm2 and z_imag_ohm_cm2 (the columns
+of impedance.csv: per footprint area, z_imag < 0 for capacitive behaviour; other columns are
+ignored, a `step` column must hold one value) makes an impedance experiment: its model is the
+spectrum of its run's impedance step at the measured frequencies (solver.fit.evaluate).
 """
 
 from __future__ import annotations
@@ -45,13 +55,14 @@ from ..units import parse_quantity
 
 FIT_KEYS = ("base", "fit", "experiment", "parameters")
 SETTINGS = {"starts": 4, "seed": 0, "jacobian": "sensitivities", "voltage_error": 1e-3,
-            "end_error": 0.005, "max_evaluations": 60}
+            "end_error": 0.005, "impedance_error": 0.01, "max_evaluations": 60}
 JACOBIANS = ("sensitivities", "differences")
 EXPERIMENT_KEYS = ("name", "data", "set", "role", "step", "end_capacity")
 ROLES = ("fit", "predict")
 PARAMETER_KEYS = ("min", "max", "scale", "initial")
 SCALES = ("log", "linear")
 ABSCISSAE = {"capacity_mAh_cm2": "capacity", "time_s": "time"}
+IMPEDANCE_COLUMNS = ("frequency_Hz", "z_real_ohm_cm2", "z_imag_ohm_cm2")
 # case keys outside materials that a fit may change, with their dimensions
 CELL_PARAMETERS = {"cell.series_resistance": "area_resistance", "cell.temperature": "temperature",
                    "cell.nominal_capacity": "charge"}
@@ -89,16 +100,30 @@ class Parameter:
 
 @dataclass
 class Experiment:
+    """A measured curve (kind "curve": voltage against capacity or time) or a measured
+    spectrum (kind "impedance": x the frequencies, `impedance` Z per footprint area)."""
     name: str
     role: str
     settings: dict              # dotted case key -> value
-    abscissa: str               # capacity | time
-    x: np.ndarray               # mAh/cm^2 or s, from the start of the measured step
-    voltage: np.ndarray         # V
-    step: int | None            # the measured step of the run (None: first discharge/charge)
+    abscissa: str               # capacity | time | frequency
+    x: np.ndarray               # mAh/cm^2 or s, from the start of the measured step; or Hz
+    voltage: np.ndarray         # V (empty for a spectrum)
+    step: int | None            # the measured step of the run (None: the first discharge or
+                                #   charge, or the first impedance step)
     end: float | None           # measured end of the step (x units), None: no end residual
     data_path: Path | None = None
     data_bytes: bytes = b""
+    impedance: np.ndarray | None = None     # ohm cm^2, complex (spectra only)
+
+    @property
+    def kind(self) -> str:
+        return "impedance" if self.impedance is not None else "curve"
+
+    @property
+    def n_residuals(self) -> int:
+        if self.impedance is not None:
+            return 2 * self.x.size              # real and imaginary parts
+        return self.x.size + (self.end is not None)
 
 
 @dataclass
@@ -162,15 +187,34 @@ def load_fit(path_or_dict, base_dir=None) -> FitSpec:
     if not spec.fitted:
         raise InputError("experiment", [e.name for e in experiments],
                          "at least one experiment with role = 'fit'")
-    n_points = sum(e.x.size + (e.end is not None) for e in spec.fitted)
+    n_points = sum(e.n_residuals for e in spec.fitted)
     if n_points <= len(parameters):
         raise InputError("experiment", n_points,
                          f"more measured points in the fit experiments than parameters "
                          f"({len(parameters)})")
-    for e in experiments:          # every experiment must be a valid case, before any run
-        spec.case([p.initial if p.initial is not None else _base_value(p, base_raw, base_dir_)
-                   for p in parameters], e)
+    for k, e in enumerate(experiments):    # every experiment must be a valid case, before
+        case = spec.case([p.initial if p.initial is not None      # any run
+                          else _base_value(p, base_raw, base_dir_) for p in parameters], e)
+        if e.kind == "impedance":
+            _check_impedance_step(case.protocol, e, f"experiment.{k}")
     return spec
+
+
+def _check_impedance_step(protocol, experiment, prefix):
+    """A spectrum's run must reach an impedance step; a `step` must be one (the run's step
+    numbers are the protocol's positions unless a block ends early: then the run tells)."""
+    modes = [s.mode for s in protocol]
+    if "impedance" not in modes:
+        raise InputError(f"{prefix}.data", experiment.data_path.name if experiment.data_path
+                         else experiment.name,
+                         "a curve (capacity_mAh_cm2 or time_s, voltage_V) for this run: its "
+                         "protocol has no impedance step for a measured spectrum")
+    k = experiment.step
+    if k is not None and not any(s.ends_block for s in protocol) and (
+            k >= len(modes) or modes[k] != "impedance"):
+        steps = ", ".join(str(i) for i, mode in enumerate(modes) if mode == "impedance")
+        raise InputError(f"{prefix}.step", k, f"the index of an impedance step of the run "
+                                              f"({steps})")
 
 
 def _one_of(what, names, given):
@@ -216,9 +260,10 @@ def _settings(table) -> dict:
             value = parse_quantity(value, "voltage", name)
             if not value > 0:
                 raise InputError(name, table[key], "a voltage greater than zero, such as '1 mV'")
-        elif key == "end_error":
+        elif key in ("end_error", "impedance_error"):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-                raise InputError(name, value, "a fraction between 0 and 1, such as 0.005")
+                example = "0.005" if key == "end_error" else "0.01 (1 % of |Z|)"
+                raise InputError(name, value, f"a fraction between 0 and 1, such as {example}")
             value = float(value)
         settings[key] = value
     return settings
@@ -379,9 +424,16 @@ def _experiments(data, folder, base_raw) -> list[Experiment]:
             raise InputError(f"{prefix}.step", step, "the index (0, 1, ...) of a step of the run")
         abscissa, x, v, path, raw_bytes = _read_data(entry.get("data", MISSING), folder,
                                                      f"{prefix}.data")
-        end = _end(entry.get("end_capacity", True), abscissa, x, f"{prefix}.end_capacity")
+        z = None
+        if abscissa == "frequency":
+            z, v, end = v, np.zeros(0), None
+            if "end_capacity" in entry:
+                raise InputError(f"{prefix}.end_capacity", entry["end_capacity"],
+                                 "no end_capacity: the data are an impedance spectrum")
+        else:
+            end = _end(entry.get("end_capacity", True), abscissa, x, f"{prefix}.end_capacity")
         experiments.append(Experiment(name, role, flat, abscissa, x, v, step, end, path,
-                                      raw_bytes))
+                                      raw_bytes, z))
     return experiments
 
 
@@ -400,10 +452,12 @@ def _end(value, abscissa, x, key):
 
 
 def _read_data(value, folder, key):
-    """(abscissa, x, voltage, path, bytes) of a measured curve's CSV."""
+    """(abscissa, x, voltage, path, bytes) of a measured curve's CSV; for a spectrum's
+    ("frequency", f, Z complex, path, bytes)."""
     if not isinstance(value, str) or not value.strip():
         raise InputError(key, value, "a CSV file of the measured curve, relative to the fit "
-                                     "file: columns capacity_mAh_cm2 (or time_s) and voltage_V")
+                                     "file: columns capacity_mAh_cm2 (or time_s) and voltage_V, "
+                                     "or frequency_Hz, z_real_ohm_cm2 and z_imag_ohm_cm2")
     path = folder / value.strip()
     try:
         raw = path.read_bytes()
@@ -413,6 +467,8 @@ def _read_data(value, folder, key):
     lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     reader = csv.reader(lines)
     header = [h.strip() for h in next(reader, [])]
+    if set(IMPEDANCE_COLUMNS) & set(header):
+        return ("frequency",) + _read_spectrum(header, reader, value, key) + (path, raw)
     abscissa = [h for h in header if h in ABSCISSAE]
     if len(abscissa) != 1 or "voltage_V" not in header:
         raise InputError(key, value, f"a CSV whose header names voltage_V and one of "
@@ -435,3 +491,39 @@ def _read_data(value, folder, key):
     if np.any(np.diff(x) < 0) or x[0] < 0:
         raise InputError(key, value, f"{abscissa[0]} from 0 up, never decreasing")
     return ABSCISSAE[abscissa[0]], x, v, path, raw
+
+
+def _read_spectrum(header, reader, value, key):
+    """(frequencies, Z) of a measured spectrum: columns frequency_Hz, z_real_ohm_cm2 and
+    z_imag_ohm_cm2 (any order, more columns ignored; a `step` column must hold one value)."""
+    missing = [c for c in IMPEDANCE_COLUMNS if c not in header]
+    if missing:
+        raise InputError(key, value, f"an impedance CSV with the columns "
+                                     f"{', '.join(IMPEDANCE_COLUMNS)} (it lacks "
+                                     f"{', '.join(missing)})")
+    columns = [header.index(c) for c in IMPEDANCE_COLUMNS]
+    step_column = header.index("step") if "step" in header else None
+    rows, steps = [], set()
+    for number, row in enumerate(reader, start=1):
+        try:
+            rows.append([float(row[c]) for c in columns])
+        except (ValueError, IndexError):
+            raise InputError(key, value, f"numbers in every row (data row {number}: "
+                                         f"{','.join(row)})") from None
+        if step_column is not None and step_column < len(row):
+            steps.add(row[step_column].strip())
+        if not all(math.isfinite(v) for v in rows[-1]):
+            raise InputError(key, value, f"finite numbers (data row {number})")
+        if not rows[-1][0] > 0:
+            raise InputError(key, value, f"frequencies greater than zero (data row {number}: "
+                                         f"{rows[-1][0]:g} Hz)")
+        if rows[-1][1] == 0 and rows[-1][2] == 0:
+            raise InputError(key, value, f"a non-zero impedance (data row {number}): the "
+                                         f"residuals are relative to |Z|")
+    if len(steps) > 1:
+        raise InputError(key, value, f"one spectrum (its step column holds "
+                                     f"{', '.join(sorted(steps))}): one file per step")
+    if not rows:
+        raise InputError(key, value, "at least one measured frequency")
+    data = np.array(rows)
+    return data[:, 0], data[:, 1] + 1j * data[:, 2]
