@@ -65,6 +65,13 @@ def write_problem(folder: Path):
         raw = tomllib.load(handle)
     raw["mesh"]["cells_per_layer"] = 12
     raw["solver"] = {"rtol": 1e-4}
+    for layer in raw["cell"]["layers"]:           # the library film the parameters are of,
+        if layer["material"].startswith("LiCoO2"):  # with constant values at the truth
+            layer["material"] = "LiCoO2"
+    raw["materials"] = {"LiCoO2": {"diffusivity": TRUTH["materials.LiCoO2.diffusivity"],
+                                   "rate_constant": TRUTH["materials.LiCoO2.rate_constant"]},
+                        "LiPON": {"conductivity": TRUTH["materials.LiPON.conductivity"]}}
+    raw["protocol"] = raw["protocol"][:1]          # the discharge (not the impedance step)
     (folder / "cell.toml").write_text(tomli_w.dumps(raw))
     rng = np.random.default_rng(0)
     experiments = []
