@@ -8,10 +8,10 @@ A study is a folder under ``validation/`` with
 - case files (TOML) for the runs, and a ``README.md`` arguing the tolerances and declaring
   every parameter the paper does not print.
 
-`run_suite` runs the cases of the selected studies (on Dask, through solver.runner
-as sweeps do), evaluates every
-comparison and writes ``validation.json`` (a list of {"study", "source", "quantity",
-"reported", "model", "tolerance", "passed", ...}) and ``report.md`` with its plots.
+`run_suite` runs the cases of the selected studies (on Dask, through solver.runner as sweeps
+do), evaluates every comparison and writes ``validation.json`` (a list of {"study",
+"source", "quantity", "reported", "model", "tolerance", "passed", ...}) and ``report.md``
+with its plots.
 A comparison passes when |model - reported| <= tolerance, the tolerance being absolute in the
 reported unit (a relative tolerance in study.toml is converted: rel_tol * |reported|).
 
