@@ -110,6 +110,24 @@ def test_progress_bars_show_on_a_terminal_and_never_with_quiet(tmp_path, client,
         assert terminal.getvalue() == "", argv
 
 
+def test_the_sweep_bar_shows_on_a_terminal_and_never_with_quiet(tmp_path, client,
+                                                                 monkeypatch):
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text(f'base = "{SHIPPED_CASE}"\n[grid]\n"protocol.0.c_rate" = [1, 2]\n'
+                     f'"mesh.cells_per_layer" = [4]\n')
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    address = client.scheduler.address
+    assert cli.main(["sweep", str(sweep), "--out", str(tmp_path / "a"),
+                     "--scheduler", address]) == 0
+    assert "sweep" in terminal.getvalue() and "2/2" in terminal.getvalue()
+    terminal.seek(0)
+    terminal.truncate()
+    assert cli.main(["sweep", str(sweep), "--out", str(tmp_path / "b"), "--quiet",
+                     "--scheduler", address]) == 0
+    assert terminal.getvalue() == ""
+
+
 def test_run_progress_with_quiet_prints_nothing(monkeypatch):
     from solver.case import load_case
 
