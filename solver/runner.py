@@ -138,6 +138,7 @@ def run_all(function, jobs: list, arguments, key, error_outcome, workers=None, s
 def _connect(scheduler, n_workers):
     """(client, local cluster or None): the given Client, one connected to the scheduler's
     address, or a new LocalCluster of `n_workers` processes with one thread each."""
+    import dask
     from distributed import Client, LocalCluster
 
     if isinstance(scheduler, Client):
@@ -151,9 +152,12 @@ def _connect(scheduler, n_workers):
                              f"tcp://host:8786 (could not connect: {exc})") from None
     # the workers ignore SIGINT (dask_setup below): a Ctrl-C, sent to the whole process
     # group, stops this process only, which cancels the runs and closes the cluster
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                           dashboard_address=":0", silence_logs=logging.ERROR,
-                           preload=[__name__])
+    # no statistical profiler on the workers: it samples every thread's stack every 10 ms,
+    # some 10 % of the CPU time of a run (measured), for a dashboard nobody opens here
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                               dashboard_address=":0", silence_logs=logging.ERROR,
+                               preload=[__name__])
     try:
         return Client(cluster), cluster
     except BaseException:
