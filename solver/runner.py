@@ -123,14 +123,14 @@ def run_all(function, jobs: list, arguments, key, error_outcome, workers=None, s
     if not jobs:
         return []
     outcomes = [None] * len(jobs)
-    position = {id(job): k for k, job in enumerate(jobs)}
     with DaskRunner(workers or default_workers(len(jobs)), scheduler) as runner, \
             progress_bar(len(jobs), "run", desc, enabled=progress) as bar:
-        for job, outcome in runner.run(function, jobs, arguments, key, error_outcome,
-                                       **options):
-            outcomes[position[id(job)]] = outcome
+        for k, outcome in runner.run(function, range(len(jobs)),
+                                     lambda k: arguments(jobs[k]), lambda k: key(jobs[k]),
+                                     lambda k, exc: error_outcome(jobs[k], exc), **options):
+            outcomes[k] = outcome
             if describe is not None:
-                bar.set_postfix_str(describe(job, outcome), refresh=False)
+                bar.set_postfix_str(describe(jobs[k], outcome), refresh=False)
             bar.update(1)
     return outcomes
 
