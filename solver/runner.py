@@ -10,7 +10,7 @@ never a traceback. A Ctrl-C reaches the client only (the local workers ignore SI
 which cancels the runs not finished.
 
 `run_all` is the whole cycle for a list of jobs: outcomes in job order, with a progress
-bar. `progress_bar` is the bar of all three commands (tqdm, on stderr, on a terminal only).
+bar. `progress_bar` is the bar of sweep and validate (tqdm, on stderr, on a terminal only).
 """
 
 from __future__ import annotations
