@@ -6,7 +6,6 @@ import contextlib
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 from .errors import InputError, RunInterrupted, SolverError
@@ -50,17 +49,18 @@ def _parser():
     materials.add_argument("name", nargs="?", help="material name, e.g. LiCoO2")
     validate = sub.add_parser("validate", help="run the validation studies (validation/) and "
                                                "write validation.json and report.md")
-    validate.add_argument("--out", type=Path, required=True, help="output folder")
     validate.add_argument("--study", action="append", metavar="NAME",
                           help="run only this study (repeatable); default: all")
     validate.add_argument("--fast", action="store_true",
                           help="only the fast studies (the CI subset)")
-    validate.add_argument("--workers", type=int, default=None,
-                          help="worker processes for the runs (default: 2)")
     validate.add_argument("--root", type=Path, default=None,
                           help="folder of the studies (default: the shipped ones, the "
                                "repository's validation/)")
-    _threads_option(validate)
+    _dask_options(validate, "output folder (validation.json, report.md, plots)")
+    validate.add_argument("--time-limit", default="none", metavar="TIME",
+                          help="wall time after which a run is stopped and skipped with status "
+                               "time_limit, e.g. '30 min' (default: none)")
+    validate.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep = sub.add_parser("sweep", help="run every combination of a sweep file's values "
                                          "(on Dask) and write results.csv")
     sweep.add_argument("sweep_file", type=Path, metavar="SWEEP.toml",
@@ -111,10 +111,10 @@ def _parser():
     return parser
 
 
-def _on_dask(call, out: Path, kept: str):
+def _on_dask(call, out: Path, kept: str | None = None):
     """The result of a command that runs on Dask, or its exit status after a signal (said
-    with what is `kept`). Errors in its scheduler or workers are named as this command's
-    options."""
+    with what is `kept`; nothing kept: the signal goes on to main). Errors in its scheduler
+    or workers are named as this command's options."""
     check_out_dir(out)
     try:
         return call()
@@ -125,6 +125,8 @@ def _on_dask(call, out: Path, kept: str):
     except OSError as exc:
         raise _out_error(out, exc) from None
     except KeyboardInterrupt as exc:
+        if kept is None:
+            raise
         reason = exc.reason if isinstance(exc, RunInterrupted) else SIGNAL_REASONS[signal.SIGINT]
         print(f"thinfilm: {reason}; {kept}: run the same command again to resume",
               file=sys.stderr)
@@ -151,28 +153,49 @@ def _check_dask_options(args):
 
 
 class _Progress:
-    """Prints a progress line to stderr once a run has taken more than a couple of seconds."""
+    """A tqdm bar on stderr over the protocol's steps, from a couple of seconds into the run
+    (none with --quiet). Off a terminal each redraw is a line of its own (a log keeps one
+    a second), so each line starts with "step K"."""
 
-    def __init__(self, case, quiet):
+    def __init__(self, case, quiet, delay=2.0):
+        from tqdm import tqdm
+
         self.n_steps = len(case.protocol)
-        self.started = time.perf_counter()
-        self.last = self.started
-        self.quiet = quiet
-        self.shown = False
+        stream = sys.stderr if sys.stderr.isatty() else _Lines(sys.stderr)
+        self.bar = None if quiet else tqdm(
+            total=self.n_steps, file=stream, delay=delay, mininterval=1.0, miniters=0,
+            leave=False, dynamic_ncols=True, unit="step",
+            desc=f"step 0 (0..{self.n_steps - 1}) {case.protocol[0].mode}:",
+            bar_format="{desc} {percentage:3.0f}%|{bar}| {n}/{total} steps done, "
+                       "[{elapsed}]{postfix}")
 
     def __call__(self, k, step, elapsed, voltage, capacity):
-        now = time.perf_counter()
-        if self.quiet or now - self.started < 2.0 or now - self.last < 1.0:
+        if self.bar is None:
             return
-        self.last = now
-        self.shown = True
-        end = "" if sys.stderr.isatty() else "\n"   # redraw one line on a terminal only
-        print(f"\rstep {k} (0..{self.n_steps - 1}) {step.mode}: t = {elapsed:10.1f} s, "
-              f"V = {voltage:.4f} V, {capacity * 1e3:9.3f} uAh/cm2", end=end, file=sys.stderr)
+        self.bar.set_description_str(f"step {k} (0..{self.n_steps - 1}) {step.mode}:",
+                                     refresh=False)
+        self.bar.set_postfix_str(f"t = {elapsed:.1f} s, V = {voltage:.4f} V, "
+                                 f"{capacity * 1e3:.3f} uAh/cm2", refresh=False)
+        self.bar.update(k - self.bar.n)
 
     def close(self):
-        if self.shown and sys.stderr.isatty():
-            print(file=sys.stderr)
+        if self.bar is not None:
+            self.bar.close()
+
+
+class _Lines:
+    """A stream that writes tqdm's redraws ("\\r" + text) as lines of their own."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text):
+        text = text.strip("\r ")
+        if text:
+            self.stream.write(text + "\n")
+
+    def flush(self):
+        self.stream.flush()
 
 
 def _run(args):
@@ -340,18 +363,17 @@ def _cases(args):
 def _validate(args):
     from . import validation
 
-    workers = args.workers if args.workers is not None else validation.default_workers()
-    if workers < 1:
-        raise InputError("--workers", args.workers, "a whole number >= 1")
-    cores = os.cpu_count() or 1
-    if workers > cores:
-        print(f"thinfilm: --workers {workers} is more than the {cores} CPU cores: using "
-              f"{cores}", file=sys.stderr)
-        workers = cores
-    check_out_dir(args.out)
-    result = validation.run_suite(args.out, root=args.root or validation.VALIDATION_DIR,
-                                  names=args.study, fast_only=args.fast, workers=workers,
-                                  threads=args.n_threads)
+    _check_dask_options(args)
+    time_limit = _time_limit(args.time_limit)
+
+    def echo(line):
+        print(f"thinfilm: {line}", file=sys.stderr)
+
+    result = _on_dask(lambda: validation.run_suite(
+        args.out, root=args.root or validation.VALIDATION_DIR, names=args.study,
+        fast_only=args.fast, workers=args.workers, scheduler=args.scheduler,
+        threads=args.n_threads, time_limit=time_limit, progress=not args.quiet, echo=echo),
+        args.out)
     for r in result["records"]:
         print(f"{'pass' if r['passed'] else 'FAIL'}  {r['study']:14s} {r['quantity'][:60]:60s} "
               f"reported {validation._reported(r)}  model {r['model']:.4g}  "

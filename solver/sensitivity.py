@@ -97,7 +97,6 @@ class SensitivitySimulation(Simulation):
 
     def _solve(self, guess, dt, history, drive, step=None):
         u = super()._solve(guess, dt, history, drive, step)
-        m = self.model
         columns = self._columns
         if dt is None:
             coeff, hist, memory = 1.0, -guess[columns], []

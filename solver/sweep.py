@@ -29,6 +29,7 @@ file system shared with the client.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import difflib
@@ -36,12 +37,9 @@ import hashlib
 import io
 import itertools
 import json
-import logging
 import math
 import os
 import shutil
-import signal
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -52,6 +50,7 @@ from .errors import InputError, RunInterrupted, SolverError
 from .files import read_text
 from .files import write_atomic
 from .results import summary_json
+from .runner import DaskRunner, default_workers, progress_bar
 
 SWEEP_KEYS = ("base", "grid")
 # after the swept keys, in this order (of the first discharge step; wall_time_s of the run)
@@ -555,10 +554,10 @@ def run_spec(spec: SweepSpec, out, workers: int | None = None, scheduler=None,
     state = _Progress(spec, out)
     jobs = _jobs(spec, state, runs_dir, echo)
     first = next(jobs, None)
-    client = cluster = None
+    runner = None
     try:
         if first is not None:   # connect first: a wrong address is an input error, nothing written
-            client, cluster = _connect(scheduler, workers or max(1, min(os.cpu_count() or 1, len(spec))))
+            runner = DaskRunner(workers or default_workers(len(spec)), scheduler)
         elif not state.done:
             settings, exc = state.first_error
             raise InputError(exc.key, exc.value, f"{exc.expected} (no combination of the "
@@ -567,102 +566,46 @@ def run_spec(spec: SweepSpec, out, workers: int | None = None, scheduler=None,
         runs_dir.mkdir(parents=True, exist_ok=True)
         try:
             if first is not None:
-                _run_on_dask(client, itertools.chain([first], jobs), state, runs_dir,
+                _run_on_dask(runner, itertools.chain([first], jobs), state, runs_dir,
                              dict(plots=plots, time_limit=time_limit, threads=threads),
                              show=progress)
         finally:  # also on Ctrl-C: the table of what is there, unfinished runs "not_run"
             table = state.write()
     finally:
-        if client is not None and client is not scheduler:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+        if runner is not None:
+            runner.close()
     return table
 
 
-def _connect(scheduler, n_workers):
-    """(client, local cluster or None): the given Client, one connected to the scheduler's
-    address, or a new LocalCluster of `n_workers` processes with one thread each."""
-    from distributed import Client, LocalCluster
-
-    if isinstance(scheduler, Client):
-        return scheduler, None
-    if scheduler is not None:
-        try:
-            return Client(scheduler, timeout="10s"), None
-        except (OSError, TimeoutError, ValueError, TypeError) as exc:
-            raise InputError("scheduler", scheduler,
-                             f"the address of a running Dask scheduler, such as "
-                             f"tcp://host:8786 (could not connect: {exc})") from None
-    # the workers ignore SIGINT (dask_setup below): a Ctrl-C, sent to the whole process
-    # group, stops this process only, which cancels the runs and closes the cluster
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                           dashboard_address=":0", silence_logs=logging.ERROR,
-                           preload=[__name__])
-    try:
-        return Client(cluster), cluster
-    except BaseException:
-        cluster.close()
-        raise
-
-
-def _run_on_dask(client, jobs, state: _Progress, runs_dir: Path, options: dict, show: bool):
-    """Submit the jobs, a few per worker at a time, and record each run as it finishes:
-    its folder, then results.csv (at most once a second)."""
-    from distributed import as_completed
-
-    window = 2 * max(1, sum(client.nthreads().values()))
-    bar = _Bar(len(state.spec), len(state.reused), enabled=show and sys.stderr.isatty())
-    futures = {}
-
-    def submit():
-        job = next(jobs, None)
-        if job is None:
-            return None
-        future = client.submit(run_case, job.case, key=f"thinfilm-run-{job.run_id}",
-                               pure=False, **options)
-        futures[future] = job
-        return future
-
-    try:
-        running = as_completed([f for f in (submit() for _ in range(window)) if f is not None])
-        bar.draw()
-        for future in running:
-            job = futures.pop(future)
-            try:
-                outcome = future.result()
-            except RunInterrupted:
-                raise
-            except Exception as exc:  # noqa: BLE001 - e.g. a worker that died
-                outcome = {"status": "error", "message": f"{type(exc).__name__}: {exc}",
-                           "summary": None, "files": {}}
+def _run_on_dask(runner, jobs, state: _Progress, runs_dir: Path, options: dict, show: bool):
+    """Run the jobs on the runner and record each run as it finishes: its folder, then
+    results.csv (at most once a second)."""
+    settled = len(state.reused) + state.n_invalid
+    with progress_bar(len(state.spec), "run", "sweep", enabled=show,
+                      initial=settled) as bar, \
+            contextlib.closing(runner.run(run_case, jobs, lambda job: (job.case,),
+                                          lambda job: f"thinfilm-run-{job.run_id}",
+                                          _worker_error, **options)) as finished:
+        failed = 0
+        for job, outcome in finished:
             if outcome["summary"] is not None and outcome["status"] in ("ok", "solver_failed"):
                 _write_run(runs_dir / job.run_id, outcome, job.run_id, job.digest,
                            job.settings, job.raw)
             outcome.pop("files", None)
             state.done[job.run_id] = outcome
             state.ran.append(job.run_id)
-            bar.step(len(state.ran) + len(state.reused) + state.n_invalid,
-                     outcome["status"] != "ok")
+            failed += outcome["status"] != "ok"
+            # combinations validated meanwhile (invalid ones, reused runs) count as settled
+            bar.n = len(state.ran) + len(state.reused) + state.n_invalid
+            if failed:
+                bar.set_postfix_str(f"{failed} not ok", refresh=False)
+            bar.update(0)
             state.write(every=1.0)
-            following = submit()
-            if following is not None:
-                running.add(following)
-    finally:
-        bar.close()
-        if futures:                    # interrupted: the runs not finished are dropped
-            try:
-                client.cancel(list(futures))
-            except Exception:  # noqa: BLE001 - shutting down anyway
-                pass
 
 
-def dask_setup(worker):
-    """Worker preload of the local cluster: leave Ctrl-C to the client process."""
-    try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:              # not the main thread of the worker process
-        pass
+def _worker_error(job, exc) -> dict:
+    return {"status": "error", "message": f"{type(exc).__name__}: {exc}", "summary": None,
+            "files": {}}
 
 
 def _write_run(folder: Path, outcome: dict, run_id, digest, settings, raw) -> None:
@@ -758,41 +701,3 @@ def _cell(value) -> str:
     if isinstance(value, (int, str)):
         return str(value)
     return json.dumps(value, default=str)        # lists, tables, dates
-
-
-class _Bar:
-    """A one-line progress bar on stderr (drawn on a terminal only)."""
-
-    def __init__(self, total, done, enabled):
-        self.total, self.done, self.failed = total, done, 0
-        self.enabled = enabled
-        self.started = time.perf_counter()
-        self.running = None
-        self.first = done
-
-    def step(self, done, failed):
-        """`done` combinations settled (run, reused or invalid); the last run `failed`."""
-        self.done = done
-        self.failed += bool(failed)
-        self.draw()
-
-    def draw(self):
-        if not self.enabled:
-            return
-        width = 30
-        filled = int(width * self.done / max(self.total, 1))
-        now = time.perf_counter()
-        if self.running is None:                # from the submission on: the run rate
-            self.running = now
-        elapsed = now - self.started
-        fresh = self.done - self.first
-        eta = ""
-        if 0 < fresh and self.done < self.total:
-            eta = f", about {(now - self.running) / fresh * (self.total - self.done):.0f} s left"
-        failed = f", {self.failed} failed" if self.failed else ""
-        print(f"\rsweep [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} runs"
-              f"{failed}, {elapsed:.0f} s{eta}   ", end="", file=sys.stderr, flush=True)
-
-    def close(self):
-        if self.enabled:
-            print(file=sys.stderr)

@@ -8,9 +8,10 @@ A study is a folder under ``validation/`` with
 - case files (TOML) for the runs, and a ``README.md`` arguing the tolerances and declaring
   every parameter the paper does not print.
 
-`run_suite` runs the cases of the selected studies (in a process pool), evaluates every
-comparison and writes ``validation.json`` (a list of {"study", "source", "quantity",
-"reported", "model", "tolerance", "passed", ...}) and ``report.md`` with its plots.
+`run_suite` runs the cases of the selected studies (on Dask, through solver.runner as sweeps
+do), evaluates every comparison and writes ``validation.json`` (a list of {"study",
+"source", "quantity", "reported", "model", "tolerance", "passed", ...}) and ``report.md``
+with its plots.
 A comparison passes when |model - reported| <= tolerance, the tolerance being absolute in the
 reported unit (a relative tolerance in study.toml is converted: rel_tol * |reported|).
 
@@ -22,20 +23,19 @@ bookkeeping numbers that need no time integration.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import json
 import math
-import os
 import time
 import tomllib
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, SolverError
+from .errors import InputError, RunInterrupted, SolverError
 from .shipped import VALIDATION_DIR
 from .units import parse_quantity
 
@@ -49,7 +49,6 @@ KINDS = ("measured", "bookkeeping", "model")
 PARAMETER_SETS = ("library", "study")
 # "below 1"-type statements: the reported value is a bound the model must stay under/over
 BOUNDS = ("below", "above")
-DEFAULT_WORKERS = 2
 
 
 # ------------------------------------------------------------------------------------------
@@ -241,31 +240,64 @@ def apply_settings(raw: dict, settings: dict) -> dict:
     return raw
 
 
-def _execute_run(job):
-    """Run one case (in a worker). Returns a small picklable dict."""
-    study, name, case_path, settings, may_skip, threads = job
-    from .api import run
+@dataclass
+class RunJob:
+    """A run of a study, its case loaded and checked (in this process)."""
+    study: str
+    name: str
+    case: object
+    may_skip: bool = False
+
+
+def _run_output(study, name, **fields) -> dict:
+    out = {"study": study, "run": name, "status": "ok", "message": "", "summary": None,
+           "series": [], "layers": {}}
+    out.update(fields)
+    return out
+
+
+def _invalid_output(study, name, may_skip, exc) -> dict:
+    # a feature the solver does not have yet is a skip, a broken study case an error
+    return _run_output(study, name, status="skipped" if may_skip else "error",
+                       message=f"the solver rejects this case (invalid input): {exc}")
+
+
+def prepare_run(study: str, spec: RunSpec):
+    """(RunJob, None) for a run whose case loads, else (None, its output: skipped/error)."""
     from .case import case_from_dict, load_case
+
+    try:
+        case = load_case(spec.case)
+        if spec.set:
+            case = case_from_dict(apply_settings(case.raw, spec.set), case.path.parent,
+                                  source=str(spec.case))
+    except InputError as exc:
+        return None, _invalid_output(study, spec.name, spec.skip_on_input_error, exc)
+    return RunJob(study, spec.name, case, spec.skip_on_input_error), None
+
+
+def execute_run(case, study: str, name: str, may_skip: bool = False, threads: int = 1,
+                time_limit: float | None = None) -> dict:
+    """Run one study case (on a worker). Returns a small picklable dict; never raises for a
+    bad case, a solver failure or a run beyond `time_limit` seconds (status says which)."""
+    from .api import run
     from .threads import limited_threads
 
     started = time.perf_counter()
-    out = {"study": study, "run": name, "status": "ok", "message": "", "summary": None,
-           "series": [], "layers": {}}
+    out = _run_output(study, name, layers={layer.name: layer.thickness
+                                           for layer in case.layers})
     try:
-        case = load_case(case_path)
-        if settings:
-            case = case_from_dict(apply_settings(case.raw, settings), case.path.parent,
-                                  source=str(case_path))
-        out["layers"] = {layer.name: layer.thickness for layer in case.layers}
         with limited_threads(threads):
-            result = run(case)
+            result = run(case, time_limit=time_limit)
     except InputError as exc:
-        # a feature the solver does not have yet is a skip, a broken study case an error
-        out.update(status="skipped" if may_skip else "error",
-                   message=f"the solver rejects this case (invalid input): {exc}")
-        return out
+        return _invalid_output(study, name, may_skip, exc)
     except SolverError as exc:
         out.update(status="solver_failed", message=str(exc))
+        return out
+    except RunInterrupted as exc:
+        if not exc.reason.startswith("time limit"):
+            raise                    # a signal in an in-process run: stop the suite
+        out.update(status="time_limit", message=exc.reason)
         return out
     except Exception as exc:  # noqa: BLE001 - report it, do not take the suite down
         out.update(status="error", message=f"{type(exc).__name__}: {exc}")
@@ -291,11 +323,39 @@ def _series(result):
     return series
 
 
-def _run_jobs(jobs, workers):
-    if workers <= 1 or len(jobs) <= 1:
-        return [_execute_run(job) for job in jobs]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(_execute_run, jobs))
+def run_studies(studies, workers=None, scheduler=None, threads=1, time_limit=None,
+                progress=False) -> list[dict]:
+    """The outputs of every run of the studies, run on the shared Dask runner (a local
+    cluster of `workers` processes, or `scheduler`); cases that do not load are outputs
+    with status skipped/error without running."""
+    from .runner import run_all
+
+    outputs, jobs = [], []
+    for study in studies:
+        for spec in study.runs.values():
+            job, output = prepare_run(study.name, spec)
+            outputs.append(output)
+            if job is not None:
+                jobs.append(job)
+    ran = iter(run_all(execute_run, jobs, _job_arguments, _job_key, _worker_error,
+                       workers=workers, scheduler=scheduler, progress=progress,
+                       desc="validate", describe=lambda job, out: f"{job.study} {job.name}: "
+                                                                 f"{out['status']}",
+                       threads=threads, time_limit=time_limit))
+    return [output if output is not None else next(ran) for output in outputs]
+
+
+def _job_arguments(job: RunJob):
+    return job.case, job.study, job.name, job.may_skip
+
+
+def _job_key(job: RunJob) -> str:
+    return f"thinfilm-validate-{job.study}-{job.name}-{id(job):x}"
+
+
+def _worker_error(job: RunJob, exc) -> dict:     # e.g. a worker that died
+    return _run_output(job.study, job.name, status="error",
+                       message=f"{type(exc).__name__}: {exc}")
 
 
 # ------------------------------------------------------------------------------------------
@@ -575,19 +635,40 @@ def select_studies(root=VALIDATION_DIR, names=None, fast_only=False) -> list[Stu
     return studies
 
 
-def run_suite(out_dir, root=VALIDATION_DIR, names=None, fast_only=False,
-              workers=DEFAULT_WORKERS, plots=True, threads=1) -> dict:
-    """Run the studies, write validation.json and report.md (+ PNG plots) to `out_dir`;
-    each run on `threads` BLAS threads."""
+def run_suite(out_dir, root=VALIDATION_DIR, names=None, fast_only=False, workers=None,
+              plots=True, threads=1, scheduler=None, time_limit=None, progress=False,
+              echo=None) -> dict:
+    """Run the studies, write validation.json and report.md (+ PNG plots) to `out_dir`.
+
+    The runs and the studies' fits share one Dask runner (solver.runner, as sweeps and
+    fits do): a local cluster of `workers` processes (default: the CPU cores, at most one
+    per run) or a running `scheduler` (an address or a distributed.Client); each run on
+    `threads` BLAS threads, stopped after `time_limit` seconds (status time_limit).
+    progress: a progress bar on stderr (a terminal only). echo: told of a worker count
+    reduced to the CPU cores.
+    """
+    from .runner import DaskRunner, default_workers
+    from .sweep import check_workers
+
     started = time.perf_counter()
+    workers = check_workers(workers, scheduler, echo)
+    if time_limit is not None and not (isinstance(time_limit, (int, float))
+                                       and time_limit > 0):
+        raise InputError("time_limit", time_limit, "a time greater than zero, or none")
     studies = select_studies(root, names, fast_only)
-    jobs = [(s.name, r.name, str(r.case), r.set, r.skip_on_input_error, threads)
-            for s in studies for r in s.runs.values()]
-    outputs = _run_jobs(jobs, workers)
-    by_study = {s.name: {} for s in studies}
-    for out in outputs:
-        by_study[out["study"]][out["run"]] = out
-    fits = run_fits(studies, by_study, Path(out_dir), workers)
+    n_runs = sum(len(s.runs) for s in studies)
+    with contextlib.ExitStack() as stack:
+        client, used = None, "no"
+        if n_runs or any(s.fit is not None for s in studies):
+            runner = stack.enter_context(DaskRunner(workers or default_workers(n_runs or 1),
+                                                    scheduler))
+            client, used = runner.client, runner.n_workers
+        outputs = run_studies(studies, scheduler=client, threads=threads,
+                              time_limit=time_limit, progress=progress)
+        by_study = {s.name: {} for s in studies}
+        for out in outputs:
+            by_study[out["study"]][out["run"]] = out
+        fits = run_fits(studies, by_study, Path(out_dir), client)
     records, skipped = [], []
     for study in studies:
         rec, skip = evaluate(study, by_study[study.name])
@@ -615,7 +696,7 @@ def run_suite(out_dir, root=VALIDATION_DIR, names=None, fast_only=False,
                 name = f"{study.name}.png"
                 write_atomic(out_dir / name, png)
                 figures[study.name] = name
-    report = report_markdown(studies, records, skipped, by_study, figures, elapsed, workers)
+    report = report_markdown(studies, records, skipped, by_study, figures, elapsed, used)
     report += fit_sections(studies, fits)
     write_atomic(out_dir / "report.md", report)
     return {"records": records, "skipped": skipped, "runs": by_study, "elapsed_s": elapsed,
@@ -642,8 +723,9 @@ def _study_fit(folder, spec_path, table):
     return path, {e.name for e in load_fit(path).experiments}
 
 
-def run_fits(studies, by_study, out_dir, workers) -> dict:
-    """Run each study's fit (into OUT/fits/STUDY/, resumable); add its experiments as runs."""
+def run_fits(studies, by_study, out_dir, client) -> dict:
+    """Run each study's fit (into OUT/fits/STUDY/, resumable) on the suite's Dask client;
+    add its experiments as runs."""
     from .fit import fit, load_fit
 
     fits = {}
@@ -653,7 +735,7 @@ def run_fits(studies, by_study, out_dir, workers) -> dict:
         if study.fit is None:
             continue
         try:
-            result = fit(study.fit, out_dir / "fits" / study.name, workers=max(1, workers))
+            result = fit(study.fit, out_dir / "fits" / study.name, scheduler=client)
         except (InputError, SolverError) as exc:
             for name in {e.name for e in load_fit(study.fit).experiments}:
                 by_study[study.name][name] = {"study": study.name, "run": name,
@@ -909,7 +991,3 @@ def suite_summary_line(result) -> str:
     records = result["records"]
     return (f"{len(records)} comparisons; {fidelity_line(records)}; "
             f"{len(result['skipped'])} skipped, {result['elapsed_s']:.1f} s")
-
-
-def default_workers() -> int:
-    return max(1, min(DEFAULT_WORKERS, os.cpu_count() or 1))

@@ -646,8 +646,7 @@ def test_class10_sweep_and_validation_workers_use_the_thread_count(monkeypatch):
     assert seen[-1] == 1
     assert run_case(case_from_dict(data, CASES), threads=2)["status"] == "ok"
     assert seen[-1] == 2
-    out = validation._execute_run(("s", "r", str(SHIPPED_CASE), {"mesh.cells_per_layer": 4},
-                                   False, 1))
+    out = validation.execute_run(case_from_dict(data, CASES), "s", "r", threads=1)
     assert out["status"] == "ok" and seen[-1] == 1
 
 
@@ -691,12 +690,11 @@ def test_class11_override_of_a_material_the_cell_does_not_use_is_refused(tmp_pat
 
 def test_class11_progress_lines_count_steps_from_0(capsys):
     case = load_case(SHIPPED_CASE)
-    progress = cli._Progress(case, quiet=False)
-    progress.started -= 10.0
-    progress.last -= 10.0
+    progress = cli._Progress(case, quiet=False, delay=0.0)
     progress(0, case.protocol[0], 5.0, 3.9, 0.01)
-    line = capsys.readouterr().err
-    assert "step 0 " in line and "step 1" not in line
+    progress.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines and all(line.startswith("step 0 (0..1) discharge:") for line in lines)
 
 
 # ------------------------------------------------------------------------------------------

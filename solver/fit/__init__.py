@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,30 +130,18 @@ def _run_starts(spec, points, folder, workers, scheduler, echo):
     if len(todo) == 1 and scheduler is None:            # no cluster for a single start
         keep(todo[0], run_start(spec, points[todo[0]]))
     elif todo:
-        from distributed import as_completed
+        from ..runner import DaskRunner, default_workers
 
-        from ..sweep import _connect
+        def failed(i, exc):               # a worker that died
+            return {"theta0": list(points[i]), "status": "error",
+                    "message": f"{type(exc).__name__}: {exc}", "evaluations": 0,
+                    "model_runs": 0, "wall_time_s": 0.0}
 
-        client, cluster = _connect(scheduler, workers or max(1, min(os.cpu_count() or 1,
-                                                                     len(todo))))
-        try:
-            futures = {client.submit(run_start, spec, points[i], pure=False,
-                                     key=f"thinfilm-fit-start-{i}-{fingerprint[:12]}"): i
-                       for i in todo}
-            for future in as_completed(list(futures)):
-                i = futures[future]
-                try:
-                    outcome = future.result()
-                except Exception as exc:  # noqa: BLE001 - a worker that died
-                    outcome = {"theta0": list(points[i]), "status": "error",
-                               "message": f"{type(exc).__name__}: {exc}", "evaluations": 0,
-                               "model_runs": 0, "wall_time_s": 0.0}
+        with DaskRunner(workers or default_workers(len(todo)), scheduler) as runner:
+            for i, outcome in runner.run(run_start, todo, lambda i: (spec, points[i]),
+                                         lambda i: f"thinfilm-fit-start-{i}-{fingerprint[:12]}",
+                                         failed):
                 keep(i, outcome)
-        finally:
-            if client is not scheduler:
-                client.close()
-            if cluster is not None:
-                cluster.close()
     return [outcomes[i] for i in range(len(points))]
 
 

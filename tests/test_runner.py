@@ -1,0 +1,145 @@
+"""The one runner of sweeps, validation and fits (solver/runner.py), and the progress
+bars: validation's runs go through it (a given scheduler), worker errors are outcomes with
+a status, and --quiet shows no progress."""
+
+import io
+import shutil
+import sys
+
+import pytest
+
+from solver import cli, runner, validation
+from tests.conftest import SHIPPED_CASE
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    """An in-process Dask cluster (threads): a scheduler the commands are pointed at."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=":0") as cluster:
+        with distributed.Client(cluster) as c:
+            yield c
+
+
+def _toy_root(tmp_path):
+    """A study root with one quick study: West 2002's C/10 run and its comparisons."""
+    root = tmp_path / "validation"
+    shutil.copytree(validation.VALIDATION_DIR / "west2002", root / "toy")
+    return root
+
+
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal: where progress bars are drawn."""
+
+    def isatty(self):
+        return True
+
+
+def test_validation_runs_on_the_shared_runner_through_a_scheduler(tmp_path, client):
+    root = _toy_root(tmp_path)
+    with distributed.get_task_stream(client) as tasks:
+        result = validation.run_suite(tmp_path / "out", root=root, scheduler=client,
+                                      plots=False)
+    keys = [str(task["key"]) for task in tasks.data]
+    assert any(key.startswith("thinfilm-validate-toy-C/10") for key in keys), keys
+    assert result["runs"]["toy"]["C/10"]["status"] == "ok"
+    direct = validation.execute_run(
+        validation.prepare_run("toy", validation.load_study(root / "toy").runs["C/10"])[0].case,
+        "toy", "C/10")
+    assert result["runs"]["toy"]["C/10"]["summary"]["steps"] == direct["summary"]["steps"]
+    assert client.status == "running"           # a client given is left open
+
+
+def test_the_validate_command_takes_a_scheduler_address(tmp_path, client, capsys):
+    root = _toy_root(tmp_path)
+    out = tmp_path / "out"
+    assert cli.main(["validate", "--root", str(root), "--out", str(out), "--quiet",
+                     "--scheduler", client.scheduler.address]) == 0
+    assert "results in" in capsys.readouterr().out and (out / "validation.json").is_file()
+    assert cli.main(["validate", "--root", str(root), "--out", str(out), "--workers", "1",
+                     "--scheduler", client.scheduler.address]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("thinfilm: invalid input: --workers")
+
+
+def test_a_run_that_raises_in_a_worker_is_a_run_with_status_error(tmp_path, client,
+                                                                  monkeypatch):
+    import solver.api
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the solver")
+
+    monkeypatch.setattr(solver.api, "run", broken)   # the cluster's workers are threads here
+    result = validation.run_suite(tmp_path / "out", root=_toy_root(tmp_path),
+                                  scheduler=client, plots=False)
+    out = result["runs"]["toy"]["C/10"]
+    assert out["status"] == "error" and "RuntimeError: a bug in the solver" in out["message"]
+    assert {s["status"] for s in result["skipped"]} == {"error"}
+
+
+def test_an_exception_on_a_worker_is_an_outcome_in_job_order(client):
+    def fails(value):
+        if value == 2:
+            raise ValueError(f"job {value} failed")
+        return {"job": value, "status": "ok"}
+
+    outcomes = runner.run_all(fails, [1, 2, 3], lambda job: (job,), lambda job: f"fails-{job}",
+                              lambda job, exc: {"job": job, "status": "error",
+                                                "message": f"{type(exc).__name__}: {exc}"},
+                              scheduler=client)
+    assert [o["job"] for o in outcomes] == [1, 2, 3]
+    assert [o["status"] for o in outcomes] == ["ok", "error", "ok"]
+    assert outcomes[1]["message"] == "ValueError: job 2 failed"
+
+
+def test_progress_bars_show_on_a_terminal_and_never_with_quiet(tmp_path, client, monkeypatch):
+    root = _toy_root(tmp_path)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert cli.main(["validate", "--root", str(root), "--out", str(tmp_path / "a"),
+                     "--scheduler", client.scheduler.address]) == 0
+    assert "validate" in terminal.getvalue() and "1/1" in terminal.getvalue()
+    for argv in (["validate", "--root", str(root), "--out", str(tmp_path / "b"), "--quiet",
+                  "--scheduler", client.scheduler.address],
+                 ["run", str(SHIPPED_CASE), "--out", str(tmp_path / "c"), "--quiet"]):
+        terminal.seek(0)
+        terminal.truncate()
+        assert cli.main(argv) == 0
+        assert terminal.getvalue() == "", argv
+
+
+def test_the_sweep_bar_shows_on_a_terminal_and_never_with_quiet(tmp_path, client,
+                                                                 monkeypatch):
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text(f'base = "{SHIPPED_CASE}"\n[grid]\n"protocol.0.c_rate" = [1, 2]\n'
+                     f'"mesh.cells_per_layer" = [4]\n')
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    address = client.scheduler.address
+    assert cli.main(["sweep", str(sweep), "--out", str(tmp_path / "a"),
+                     "--scheduler", address]) == 0
+    assert "sweep" in terminal.getvalue() and "2/2" in terminal.getvalue()
+    terminal.seek(0)
+    terminal.truncate()
+    assert cli.main(["sweep", str(sweep), "--out", str(tmp_path / "b"), "--quiet",
+                     "--scheduler", address]) == 0
+    assert terminal.getvalue() == ""
+
+
+def test_run_progress_with_quiet_prints_nothing(monkeypatch):
+    from solver.case import load_case
+
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    case = load_case(SHIPPED_CASE)
+    progress = cli._Progress(case, quiet=True, delay=0.0)
+    for k, step in enumerate(case.protocol):
+        progress(k, step, 10.0, 3.9, 0.01)
+    progress.close()
+    assert terminal.getvalue() == ""
+    shown = cli._Progress(case, quiet=False, delay=0.0)
+    shown(1, case.protocol[1], 10.0, 3.9, 0.01)
+    shown.close()
+    assert "step 0 (0..1)" in terminal.getvalue()
