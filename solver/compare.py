@@ -45,7 +45,7 @@ from pathlib import Path
 from .case import ARCHITECTURES, MICROPILLAR_KEYS, MISSING, TRENCH_KEYS
 from .errors import InputError
 from .results import write_atomic
-from .sweep import DEFAULT_TIME_LIMIT, SweepSpec, read_spec, run_spec
+from .sweep import DEFAULT_TIME_LIMIT, SweepSpec, read_base, read_spec, run_spec
 
 COMPARE_KEYS = ("base", "rates", "until_voltage", "architectures", "name")
 GEOMETRY_KEYS = {"planar": (), "bipolar": ("n_cells",), "trench": TRENCH_KEYS,
@@ -124,30 +124,15 @@ def load_compare(path_or_dict, base_dir=None) -> CompareSpec:
     Every cell is built and validated as a case before anything runs; an error in a cell
     names the key of its [architectures.LABEL] table where it can.
     """
-    from .sweep import _read_toml
-
     data, folder, source = read_spec(path_or_dict, base_dir, "comparison file")
     for key, value in data.items():
         if key not in COMPARE_KEYS:
             raise InputError(key, value, _one_of("the comparison file's keys", key,
                                                  COMPARE_KEYS))
-    base = data.get("base", MISSING)
-    if base is MISSING:
-        raise InputError("base", MISSING, f"the case file whose films the cells share, "
-                                          f"relative to the comparison file, such as "
-                                          f"base = 'trench.toml' (required in {source})")
-    if isinstance(base, dict):
-        base_raw, case_dir, base_name = copy.deepcopy(base), folder, "<dict>"
-    elif isinstance(base, str) and base.strip():
-        base_path = folder / base
-        if not base_path.is_file():
-            raise InputError("base", base, f"an existing case file, relative to the "
-                                           f"comparison file (there is no file {base_path})")
-        base_raw = _read_toml(base_path, "case file", key="base")
-        case_dir, base_name = base_path.resolve().parent, str(base_path)
-    else:
-        raise InputError("base", base, "the path of a case file (TOML), relative to the "
-                                       "comparison file, such as 'trench.toml'")
+    base_raw, case_dir, base_name = read_base(data, folder, source, "comparison file",
+                                              "the case file whose films the cells share",
+                                              "trench.toml")
+    base = data["base"]
     if not isinstance(base_raw.get("cell"), dict):
         raise InputError("base", base, "a case file with a [cell] table")
 

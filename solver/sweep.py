@@ -109,23 +109,8 @@ def load_sweep(path_or_dict, base_dir=None) -> SweepSpec:
                 expected += f" (did you mean {close[0]!r}?)"
             raise InputError(key, value, expected)
 
-    if "base" not in data:
-        raise InputError("base", MISSING, f"the case file to sweep, relative to the sweep "
-                                          f"file, such as base = 'planar.toml' "
-                                          f"(required in {source})")
-    base = data["base"]
-    if isinstance(base, dict):
-        base_raw, case_dir, base_name = copy.deepcopy(base), folder, "<dict>"
-    elif isinstance(base, str) and base.strip():
-        base_path = folder / base
-        if not base_path.exists():
-            raise InputError("base", base, f"an existing case file, relative to the sweep "
-                                           f"file (there is no file {base_path})")
-        base_raw = _read_toml(base_path, "case file", key="base")
-        case_dir, base_name = base_path.resolve().parent, str(base_path)
-    else:
-        raise InputError("base", base, "the path of a case file (TOML), relative to the sweep "
-                                       "file, such as 'planar.toml'")
+    base_raw, case_dir, base_name = read_base(data, folder, source, "sweep file",
+                                              "the case file to sweep", "planar.toml")
 
     if "grid" not in data:
         raise InputError("grid", MISSING, "a [grid] table of dotted case keys, each with a "
@@ -168,6 +153,26 @@ def read_spec(path_or_dict, base_dir, what):
         return path_or_dict, Path(base_dir) if base_dir is not None else Path.cwd(), "<dict>"
     path = Path(path_or_dict)
     return _read_toml(path, what), path.resolve().parent, str(path)
+
+
+def read_base(data, folder, source, what, meaning, example):
+    """(case dict, folder its paths are relative to, its name) of a sweep or comparison
+    file's `base`: a case file relative to that file, or a case dict."""
+    base = data.get("base", MISSING)
+    if base is MISSING:
+        raise InputError("base", MISSING, f"{meaning}, relative to the {what}, such as "
+                                          f"base = '{example}' (required in {source})")
+    if isinstance(base, dict):
+        return copy.deepcopy(base), folder, "<dict>"
+    if isinstance(base, str) and base.strip():
+        base_path = folder / base
+        if not base_path.is_file():
+            raise InputError("base", base, f"an existing case file, relative to the {what} "
+                                           f"(there is no file {base_path})")
+        return (_read_toml(base_path, "case file", key="base"), base_path.resolve().parent,
+                str(base_path))
+    raise InputError("base", base, f"the path of a case file (TOML), relative to the "
+                                   f"{what}, such as '{example}'")
 
 
 def check_workers(workers, scheduler, echo=None):
