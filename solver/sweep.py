@@ -166,7 +166,7 @@ def read_base(data, folder, source, what, meaning, example):
         return copy.deepcopy(base), folder, "<dict>"
     if isinstance(base, str) and base.strip():
         base_path = folder / base
-        if not base_path.is_file():
+        if not base_path.exists():         # (a FIFO or device: read_text says why not)
             raise InputError("base", base, f"an existing case file, relative to the {what} "
                                            f"(there is no file {base_path})")
         return (_read_toml(base_path, "case file", key="base"), base_path.resolve().parent,

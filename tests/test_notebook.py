@@ -4,6 +4,7 @@ current and temperature, stack figures with each cell's voltage, validation figu
 the quickstart example run as a script."""
 
 import csv
+import os
 import re
 import subprocess
 import sys
@@ -285,8 +286,10 @@ def test_quickstart_example_runs_without_touching_pyplot(tmp_path):
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'\n"
         "assert dict.__getitem__(matplotlib.rcParams, 'backend') is "
         "matplotlib.rcsetup._auto_backend_sentinel, 'the backend was set'\n")
+    # a backend chosen by the environment (CI sets MPLBACKEND) is not one thinfilm set
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     proc = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=300)
+                          cwd=tmp_path, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "<thinfilm Result:" in proc.stdout and "KeyError: no time series" in proc.stdout
     assert re.search(r"cycle 3: discharge [\d.]+ µAh/cm², charge [\d.]+ µAh/cm²", proc.stdout)
