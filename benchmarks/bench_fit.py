@@ -43,6 +43,7 @@ import solver  # noqa: E402
 from solver.case import case_from_dict  # noqa: E402
 from solver.fit import fit  # noqa: E402
 from solver.fit.evaluate import model_at  # noqa: E402
+from solver.results import measurable_rows  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CASE = ROOT / "cases" / "planar_li_lipon_lco.toml"
@@ -80,7 +81,8 @@ def write_problem(folder: Path):
         r["protocol"][0]["c_rate"] = c
         r["solver"] = {"rtol": 1e-6}
         series = solver.run(case_from_dict(r, CASE.parent)).step_series(0)
-        q, v = series["capacity_mAh_cm2"], series["voltage_V"]
+        keep = measurable_rows(series["time_s"])            # as a cycler samples it
+        q, v = series["capacity_mAh_cm2"][keep], series["voltage_V"][keep]
         q_data = np.linspace(0, q[-1], 40)
         v_data = model_at(q, v, q_data, "", None)[0] + 1e-3 * rng.standard_normal(q_data.size)
         np.savetxt(folder / f"{c}C.csv", np.column_stack([q_data, v_data]), delimiter=",",

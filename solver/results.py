@@ -15,6 +15,24 @@ from .files import write_atomic
 BASE_COLUMNS = ("time_s", "step", "current_A", "voltage_V", "capacity_mAh_cm2",
                 "energy_mWh_cm2")
 
+# A measured curve's first point is a cycler's first sample after the current is switched
+# on, no sooner than about a millisecond: by then the double layers (R_ct C_dl, tens of
+# microseconds with the library's values) and the electrolytes' geometric capacitances
+# (below a microsecond) have charged, while diffusion has barely started. Model curves
+# compared with measured ones (fits, validation) start there, not at the first row (a
+# backward-Euler step of 1e-9 of the step's time scale, before the double layers have
+# taken the charge-transfer drop).
+FIRST_SAMPLE_S = 1e-3
+
+
+def measurable_rows(elapsed):
+    """Mask of the rows of a step (elapsed: seconds since the step began) that a measured
+    curve could hold: from FIRST_SAMPLE_S on (the last row alone if the step was shorter)."""
+    keep = np.asarray(elapsed) >= FIRST_SAMPLE_S * (1.0 - 1e-9)
+    if keep.size and not keep.any():
+        keep[-1] = True
+    return keep
+
 
 # integer columns: written without a decimal point
 INTEGER_COLUMNS = ("step", "cycle")

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, RunInterrupted, SolverError
+from .results import measurable_rows
 from .shipped import VALIDATION_DIR
 from .units import parse_quantity
 
@@ -313,13 +314,16 @@ def execute_run(case, study: str, name: str, may_skip: bool = False, threads: in
 def _series(result):
     """Per step of a run: its capacity (uAh/cm2) and voltage points."""
     series = []
+    start = 0.0
     for k, _ in enumerate(result.summary["steps"]):
         s = result.step_series(k)
-        if "capacity_mAh_cm2" in s and "voltage_V" in s:
+        if "capacity_mAh_cm2" in s and "voltage_V" in s and s["time_s"].size:
             series.append({"capacity_uAh_cm2": (s["capacity_mAh_cm2"] * 1e3).tolist(),
-                           "voltage_V": s["voltage_V"].tolist()})
+                           "voltage_V": s["voltage_V"].tolist(),
+                           "elapsed_s": (s["time_s"] - start).tolist()})
+            start = float(s["time_s"][-1])
         else:                           # a step that failed before its first time step
-            series.append({"capacity_uAh_cm2": [], "voltage_V": []})
+            series.append({"capacity_uAh_cm2": [], "voltage_V": [], "elapsed_s": []})
     return series
 
 
@@ -387,12 +391,14 @@ def _mean_voltage(out, args, runs):
 
 
 def _start_voltage(out, args, runs):
-    """The voltage at the start of a step, once its ohmic and kinetic drop has happened
-    (the first row of the step: a backward-Euler step of 1e-9 of its time scale)."""
-    series = out["series"][int(args.get("step", 0))]["voltage_V"]
-    if not series:
+    """The voltage at the start of a step as a measurement sees it: its first row from
+    results.FIRST_SAMPLE_S on (the ohmic and kinetic drops have happened, the double layers
+    have charged)."""
+    series = out["series"][int(args.get("step", 0))]
+    if not series["voltage_V"]:
         raise ValueError(f"run {out['run']} has no rows in that step")
-    return float(series[0])
+    first = int(np.argmax(measurable_rows(series["elapsed_s"])))
+    return float(series["voltage_V"][first])
 
 
 def _energy(out, args, runs):

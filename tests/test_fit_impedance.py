@@ -15,6 +15,7 @@ from solver.case import case_from_dict
 from solver.errors import InputError
 from solver.fit import fit, load_fit
 from solver.fit.evaluate import Objective, model_at
+from solver.results import measurable_rows
 from tests.conftest import SHIPPED_CASE, shipped_case_dict
 
 TRUE = {"materials.LiPON.conductivity": 2.3e-4,                      # S/m
@@ -149,9 +150,11 @@ def test_a_discharge_curve_and_a_spectrum_fitted_together(tmp_path):
     keys = ["materials.LiPON.conductivity", "materials.LiCoO2.diffusivity"]
     raw = base_case([SPECTRUM, DISCHARGE])
     measured_spectrum(tmp_path, raw, noise=0.005)
-    series = run(case_from_dict(raw, SHIPPED_CASE.parent)).step_series(1)
+    result = run(case_from_dict(raw, SHIPPED_CASE.parent))
+    series = result.step_series(1)
+    keep = measurable_rows(series["time_s"] - result.step_series(0)["time_s"][-1])
     q = np.linspace(0.0, series["capacity_mAh_cm2"][-1], 30)
-    v = model_at(series["capacity_mAh_cm2"], series["voltage_V"], q, "", None)[0]
+    v = model_at(series["capacity_mAh_cm2"][keep], series["voltage_V"][keep], q, "", None)[0]
     v += 1e-3 * np.random.default_rng(1).standard_normal(q.size)
     np.savetxt(tmp_path / "5C.csv", np.column_stack([q, v]), delimiter=",",
                header="capacity_mAh_cm2,voltage_V", comments="")

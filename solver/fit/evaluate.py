@@ -42,6 +42,7 @@ from scipy.interpolate import PchipInterpolator
 
 from ..errors import InputError, SolverError
 from ..protocol import theoretical_capacities
+from ..results import measurable_rows
 from ..sensitivity import Perturbation, SensitivitySimulation
 from ..simulate import Simulation
 
@@ -204,6 +205,9 @@ class ExperimentModel:
         if k > 0:
             previous = [row["time_s"] for row in sim.rows if row["step"] == k - 1]
             start = previous[-1] if previous else 0.0
+        # the curve a measurement could have sampled (after the capacitive transient)
+        elapsed = np.array([sim.rows[r]["time_s"] for r in rows]) - start
+        rows = [r for r, keep in zip(rows, measurable_rows(elapsed)) if keep]
         if e.abscissa == "capacity":
             x = np.array([sim.rows[r]["capacity_mAh_cm2"] for r in rows])
         else:
