@@ -50,7 +50,7 @@ import numpy as np
 
 from ..case import MISSING, STEP_QUANTITIES, case_from_dict
 from ..errors import InputError
-from ..sweep import _read_toml, case_hash, read_spec, resolve_key, set_path
+from ..sweep import case_hash, read_base, read_spec, resolve_key, set_path
 from ..units import parse_quantity
 
 FIT_KEYS = ("base", "fit", "experiment", "parameters")
@@ -179,7 +179,8 @@ def load_fit(path_or_dict, base_dir=None) -> FitSpec:
     for key in data:
         if key not in FIT_KEYS:
             raise InputError(key, data[key], _one_of("a key of the fit file", FIT_KEYS, key))
-    base_raw, base_dir_, base_name = _base(data, folder, source)
+    base_raw, base_dir_, base_name = read_base(data, folder, source, "fit file",
+                                               "the case file to fit", "cell.toml")
     settings = _settings(data.get("fit", {}))
     parameters = _parameters(data, base_raw, base_dir_)
     experiments = _experiments(data, folder, base_raw)
@@ -221,22 +222,6 @@ def _one_of(what, names, given):
     text = f"{what}: {', '.join(names)}"
     close = difflib.get_close_matches(str(given), names, n=1)
     return text + (f" (did you mean {close[0]!r}?)" if close else "")
-
-
-def _base(data, folder, source):
-    base = data.get("base", MISSING)
-    if base is MISSING:
-        raise InputError("base", MISSING, f"the case file to fit, relative to the fit file "
-                                          f"(required in {source})")
-    if isinstance(base, dict):
-        return copy.deepcopy(base), folder, "<dict>"
-    if not isinstance(base, str) or not base.strip():
-        raise InputError("base", base, "the path of a case file (TOML), relative to the fit file")
-    path = folder / base
-    if not path.is_file():
-        raise InputError("base", base, f"an existing case file, relative to the fit file "
-                                       f"(there is no file {path})")
-    return _read_toml(path, "case file", key="base"), path.resolve().parent, str(path)
 
 
 def _settings(table) -> dict:
