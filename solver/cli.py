@@ -57,18 +57,14 @@ def _parser():
                           help="folder of the studies (default: the shipped ones, the "
                                "repository's validation/)")
     _dask_options(validate, "output folder (validation.json, report.md, plots)")
-    validate.add_argument("--time-limit", default="none", metavar="TIME",
-                          help="wall time after which a run is stopped and skipped with status "
-                               "time_limit, e.g. '30 min' (default: none)")
+    _time_limit_option(validate, "none")
     validate.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep = sub.add_parser("sweep", help="run every combination of a sweep file's values "
                                          "(on Dask) and write results.csv")
     sweep.add_argument("sweep_file", type=Path, metavar="SWEEP.toml",
                        help="sweep file: base = CASE.toml and a [grid] of dotted keys")
     _dask_options(sweep, "output folder (results.csv, runs/); run again to resume")
-    sweep.add_argument("--time-limit", default="1 h", metavar="TIME",
-                       help="wall time after which a run is stopped and listed with status "
-                            "time_limit, e.g. '30 min' (default: 1 h; 'none': no limit)")
+    _time_limit_option(sweep, "1 h")
     sweep.add_argument("--plots", action="store_true", help="also write voltage.png per run")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar or table")
     fit = sub.add_parser("fit", help="identify parameters from measured curves (a fit file) "
@@ -84,9 +80,7 @@ def _parser():
                          help="comparison file: base = CASE.toml, rates, [architectures.*]")
     _dask_options(compare, "output folder (compare.csv, ragone.png, rate_capability.png, "
                            "results.csv, runs/); run again to resume")
-    compare.add_argument("--time-limit", default="1 h", metavar="TIME",
-                         help="wall time after which a run is stopped and listed with status "
-                              "time_limit (default: 1 h; 'none': no limit)")
+    _time_limit_option(compare, "1 h")
     compare.add_argument("--quiet", action="store_true", help="no progress bar or table")
     schema = sub.add_parser("schema", help="print the JSON Schema of case files (for TOML "
                                            "editors: completion and checks)")
@@ -131,6 +125,12 @@ def _on_dask(call, out: Path, kept: str | None = None):
         print(f"thinfilm: {reason}; {kept}: run the same command again to resume",
               file=sys.stderr)
         return _interrupt_status(reason)
+
+
+def _time_limit_option(parser, default):
+    parser.add_argument("--time-limit", default=default, metavar="TIME",
+                        help=f"wall time after which a run is stopped and listed with status "
+                             f"time_limit, e.g. '30 min' (default: {default}; 'none': no limit)")
 
 
 def _dask_options(parser, out_help):

@@ -115,3 +115,15 @@ def zero_depth_trench_twins(trench):
     del data["cell"]["trench"]
     return grid, case_from_dict(data, trench.path.parent if trench.path else ROOT / "cases",
                                 "planar twin")
+
+
+@pytest.fixture(scope="module")
+def client():
+    """An in-process Dask cluster (threads, two workers) for the runs of one test module:
+    starting a LocalCluster of processes takes about 1.5 s (the tests that need processes
+    start their own)."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=":0") as cluster:
+        with distributed.Client(cluster) as c:
+            yield c

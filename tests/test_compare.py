@@ -45,13 +45,6 @@ def _write(folder: Path, data: dict) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def client():
-    """An in-process Dask cluster (threads) for the runs of this module."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=":0") as cluster:
-        with distributed.Client(cluster) as c:
-            yield c
 
 
 # ------------------------------------------------------------------------------------------

@@ -14,13 +14,6 @@ from tests.conftest import SHIPPED_CASE
 distributed = pytest.importorskip("distributed")
 
 
-@pytest.fixture(scope="module")
-def client():
-    """An in-process Dask cluster (threads): a scheduler the commands are pointed at."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=":0") as cluster:
-        with distributed.Client(cluster) as c:
-            yield c
 
 
 def _toy_root(tmp_path):

@@ -55,14 +55,6 @@ def _mtimes(out: Path) -> dict:
     return {p.parent.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*/summary.json")}
 
 
-@pytest.fixture(scope="module")
-def client():
-    """An in-process Dask cluster (threads) shared by the tests below the first: starting a
-    LocalCluster of processes takes about 1.5 s, and the first test covers that path."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=":0") as cluster:
-        with distributed.Client(cluster) as c:
-            yield c
 
 
 # ------------------------------------------------------------------------------------------

@@ -390,13 +390,6 @@ def test_class5_sweep_cases_are_validated_as_they_are_run(tmp_path):
     assert [r["status"] for r in rows] == ["not_run"] * 5
 
 
-@pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                  dashboard_address=":0") as cluster:
-        with distributed.Client(cluster) as c:
-            yield c
 
 
 def test_class5_sweep_runs_over_the_time_limit_get_a_status(tmp_path, client):

@@ -4,7 +4,6 @@ temperature, step coverage, and the [mesh] and [solver] tables."""
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +15,9 @@ from .settings import (
     ARCHITECTURES, BIPOLAR_KEYS, BipolarSettings, ELECTRODE_KINDS, LATTICES, Layer, LAYER_KEYS,
     MESH_KEYS, MeshSettings, MICROPILLAR_KEYS, MicropillarSettings, MISSING, SOLVER_KEYS,
     SolverSettings, stack_roles, StackRoles, TRENCH_KEYS, TrenchSettings, VARIATION_KEYS)
-from .entries import _boolean, _check_keys, _get, _integer, _listing, _number, _positive, _table
+from .entries import (
+    _boolean, _check_keys, _choice, _did_you_mean, _get, _integer, _listing, _number, _positive,
+    _table)
 
 if TYPE_CHECKING:  # the materials package is imported when a case is built
     from ..materials import Material
@@ -34,13 +35,7 @@ def _case_name(cell: dict, source: str) -> str:
 
 def _architecture(cell: dict) -> str:
     architecture = cell.get("architecture", "planar")
-    if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
-        expected = f"one of {_listing(ARCHITECTURES)}"
-        if isinstance(architecture, str):
-            close = difflib.get_close_matches(architecture, list(ARCHITECTURES), n=1)
-            if close:
-                expected += f" (did you mean {close[0]!r}?)"
-        raise InputError("cell.architecture", architecture, expected)
+    _choice(architecture, ARCHITECTURES, "cell.architecture")
     for other in ARCHITECTURES[1:]:
         if other != architecture and other in cell:
             raise InputError(f"cell.{other}", cell[other],
@@ -179,13 +174,7 @@ def _micropillar(cell: dict, allow_large: bool) -> MicropillarSettings:
     sizes = _structure_sizes(table, prefix, ("diameter", "height", "pitch"),
                              "a diameter", "neighbours may not touch", allow_large)
     lattice = table.get("lattice", "square")
-    if not isinstance(lattice, str) or lattice not in LATTICES:
-        expected = f"one of {_listing(LATTICES)}"
-        if isinstance(lattice, str):
-            close = difflib.get_close_matches(lattice, list(LATTICES), n=1)
-            if close:
-                expected += f" (did you mean {close[0]!r}?)"
-        raise InputError(f"{prefix}.lattice", lattice, expected)
+    _choice(lattice, LATTICES, f"{prefix}.lattice")
     holes = _boolean(table, "holes", prefix, False,
                      "false: pillars; true: holes of that diameter, height deep")
     axisymmetric = _boolean(table, "axisymmetric", prefix, False,
@@ -261,10 +250,7 @@ def _load_materials(data: dict, cell: dict, base_dir: Path) -> dict[str, Materia
         if name not in library:
             expected = (f"the name of a library material: {_listing(library)}; a "
                         f"[materials.NAME] table changes parameters of a library material")
-            close = difflib.get_close_matches(str(name), library, n=1)
-            if close:
-                expected += f" (did you mean {close[0]!r}?)"
-            raise InputError(key, table, expected)
+            raise InputError(key, table, expected + _did_you_mean(name, library))
         if isinstance(layers, list) and name not in used:
             raise InputError(key, table, f"overrides of a material the cell uses: "
                                          f"{_listing(dict.fromkeys(used))} (no layer is made "
@@ -314,9 +300,7 @@ def _layers(cell: dict, materials: dict, allow_large: bool) -> list[Layer]:
             library = list(matlib.library_names())
             expected = f"a material from the library: {_listing(library)}"
             if isinstance(material_name, str):
-                close = difflib.get_close_matches(material_name, library, n=1)
-                if close:
-                    expected += f" (did you mean {close[0]!r}?)"
+                expected += _did_you_mean(material_name, library)
             raise InputError(f"{prefix}.material", material_name, expected)
         material = materials[material_name]
 

@@ -19,16 +19,27 @@ def _listing(names) -> str:
     return ", ".join(names) if names else "(none)"
 
 
+def _did_you_mean(given, names) -> str:
+    """' (did you mean 'x'?)' for the closest of `names` to a mistyped `given`, else ''."""
+    close = difflib.get_close_matches(str(given), [str(n) for n in names], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _choice(value, choices, key: str) -> str:
+    """`value` if it is one of the strings `choices`; else an InputError naming `key`."""
+    if not isinstance(value, str) or value not in choices:
+        raise InputError(key, value, f"one of {_listing(choices)}"
+                         + (_did_you_mean(value, choices) if isinstance(value, str) else ""))
+    return value
+
+
 def _check_keys(table: dict, allowed, prefix: str, what: str | None = None) -> None:
     for key, value in table.items():
         if key not in allowed:
             expected = f"one of the keys {_listing(allowed)}"
             if what:
                 expected = f"a known {what}: {_listing(allowed)}"
-            close = difflib.get_close_matches(str(key), list(allowed), n=1)
-            if close:
-                expected += f" (did you mean {close[0]!r}?)"
-            raise InputError(_join(prefix, key), value, expected)
+            raise InputError(_join(prefix, key), value, expected + _did_you_mean(key, allowed))
 
 
 def _get(table: dict, name: str, prefix: str, dimension: str | None = None,
