@@ -153,8 +153,28 @@ def nothing_delivered(model, reason, step, drive, v_start, u, current):
                 f"({step.until_current:.4g} A)")
     if reason == "lithium_exhausted":
         return "the step delivered nothing: the lithium electrode is already empty"
-    return (f"the step delivered nothing: an electrode surface is at its limit ({reason}) as "
-            f"the step begins")
+    where, why = surface_at_limit(model, reason, u, u)
+    return f"the step delivered nothing: {where} is at its limit ({reason}) as the step begins: {why}"
+
+
+def surface_at_limit(model, reason, u_limit, u_start):
+    """(which surfaces are at the limit `reason` in u_limit, with their electrodes' mean x
+    in u_start; why: the electrode is already full or empty, or diffusion in the film
+    cannot pass the current). The limit is x = 1 or 0 itself (simulate.SURFACE_LIMIT), not
+    the material's usable range."""
+    full = reason == "electrode_full"
+    xs = u_limit[model.s_xs]
+    at_limit = [e for e in model.intercalation
+                if (np.max(xs[e.xs_slice]) > 0.99 if full else np.min(xs[e.xs_slice]) < 0.01)]
+    means = model.outputs(u_start)
+    mean = [means[f"x_mean_{e.name}"] for e in at_limit]
+    if not at_limit:
+        return "an electrode surface", "diffusion in the film cannot pass the current"
+    where = (f"the surface of {', '.join(e.name for e in at_limit)} "
+             f"(mean x {', '.join(f'{x:.3f}' for x in mean)})")
+    if any((x > 0.98) if full else (x < 0.02) for x in mean):
+        return where, f"the electrode is already {'full' if full else 'empty'}"
+    return where, "diffusion in the film cannot pass that current"
 
 
 # ------------------------------------------------------------------ physics of a state

@@ -257,9 +257,10 @@ class Simulation:
             if reason is None:
                 raise self._fail(record, t0, k, step, exc) from None
             record.end_reason = reason
-            record.message = (f"the current of step {k} ({step.mode}) empties or fills an "
-                              f"electrode surface at once: diffusion in the film cannot pass "
-                              f"it, and the step delivered nothing")
+            where, why = guards.surface_at_limit(m, reason, exc.last, u_start)
+            how = "fills" if reason == "electrode_full" else "empties"
+            record.message = (f"the current of step {k} ({step.mode}) {how} {where} at once: "
+                              f"{why}, and the step delivered nothing")
             record.surface_gap = guards.surface_gaps(m, u_start, exc.last)
             self._record(t0, k, u, history.integrals[-1])
             self._close_record(record)

@@ -106,6 +106,23 @@ def test_a_surface_at_its_limit_stops_only_the_current_that_drives_it_there(afte
         assert second["capacity_mAh_cm2"] > 1e-4
 
 
+def test_a_step_stopped_at_once_names_the_electrode_and_why():
+    # after a charge to the limit, another charge finds the cathode empty
+    case = planar_case(protocol=[{"mode": "charge", "c_rate": 5, "until_time": "5 h"},
+                                 {"mode": "charge", "c_rate": 1, "until_time": "1 h"}])
+    message = solver.run(case).summary["steps"][-1]["message"]
+    assert "surface of cathode (mean x" in message and "already empty" in message, message
+    # an LTO anode at x = 0.95 (D = 1e-12 cm2/s) cannot deliver 500C from its surface
+    data = shipped_case_dict()
+    data["cell"]["layers"][0] = {"name": "anode", "material": "Li4Ti5O12",
+                                 "thickness": "2 um", "initial_stoichiometry": 0.95}
+    data["protocol"] = [{"mode": "discharge", "c_rate": 500, "until_time": "1 h"}]
+    step = solver.run(case_from_dict(data, ".", "test")).summary["steps"][0]
+    assert step["capacity_mAh_cm2"] == 0.0
+    assert "surface of anode (mean x 0.950)" in step["message"], step["message"]
+    assert "diffusion in the film cannot pass" in step["message"]
+
+
 def test_a_charge_on_an_emptied_surface_delivers_nothing_and_says_why():
     case = planar_case(protocol=[{"mode": "charge", "c_rate": 5, "until_time": "5 h"},
                                  {"mode": "charge", "c_rate": 1, "until_time": "1 h"}])
