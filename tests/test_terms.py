@@ -40,6 +40,14 @@ EXTRA_CASES = {
     "bipolar_sigma_table": lambda: _shipped(
         "cases/bipolar_3cell_li_lipon_lco.toml", mesh={"cells_per_layer": 4},
         materials={"LiCoO2": {"electronic_conductivity": str(STEEP_SIGMA)}}),
+    # ambipolar films: Li entering at the tab (planar) and at each collector (stack)
+    "planar_ambipolar": lambda: planar_case(
+        materials={"LiCoO2_003": {"electron_ion_diffusivity_ratio": 3.0}},
+        mesh={"cells_per_layer": 6}),
+    "bipolar_ambipolar": lambda: _shipped(
+        "cases/bipolar_3cell_li_lipon_lco.toml", mesh={"cells_per_layer": 4},
+        materials={"LiCoO2": {"electron_ion_diffusivity_ratio": 3.0,
+                              "electronic_conductivity": str(STEEP_SIGMA)}}),
 }
 CASES = [name for name in GOLDEN_CASES if name != "trench"] + list(EXTRA_CASES)
 
@@ -161,6 +169,10 @@ def test_every_term_conserves_charge_and_lithium(name):
         fick = parts["fick"][0][rows].sum()
         assert abs(fick) <= 1e-12 * np.max(np.abs(parts["fick"][0][rows])) + 1e-30
         assert parts["surface"][0][rows].sum() == pytest.approx(np.sum(flux[e.faces]), rel=1e-12)
+        if "ambipolar_insertion" in parts:    # it moves Li inside the film, creates none
+            moved = parts["ambipolar_insertion"][0][rows]
+            assert np.any(moved != 0.0)
+            assert abs(moved.sum()) <= 1e-12 * np.max(np.abs(moved))
 
 
 def test_changing_parameters_equals_a_fresh_model():

@@ -107,6 +107,12 @@ PARAMETERS: dict[str, dict[str, Spec]] = {
                                          rule="non-negative",
                                          help="of the interface with the electrolyte, per "
                                               "interface area; 0 or absent: none"),
+        "electron_ion_diffusivity_ratio": Spec(
+            "dimensionless", required=False, rule="positive",
+            help="D_e / D_Li+ when the film's electrons diffuse like its ions (the ambipolar "
+                 "model of Raijmakers et al. 2020): a share 1 / (1 + ratio) of the Li enters "
+                 "at the electronic contact; absent: fast electrons, all at the electrolyte "
+                 "face (1D cells only)"),
     },
     "electrolyte": {
         "conductivity": Spec("conductivity", help="ionic conductivity at the reference T"),

@@ -17,7 +17,8 @@ electrode or a permittivity of an electrolyte); without them the model is the on
 
 Equations, one row per unknown, each written by one term (solver.model.terms): ohm and
 electronic_conduction (phi; the latter for films whose sigma depends on x), fick (x),
-nernst_planck (c and its layers' phi), butler_volmer (i), surface (xs), double_layer
+nernst_planck (c and its layers' phi), butler_volmer (i), surface (xs; ambipolar_insertion
+moves a share of an ambipolar film's insertion to its electronic contact), double_layer
 (i_dl), dielectric (v_half and the displacement current), drive (V).
 """
 
@@ -30,6 +31,7 @@ from ..errors import InputError
 from .assembly import Assembly
 from .layout import Block, Layout
 from .parameters import cell_parameters
+from .terms.ambipolar import AmbipolarInsertion
 from .terms.butler_volmer import ButlerVolmer
 from .terms.dielectric import Dielectric
 from .terms.double_layer import DoubleLayer
@@ -107,6 +109,10 @@ class CellModel:
                               electrolyte_half_cell=not self.capacitive),
                  SurfaceHalfCell(self.topology, self.layout),
                  self.drive, self.series]
+        self.ambipolar = None
+        if any(e.laws.contact_insertion_share > 0 for e in self.topology.intercalation):
+            self.ambipolar = AmbipolarInsertion(self.topology, self.layout)
+            terms.append(self.ambipolar)
         if self.topology.carriers:
             terms += [NernstPlanck(self.topology, self.layout, self.parameters),
                       CarrierHalfCell(self.topology, self.layout, self.parameters)]
@@ -208,6 +214,14 @@ class CellModel:
             raise InputError("materials", "a double-layer capacitance or a permittivity",
                              "none, as in the model being updated (capacitances add "
                              "unknowns: build a new model)")
+        for e in self.intercalation:   # an ambipolar film adds rows at its contact
+            if (parameters.electrode[e.layer].contact_insertion_share > 0
+                    and not (self.ambipolar and self.ambipolar.covers(e))):
+                material = case.layers[e.layer].material.name
+                raise InputError(f"materials.{material}.electron_ion_diffusivity_ratio",
+                                 parameters.electrode[e.layer].electron_ion_diffusivity_ratio,
+                                 "no value, as in the model being updated (an ambipolar film "
+                                 "adds Jacobian entries: build a new model)")
         for e in self.electrodes:
             e.laws = parameters.electrode[e.layer]
             if e.kind == "intercalation":

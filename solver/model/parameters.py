@@ -119,6 +119,8 @@ class ElectrodeLaws:
     alpha_a: float = 0.5
     alpha_c: float = 0.5
     double_layer_capacitance: float = 0.0   # F/m^2 of interface
+    electron_ion_diffusivity_ratio: float = np.inf   # D_e / D_Li+ of an ambipolar film
+    contact_insertion_share: float = 0.0    # 1 / (1 + that ratio): Li entering at the contact
 
 
 def electrode_laws(material, temperature) -> ElectrodeLaws:
@@ -136,6 +138,10 @@ def electrode_laws(material, temperature) -> ElectrodeLaws:
         laws.max_concentration = (optional(material, "active_fraction", 1.0)
                                   * laws.kinetic_concentration)
         laws.x_range = tuple(material.value("stoichiometry_range"))
+        if material.has("electron_ion_diffusivity_ratio"):
+            ratio = material.value("electron_ion_diffusivity_ratio")
+            laws.electron_ion_diffusivity_ratio = ratio
+            laws.contact_insertion_share = 1.0 / (1.0 + ratio)
     else:
         laws.density_molar = material.value("density") / material.value("molar_mass")
         laws.coulombic_efficiency = optional(material, "coulombic_efficiency", 1.0)
