@@ -66,7 +66,8 @@ def test_fast_electrons_are_the_film_without_the_key():
     plain = _slab_run(12, None, protocol=protocol).summary["steps"][0]["capacity_mAh_cm2"]
     fast = _slab_run(12, 1e12, protocol=protocol).summary["steps"][0]["capacity_mAh_cm2"]
     slow = _slab_run(12, 1.0, protocol=protocol).summary["steps"][0]["capacity_mAh_cm2"]
-    assert fast == pytest.approx(plain, rel=1e-8)
+    # equal up to where the 3.0 V crossing is located (the step sequences differ in round-off)
+    assert fast == pytest.approx(plain, rel=1e-4)
     assert slow > 1.05 * plain        # Li entering at both faces: a shorter diffusion path
 
 
