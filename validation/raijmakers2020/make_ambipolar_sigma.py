@@ -9,7 +9,7 @@ electrons' quasi-Fermi level falls across the film by the current over
 
     sigma(x) = F^2 x c_max (D_Li+(x) + D_e(x)) / (R T) = F^2 x c_max D_p(x) (1 + r)^2 / (2 r R T)
 
-(plus a diffusion potential, left out: solver/model/terms/ambipolar.py), with
+(plus the electrons' share of the Li potential: solver/model/terms/ambipolar.py), with
 D_p = 2 D_Li+ D_e / (D_Li+ + D_e) the table lco_diffusivity_paper.csv and r = D0_e / D0_Li+ =
 5.06e-13 / 1.21e-13 (Table 3). Derived arithmetic on their fitted values, at their 20 degC.
 """

@@ -1,29 +1,34 @@
-"""Lithium that enters an intercalation film at its electronic contact, when the film's
-electrons are a diffusing carrier like its Li+ ions (the ambipolar model of Raijmakers,
-Danilov, Eichel, Notten, Electrochim. Acta 330 (2020) 135147, material key
+"""Intercalation films whose electrons diffuse like their Li+ ions (the ambipolar model of
+Raijmakers, Danilov, Eichel, Notten, Electrochim. Acta 330 (2020) 135147; material key
 `electron_ion_diffusivity_ratio` r = D_e / D_Li+).
 
-With both carriers in the film, electroneutral (c_e = c_Li+ = c) and sharing one
-concentration factor beta(x), the field between them can be eliminated: the neutral Li obeys
-one Fick equation with the ambipolar diffusivity D_p = 2 D_Li+ D_e / (D_Li+ + D_e) (the
-chemical diffusivity a GITT or EIS measurement gives: the material's `diffusivity`), and its
-flux J_n = (D_e J_Li+ + D_Li+ J_e) / (D_Li+ + D_e). At the electrolyte face only Li+ crosses,
-at the collector face only electrons, so a current I inserts
+Each carrier moves down its own electrochemical potential, J_Li+ = -(D_Li+ c / RT) grad mu_Li+
+and J_e = -(D_e c / RT) grad mu_e (electroneutral, c_e = c_Li+ = c, one beta(x) factor in
+both D). With mu_Li = mu_Li+ + mu_e = -F U(x) and the current i = F (J_Li+ - J_e), the field
+eliminates to
 
-    (1 - s) I / F  at the electrolyte face,   s I / F  at the electronic contact,
-    s = D_Li+ / (D_Li+ + D_e) = 1 / (1 + r).
+    J_Li+ = -D_p grad c + s i / F,         grad mu_e = s grad mu_Li + F i / sigma,
 
-Fast electrons (r -> infinity, the usual film, and every film without the key) put all of
-it at the electrolyte face. This term moves the share s of each electrode's faradaic
-current from its interface faces (where the surface term put it) to the cells at its
-electronic contact (faces to a collector or to a tab), shared by contact area: exact in one
-dimension, where the electrons cross the film with the whole current, so only
-one-dimensional grids (planar cells and bipolar stacks) are accepted. The total lithium each
-current inserts is unchanged.
+    s = D_Li+ / (D_Li+ + D_e) = 1 / (1 + r),   D_p = 2 D_Li+ D_e / (D_Li+ + D_e) (ideal),
+    sigma = F^2 c (D_Li+ + D_e) / RT,
 
-Left out: the diffusion potential between the two carriers, (RT/F) 2 s ln(x_front / x_back)
-across the film (5 mV for r = 4.18 at a ratio of 1.7); the ohmic part of the carriers'
-drift is the film's electronic conductivity, as in every film.
+so that, in one dimension:
+- Fick's law holds with the ambipolar (chemical) diffusivity, the material's `diffusivity`;
+- a current I inserts (1 - s) I / F at the electrolyte face and s I / F at the electronic
+  contact, where the electrons enter;
+- the electrons' potential falls across the film by the ohmic drop (the film's electronic
+  conductivity, as in every film) plus s (U(x_front) - U(x_back)), so the cell sees
+  (1 - s) U(x_front) + s U(x_back) where a film with fast electrons (r -> infinity) shows
+  U(x_front). This keeps the film passive: with the flux split alone its low-frequency
+  impedance would turn negative for s > 2/3.
+
+This term moves the share s of each electrode's faradaic current from its interface faces
+(where the surface term put it) to the cells at its electronic contact (faces to a collector
+or to a tab, shared by contact area), and adds s (U(x_s) - U(x_contact)) to the kinetics rows
+of its faces (x_contact: the contact cells' centres, area-weighted). Exact in one dimension,
+where the electrons cross the film with the whole current, so only one-dimensional grids
+(planar cells and bipolar stacks) are accepted. The lithium each current inserts is
+unchanged.
 """
 
 import numpy as np
@@ -60,6 +65,7 @@ class AmbipolarInsertion(Term):
         self.x0 = layout.slice("x").start
         self.xs0 = layout.slice("xs").start
         self.i0 = layout["i"].start
+        self.i_rows = layout["i"].indices
         self.if_area = topology.if_area
         self.electrodes = []
         for e in topology.intercalation:
@@ -90,11 +96,13 @@ class AmbipolarInsertion(Term):
             i = self.i0 + e.faces
             xs = self.xs0 + np.arange(e.xs_slice.start, e.xs_slice.stop)
             back_rows = np.repeat(self.x0 + x_back, i.size)
-            blocks += [(xs, i), (self.x0 + x_front, i), (back_rows, np.tile(i, x_back.size))]
+            blocks += [(xs, i), (self.x0 + x_front, i), (back_rows, np.tile(i, x_back.size)),
+                       (i, xs), (np.repeat(i, x_back.size), np.tile(self.x0 + x_back, i.size))]
         return blocks
 
     def evaluate(self, ev):
-        r_x, r_xs = ev.rows("x"), ev.rows("xs")
+        x, xs = ev["x"], ev["xs"]
+        r_x, r_xs, r_i = ev.rows("x"), ev.rows("xs"), ev.rows("i")
         current = ev.current
         values = []
         for e, x_front, x_back, weight in self.electrodes:
@@ -104,5 +112,11 @@ class AmbipolarInsertion(Term):
             r_x -= np.bincount(x_front, moved, minlength=self.n_x)
             r_x += np.bincount(x_back, weight * moved.sum(), minlength=self.n_x)
             d_moved = share * self.if_area[e.faces] / FARADAY
-            values += [d_moved, -d_moved, np.outer(weight, d_moved).ravel()]
+            # the electrons' share of the Li potential between the interface and the contact
+            u_surface, du_surface = e.laws.ocv(xs[e.xs_slice])
+            u_contact, du_contact = e.laws.ocv(x[x_back])
+            r_i[e.faces] += share * (u_surface - np.dot(weight, u_contact))
+            values += [d_moved, -d_moved, np.outer(weight, d_moved).ravel(),
+                       share * du_surface,
+                       np.tile(-share * weight * du_contact, e.faces.size)]
         return values
