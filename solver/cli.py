@@ -440,14 +440,17 @@ def _compare(args):
               f"{'mWh/cm3':>9s} {'mW/cm3':>10s} {'mean V':>7s} {'AEF':>5s}  end")
         for row in table:
             if row["capacity_mAh_cm2"] is None or row["power_mW_cm2"] is None:
-                print(f"{row['architecture']:14s} {row['c_rate']:6g}  {row['end_reason']}")
+                print(f"{row['architecture']:14s} {row['c_rate']:6g}  {row['end_reason']}"
+                      + (f"  ({row['status']}: {row['message']})" if row.get("message")
+                         else ""))
                 continue
             print(f"{row['architecture']:14s} {row['c_rate']:6g} "
                   f"{row['capacity_mAh_cm2'] * 1e3:9.3f} {row['energy_mWh_cm2'] * 1e3:9.3f} "
                   f"{row['power_mW_cm2'] * 1e3:10.3f} {row['energy_mWh_cm3']:9.3f} "
                   f"{row['power_mW_cm3']:10.3f} {row['mean_voltage_V']:7.3f} "
                   f"{row['aef']:5.2f}  {row['end_reason']}"
-                  + (f" ({row['status']})" if row["status"] != "ok" else ""))
+                  + (f" ({row['status']}" + (f": {row['message']}" if row.get("message")
+                                              else "") + ")" if row["status"] != "ok" else ""))
     failed = [row for row in table if row["status"] != "ok"]
     print(f"{len(table)} runs: {len(table.runs.ran)} run now, {len(table.runs.reused)} reused, "
           f"{len(failed)} not ok; results in {args.out}/compare.csv, ragone.png, "

@@ -142,9 +142,12 @@ def bound_message(step, elapsed, max_duration, taken, max_time_steps):
 def nothing_delivered(model, reason, step, drive, v_start, u, current):
     """Why a step ended as soon as it began (its message, shown on the terminal)."""
     if reason == "until_voltage":
+        drop = model.series.drop(u)
+        series = (f", {abs(drop):.4g} V of it across cell.series_resistance" if drop != 0.0
+                  else "")
         return (f"the step delivered nothing: its current ({abs(current):.4g} A) took the "
-                f"voltage from {v_start:.4f} V at open circuit to {float(u[model.i_V]):.4f} V "
-                f"at once (the ohmic and kinetic drop), past the cutoff "
+                f"voltage from {v_start:.4f} V at open circuit to {model.voltage(u):.4f} V "
+                f"at once (the ohmic and kinetic drop{series}), past the cutoff "
                 f"{voltage_cutoff(step, drive):g} V (per cell in a stack); a lower current "
                 f"would deliver charge")
     if reason == "until_current":
@@ -203,6 +206,26 @@ class Balance:
         return min(max(CONSERVATION_TOL, DRIFT_PER_STATE * self.states), MAX_DRIFT) * self.scale
 
 
+def voltage_out_of_range(model, u):
+    """Why a state's voltage is not a lithium cell's, or None: a unit cell's voltage, or the
+    terminal voltage per cell (the series resistance's drop included), outside
+    CELL_VOLTAGE_RANGE."""
+    low, high = CELL_VOLTAGE_RANGE
+    voltages = model.cell_voltages(u) if len(model.units) > 1 else [float(u[model.i_V])]
+    for n, v in enumerate(voltages, start=1):
+        if not low <= v <= high:
+            which = f"cell {n}" if len(voltages) > 1 else "the cell"
+            return (f"the voltage of {which} ({v:.4g} V) left the physical range "
+                    f"{low:g}..{high:g} V of a lithium cell")
+    terminal = model.voltage(u) / len(model.units)
+    if not low <= terminal <= high:
+        per_cell = " per cell" if len(model.units) > 1 else ""
+        return (f"the terminal voltage ({terminal:.4g} V{per_cell}) left the physical range "
+                f"{low:g}..{high:g} V of a lithium cell: cell.series_resistance drops "
+                f"{model.series.drop(u):.4g} V at this current")
+    return None
+
+
 def violation(model, u, integrals, n_li, signed_charge, balance: Balance, describe,
               n_lost=()):
     """What makes a state unphysical, or None: non-finite numbers (in u or the integrated
@@ -217,13 +240,9 @@ def violation(model, u, integrals, n_li, signed_charge, balance: Balance, descri
     if not np.all(np.isfinite(integrals)):
         return ("the charge, energy or lithium inventory integrated over the step is not "
                 "finite")
-    low, high = CELL_VOLTAGE_RANGE
-    voltages = model.cell_voltages(u) if len(model.units) > 1 else [float(u[model.i_V])]
-    for n, v in enumerate(voltages, start=1):
-        if not low <= v <= high:
-            which = f"cell {n}" if len(voltages) > 1 else "the cell"
-            return (f"the voltage of {which} ({v:.4g} V) left the physical range "
-                    f"{low:g}..{high:g} V of a lithium cell")
+    beyond = voltage_out_of_range(model, u)
+    if beyond is not None:
+        return beyond
     lithium = lithium_by_electrode(model, u, n_li)
     tolerance = balance.tolerance
     # lithium ions that left the electrodes to charge a double layer are not lost

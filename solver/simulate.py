@@ -287,13 +287,26 @@ class Simulation:
             self._close_record(record)
             return u, t0, n_li
         integrals = self._integrals_after(u, tiny, history)
+        events = self._events(step, drive)
+        reason = self._event_reached(events, u, integrals)
+        if (reason == "until_voltage" and not self._hold_begins(step, drive, reason)
+                and guards.voltage_out_of_range(m, u) is not None):
+            # the instantaneous drop alone takes the voltage past the cutoff and out of the
+            # range of a lithium cell (a current far beyond what the cell, or its series
+            # resistance, can pass): the step delivers nothing, and the state before it is
+            # the one recorded, so no unphysical voltage is written
+            record.end_reason = reason
+            record.message = guards.nothing_delivered(m, reason, step, drive, v_start, u,
+                                                      m.tab_current(u) * self.area_scale)
+            record.surface_gap = guards.surface_gaps(m, u_start, u_start)
+            self._record(t0, k, u_start, history.integrals[-1])
+            self._close_record(record)
+            return u_start, t0, n_li
         t0 += tiny
         history = History()
         history.push(t0, u, integrals)
         self._check_state(record, k, step, t0, u, integrals)
         self._record(t0, k, u, integrals)
-        events = self._events(step, drive)
-        reason = self._event_reached(events, u, integrals)
         if self._hold_begins(step, drive, reason):
             drive, events, history, reason = self._begin_hold(record, step, history, t_start)
         if reason is not None:
@@ -535,11 +548,19 @@ class Simulation:
                            lambda u, s: abs(m.tab_current(u)) * self.area_scale - i_cut,
                            1e-3 * i_cut))
         if self.lithium_metal and (drive.sign > 0 or drive.kind == "voltage"):
-            # stripping (discharge, or a hold that discharges) can empty a lithium electrode
+            # stripping (discharge, or a hold that discharges) can empty a lithium electrode;
+            # a hold that plates on an empty one (an anode-free cell) goes on
             scale = max(np.max(self._initial_lithium(), initial=0.0),
                         self.nominal_capacity / FARADAY / self.area_scale)
-            events.append(("lithium_exhausted", lambda u, s: np.min(s[self.active]),
-                           1e-6 * scale))
+
+            def stripped(u, s):
+                plating = np.array([m.interface_current(u, e) <= 0.0
+                                    for e in self.lithium_metal])
+                return np.min(s[self.active] + np.where(plating, scale, 0.0))
+
+            events.append(("lithium_exhausted",
+                           (lambda u, s: np.min(s[self.active])) if drive.kind == "current"
+                           else stripped, 1e-6 * scale))
         if m.intercalation:
             # a surface driven within SURFACE_LIMIT of x = 0 or 1 ends the step; closer in,
             # the exchange current vanishes and each step costs many Newton iterations

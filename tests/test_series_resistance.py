@@ -72,3 +72,46 @@ def test_bad_values_are_refused(value, expected):
     with pytest.raises(InputError, match=expected) as error:
         _case([{"mode": "rest", "until_time": "1 s"}], resistance=value)
     assert error.value.key == "cell.series_resistance"
+
+
+@pytest.mark.parametrize("resistance", ["1e6 ohm*cm^2", "2e5 ohm*cm^2"])
+def test_a_resistance_that_takes_the_voltage_past_the_cutoff_at_once_delivers_nothing(
+        resistance):
+    """The message quotes the terminal voltage and the drop across the resistance, and no
+    voltage outside a lithium cell's range is written (1e6 ohm cm2 drops 11 V at 1C, to
+    -6.6 V; 2e5 ohm cm2 drops 2.2 V, to 2.0 V)."""
+    result = solver.run(_case([{"mode": "discharge", "c_rate": 1, "until_voltage": "3.0 V"}],
+                              resistance=resistance))
+    step = result.summary["steps"][0]
+    assert step["end_reason"] == "until_voltage" and step["capacity_mAh_cm2"] < 1e-9
+    assert "delivered nothing" in step["message"] and "series_resistance" in step["message"]
+    assert np.all((result.timeseries["voltage_V"] > -1) & (result.timeseries["voltage_V"] < 6))
+    assert result.summary.get("refined") is None      # nothing to resolve in such a step
+
+
+def test_a_terminal_voltage_out_of_range_without_a_cutoff_stops_the_solver():
+    result = solver.run(_case([{"mode": "discharge", "c_rate": 1, "until_time": "10 s"}],
+                              resistance="1e6 ohm*cm^2"))
+    step = result.summary["steps"][0]
+    assert step["end_reason"] == "solver_failed"
+    assert "terminal voltage (-6.5" in step["message"]
+    assert "series_resistance drops 10.8" in step["message"]
+
+
+def test_the_same_current_by_c_rate_or_by_value_gives_the_same_answer():
+    """1 A on 1 cm2 through 1.5 um of LiPON (a 50 V ohmic drop): given as 1C of a 1 Ah
+    rating or as '1 A', the step delivers nothing and says why (it was a solver failure
+    at -54 V one way, found by trying the product). The reason may differ: the first
+    instant is a fraction of the step's own time scale, and 1C of 1 Ah is a slower one."""
+    by_rate = solver.run(planar_case(
+        protocol=[{"mode": "discharge", "c_rate": 1, "until_voltage": "3 V"}],
+        cell={"nominal_capacity": "1 Ah", "footprint_area": "1 cm^2"},
+        mesh={"cells_per_layer": 10}))
+    by_value = solver.run(planar_case(
+        protocol=[{"mode": "discharge", "current": "1 A", "until_voltage": "3 V"}],
+        cell={"footprint_area": "1 cm^2"}, mesh={"cells_per_layer": 10}))
+    for result in (by_rate, by_value):
+        step = result.summary["steps"][0]
+        assert step["end_reason"] in ("until_voltage", "electrode_full")
+        assert step["capacity_mAh_cm2"] < 1e-8 and "delivered nothing" in step["message"]
+        assert np.all(np.abs(result.timeseries["voltage_V"]) < 6)

@@ -199,6 +199,20 @@ def test_anode_free_cell_made_discharged_has_nothing_to_give():
     assert result.timeseries["thickness_um_anode"][-1] > 0
 
 
+def test_anode_free_cell_charges_under_a_held_voltage_from_empty():
+    """A hold above the open-circuit voltage plates lithium on the empty collector: the
+    lithium_exhausted event stops only a current that strips (found by trying the product:
+    the hold ended at once as 'lithium exhausted')."""
+    result = run(anode_free([
+        {"mode": "hold", "voltage": "4.2 V", "until_current": "1 uA"},
+        {"mode": "discharge", "c_rate": 1, "until_voltage": "3.0 V"}], efficiency=1.0))
+    hold, discharge = result.summary["steps"]
+    assert hold["end_reason"] == "until_current"
+    assert hold["capacity_mAh_cm2"] > 0.5 * discharge["capacity_mAh_cm2"] > 0
+    assert discharge["end_reason"] == "lithium_exhausted"
+    assert discharge["capacity_mAh_cm2"] == pytest.approx(hold["capacity_mAh_cm2"], rel=1e-6)
+
+
 def test_anode_free_jacobian_matches_differences():
     case = case_from_dict(anode_free([{"mode": "charge", "c_rate": 1, "until_time": 1.0}],
                                      cells=4), CASES, "test")

@@ -37,9 +37,9 @@ from .settings import (  # noqa: F401  (the case format, as solver.case.NAME)
     STEP_QUANTITIES, STEP_RULES, TOP_KEYS, TRENCH_KEYS, TrenchSettings, VARIATION_KEYS)
 from .entries import _boolean, _check_keys, _get, _join, _number, _positive, _table
 from .cell import (
-    _architecture, _bipolar, _case_name, _check_films_fit, _check_temperature_range, _layers,
-    _load_materials, _mesh, _micropillar, _solver, _step_coverage, _temperature, _trench,
-    bipolar_stack)
+    _architecture, _bipolar, _case_name, _check_films_fit, _check_one_dimensional_films,
+    _check_temperature_range, _layers, _load_materials, _mesh, _micropillar, _solver,
+    _step_coverage, _temperature, _trench, bipolar_stack)
 from .protocol import _protocol
 
 
@@ -122,6 +122,7 @@ def case_from_dict(data: dict, base_dir: Path, source: str = "<dict>") -> Case:
     materials = _load_materials(data, cell, base_dir)
     layers = _layers(cell, materials, allow_large)
     layers = _step_coverage(cell, layers, architecture)
+    _check_one_dimensional_films(layers, architecture)
     _check_temperature_range(temperature, temperature_value, layers)
     bipolar = None
     if architecture == "bipolar":

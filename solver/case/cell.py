@@ -391,6 +391,21 @@ def _coverage_text(where: str) -> str:
             f"top surfaces (1 = conformal, as ALD deposits it; sputtered films are thinner)")
 
 
+def _check_one_dimensional_films(layers: list[Layer], architecture: str) -> None:
+    """Ambipolar films (electron_ion_diffusivity_ratio) are a one-dimensional model
+    (solver/model/terms/ambipolar.py): refused in trench and micropillar cells up front, so
+    that sweeps and comparisons refuse them before anything runs."""
+    if architecture not in ("trench", "micropillar"):
+        return
+    for layer in layers:
+        material = layer.material
+        if material.kind == "intercalation" and material.has("electron_ion_diffusivity_ratio"):
+            raise InputError(f"materials.{material.name}.electron_ion_diffusivity_ratio",
+                             material.value("electron_ion_diffusivity_ratio"),
+                             f"no value in a {architecture} cell: the ambipolar film is a "
+                             "one-dimensional model (planar cells and bipolar stacks)")
+
+
 def _step_coverage(cell: dict, layers: list[Layer], architecture: str) -> list[Layer]:
     """Step coverage of the films of trench and micropillar cells (meshes/coverage.py).
 
