@@ -23,6 +23,7 @@ alpha = 1/2 and no electrolyte concentration factor (a solid electrolyte), k = k
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,7 +79,6 @@ class Outcome:
     case_path: Path
     written: list[Path]           # the case first, then its tables and the report
     report: str
-    problem: str | None = None    # why the written case does not load, if it does not
 
 
 @dataclass
@@ -399,7 +399,7 @@ def _case_text(model, case: dict, source: Path, stem: str) -> str:
 
 
 def _report(model, source: Path, out: Path, ledger: _Ledger, bases: list[str],
-            electrolyte: str, thickness: float, loaded, problem, warned) -> str:
+            electrolyte: str, thickness: float, loaded, warned) -> str:
     from .materials import OVERRIDE_SOURCE
 
     title = model.header.title or source.stem
@@ -409,22 +409,21 @@ def _report(model, source: Path, out: Path, ledger: _Ledger, bases: list[str],
     lines += [f"- {line}" for line in bases]
     lines.append(f"- electrolyte: library {electrolyte}, {thickness * 1e6:g} um "
                  f"(--electrolyte, --electrolyte-thickness)")
-    if loaded is not None:
-        for side, _ in SIDES:
-            layer = loaded.layer(side)
-            kept = [p for p in layer.material.names()      # (the layer sets the initial x)
-                    if layer.material.source(p) != OVERRIDE_SOURCE
-                    and p not in ("initial_stoichiometry", "initial_voltage")]
-            lines.append(f"- kept from library {layer.material.name}: "
-                         f"{', '.join(kept) or 'nothing'}")
-            stored = (layer.material.volumetric_capacity() * layer.thickness
-                      * loaded.footprint_area / 3600)
-            lines.append(f"- {side} film holds {stored * 1e3:.4g} mAh between its "
-                         f"stoichiometry limits (nominal per electrode pair: "
-                         f"{loaded.nominal_capacity / 3.6:.4g} mAh)")
+    for side, _ in SIDES:
+        layer = loaded.layer(side)
+        kept = [p for p in layer.material.names()      # (the layer sets the initial x)
+                if layer.material.source(p) != OVERRIDE_SOURCE
+                and p not in ("initial_stoichiometry", "initial_voltage")]
+        lines.append(f"- kept from library {layer.material.name}: "
+                     f"{', '.join(kept) or 'nothing'}")
+        stored = (layer.material.volumetric_capacity() * layer.thickness
+                  * loaded.footprint_area / 3600)
+        lines.append(f"- {side} film holds {stored * 1e3:.4g} mAh between its "
+                     f"stoichiometry limits (nominal per electrode pair: "
+                     f"{loaded.nominal_capacity / 3.6:.4g} mAh)")
     lines += [f"- {note}" for note in ledger.notes]
     lines += [f"- bpx warned: {message}" for message in warned]
-    lines.append(f"- the written case loads: {'yes' if problem is None else 'NO: ' + problem}")
+    lines.append("- the written case loads: yes (checked before anything was written)")
     lines += ["", f"## Mapped ({len(ledger.mapped)} fields)", "",
               "| BPX field | case key | note |", "|---|---|---|"]
     lines += [f"| {p} | {k} | {n} |" for p, k, n in ledger.mapped]
@@ -434,10 +433,33 @@ def _report(model, source: Path, out: Path, ledger: _Ledger, bases: list[str],
     return "\n".join(lines) + "\n"
 
 
+def _bpx_field(key: str, ledger: _Ledger, materials: dict, bpx_file: Path) -> str:
+    """The BPX field (or command-line option) a key of the generated case came from, for
+    an error message; the case key itself when none did."""
+    parts = key.split(".")
+    wanted = {key}
+    if parts[0] == "materials" and len(parts) >= 3:
+        side = next((s for s, base in zip(("negative", "positive"), materials)
+                     if base == parts[1]), None)
+        if side is not None:
+            wanted |= {f"{side} {parts[2]}", f"{side} material {parts[2]}"}
+    if parts[:2] == ["cell", "layers"] and len(parts) >= 4:
+        if parts[2] == "electrolyte" and parts[3] == "thickness":
+            return "--electrolyte-thickness"
+        wanted.add(f"cell.layers.*.{parts[3]}")
+    fields = [field for field, mapped, _ in ledger.mapped if mapped in wanted]
+    if parts[:2] == ["cell", "layers"] and len(parts) >= 4 and len(fields) > 1:
+        fields = [f for f in fields if parts[2].capitalize() in f] or fields
+    if fields:
+        return f"{bpx_file.name}: {fields[0]}"
+    return f"{key} (of the case made from {bpx_file.name})"
+
+
 def import_bpx(bpx_file, out, *, negative: str | None = None, positive: str | None = None,
                electrolyte: str = "LiPON", electrolyte_thickness="1.5 um") -> Outcome:
     """Write the case of a BPX file to `out`, its tables and report beside it. Nothing is
-    written unless every field maps or is reported."""
+    written unless every field maps or is reported and the case it makes is valid (else an
+    InputError naming the BPX field, or the option, the refused value came from)."""
     from .case import load_case
     from .results import write_atomic
 
@@ -493,21 +515,28 @@ def import_bpx(bpx_file, out, *, negative: str | None = None, positive: str | No
     case["mesh"] = {"cells_per_layer": 20}
     _report_the_rest(model, ledger)
 
+    case_text = _case_text(model, case, bpx_file, stem)
+    # checked as the case it makes, in a scratch folder: nothing is written if it is refused
+    with tempfile.TemporaryDirectory(prefix="thinfilm-bpx-") as scratch:
+        scratch = Path(scratch)
+        for path, *table in tables:
+            _write_table(scratch / path.name, *table)
+        write_atomic(scratch / out.name, case_text)
+        try:
+            loaded = load_case(scratch / out.name)
+        except InputError as exc:
+            raise InputError(_bpx_field(exc.key, ledger, materials, bpx_file),
+                             exc.value, exc.expected) from None
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for table in tables:
             _write_table(*table)
-        write_atomic(out, _case_text(model, case, bpx_file, stem))
+        write_atomic(out, case_text)
     except OSError as exc:
         raise InputError("--out", str(out), f"a case file path whose folder can be written "
                                             f"({exc.strerror or type(exc).__name__})") from None
-    problem, loaded = None, None
-    try:
-        loaded = load_case(out)
-    except InputError as exc:
-        problem = str(exc)
     report = _report(model, bpx_file, out, ledger, bases, electrolyte, thickness_e, loaded,
-                     problem, warned)
+                     warned)
     report_path = folder / f"{stem}_bpx_report.md"
     write_atomic(report_path, report)
-    return Outcome(out, [out, *(table[0] for table in tables), report_path], report, problem)
+    return Outcome(out, [out, *(table[0] for table in tables), report_path], report)

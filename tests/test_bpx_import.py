@@ -77,7 +77,7 @@ def imported(tmp_path):
 
 def test_electrode_parameters_become_case_keys(imported):
     _, outcome, case = imported
-    assert outcome.problem is None
+    assert outcome.case_path.is_file()
     assert case.name == "Small test cell"
     assert case.footprint_area == pytest.approx(1e-4)
     assert case.temperature == pytest.approx(308.15)
@@ -193,7 +193,7 @@ def test_a_blended_electrode_imports_its_largest_particle(tmp_path):
     small = dict(particle, **{"Surface area per unit volume [m-1]": 1e5})
     positive["Particle"] = {"Primary": small, "Secondary": particle}
     outcome = import_bpx(_write(tmp_path, data), tmp_path / "blend.toml")
-    assert outcome.problem is None
+    assert outcome.case_path.is_file()
     material = load_material_of(outcome, "positive")
     assert material.value("active_fraction") == pytest.approx(6e5 * 3e-6 / 3)
     unmapped = _report_rows(outcome.report, "## Not mapped")
@@ -257,13 +257,45 @@ def test_an_expression_calling_an_unknown_function_is_refused_and_nothing_writte
     assert list(tmp_path.iterdir()) == [source]
 
 
+@pytest.mark.parametrize("where, value, field", [
+    (("Parameterisation", "Positive electrode", "Thickness [m]"), -1e-6,
+     f"Positive electrode{SEP}Thickness [m]"),
+    (("State", "Initial conditions", "Initial state-of-charge"), 1.5,
+     "Initial state-of-charge"),
+    (("Parameterisation", "Negative electrode", "Thickness [m]"), 0.5,
+     f"Negative electrode{SEP}Thickness [m]")])
+def test_a_case_that_would_be_refused_is_refused_naming_the_bpx_field(tmp_path, where, value,
+                                                                      field):
+    """The case a BPX file makes is checked before anything is written; the refusal names
+    the BPX field the value came from (found by trying the product: the case, its tables
+    and report were written, and the message named keys of the generated case)."""
+    data = small_bpx()
+    table = data
+    for key in where[:-1]:
+        table = table.setdefault(key, {})
+    table[where[-1]] = value
+    source = _write(tmp_path, data)
+    with pytest.raises(InputError) as info:
+        import_bpx(source, tmp_path / "out" / "c.toml")
+    assert info.value.key.endswith(field)
+    assert list(tmp_path.iterdir()) == [source]
+
+
+def test_an_electrolyte_thickness_without_a_unit_names_the_option(tmp_path):
+    source = _write(tmp_path, small_bpx())
+    with pytest.raises(InputError) as info:
+        import_bpx(source, tmp_path / "out" / "c.toml", electrolyte_thickness="5")
+    assert info.value.key == "--electrolyte-thickness"
+    assert list(tmp_path.iterdir()) == [source]
+
+
 def test_an_ocp_fit_that_leaves_the_voltage_range_near_an_end_is_cut_there(tmp_path):
     # like the BPX project's LFP example, whose OCP has a term 3.5e14 exp(-396 x)
     data = small_bpx()
     data["Parameterisation"]["Positive electrode"]["OCP [V]"] = \
         "4.0 - 0.5 * x + 1e14 * exp(-400 * x)"
     outcome = import_bpx(_write(tmp_path, data), tmp_path / "c.toml")
-    assert outcome.problem is None
+    assert outcome.case_path.is_file()
     table = load_case(outcome.case_path).layer("positive").material.value("ocv")
     low, high = table.x_range
     assert 0 < low < 0.4 and high == 1.0 and table.y.max() <= 6.0
