@@ -175,7 +175,7 @@ STRING = {"type": "string", "minLength": 1}
 # tables and the protocol are built in `case_schema`.
 CASE_KEY_TYPES: dict[str, dict[str, dict]] = {
     "cell": {
-        "name": STRING,
+        "name": {**STRING, "maxLength": case_format.MAX_NAME},
         "architecture": {"enum": list(case_format.ARCHITECTURES)},
         "footprint_area": quantity("area", positive=True),
         "temperature": quantity("temperature"),
@@ -184,7 +184,7 @@ CASE_KEY_TYPES: dict[str, dict[str, dict]] = {
         "allow_large": BOOLEAN,
     },
     "cell.layers": {
-        "name": {"type": "string", "pattern": r"^[^.]+$"},
+        "name": {"type": "string", "pattern": r"^[^.]+$", "maxLength": case_format.MAX_NAME},
         "material": {"enum": library_names()},
         "thickness": quantity("length", minimum=0),
         "initial_stoichiometry": fraction(),

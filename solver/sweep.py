@@ -488,6 +488,9 @@ def _jobs(spec, progress: _Progress, runs_dir: Path, echo):
     from .case import case_from_dict
 
     seen = set()
+    # lines about invalid combinations wait for the first valid one: a sweep with none is
+    # refused in the one line of its InputError
+    pending: list[str] | None = []
     for index, settings in enumerate(spec.combinations()):
         raw = spec.case_dict(settings)
         try:
@@ -496,8 +499,16 @@ def _jobs(spec, progress: _Progress, runs_dir: Path, echo):
             progress.first_error = progress.first_error or (settings, exc)
             progress.n_invalid += 1
             progress.entries.append({"settings": settings, "id": None, "message": str(exc)})
-            echo(f"case {index} ({_describe(settings)}) is invalid and will not run: {exc}")
+            line = f"case {index} ({_describe(settings)}) is invalid and will not run: {exc}"
+            if pending is None:
+                echo(line)
+            else:
+                pending.append(line)
             continue
+        if pending:
+            for line in pending:
+                echo(line)
+        pending = None
         digest = case_hash(raw, spec.base_dir)
         run_id = digest[:16]
         progress.entries.append({"settings": settings, "id": run_id, "message": ""})

@@ -282,10 +282,12 @@ def test_invalid_combination_is_a_row_and_the_rest_run(tmp_path, client, capsys)
 
 def test_no_valid_combination_is_an_input_error_up_front(tmp_path):
     grid = {"cell.layers.cathode.thickness": ["-1 um", "-2 um"]}
+    lines = []
     with pytest.raises(InputError) as info:
-        solver.sweep(_sweep_file(tmp_path, grid), tmp_path / "out")
+        solver.sweep(_sweep_file(tmp_path, grid), tmp_path / "out", echo=lines.append)
     assert info.value.key == "cell.layers.cathode.thickness"
     assert not (tmp_path / "out").exists()
+    assert lines == []          # the refusal is its one line, not one per combination too
 
 
 # ------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from ..errors import InputError
 from ..units import ZERO_CELSIUS, parse_quantity
 from .settings import (
     ARCHITECTURES, BIPOLAR_KEYS, BipolarSettings, ELECTRODE_KINDS, LATTICES, Layer, LAYER_KEYS,
-    MESH_KEYS, MeshSettings, MICROPILLAR_KEYS, MicropillarSettings, MISSING, SOLVER_KEYS,
+    MAX_NAME, MESH_KEYS, MeshSettings, MICROPILLAR_KEYS, MicropillarSettings, MISSING, SOLVER_KEYS,
     SolverSettings, stack_roles, StackRoles, TRENCH_KEYS, TrenchSettings, VARIATION_KEYS)
 from .entries import (
     _boolean, _check_keys, _choice, _did_you_mean, _get, _integer, _listing, _number, _positive,
@@ -28,8 +28,9 @@ def _case_name(cell: dict, source: str) -> str:
         stem = Path(source).stem if source and not source.startswith("<") else ""
         return stem or "case"
     name = cell["name"]
-    if not isinstance(name, str) or not name.strip():
-        raise InputError("cell.name", name, "a non-empty string")
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+        raise InputError("cell.name", name, f"a non-empty string of at most {MAX_NAME} "
+                                            f"characters")
     return name
 
 
@@ -282,8 +283,9 @@ def _layers(cell: dict, materials: dict, allow_large: bool) -> list[Layer]:
         if not isinstance(item, dict):
             raise InputError(prefix, item, "a table with name, material and thickness")
         name = item.get("name", MISSING)
-        if not isinstance(name, str) or not name.strip():
-            raise InputError(f"{prefix}.name", name, "a non-empty string such as 'cathode'")
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+            raise InputError(f"{prefix}.name", name, f"a non-empty string such as 'cathode', "
+                                                     f"at most {MAX_NAME} characters")
         if "." in name:
             raise InputError(f"{prefix}.name", name,
                              "a name without '.' (names are used in keys like "

@@ -33,6 +33,8 @@ MAX_NESTING = 32              # tables and lists inside each other, anywhere in 
 
 TOP_KEYS = ("cell", "materials", "mesh", "protocol", "solver")
 
+MAX_NAME = 200               # characters of a case or layer name (shown in every result)
+
 
 CELL_KEYS = ("name", "architecture", "footprint_area", "temperature", "nominal_capacity",
              "series_resistance", "layers", "allow_large") + ARCHITECTURES[1:]
