@@ -428,9 +428,10 @@ def _compare(args):
     def echo(line):
         print(f"thinfilm: {line}", file=sys.stderr)
 
-    table = _on_dask(lambda: compare(args.compare_file, args.out, workers=args.workers,
-                                     scheduler=args.scheduler, progress=not args.quiet,
-                                     echo=echo, time_limit=_time_limit(args.time_limit),
+    table = _on_dask(lambda: compare(resolve_case(args.compare_file), args.out,
+                                     workers=args.workers, scheduler=args.scheduler,
+                                     progress=not args.quiet, echo=echo,
+                                     time_limit=_time_limit(args.time_limit),
                                      threads=args.n_threads),
                      args.out, f"finished runs are kept in {args.out}/runs/")
     if isinstance(table, int):

@@ -46,5 +46,7 @@ def describe(path: Path) -> str:
     if isinstance(cell, dict) and isinstance(cell.get("name"), str):
         return cell["name"]
     if isinstance(data.get("base"), str):
+        if "architectures" in data:
+            return f"comparison of architectures on {data['base']} (thinfilm compare)"
         return f"sweep of {data['base']} (thinfilm sweep)"
     return ""

@@ -70,6 +70,19 @@ def test_shipped_cases_are_found_by_name(capsys):
     assert cli.main(["cases"]) == 0
     listed = capsys.readouterr().out
     assert all(name in listed for name in names) and str(shipped.CASES_DIR) in listed
+    # each file is labelled with the command that runs it
+    lines = {line.split()[0]: line for line in listed.splitlines() if line.strip()}
+    assert "(thinfilm compare)" in lines["compare_planar_trench_pillar"]
+    assert "(thinfilm sweep)" in lines["sweep_planar_rate"]
+
+
+def test_a_sweep_or_compare_file_given_to_run_says_which_command_runs_it(tmp_path, capsys):
+    for name, command in (("sweep_planar_rate", "sweep"),
+                          ("compare_planar_trench_pillar", "compare")):
+        assert cli.main(["run", name, "--out", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"run it with thinfilm {command}" in err[0]
+        assert not (tmp_path / name).exists()
 
 
 def test_checkout_facade_uses_the_top_level_packages():

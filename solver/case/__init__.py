@@ -89,6 +89,10 @@ def case_from_dict(data: dict, base_dir: Path, source: str = "<dict>") -> Case:
                                        "materials, mesh and solver")
     check_nesting(data, source)
     base_dir = Path(base_dir)
+    if "base" in data and "cell" not in data:
+        command = "compare" if "architectures" in data else "sweep"
+        raise InputError("base", data["base"], f"a case file with a [cell] table: this is a "
+                                               f"{command} file (run it with thinfilm {command})")
     _check_keys(data, TOP_KEYS, "", what="top-level table")
 
     cell = _table(data, "cell", "", required=True)
