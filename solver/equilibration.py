@@ -24,13 +24,15 @@ class Equilibration:
         # entries of the CSR data in column-major order, for column maxima
         self.to_csc = np.lexsort((self.rows, self.indices))
         self.col_starts = np.searchsorted(self.indices[self.to_csc], np.arange(n))
+        self.rows_csc = self.rows[self.to_csc]
+        self.row_starts = self.indptr[:-1]
 
     def scales(self, data):
         """(row, col) scales of the matrix with CSR values `data`: 1 / the row maxima, then
         1 / the column maxima of the row-scaled matrix (as divisors)."""
-        row = np.maximum.reduceat(np.abs(data), self.indptr[:-1])
+        row = np.maximum.reduceat(np.abs(data), self.row_starts)
         row[row == 0.0] = 1.0
-        col = np.maximum.reduceat(np.abs(data[self.to_csc] / row[self.rows[self.to_csc]]),
+        col = np.maximum.reduceat(np.abs(data[self.to_csc] / row[self.rows_csc]),
                                   self.col_starts)
         col[col == 0.0] = 1.0
         return row, col

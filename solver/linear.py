@@ -95,6 +95,14 @@ class LinearSolver:
             self.perm = perm
             # row kl + ku + i - j of LAPACK's band storage holds a[i, j]
             self.band_position = (self.lower + self.upper + offset) * n + inverse[indices]
+            self._lapack = {}        # (routine, dtype) -> LAPACK function: looked up once
+
+    def _routine(self, name, array):
+        key = (name, array.dtype.char)
+        routine = self._lapack.get(key)
+        if routine is None:
+            routine = self._lapack[key] = get_lapack_funcs(name, (array,))
+        return routine
 
     def solve(self, data, rhs):
         """Solve A x = rhs for A with this pattern and CSR values `data` (real or complex);
@@ -136,8 +144,7 @@ class LinearSolver:
         ab = np.zeros((2 * kl + ku + 1) * n, data.dtype)
         ab[self.band_position] = data
         ab = ab.reshape(2 * kl + ku + 1, n)
-        gbtrf = get_lapack_funcs("gbtrf", (ab,))
-        lu, piv, info = gbtrf(ab, kl, ku, overwrite_ab=1)
+        lu, piv, info = self._routine("gbtrf", ab)(ab, kl, ku, overwrite_ab=1)
         if info != 0:
             self._factors = None
             raise SingularMatrix(f"zero pivot in the banded LU (info = {info})")
@@ -147,9 +154,10 @@ class LinearSolver:
         lu, piv = self._factors
         if np.iscomplexobj(b) and not np.iscomplexobj(lu):
             return self._banded_solve(b.real) + 1j * self._banded_solve(b.imag)
-        gbtrs = get_lapack_funcs("gbtrs", (lu,))
-        y, info = gbtrs(lu, self.lower, self.upper, b[self.perm].astype(lu.dtype, copy=False),
-                        piv)
+        # b[perm] is a fresh copy: LAPACK may solve in it
+        y, info = self._routine("gbtrs", lu)(lu, self.lower, self.upper,
+                                             b[self.perm].astype(lu.dtype, copy=False), piv,
+                                             overwrite_b=1)
         x = np.empty_like(y)
         x[self.perm] = y
         return x

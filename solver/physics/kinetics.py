@@ -17,7 +17,7 @@ _MAX_EXPONENT = 600.0
 
 def exchange_current_density(x_surface, rate_constant, max_concentration, alpha_a, alpha_c):
     """i0 = F k (c_max - c_s)^alpha_a c_s^alpha_c with c_s = x c_max; returns (i0, di0/dx)."""
-    x = np.clip(x_surface, _SURFACE_CLIP, 1.0 - _SURFACE_CLIP)
+    x = np.minimum(np.maximum(x_surface, _SURFACE_CLIP), 1.0 - _SURFACE_CLIP)  # np.clip: 5x
     scale = FARADAY * rate_constant * max_concentration ** (alpha_a + alpha_c)
     i0 = scale * (1.0 - x) ** alpha_a * x ** alpha_c
     inside = (x_surface > _SURFACE_CLIP) & (x_surface < 1.0 - _SURFACE_CLIP)

@@ -21,6 +21,7 @@ leaves R_half of the electrolyte side out of its ohmic drop, and the dielectric 
 import numpy as np
 
 from ...physics.kinetics import butler_volmer_overpotential, exchange_current_density
+from ...sparse import ScatterAdd
 from ..assembly import Term
 
 
@@ -44,6 +45,10 @@ class ButlerVolmer(Term):
         self.varying = [(e, topology.x_index[topology.if_cell_e[e.faces]])
                         for e in topology.intercalation
                         if e.layer in topology.x_conduction_layers]
+        # the faradaic current leaves the electrode's charge rows, enters the electrolyte's
+        n_cells = layout["phi"].size
+        self.leaves = ScatterAdd(topology.if_node_e, n_cells)
+        self.enters = ScatterAdd(topology.if_cell_l, n_cells)
         self.refresh(parameters)
 
     def refresh(self, parameters):
@@ -93,11 +98,10 @@ class ButlerVolmer(Term):
     def evaluate(self, ev):
         topo = self.topo
         phi, i, xs = ev["phi"], ev["i"], ev["xs"]
-        n = phi.size
         current = ev.current
         r_phi = ev.rows("phi")
-        r_phi += np.bincount(topo.if_node_e, current, minlength=n)
-        r_phi -= np.bincount(topo.if_cell_l, current, minlength=n)
+        self.leaves.add(r_phi, current)
+        self.enters.subtract(r_phi, current)
         # the potential difference and ohmic drop of every face at once; per electrode
         # below the equilibrium potential and the overpotential
         ohmic = self.ohmic
@@ -110,7 +114,8 @@ class ButlerVolmer(Term):
         r_i += phi[topo.if_node_e] - phi[topo.if_cell_l] - ohmic * i
         d_di = -ohmic
         activity = ev.shared.get("activity")
-        d_dln_activity = np.zeros(topo.n_if)
+        if activity is not None:
+            d_dln_activity = np.zeros(topo.n_if)
         d_dxs = []
         for e, constant in zip(self.electrodes, self._constant_i0):
             f, law = e.faces, e.laws
@@ -130,7 +135,8 @@ class ButlerVolmer(Term):
                 i0, di0 = i0 * activity[f], di0 * activity[f]
             eta, deta_di, deta_di0 = butler_volmer_overpotential(i[f], i0, law.alpha_a,
                                                                  law.alpha_c, self.temperature)
-            d_dln_activity[f] = -deta_di0 * i0
+            if activity is not None:
+                d_dln_activity[f] = -deta_di0 * i0
             r_i[f] -= U + eta
             d_di[f] -= deta_di
             if e.kind == "intercalation":
