@@ -183,7 +183,7 @@ def lithium_by_electrode(model, u, n_li):
     holds the inventories of the lithium-metal ones."""
     x = u[model.s_x]
     metal = iter(n_li)
-    return [float(np.sum(e.max_concentration * e.volume * x[model.x_index[e.cells]]))
+    return [float((e.max_concentration * e.volume * x[model.x_index[e.cells]]).sum())
             if e.kind == "intercalation" else float(next(metal)) for e in model.electrodes]
 
 
@@ -212,9 +212,9 @@ def violation(model, u, integrals, n_li, signed_charge, balance: Balance, descri
     layer holds the rest of what the tab passed), both to
     balance.tolerance; n_li: the lithium-metal inventories (mol), n_lost:
     the lithium each has lost in plating (mol)."""
-    if not np.all(np.isfinite(u)):
+    if not np.isfinite(u).all():
         return f"the state is not finite: {describe(int(np.argmin(np.isfinite(u))))}"
-    if not np.all(np.isfinite(integrals)):
+    if not np.isfinite(integrals).all():
         return ("the charge, energy or lithium inventory integrated over the step is not "
                 "finite")
     low, high = CELL_VOLTAGE_RANGE

@@ -9,6 +9,9 @@ SuperLU factorisation of the whole Jacobian) is no longer chosen automatically: 
 preconditioner is 2x faster on 2D trench cells, and it fills in too fast in 3D.
 """
 
+import copy
+import weakref
+
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
@@ -52,7 +55,7 @@ def make_linear_solver(model, direct_limit=DIRECT_LIMIT, lu_limits=LU_LIMITS):
     `lu_limits[dim]` cells and by AMG above."""
     pattern = model.pattern
     n = model.n_unknowns
-    direct = LinearSolver(pattern.indptr, pattern.indices, n)
+    direct = _direct_solver(pattern, n)
     if direct.banded or n <= direct_limit:
         return direct
     layout = model.block_layout()
@@ -61,6 +64,21 @@ def make_linear_solver(model, direct_limit=DIRECT_LIMIT, lu_limits=LU_LIMITS):
     return KrylovSolver(pattern.indptr, pattern.indices, n, layout, potential=potential,
                         loose_rtol=LOOSE_RTOL, coarse_drop=COARSE_DROP,
                         x_adjacency=stoichiometry_adjacency(model) if model.grid.dim == 3 else None)
+
+
+# A pattern's ordering and band analysis, done once: a fit runs many simulations on one model
+_ANALYSED = weakref.WeakKeyDictionary()
+
+
+def _direct_solver(pattern, n):
+    """A LinearSolver for the pattern's matrices, of its own (it keeps its last factors), on
+    the analysis of the first one made for this pattern."""
+    analysed = _ANALYSED.get(pattern)
+    if analysed is None or analysed.n != n:
+        analysed = _ANALYSED[pattern] = LinearSolver(pattern.indptr, pattern.indices, n)
+    solver = copy.copy(analysed)
+    solver._lapack = {}
+    return solver
 
 
 def stoichiometry_adjacency(model):

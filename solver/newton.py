@@ -64,7 +64,7 @@ def newton_solve(equations, linear_solver, u0, scales, bounded, tol=1e-8, max_it
     previous = np.inf
     for iteration in range(1, max_iterations + 1):
         R, J = equations(u)
-        if not np.all(np.isfinite(R)):
+        if not np.isfinite(R).all():
             raise NewtonFailure("the residual is not finite", describe(int(np.argmax(~np.isfinite(R))))
                                 if describe else "")
         try:
@@ -73,7 +73,7 @@ def newton_solve(equations, linear_solver, u0, scales, bounded, tol=1e-8, max_it
             raise NewtonFailure(f"the Jacobian is singular ({exc})") from None
         except (ValueError, ArithmeticError) as exc:   # e.g. an iterative solve that overflowed
             raise NewtonFailure(f"the linear solve broke down ({exc})") from None
-        if not np.all(np.isfinite(du)):
+        if not np.isfinite(du).all():
             raise NewtonFailure("the Newton update is not finite")
         alpha = _fraction_to_boundary(u, du, bounded)
         if alpha == 0.0:
@@ -90,7 +90,7 @@ def newton_solve(equations, linear_solver, u0, scales, bounded, tol=1e-8, max_it
         if measured_by_row is not None:
             k, diagonal = measured_by_row
             change[k] = np.abs(du[k] * J[diagonal])
-        size = np.max(change)
+        size = change.max()
         if alpha == 1.0:
             if rate is not None:
                 rate.observe(size, previous)
@@ -111,9 +111,9 @@ def _fraction_to_boundary(u, du, bounded, keep=0.99):
     alpha = 1.0
     # only updates that move towards a bound limit the step (a state already on it stays)
     low = (new < 0.0) & (dub < 0.0)
-    if np.any(low):
-        alpha = min(alpha, np.min(keep * ub[low] / -dub[low]))
+    if low.any():
+        alpha = min(alpha, (keep * ub[low] / -dub[low]).min())
     high = (new > 1.0) & (dub > 0.0)
-    if np.any(high):
-        alpha = min(alpha, np.min(keep * (1.0 - ub[high]) / dub[high]))
+    if high.any():
+        alpha = min(alpha, (keep * (1.0 - ub[high]) / dub[high]).min())
     return max(alpha, 0.0) if alpha < 1.0 else 1.0

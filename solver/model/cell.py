@@ -330,10 +330,16 @@ class CellModel:
         current = self.tab_current(u)
         if current == 0.0:
             return 0.0, 1.0
-        xs = u[self.s_xs]
-        filling = self._xs_positive if current > 0.0 else ~self._xs_positive
-        return (float(np.max(xs[filling], initial=0.0)),
-                float(np.min(xs[~filling], initial=1.0)))
+        positive, other = self._xs_columns_by_electrode_sign
+        filling, emptying = (positive, other) if current > 0.0 else (other, positive)
+        return float(u[filling].max(initial=0.0)), float(u[emptying].min(initial=1.0))
+
+    @cached_property
+    def _xs_columns_by_electrode_sign(self):
+        """The columns of the surface stoichiometries of positive electrodes, and of the
+        others (fixed: found once rather than at every event check)."""
+        columns = np.arange(self.s_xs.start, self.s_xs.stop)
+        return columns[self._xs_positive], columns[~self._xs_positive]
 
     @cached_property
     def _xs_faces(self):
@@ -354,4 +360,11 @@ class CellModel:
 
     def interface_current(self, u, electrode):
         """Total anodic current (A) across an electrode's interface."""
-        return float(np.sum(u[self.s_i][electrode.faces] * self.if_area[electrode.faces]))
+        columns, areas = self._interface_columns[electrode.layer]
+        return float((u[columns] * areas).sum())
+
+    @cached_property
+    def _interface_columns(self):
+        """Per electrode (by layer): the columns of its faces' current densities, their areas."""
+        return {e.layer: (self.s_i.start + e.faces, self.if_area[e.faces])
+                for e in self.electrodes}

@@ -67,5 +67,6 @@ class SurfaceHalfCell(Term):
         def surface(e):
             area = self.topo.if_area[e.faces]
             faces = slice(self.xs0 + e.xs_slice.start, self.xs0 + e.xs_slice.stop)
-            return lambda u: float(np.sum(u[faces] * area) / np.sum(area))
+            total = area.sum()
+            return lambda u: float((u[faces] * area).sum() / total)
         return {f"x_surface_{e.name}": surface(e) for e in self.electrodes}
