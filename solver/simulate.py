@@ -142,6 +142,20 @@ def step_growth(err, order, dt, last_accepted, safety=0.9):
     return min(2.0, max(growth, 0.2))
 
 
+class _LastResult:
+    """f(u) remembered for the last u it was asked for (the same array object: states are
+    never changed in place once made)."""
+
+    def __init__(self, f):
+        self.f = f
+        self.u = self.value = None
+
+    def __call__(self, u):
+        if u is not self.u:
+            self.u, self.value = u, self.f(u)
+        return self.value
+
+
 class Simulation:
     """Runs a case's protocol on a grid; collects the time series and step summaries."""
 
@@ -176,6 +190,7 @@ class Simulation:
         self.active = slice(LITHIUM.start, LITHIUM.start + n_metal)
         self.lost = slice(LITHIUM.start + n_metal, LITHIUM.start + 2 * n_metal)
         self.efficiency = np.array([e.coulombic_efficiency for e in self.lithium_metal])
+        self.plating_areas = [np.sum(m.if_area[e.faces]) for e in self.lithium_metal]
         # all the lithium the electrodes could hold, x from 0 to 1 (mol, grid unit): the
         # scale of the conservation checks; as charge of the whole cell, of the step bounds
         self.lithium_scale = sum(
@@ -328,7 +343,8 @@ class Simulation:
                         f"the time step fell below {dt_min:.3g} s with the local error "
                         f"estimate still {err:.3g} times solver.rtol"))
                 continue
-            crossing = self._crossing(events, history, u_new, s_new)
+            values = [g(u_new, s_new) for _, g, _ in events]     # once for both tests below
+            crossing = self._crossing(events, history, values)
             if crossing is not None:
                 name, theta, close = crossing
                 if not close:
@@ -346,7 +362,7 @@ class Simulation:
                 self.fields.append((t_new, k, u_new))
             self._report_progress(k, step, t_new - t0, u_new)
             if reason is None:
-                reason = self._event_reached(events, u_new, s_new)
+                reason = self._event_reached(events, u_new, s_new, values)
             dt, last_accepted = dt * step_growth(err, order, dt, last_accepted), (dt, err)
             if self._hold_begins(step, drive, reason):
                 drive, events, history, reason = self._begin_hold(record, step, history,
@@ -543,28 +559,30 @@ class Simulation:
         if m.intercalation:
             # a surface driven within SURFACE_LIMIT of x = 0 or 1 ends the step; closer in,
             # the exchange current vanishes and each step costs many Newton iterations
+            limits = _LastResult(m.surfaces_driven_to_limits)      # both events of one state
             events.append(("electrode_full",
-                           lambda u, s: 1.0 - SURFACE_LIMIT - m.surfaces_driven_to_limits(u)[0],
+                           lambda u, s: 1.0 - SURFACE_LIMIT - limits(u)[0],
                            0.1 * SURFACE_LIMIT))
             events.append(("electrode_empty",
-                           lambda u, s: m.surfaces_driven_to_limits(u)[1] - SURFACE_LIMIT,
+                           lambda u, s: limits(u)[1] - SURFACE_LIMIT,
                            0.1 * SURFACE_LIMIT))
         return events
 
     @staticmethod
-    def _event_reached(events, u, integrals):
-        for name, g, tol in events:
-            if g(u, integrals) <= tol:
+    def _event_reached(events, u, integrals, values=None):
+        """The first event met at the state (values: its event functions there, if known)."""
+        for k, (name, g, tol) in enumerate(events):
+            if (g(u, integrals) if values is None else values[k]) <= tol:
                 return name
         return None
 
     @staticmethod
-    def _crossing(events, history, u_new, s_new):
-        """The earliest event crossed in the trial step: (name, fraction of dt, close enough)."""
+    def _crossing(events, history, values):
+        """The earliest event crossed in the trial step: (name, fraction of dt, close enough);
+        values: the event functions at the trial state."""
         u_old, s_old = history.states[-1], history.integrals[-1]
         best = None
-        for name, g, tol in events:
-            g_new = g(u_new, s_new)
+        for (name, g, tol), g_new in zip(events, values):
             if g_new >= 0.0:
                 continue
             if g_new >= -tol:
@@ -629,9 +647,9 @@ class Simulation:
         }
         row.update(m.outputs(u))
         lost = integrals[self.lost]
-        for e, n_li, n_lost in zip(self.lithium_metal, integrals[self.active], lost):
+        for e, n_li, n_lost, area in zip(self.lithium_metal, integrals[self.active], lost,
+                                         self.plating_areas):
             # spread over the interface it plates on and strips from (the footprint if planar)
-            area = np.sum(m.if_area[e.faces])
             row[f"thickness_um_{e.name}"] = n_li / e.density_molar / area * 1e6
             if e.coulombic_efficiency < 1.0:     # the inactive lithium, as a thickness
                 row[f"lost_um_{e.name}"] = n_lost / e.density_molar / area * 1e6

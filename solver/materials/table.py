@@ -64,6 +64,7 @@ class Table:
         self._coefficients = self._spline.c     # (scipy's .c property converts every read)
         self._v0, self._v1 = float(values[0]), float(values[-1])
         self._x0, self._x1 = float(x[0]), float(x[-1])
+        self._interior = x[1:-1]            # searched for the piece of each q
         # end slopes of the extrapolation: linear tables continue, log tables hold
         self._s0 = 0.0 if self.log else float(self._dspline(x[0]))
         self._s1 = 0.0 if self.log else float(self._dspline(x[-1]))
@@ -78,7 +79,8 @@ class Table:
         """
         x, c = self.x, self._coefficients
         inside = np.minimum(np.maximum(q, self._x0), self._x1)  # (np.clip costs 5x more)
-        piece = np.minimum(np.searchsorted(x, inside, side="right") - 1, x.size - 2)
+        # the piece x[k] <= q < x[k+1], the last one up to x[-1] (and for NaN)
+        piece = self._interior.searchsorted(inside, side="right")
         h = inside - x[piece]
         c0, c1, c2, c3 = c[:, piece]
         v = ((c0 * h + c1) * h + c2) * h + c3
