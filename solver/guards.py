@@ -181,9 +181,8 @@ def surface_at_limit(model, reason, u_limit, u_start):
 def lithium_by_electrode(model, u, n_li):
     """Lithium (mol, grid unit) in each electrode, in the order of model.electrodes; n_li
     holds the inventories of the lithium-metal ones."""
-    x = u[model.s_x]
     metal = iter(n_li)
-    return [float((e.max_concentration * e.volume * x[model.x_index[e.cells]]).sum())
+    return [float((e.max_concentration * e.volume * u[model.x_columns(e)]).sum())
             if e.kind == "intercalation" else float(next(metal)) for e in model.electrodes]
 
 

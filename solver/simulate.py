@@ -98,18 +98,20 @@ def bdf_coefficients(dt, history: History):
 
 def extrapolate(history: History, t_new):
     """Lagrange extrapolation through the stored states (order len-1, at most 2)."""
-    ts, us = history.times, history.states
+    ts, us = history.times[-3:], history.states[-3:]
     if len(ts) == 1:
         return us[-1].copy(), 0
-    pts = list(zip(ts, us))[-3:]
-    result = np.zeros_like(us[-1])
-    for j, (tj, uj) in enumerate(pts):
+    result = None
+    for j, (tj, uj) in enumerate(zip(ts, us)):
         weight = 1.0
-        for k, (tk, _) in enumerate(pts):
+        for k, tk in enumerate(ts):
             if k != j:
                 weight *= (t_new - tk) / (tj - tk)
-        result += weight * uj
-    return result, len(pts) - 1
+        if result is None:
+            result = weight * uj
+        else:
+            result += weight * uj
+    return result, len(ts) - 1
 
 
 def _diagonal_positions(pattern, rows):
@@ -190,6 +192,8 @@ class Simulation:
         self.active = slice(LITHIUM.start, LITHIUM.start + n_metal)
         self.lost = slice(LITHIUM.start + n_metal, LITHIUM.start + 2 * n_metal)
         self.efficiency = np.array([e.coulombic_efficiency for e in self.lithium_metal])
+        self.lost_share = 1.0 - self.efficiency         # of the lithium plated
+        self.positive_electrode = m.electrodes[m.positive]
         self.plating_areas = [np.sum(m.if_area[e.faces]) for e in self.lithium_metal]
         # all the lithium the electrodes could hold, x from 0 to 1 (mol, grid unit): the
         # scale of the conservation checks; as charge of the whole cell, of the step bounds
@@ -519,14 +523,13 @@ class Simulation:
         BDF formula the electrodes use: n_Li + n_lost then balance the cathode's lithium to
         round-off, and Q the charge that the electrodes exchanged. Of the lithium plated
         (I_Li < 0) a share eta (the coulombic efficiency) stays active, the rest is lost."""
+        m = self.model
         current, voltage = self._current_and_voltage(u_new)
-        i_li = np.array([self.model.interface_current(u_new, e) for e in self.lithium_metal])
-        plated = np.maximum(-i_li, 0.0) / FARADAY
-        faradaic = -self.model.interface_current(u_new, self.model.electrodes[
-            self.model.positive]) * self.area_scale
+        i_li = np.array([m.interface_current(u_new, e) for e in self.lithium_metal])
+        lost = self.lost_share * (np.maximum(-i_li, 0.0) / FARADAY)
+        faradaic = -m.interface_current(u_new, self.positive_electrode) * self.area_scale
         rates = np.concatenate([[abs(current), abs(current) * voltage, voltage, faradaic],
-                                -i_li / FARADAY - (1.0 - self.efficiency) * plated,
-                                (1.0 - self.efficiency) * plated])
+                                -i_li / FARADAY - lost, lost])
         a0, terms = bdf_coefficients(dt, history)
         return (rates - sum(a * history.integrals[idx] for a, idx in terms)) / a0
 

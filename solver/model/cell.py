@@ -317,6 +317,14 @@ class CellModel:
         return {e.name: float(np.sum(e.max_concentration * e.volume * x[self.x_index[e.cells]]))
                 for e in self.intercalation}
 
+    def x_columns(self, e):
+        """The columns of an intercalation electrode's cell stoichiometries in u."""
+        return self._x_columns[e.layer]
+
+    @cached_property
+    def _x_columns(self):
+        return {e.layer: self.s_x.start + self.x_index[e.cells] for e in self.intercalation}
+
     def double_layer_charge(self, u):
         """Charge held by the double layers (C, grid unit; 0 without them)."""
         return sum(t.charge(u) for t in self.assembly.terms if t.name == "double_layer")
