@@ -110,9 +110,12 @@ class LinearSolver:
         self.lower, self.upper = int(max(offset.max(), 0)), int(max(-offset.min(), 0))
         self.banded = max(self.lower, self.upper) <= MAX_BANDWIDTH
         if self.banded:
-            self.perm = perm
-            # row kl + ku + i - j of LAPACK's band storage holds a[i, j]
-            self.band_position = (self.lower + self.upper + offset) * n + inverse[indices]
+            self.perm, self.inverse = perm, inverse
+            # row kl + ku + i - j of LAPACK's band storage holds a[i, j]; the storage is
+            # made in Fortran order (column j's rows together), as LAPACK takes it uncopied
+            self.band_rows = 2 * self.lower + self.upper + 1
+            self.band_position = inverse[indices] * self.band_rows + (self.lower + self.upper
+                                                                      + offset)
             self._lapack = {}        # (routine, dtype) -> LAPACK function: looked up once
 
     def _routine(self, name, array):
@@ -159,9 +162,9 @@ class LinearSolver:
     def _banded_factorise(self, data):
         """LAPACK gbtrf (banded LU with partial pivoting); its storage has kl extra rows."""
         kl, ku, n = self.lower, self.upper, self.n
-        ab = np.zeros((2 * kl + ku + 1) * n, data.dtype)
+        ab = np.zeros(self.band_rows * n, data.dtype)
         ab[self.band_position] = data
-        ab = ab.reshape(2 * kl + ku + 1, n)
+        ab = ab.reshape(n, self.band_rows).T
         lu, piv, info = self._routine("gbtrf", ab)(ab, kl, ku, overwrite_ab=1)
         if info != 0:
             self._factors = None
@@ -176,9 +179,7 @@ class LinearSolver:
         y, info = self._routine("gbtrs", lu)(lu, self.lower, self.upper,
                                              b[self.perm].astype(lu.dtype, copy=False), piv,
                                              overwrite_b=1)
-        x = np.empty_like(y)
-        x[self.perm] = y
-        return x
+        return y[self.inverse]
 
 
 class ReusedLUSolver:
