@@ -24,20 +24,24 @@ class Equilibration:
         # entries of the CSR data in column-major order, for column maxima
         self.to_csc = np.lexsort((self.rows, self.indices))
         self.col_starts = np.searchsorted(self.indices[self.to_csc], np.arange(n))
-        self.rows_csc = self.rows[self.to_csc]
         self.row_starts = self.indptr[:-1]
 
     def scales(self, data):
         """(row, col) scales of the matrix with CSR values `data`: 1 / the row maxima, then
         1 / the column maxima of the row-scaled matrix (as divisors)."""
+        _, row, col = self.equilibrate(data)
+        return row, col
+
+    def equilibrate(self, data):
+        """The equilibrated CSR values, data / row / col, and the scales (row, col)."""
         row = np.maximum.reduceat(np.abs(data), self.row_starts)
         row[row == 0.0] = 1.0
-        col = np.maximum.reduceat(np.abs(data[self.to_csc] / row[self.rows_csc]),
-                                  self.col_starts)
+        by_row = data / row[self.rows]
+        col = np.maximum.reduceat(np.abs(by_row[self.to_csc]), self.col_starts)
         col[col == 0.0] = 1.0
-        return row, col
+        return by_row / col[self.indices], row, col
 
     def scaled(self, data, rhs):
         """The equilibrated values, right-hand side and the column scale to undo."""
-        row, col = self.scales(data)
-        return data / row[self.rows] / col[self.indices], rhs / row, col
+        scaled, row, col = self.equilibrate(data)
+        return scaled, rhs / row, col

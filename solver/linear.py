@@ -129,8 +129,7 @@ class LinearSolver:
         """Solve A x = rhs for A with this pattern and CSR values `data` (real or complex);
         the factorisation is kept for `solve_again` (forward sensitivities reuse each step's
         last one)."""
-        row, col = self.equilibration.scales(data)
-        scaled = data / row[self.rows] / col[self.indices]
+        scaled, row, col = self.equilibration.equilibrate(data)
         self._scales = (row, col)
         if self.banded:
             self._factors = self._banded_factorise(scaled)

@@ -108,6 +108,8 @@ def newton_solve(equations, linear_solver, u0, scales, bounded, tol=1e-8, max_it
 def _fraction_to_boundary(u, du, bounded, keep=0.99):
     ub, dub = u[bounded], du[bounded]
     new = ub + dub
+    if new.min(initial=0.0) >= 0.0 and new.max(initial=1.0) <= 1.0:
+        return 1.0                      # the usual case: the full step stays inside
     alpha = 1.0
     # only updates that move towards a bound limit the step (a state already on it stays)
     low = (new < 0.0) & (dub < 0.0)
