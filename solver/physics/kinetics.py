@@ -39,6 +39,13 @@ def butler_volmer(eta, i0, alpha_a, alpha_c, temperature):
     return i0 * g, i0 * dg
 
 
+def _symmetric(alpha_a, alpha_c):
+    """alpha_a == alpha_c (numbers, or arrays of one per face: on every face)."""
+    if np.ndim(alpha_a) == 0 and np.ndim(alpha_c) == 0:
+        return abs(alpha_a - alpha_c) <= 1e-12
+    return bool(np.all(np.abs(np.subtract(alpha_a, alpha_c)) <= 1e-12))
+
+
 def butler_volmer_overpotential(i, i0, alpha_a, alpha_c, temperature):
     """The overpotential that drives current density i: solves i = i0 g(eta) for eta.
 
@@ -51,7 +58,7 @@ def butler_volmer_overpotential(i, i0, alpha_a, alpha_c, temperature):
     ratio = i / i0
     alpha_mean = 0.5 * (alpha_a + alpha_c)
     eta = np.arcsinh(0.5 * ratio) / (alpha_mean * f)
-    if abs(alpha_a - alpha_c) <= 1e-12:
+    if _symmetric(alpha_a, alpha_c):
         dg = alpha_mean * f * np.sqrt(4.0 + ratio * ratio)
     else:
         for _ in range(50):
