@@ -501,7 +501,8 @@ class Simulation:
         m = self.model
         rtol = self.case.solver.rtol
         constant = 0.5 if order == 1 else 0.2
-        dx = np.max(np.abs(u_new[m.s_dynamic] - guess[m.s_dynamic]), initial=0.0)
+        dynamic = m.s_dynamic
+        dx = np.abs(u_new[dynamic] - guess[dynamic]).max(initial=0.0)
         dv = abs(m.voltage(u_new) - m.voltage(guess))
         err = max(dx, dv)
         if drive.kind == "voltage":

@@ -108,6 +108,9 @@ class Assembly:
         self.differential = np.zeros(n, dtype=bool)
         self.differential[self.differential_columns] = True
         self._mass_position = np.searchsorted(self.differential_columns, self.mass_cols)
+        # M's entries in the order of the differential columns (as when storage alone)
+        self._mass_in_column_order = np.array_equal(self._mass_position,
+                                                    np.arange(self.mass_cols.size))
         self._mass_values()
         rows.append(self.mass_rows)
         cols.append(self.mass_cols)
@@ -163,7 +166,8 @@ class Assembly:
             values += term.evaluate(ev)
         if self.mass_values.size:
             if self.diagonal_mass:
-                ev.R[self.mass_rows] += self.mass_values * u_dot[self._mass_position]
+                ev.R[self.mass_rows] += self.mass_values * (
+                    u_dot if self._mass_in_column_order else u_dot[self._mass_position])
             else:
                 ev.R += self._compressed[storage_only] @ u_dot
         if not want_jacobian:

@@ -41,7 +41,7 @@ def butler_volmer(eta, i0, alpha_a, alpha_c, temperature):
 
 def _symmetric(alpha_a, alpha_c):
     """alpha_a == alpha_c (numbers, or arrays of one per face: on every face)."""
-    if np.ndim(alpha_a) == 0 and np.ndim(alpha_c) == 0:
+    if isinstance(alpha_a, (float, int)) and isinstance(alpha_c, (float, int)):
         return abs(alpha_a - alpha_c) <= 1e-12
     return bool(np.all(np.abs(np.subtract(alpha_a, alpha_c)) <= 1e-12))
 
