@@ -85,7 +85,7 @@ def newton_solve(equations, linear_solver, u0, scales, bounded, tol=1e-8, max_it
             raise NewtonFailure(f"no progress in iteration {iteration}: the update is blocked "
                                 f"by a stoichiometry at its bound", describe(worst)
                                 if describe else "", last=u)
-        u = u + alpha * du
+        u = u + du if alpha == 1.0 else u + alpha * du
         change = np.abs(du) / scales
         if measured_by_row is not None:
             k, diagonal = measured_by_row
