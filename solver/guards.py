@@ -227,7 +227,7 @@ def violation(model, u, integrals, n_li, signed_charge, balance: Balance, descri
     tolerance = balance.tolerance
     # lithium ions that left the electrodes to charge a double layer are not lost
     stored = (model.double_layer_charge(u) - balance.double_layer) / FARADAY
-    change = sum(lithium) + float(np.sum(n_lost)) - stored - balance.total
+    change = sum(lithium) + float(np.add.reduce(n_lost)) - stored - balance.total
     if abs(change) > tolerance:
         return (f"lithium is not conserved: the electrodes hold {change:+.4g} mol "
                 f"({change / balance.scale:+.3g} of the cell's capacity) more than at the start")

@@ -96,6 +96,14 @@ def bdf_coefficients(dt, history: History):
             [(-(1 + w) / dt, -1), (w * w / ((1 + w) * dt), -2)])
 
 
+def weighted_sum(terms):
+    """sum of a * x over (a, x) (as sum() would, without its first 0 + a x)."""
+    total = None
+    for a, x in terms:
+        total = a * x if total is None else total + a * x
+    return total
+
+
 def extrapolate(history: History, t_new):
     """Lagrange extrapolation through the stored states (order len-1, at most 2)."""
     ts, us = history.times[-3:], history.states[-3:]
@@ -476,7 +484,7 @@ class Simulation:
         else:
             coeff, terms = bdf_coefficients(dt, history)
             columns = m.differential_columns
-            hist = sum(a * history.states[idx][columns] for a, idx in terms)
+            hist = weighted_sum((a, history.states[idx][columns]) for a, idx in terms)
 
             def equations(u):
                 return m.residual_and_jacobian(u, hist, coeff, drive)
@@ -532,7 +540,7 @@ class Simulation:
         rates = np.concatenate([[abs(current), abs(current) * voltage, voltage, faradaic],
                                 -i_li / FARADAY - lost, lost])
         a0, terms = bdf_coefficients(dt, history)
-        return (rates - sum(a * history.integrals[idx] for a, idx in terms)) / a0
+        return (rates - weighted_sum((a, history.integrals[idx]) for a, idx in terms)) / a0
 
     # ------------------------------------------------------------ events
     def _events(self, step, drive):

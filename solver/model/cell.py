@@ -327,7 +327,11 @@ class CellModel:
 
     def double_layer_charge(self, u):
         """Charge held by the double layers (C, grid unit; 0 without them)."""
-        return sum(t.charge(u) for t in self.assembly.terms if t.name == "double_layer")
+        return sum(t.charge(u) for t in self._double_layers)
+
+    @cached_property
+    def _double_layers(self):
+        return [t for t in self.assembly.terms if t.name == "double_layer"]
 
     def surfaces_driven_to_limits(self, u):
         """(highest surface x of the electrodes the tab current lithiates, lowest of those it
