@@ -172,7 +172,7 @@ class LinearSolver:
 
     def _banded_solve(self, b):
         lu, piv = self._factors
-        if np.iscomplexobj(b) and not np.iscomplexobj(lu):
+        if b.dtype.kind == "c" and lu.dtype.kind != "c":
             return self._banded_solve(b.real) + 1j * self._banded_solve(b.imag)
         # b[perm] is a fresh copy: LAPACK may solve in it
         y, info = self._routine("gbtrs", lu)(lu, self.lower, self.upper,

@@ -19,9 +19,10 @@ def exchange_current_density(x_surface, rate_constant, max_concentration, alpha_
     """i0 = F k (c_max - c_s)^alpha_a c_s^alpha_c with c_s = x c_max; returns (i0, di0/dx)."""
     x = np.minimum(np.maximum(x_surface, _SURFACE_CLIP), 1.0 - _SURFACE_CLIP)  # np.clip: 5x
     scale = FARADAY * rate_constant * max_concentration ** (alpha_a + alpha_c)
-    i0 = scale * (1.0 - x) ** alpha_a * x ** alpha_c
+    vacant = 1.0 - x
+    i0 = scale * vacant ** alpha_a * x ** alpha_c
     inside = (x_surface > _SURFACE_CLIP) & (x_surface < 1.0 - _SURFACE_CLIP)
-    di0_dx = np.where(inside, i0 * (alpha_c / x - alpha_a / (1.0 - x)), 0.0)
+    di0_dx = np.where(inside, i0 * (alpha_c / x - alpha_a / vacant), 0.0)
     return i0, di0_dx
 
 
