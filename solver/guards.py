@@ -182,7 +182,7 @@ def lithium_by_electrode(model, u, n_li):
     """Lithium (mol, grid unit) in each electrode, in the order of model.electrodes; n_li
     holds the inventories of the lithium-metal ones."""
     metal = iter(n_li)
-    return [float((e.max_concentration * e.volume * u[model.x_columns(e)]).sum())
+    return [float((e.laws.max_concentration * e.volume * u[model.x_columns(e)]).sum())
             if e.kind == "intercalation" else float(next(metal)) for e in model.electrodes]
 
 

@@ -1,5 +1,6 @@
 """Damped Newton's method on the monolithic system, with an analytic sparse Jacobian."""
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,9 +32,9 @@ class QuadraticRate:
     constant: float = np.inf
 
     def observe(self, size, previous):
-        if previous > 0.0 and np.isfinite(previous) and size < previous:
+        if previous > 0.0 and math.isfinite(previous) and size < previous:
             observed = size / previous**2
-            self.constant = observed if not np.isfinite(self.constant) else max(
+            self.constant = observed if not math.isfinite(self.constant) else max(
                 observed, 0.5 * self.constant)
 
     def predicts_converged(self, size, tol, safety=0.1):

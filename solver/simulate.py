@@ -566,7 +566,7 @@ class Simulation:
             # stripping (discharge, or a hold that discharges) can empty a lithium electrode
             scale = max(np.max(self._initial_lithium(), initial=0.0),
                         self.nominal_capacity / FARADAY / self.area_scale)
-            events.append(("lithium_exhausted", lambda u, s: np.min(s[self.active]),
+            events.append(("lithium_exhausted", lambda u, s: s[self.active].min(),
                            1e-6 * scale))
         if m.intercalation:
             # a surface driven within SURFACE_LIMIT of x = 0 or 1 ends the step; closer in,
