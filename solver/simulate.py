@@ -202,7 +202,12 @@ class Simulation:
         self.efficiency = np.array([e.coulombic_efficiency for e in self.lithium_metal])
         self.lost_share = 1.0 - self.efficiency         # of the lithium plated
         self.positive_electrode = m.electrodes[m.positive]
-        self.plating_areas = [np.sum(m.if_area[e.faces]) for e in self.lithium_metal]
+        # each lithium-metal electrode's columns of the time series: its thickness, the
+        # thickness of the lithium it lost (if it loses any), its density and plating area
+        self.metal_columns = [(f"thickness_um_{e.name}",
+                               f"lost_um_{e.name}" if e.coulombic_efficiency < 1.0 else None,
+                               e.density_molar, np.sum(m.if_area[e.faces]))
+                              for e in self.lithium_metal]
         # all the lithium the electrodes could hold, x from 0 to 1 (mol, grid unit): the
         # scale of the conservation checks; as charge of the whole cell, of the step bounds
         self.lithium_scale = sum(
@@ -657,14 +662,15 @@ class Simulation:
             "capacity_mAh_cm2": integrals[CHARGE] * per_mAh_cm2,
             "energy_mWh_cm2": integrals[ENERGY] * per_mAh_cm2,
         }
-        row.update(m.outputs(u))
+        for name, output in m.outputs_by_name.items():
+            row[name] = output(u)
         lost = integrals[self.lost]
-        for e, n_li, n_lost, area in zip(self.lithium_metal, integrals[self.active], lost,
-                                         self.plating_areas):
+        for (thickness, lost_name, density, area), n_li, n_lost in zip(
+                self.metal_columns, integrals[self.active], lost):
             # spread over the interface it plates on and strips from (the footprint if planar)
-            row[f"thickness_um_{e.name}"] = n_li / e.density_molar / area * 1e6
-            if e.coulombic_efficiency < 1.0:     # the inactive lithium, as a thickness
-                row[f"lost_um_{e.name}"] = n_lost / e.density_molar / area * 1e6
+            row[thickness] = n_li / density / area * 1e6
+            if lost_name is not None:     # the inactive lithium, as a thickness
+                row[lost_name] = n_lost / density / area * 1e6
         if len(m.units) > 1:
             for n, v in enumerate(m.cell_voltages(u), start=1):
                 row[f"voltage_cell_{n}"] = float(v)

@@ -80,6 +80,8 @@ class Assembly:
     def __init__(self, layout, terms, interface_area):
         self.layout = layout
         self.terms = list(terms)
+        # the terms that share something before the others evaluate
+        self.preparing = [t for t in self.terms if type(t).prepare is not Term.prepare]
         self.interface_area = interface_area
         n = layout.n
         rows, cols, self.sizes = [], [], []
@@ -159,7 +161,7 @@ class Assembly:
         storage_only: M is its storage entries alone (an equilibrium at fixed stoichiometry,
         in which the capacitances have relaxed)."""
         ev = Evaluation(self.layout, u, drive, self.interface_area)
-        for term in self.terms:
+        for term in self.preparing:
             term.prepare(ev)
         values = []
         for term in self.terms:

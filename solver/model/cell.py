@@ -275,6 +275,11 @@ class CellModel:
         """The named quantities the terms provide, evaluated at u."""
         return {name: f(u) for name, f in self._outputs.items()}
 
+    @property
+    def outputs_by_name(self) -> dict:
+        """name -> callable(u) of the quantities `outputs` evaluates."""
+        return self._outputs
+
     def voltage(self, u):
         """Terminal voltage of the cell (V): the positive tab's potential less the drop
         across the series resistance."""

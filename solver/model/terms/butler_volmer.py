@@ -70,6 +70,7 @@ class ButlerVolmer(Term):
         for e in self.electrodes:
             film[e.faces] = e.film_resistance
         self.ohmic = half_cells + film
+        self._minus_ohmic = -self.ohmic
         self.temperature = parameters.temperature
         # per face, made once rather than at every evaluation: the exchange current where
         # it is a constant (1 where it is a function of xs, or the face has no electrode),
@@ -158,7 +159,7 @@ class ButlerVolmer(Term):
             eta[self.no_electrode] = deta_di[self.no_electrode] = 0.0
             deta_di0[self.no_electrode] = 0.0
         r_i -= U + eta
-        d_di = -ohmic - deta_di
+        d_di = (-ohmic if film_sides else self._minus_ohmic) - deta_di
         d_dxs = [-dU - deta_di0[e.faces] * di0
                  for e, (dU, di0) in zip(self.intercalation, slopes)]
         d_dtheta = []
