@@ -136,8 +136,8 @@ class ButlerVolmer(Term):
         r_phi = ev.rows("phi")
         self.leaves.add(r_phi, current)
         self.enters.subtract(r_phi, current)
-        # the potential difference and ohmic drop of every face at once; per electrode
-        # below the equilibrium potential and the overpotential
+        # the potential difference and ohmic drop of every face, then its equilibrium
+        # potential and overpotential, all faces at once
         ohmic = self.ohmic
         film_sides = self._film_sides(ev) if self.varying else []
         if film_sides:
