@@ -184,9 +184,8 @@ def surface_at_limit(model, reason, u_limit, u_start):
 def lithium_by_electrode(model, u, n_li):
     """Lithium (mol, grid unit) in each electrode, in the order of model.electrodes; n_li
     holds the inventories of the lithium-metal ones."""
-    x = u[model.s_x]
     metal = iter(n_li)
-    return [float(np.sum(e.max_concentration * e.volume * x[model.x_index[e.cells]]))
+    return [float((e.laws.max_concentration * e.volume * u[model.x_columns(e)]).sum())
             if e.kind == "intercalation" else float(next(metal)) for e in model.electrodes]
 
 
@@ -235,9 +234,9 @@ def violation(model, u, integrals, n_li, signed_charge, balance: Balance, descri
     layer holds the rest of what the tab passed), both to
     balance.tolerance; n_li: the lithium-metal inventories (mol), n_lost:
     the lithium each has lost in plating (mol)."""
-    if not np.all(np.isfinite(u)):
+    if not np.isfinite(u).all():
         return f"the state is not finite: {describe(int(np.argmin(np.isfinite(u))))}"
-    if not np.all(np.isfinite(integrals)):
+    if not np.isfinite(integrals).all():
         return ("the charge, energy or lithium inventory integrated over the step is not "
                 "finite")
     beyond = voltage_out_of_range(model, u)
@@ -247,7 +246,7 @@ def violation(model, u, integrals, n_li, signed_charge, balance: Balance, descri
     tolerance = balance.tolerance
     # lithium ions that left the electrodes to charge a double layer are not lost
     stored = (model.double_layer_charge(u) - balance.double_layer) / FARADAY
-    change = sum(lithium) + float(np.sum(n_lost)) - stored - balance.total
+    change = sum(lithium) + float(np.add.reduce(n_lost)) - stored - balance.total
     if abs(change) > tolerance:
         return (f"lithium is not conserved: the electrodes hold {change:+.4g} mol "
                 f"({change / balance.scale:+.3g} of the cell's capacity) more than at the start")

@@ -9,6 +9,9 @@ SuperLU factorisation of the whole Jacobian) is no longer chosen automatically: 
 preconditioner is 2x faster on 2D trench cells, and it fills in too fast in 3D.
 """
 
+import copy
+import weakref
+
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
@@ -52,7 +55,7 @@ def make_linear_solver(model, direct_limit=DIRECT_LIMIT, lu_limits=LU_LIMITS):
     `lu_limits[dim]` cells and by AMG above."""
     pattern = model.pattern
     n = model.n_unknowns
-    direct = LinearSolver(pattern.indptr, pattern.indices, n)
+    direct = _direct_solver(pattern, n)
     if direct.banded or n <= direct_limit:
         return direct
     layout = model.block_layout()
@@ -61,6 +64,21 @@ def make_linear_solver(model, direct_limit=DIRECT_LIMIT, lu_limits=LU_LIMITS):
     return KrylovSolver(pattern.indptr, pattern.indices, n, layout, potential=potential,
                         loose_rtol=LOOSE_RTOL, coarse_drop=COARSE_DROP,
                         x_adjacency=stoichiometry_adjacency(model) if model.grid.dim == 3 else None)
+
+
+# A pattern's ordering and band analysis, done once: a fit runs many simulations on one model
+_ANALYSED = weakref.WeakKeyDictionary()
+
+
+def _direct_solver(pattern, n):
+    """A LinearSolver for the pattern's matrices, of its own (it keeps its last factors), on
+    the analysis of the first one made for this pattern."""
+    analysed = _ANALYSED.get(pattern)
+    if analysed is None or analysed.n != n:
+        analysed = _ANALYSED[pattern] = LinearSolver(pattern.indptr, pattern.indices, n)
+    solver = copy.copy(analysed)
+    solver._lapack = {}
+    return solver
 
 
 def stoichiometry_adjacency(model):
@@ -92,16 +110,26 @@ class LinearSolver:
         self.lower, self.upper = int(max(offset.max(), 0)), int(max(-offset.min(), 0))
         self.banded = max(self.lower, self.upper) <= MAX_BANDWIDTH
         if self.banded:
-            self.perm = perm
-            # row kl + ku + i - j of LAPACK's band storage holds a[i, j]
-            self.band_position = (self.lower + self.upper + offset) * n + inverse[indices]
+            self.perm, self.inverse = perm, inverse
+            # row kl + ku + i - j of LAPACK's band storage holds a[i, j]; the storage is
+            # made in Fortran order (column j's rows together), as LAPACK takes it uncopied
+            self.band_rows = 2 * self.lower + self.upper + 1
+            self.band_position = inverse[indices] * self.band_rows + (self.lower + self.upper
+                                                                      + offset)
+            self._lapack = {}        # (routine, dtype) -> LAPACK function: looked up once
+
+    def _routine(self, name, array):
+        key = (name, array.dtype.char)
+        routine = self._lapack.get(key)
+        if routine is None:
+            routine = self._lapack[key] = get_lapack_funcs(name, (array,))
+        return routine
 
     def solve(self, data, rhs):
         """Solve A x = rhs for A with this pattern and CSR values `data` (real or complex);
         the factorisation is kept for `solve_again` (forward sensitivities reuse each step's
         last one)."""
-        row, col = self.equilibration.scales(data)
-        scaled = data / row[self.rows] / col[self.indices]
+        scaled, row, col = self.equilibration.equilibrate(data)
         self._scales = (row, col)
         if self.banded:
             self._factors = self._banded_factorise(scaled)
@@ -133,11 +161,10 @@ class LinearSolver:
     def _banded_factorise(self, data):
         """LAPACK gbtrf (banded LU with partial pivoting); its storage has kl extra rows."""
         kl, ku, n = self.lower, self.upper, self.n
-        ab = np.zeros((2 * kl + ku + 1) * n, data.dtype)
+        ab = np.zeros(self.band_rows * n, data.dtype)
         ab[self.band_position] = data
-        ab = ab.reshape(2 * kl + ku + 1, n)
-        gbtrf = get_lapack_funcs("gbtrf", (ab,))
-        lu, piv, info = gbtrf(ab, kl, ku, overwrite_ab=1)
+        ab = ab.reshape(n, self.band_rows).T
+        lu, piv, info = self._routine("gbtrf", ab)(ab, kl, ku, overwrite_ab=1)
         if info != 0:
             self._factors = None
             raise SingularMatrix(f"zero pivot in the banded LU (info = {info})")
@@ -145,14 +172,13 @@ class LinearSolver:
 
     def _banded_solve(self, b):
         lu, piv = self._factors
-        if np.iscomplexobj(b) and not np.iscomplexobj(lu):
+        if b.dtype.kind == "c" and lu.dtype.kind != "c":
             return self._banded_solve(b.real) + 1j * self._banded_solve(b.imag)
-        gbtrs = get_lapack_funcs("gbtrs", (lu,))
-        y, info = gbtrs(lu, self.lower, self.upper, b[self.perm].astype(lu.dtype, copy=False),
-                        piv)
-        x = np.empty_like(y)
-        x[self.perm] = y
-        return x
+        # b[perm] is a fresh copy: LAPACK may solve in it
+        y, info = self._routine("gbtrs", lu)(lu, self.lower, self.upper,
+                                             b[self.perm].astype(lu.dtype, copy=False), piv,
+                                             overwrite_b=1)
+        return y[self.inverse]
 
 
 class ReusedLUSolver:

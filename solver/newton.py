@@ -1,5 +1,6 @@
 """Damped Newton's method on the monolithic system, with an analytic sparse Jacobian."""
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,9 +32,9 @@ class QuadraticRate:
     constant: float = np.inf
 
     def observe(self, size, previous):
-        if previous > 0.0 and np.isfinite(previous) and size < previous:
+        if previous > 0.0 and math.isfinite(previous) and size < previous:
             observed = size / previous**2
-            self.constant = observed if not np.isfinite(self.constant) else max(
+            self.constant = observed if not math.isfinite(self.constant) else max(
                 observed, 0.5 * self.constant)
 
     def predicts_converged(self, size, tol, safety=0.1):
@@ -64,7 +65,7 @@ def newton_solve(equations, linear_solver, u0, scales, bounded, tol=1e-8, max_it
     previous = np.inf
     for iteration in range(1, max_iterations + 1):
         R, J = equations(u)
-        if not np.all(np.isfinite(R)):
+        if not np.isfinite(R).all():
             raise NewtonFailure("the residual is not finite", describe(int(np.argmax(~np.isfinite(R))))
                                 if describe else "")
         try:
@@ -73,7 +74,7 @@ def newton_solve(equations, linear_solver, u0, scales, bounded, tol=1e-8, max_it
             raise NewtonFailure(f"the Jacobian is singular ({exc})") from None
         except (ValueError, ArithmeticError) as exc:   # e.g. an iterative solve that overflowed
             raise NewtonFailure(f"the linear solve broke down ({exc})") from None
-        if not np.all(np.isfinite(du)):
+        if not np.isfinite(du).all():
             raise NewtonFailure("the Newton update is not finite")
         alpha = _fraction_to_boundary(u, du, bounded)
         if alpha == 0.0:
@@ -85,12 +86,12 @@ def newton_solve(equations, linear_solver, u0, scales, bounded, tol=1e-8, max_it
             raise NewtonFailure(f"no progress in iteration {iteration}: the update is blocked "
                                 f"by a stoichiometry at its bound", describe(worst)
                                 if describe else "", last=u)
-        u = u + alpha * du
+        u = u + du if alpha == 1.0 else u + alpha * du
         change = np.abs(du) / scales
         if measured_by_row is not None:
             k, diagonal = measured_by_row
             change[k] = np.abs(du[k] * J[diagonal])
-        size = np.max(change)
+        size = change.max()
         if alpha == 1.0:
             if rate is not None:
                 rate.observe(size, previous)
@@ -108,12 +109,14 @@ def newton_solve(equations, linear_solver, u0, scales, bounded, tol=1e-8, max_it
 def _fraction_to_boundary(u, du, bounded, keep=0.99):
     ub, dub = u[bounded], du[bounded]
     new = ub + dub
+    if new.min(initial=0.0) >= 0.0 and new.max(initial=1.0) <= 1.0:
+        return 1.0                      # the usual case: the full step stays inside
     alpha = 1.0
     # only updates that move towards a bound limit the step (a state already on it stays)
     low = (new < 0.0) & (dub < 0.0)
-    if np.any(low):
-        alpha = min(alpha, np.min(keep * ub[low] / -dub[low]))
+    if low.any():
+        alpha = min(alpha, (keep * ub[low] / -dub[low]).min())
     high = (new > 1.0) & (dub > 0.0)
-    if np.any(high):
-        alpha = min(alpha, np.min(keep * (1.0 - ub[high]) / dub[high]))
+    if high.any():
+        alpha = min(alpha, (keep * (1.0 - ub[high]) / dub[high]).min())
     return max(alpha, 0.0) if alpha < 1.0 else 1.0

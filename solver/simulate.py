@@ -96,20 +96,30 @@ def bdf_coefficients(dt, history: History):
             [(-(1 + w) / dt, -1), (w * w / ((1 + w) * dt), -2)])
 
 
+def weighted_sum(terms):
+    """sum of a * x over (a, x) (as sum() would, without its first 0 + a x)."""
+    total = None
+    for a, x in terms:
+        total = a * x if total is None else total + a * x
+    return total
+
+
 def extrapolate(history: History, t_new):
     """Lagrange extrapolation through the stored states (order len-1, at most 2)."""
-    ts, us = history.times, history.states
+    ts, us = history.times[-3:], history.states[-3:]
     if len(ts) == 1:
         return us[-1].copy(), 0
-    pts = list(zip(ts, us))[-3:]
-    result = np.zeros_like(us[-1])
-    for j, (tj, uj) in enumerate(pts):
+    result = None
+    for j, (tj, uj) in enumerate(zip(ts, us)):
         weight = 1.0
-        for k, (tk, _) in enumerate(pts):
+        for k, tk in enumerate(ts):
             if k != j:
                 weight *= (t_new - tk) / (tj - tk)
-        result += weight * uj
-    return result, len(pts) - 1
+        if result is None:
+            result = weight * uj
+        else:
+            result += weight * uj
+    return result, len(ts) - 1
 
 
 def _diagonal_positions(pattern, rows):
@@ -140,6 +150,20 @@ def step_growth(err, order, dt, last_accepted, safety=0.9):
         dt_last, err_last = last_accepted
         growth = min(growth, safety * (dt / dt_last) * (max(err_last, 1e-2) / err ** 2) ** exponent)
     return min(2.0, max(growth, 0.2))
+
+
+class _LastResult:
+    """f(u) remembered for the last u it was asked for (the same array object: states are
+    never changed in place once made)."""
+
+    def __init__(self, f):
+        self.f = f
+        self.u = self.value = None
+
+    def __call__(self, u):
+        if u is not self.u:
+            self.u, self.value = u, self.f(u)
+        return self.value
 
 
 class Simulation:
@@ -176,6 +200,14 @@ class Simulation:
         self.active = slice(LITHIUM.start, LITHIUM.start + n_metal)
         self.lost = slice(LITHIUM.start + n_metal, LITHIUM.start + 2 * n_metal)
         self.efficiency = np.array([e.coulombic_efficiency for e in self.lithium_metal])
+        self.lost_share = 1.0 - self.efficiency         # of the lithium plated
+        self.positive_electrode = m.electrodes[m.positive]
+        # each lithium-metal electrode's columns of the time series: its thickness, the
+        # thickness of the lithium it lost (if it loses any), its density and plating area
+        self.metal_columns = [(f"thickness_um_{e.name}",
+                               f"lost_um_{e.name}" if e.coulombic_efficiency < 1.0 else None,
+                               e.density_molar, np.sum(m.if_area[e.faces]))
+                              for e in self.lithium_metal]
         # all the lithium the electrodes could hold, x from 0 to 1 (mol, grid unit): the
         # scale of the conservation checks; as charge of the whole cell, of the step bounds
         self.lithium_scale = sum(
@@ -341,7 +373,8 @@ class Simulation:
                         f"the time step fell below {dt_min:.3g} s with the local error "
                         f"estimate still {err:.3g} times solver.rtol"))
                 continue
-            crossing = self._crossing(events, history, u_new, s_new)
+            values = [g(u_new, s_new) for _, g, _ in events]     # once for both tests below
+            crossing = self._crossing(events, history, values)
             if crossing is not None:
                 name, theta, close = crossing
                 if not close:
@@ -359,7 +392,7 @@ class Simulation:
                 self.fields.append((t_new, k, u_new))
             self._report_progress(k, step, t_new - t0, u_new)
             if reason is None:
-                reason = self._event_reached(events, u_new, s_new)
+                reason = self._event_reached(events, u_new, s_new, values)
             dt, last_accepted = dt * step_growth(err, order, dt, last_accepted), (dt, err)
             if self._hold_begins(step, drive, reason):
                 drive, events, history, reason = self._begin_hold(record, step, history,
@@ -469,7 +502,7 @@ class Simulation:
         else:
             coeff, terms = bdf_coefficients(dt, history)
             columns = m.differential_columns
-            hist = sum(a * history.states[idx][columns] for a, idx in terms)
+            hist = weighted_sum((a, history.states[idx][columns]) for a, idx in terms)
 
             def equations(u):
                 return m.residual_and_jacobian(u, hist, coeff, drive)
@@ -494,7 +527,8 @@ class Simulation:
         m = self.model
         rtol = self.case.solver.rtol
         constant = 0.5 if order == 1 else 0.2
-        dx = np.max(np.abs(u_new[m.s_dynamic] - guess[m.s_dynamic]), initial=0.0)
+        dynamic = m.s_dynamic
+        dx = np.abs(u_new[dynamic] - guess[dynamic]).max(initial=0.0)
         dv = abs(m.voltage(u_new) - m.voltage(guess))
         err = max(dx, dv)
         if drive.kind == "voltage":
@@ -516,16 +550,15 @@ class Simulation:
         BDF formula the electrodes use: n_Li + n_lost then balance the cathode's lithium to
         round-off, and Q the charge that the electrodes exchanged. Of the lithium plated
         (I_Li < 0) a share eta (the coulombic efficiency) stays active, the rest is lost."""
+        m = self.model
         current, voltage = self._current_and_voltage(u_new)
-        i_li = np.array([self.model.interface_current(u_new, e) for e in self.lithium_metal])
-        plated = np.maximum(-i_li, 0.0) / FARADAY
-        faradaic = -self.model.interface_current(u_new, self.model.electrodes[
-            self.model.positive]) * self.area_scale
+        i_li = np.array([m.interface_current(u_new, e) for e in self.lithium_metal])
+        lost = self.lost_share * (np.maximum(-i_li, 0.0) / FARADAY)
+        faradaic = -m.interface_current(u_new, self.positive_electrode) * self.area_scale
         rates = np.concatenate([[abs(current), abs(current) * voltage, voltage, faradaic],
-                                -i_li / FARADAY - (1.0 - self.efficiency) * plated,
-                                (1.0 - self.efficiency) * plated])
+                                -i_li / FARADAY - lost, lost])
         a0, terms = bdf_coefficients(dt, history)
-        return (rates - sum(a * history.integrals[idx] for a, idx in terms)) / a0
+        return (rates - weighted_sum((a, history.integrals[idx]) for a, idx in terms)) / a0
 
     # ------------------------------------------------------------ events
     def _events(self, step, drive):
@@ -559,33 +592,35 @@ class Simulation:
                 return np.min(s[self.active] + np.where(plating, scale, 0.0))
 
             events.append(("lithium_exhausted",
-                           (lambda u, s: np.min(s[self.active])) if drive.kind == "current"
+                           (lambda u, s: s[self.active].min()) if drive.kind == "current"
                            else stripped, 1e-6 * scale))
         if m.intercalation:
             # a surface driven within SURFACE_LIMIT of x = 0 or 1 ends the step; closer in,
             # the exchange current vanishes and each step costs many Newton iterations
+            limits = _LastResult(m.surfaces_driven_to_limits)      # both events of one state
             events.append(("electrode_full",
-                           lambda u, s: 1.0 - SURFACE_LIMIT - m.surfaces_driven_to_limits(u)[0],
+                           lambda u, s: 1.0 - SURFACE_LIMIT - limits(u)[0],
                            0.1 * SURFACE_LIMIT))
             events.append(("electrode_empty",
-                           lambda u, s: m.surfaces_driven_to_limits(u)[1] - SURFACE_LIMIT,
+                           lambda u, s: limits(u)[1] - SURFACE_LIMIT,
                            0.1 * SURFACE_LIMIT))
         return events
 
     @staticmethod
-    def _event_reached(events, u, integrals):
-        for name, g, tol in events:
-            if g(u, integrals) <= tol:
+    def _event_reached(events, u, integrals, values=None):
+        """The first event met at the state (values: its event functions there, if known)."""
+        for k, (name, g, tol) in enumerate(events):
+            if (g(u, integrals) if values is None else values[k]) <= tol:
                 return name
         return None
 
     @staticmethod
-    def _crossing(events, history, u_new, s_new):
-        """The earliest event crossed in the trial step: (name, fraction of dt, close enough)."""
+    def _crossing(events, history, values):
+        """The earliest event crossed in the trial step: (name, fraction of dt, close enough);
+        values: the event functions at the trial state."""
         u_old, s_old = history.states[-1], history.integrals[-1]
         best = None
-        for name, g, tol in events:
-            g_new = g(u_new, s_new)
+        for (name, g, tol), g_new in zip(events, values):
             if g_new >= 0.0:
                 continue
             if g_new >= -tol:
@@ -648,14 +683,15 @@ class Simulation:
             "capacity_mAh_cm2": integrals[CHARGE] * per_mAh_cm2,
             "energy_mWh_cm2": integrals[ENERGY] * per_mAh_cm2,
         }
-        row.update(m.outputs(u))
+        for name, output in m.outputs_by_name.items():
+            row[name] = output(u)
         lost = integrals[self.lost]
-        for e, n_li, n_lost in zip(self.lithium_metal, integrals[self.active], lost):
+        for (thickness, lost_name, density, area), n_li, n_lost in zip(
+                self.metal_columns, integrals[self.active], lost):
             # spread over the interface it plates on and strips from (the footprint if planar)
-            area = np.sum(m.if_area[e.faces])
-            row[f"thickness_um_{e.name}"] = n_li / e.density_molar / area * 1e6
-            if e.coulombic_efficiency < 1.0:     # the inactive lithium, as a thickness
-                row[f"lost_um_{e.name}"] = n_lost / e.density_molar / area * 1e6
+            row[thickness] = n_li / density / area * 1e6
+            if lost_name is not None:     # the inactive lithium, as a thickness
+                row[lost_name] = n_lost / density / area * 1e6
         if len(m.units) > 1:
             for n, v in enumerate(m.cell_voltages(u), start=1):
                 row[f"voltage_cell_{n}"] = float(v)

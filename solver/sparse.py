@@ -38,3 +38,29 @@ class TripletPattern:
     def matrix(self, values) -> sp.csr_matrix:
         return sp.csr_matrix((self.fill(values), self._indices.copy(), self._indptr.copy()),
                              shape=self.shape)
+
+
+class ScatterAdd:
+    """target += bincount(index, values, minlength=target.size) for a fixed index.
+
+    Where no index repeats (a few interface faces or tab cells into a long row block) the
+    values are added in place at their positions instead: the same sums, without a
+    full-length temporary at every Newton iteration.
+    """
+
+    def __init__(self, index, n):
+        self.index = np.asarray(index, dtype=np.int64)
+        self.n = n
+        self.repeats = np.unique(self.index).size < self.index.size
+
+    def add(self, target, values):
+        if self.repeats:
+            target += np.bincount(self.index, values, minlength=self.n)
+        else:
+            target[self.index] += values
+
+    def subtract(self, target, values):
+        if self.repeats:
+            target -= np.bincount(self.index, values, minlength=self.n)
+        else:
+            target[self.index] -= values

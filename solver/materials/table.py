@@ -61,7 +61,13 @@ class Table:
         values = np.log(y) if self.log else y
         self._spline = PchipInterpolator(x, values, extrapolate=False)
         self._dspline = self._spline.derivative()
+        # the cubic pieces' coefficients, then those of their derivative (3 c0, 2 c1; c2):
+        # read here once (scipy's .c property converts at every read)
+        c = self._spline.c
+        self._coefficients = np.vstack([c, 3.0 * c[0], 2.0 * c[1]])
         self._v0, self._v1 = float(values[0]), float(values[-1])
+        self._x0, self._x1 = float(x[0]), float(x[-1])
+        self._interior = x[1:-1]            # searched for the piece of each q
         # end slopes of the extrapolation: linear tables continue, log tables hold
         self._s0 = 0.0 if self.log else float(self._dspline(x[0]))
         self._s1 = 0.0 if self.log else float(self._dspline(x[-1]))
@@ -74,15 +80,18 @@ class Table:
         every Newton iteration, where scipy's general-purpose evaluation costs more than the
         arithmetic.
         """
-        x, c = self.x, self._spline.c
-        inside = np.minimum(np.maximum(q, x[0]), x[-1])      # (np.clip costs 5x more)
-        piece = np.minimum(np.searchsorted(x, inside, side="right") - 1, x.size - 2)
+        x = self.x
+        inside = np.minimum(np.maximum(q, self._x0), self._x1)  # (np.clip costs 5x more)
+        # the piece x[k] <= q < x[k+1], the last one up to x[-1] (and for NaN)
+        piece = self._interior.searchsorted(inside, side="right")
         h = inside - x[piece]
-        c0, c1, c2, c3 = c[:, piece]
+        c0, c1, c2, c3, d0, d1 = np.take(self._coefficients, piece, axis=1)
         v = ((c0 * h + c1) * h + c2) * h + c3
-        dv = (3.0 * c0 * h + 2.0 * c1) * h + c2
-        below, above = q < x[0], q > x[-1]
-        if below.any() or above.any():
+        dv = (d0 * h + d1) * h + c2
+        # some q beyond the ends? (compared as bytes: (inside != q).any() costs 5x more on
+        # the few values of a Newton iteration; a NaN, equal to itself here, changes nothing)
+        if inside.tobytes() != q.tobytes():
+            below, above = q < x[0], q > x[-1]
             v = np.where(below, self._v0 + self._s0 * (q - x[0]), v)
             v = np.where(above, self._v1 + self._s1 * (q - x[-1]), v)
             dv = np.where(below, self._s0, np.where(above, self._s1, dv))
@@ -166,13 +175,16 @@ class Antiderivative:
         self.nodes = nodes
         self._spline = CubicHermiteSpline(nodes, phi, y, extrapolate=False)
         self._ends = (float(phi[0]), float(phi[-1]))
+        self._coefficients = self._spline.c
+        self._x0, self._x1 = float(nodes[0]), float(nodes[-1])
 
     def __call__(self, q):
         """(Phi(q), dPhi/dq(q))."""
         q = np.asarray(q, dtype=float)
-        nodes, c = self.nodes, self._spline.c
-        inside = np.clip(q, nodes[0], nodes[-1])
-        piece = np.clip(np.searchsorted(nodes, inside, side="right") - 1, 0, nodes.size - 2)
+        nodes, c = self.nodes, self._coefficients
+        inside = np.minimum(np.maximum(q, self._x0), self._x1)     # (np.clip costs 5x more)
+        piece = np.minimum(np.maximum(np.searchsorted(nodes, inside, side="right") - 1, 0),
+                           nodes.size - 2)
         h = inside - nodes[piece]
         c0, c1, c2, c3 = c[0, piece], c[1, piece], c[2, piece], c[3, piece]
         phi = ((c0 * h + c1) * h + c2) * h + c3

@@ -80,6 +80,8 @@ class Assembly:
     def __init__(self, layout, terms, interface_area):
         self.layout = layout
         self.terms = list(terms)
+        # the terms that share something before the others evaluate
+        self.preparing = [t for t in self.terms if type(t).prepare is not Term.prepare]
         self.interface_area = interface_area
         n = layout.n
         rows, cols, self.sizes = [], [], []
@@ -108,6 +110,9 @@ class Assembly:
         self.differential = np.zeros(n, dtype=bool)
         self.differential[self.differential_columns] = True
         self._mass_position = np.searchsorted(self.differential_columns, self.mass_cols)
+        # M's entries in the order of the differential columns (as when storage alone)
+        self._mass_in_column_order = np.array_equal(self._mass_position,
+                                                    np.arange(self.mass_cols.size))
         self._mass_values()
         rows.append(self.mass_rows)
         cols.append(self.mass_cols)
@@ -156,14 +161,15 @@ class Assembly:
         storage_only: M is its storage entries alone (an equilibrium at fixed stoichiometry,
         in which the capacitances have relaxed)."""
         ev = Evaluation(self.layout, u, drive, self.interface_area)
-        for term in self.terms:
+        for term in self.preparing:
             term.prepare(ev)
         values = []
         for term in self.terms:
             values += term.evaluate(ev)
         if self.mass_values.size:
             if self.diagonal_mass:
-                ev.R[self.mass_rows] += self.mass_values * u_dot[self._mass_position]
+                ev.R[self.mass_rows] += self.mass_values * (
+                    u_dot if self._mass_in_column_order else u_dot[self._mass_position])
             else:
                 ev.R += self._compressed[storage_only] @ u_dot
         if not want_jacobian:

@@ -275,6 +275,11 @@ class CellModel:
         """The named quantities the terms provide, evaluated at u."""
         return {name: f(u) for name, f in self._outputs.items()}
 
+    @property
+    def outputs_by_name(self) -> dict:
+        """name -> callable(u) of the quantities `outputs` evaluates."""
+        return self._outputs
+
     def voltage(self, u):
         """Terminal voltage of the cell (V): the positive tab's potential less the drop
         across the series resistance."""
@@ -317,9 +322,21 @@ class CellModel:
         return {e.name: float(np.sum(e.max_concentration * e.volume * x[self.x_index[e.cells]]))
                 for e in self.intercalation}
 
+    def x_columns(self, e):
+        """The columns of an intercalation electrode's cell stoichiometries in u."""
+        return self._x_columns[e.layer]
+
+    @cached_property
+    def _x_columns(self):
+        return {e.layer: self.s_x.start + self.x_index[e.cells] for e in self.intercalation}
+
     def double_layer_charge(self, u):
         """Charge held by the double layers (C, grid unit; 0 without them)."""
-        return sum(t.charge(u) for t in self.assembly.terms if t.name == "double_layer")
+        return sum(t.charge(u) for t in self._double_layers)
+
+    @cached_property
+    def _double_layers(self):
+        return [t for t in self.assembly.terms if t.name == "double_layer"]
 
     def surfaces_driven_to_limits(self, u):
         """(highest surface x of the electrodes the tab current lithiates, lowest of those it
@@ -330,10 +347,16 @@ class CellModel:
         current = self.tab_current(u)
         if current == 0.0:
             return 0.0, 1.0
-        xs = u[self.s_xs]
-        filling = self._xs_positive if current > 0.0 else ~self._xs_positive
-        return (float(np.max(xs[filling], initial=0.0)),
-                float(np.min(xs[~filling], initial=1.0)))
+        positive, other = self._xs_columns_by_electrode_sign
+        filling, emptying = (positive, other) if current > 0.0 else (other, positive)
+        return float(u[filling].max(initial=0.0)), float(u[emptying].min(initial=1.0))
+
+    @cached_property
+    def _xs_columns_by_electrode_sign(self):
+        """The columns of the surface stoichiometries of positive electrodes, and of the
+        others (fixed: found once rather than at every event check)."""
+        columns = np.arange(self.s_xs.start, self.s_xs.stop)
+        return columns[self._xs_positive], columns[~self._xs_positive]
 
     @cached_property
     def _xs_faces(self):
@@ -354,4 +377,11 @@ class CellModel:
 
     def interface_current(self, u, electrode):
         """Total anodic current (A) across an electrode's interface."""
-        return float(np.sum(u[self.s_i][electrode.faces] * self.if_area[electrode.faces]))
+        columns, areas = self._interface_columns[electrode.layer]
+        return float((u[columns] * areas).sum())
+
+    @cached_property
+    def _interface_columns(self):
+        """Per electrode (by layer): the columns of its faces' current densities, their areas."""
+        return {e.layer: (self.s_i.start + e.faces, self.if_area[e.faces])
+                for e in self.electrodes}

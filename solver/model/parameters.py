@@ -22,7 +22,11 @@ def function_of_x(value):
     if callable(value):
         return value.evaluate
     constant = float(value)
-    return lambda x: (np.full(np.shape(x), constant), np.zeros(np.shape(x)))
+
+    def constant_of_x(x):
+        shape = np.shape(x)
+        return np.full(shape, constant), np.zeros(shape)
+    return constant_of_x
 
 
 def integral_of_x(value):
@@ -31,8 +35,13 @@ def integral_of_x(value):
     if callable(value):
         return value.integral()
     constant = float(value)
-    return lambda x: (constant * np.asarray(x, dtype=float),
-                      np.full(np.shape(x), constant))
+
+    def linear_in_x(x):
+        x = np.asarray(x, dtype=float)
+        f = np.empty_like(x)
+        f.fill(constant)                # (np.full costs 3x more on a few values)
+        return constant * x, f
+    return linear_in_x
 
 
 def _scaled(function, factor):

@@ -4,6 +4,7 @@ open-circuit voltages that tell the positive electrode of each unit cell from th
 """
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -56,12 +57,13 @@ class Unit:
     positive_on_top: bool
 
 
-def stencil_differences(face, col, weight, a_of_face, u, n_faces):
+def stencil_differences(face, col, weight, a_of_entry, u, n_faces):
     """F u on each face as sum_j F_fj (u_j - u_a(f)): a flux stencil's rows sum to zero (a
     uniform u carries no flux), so this equals F u, but each term is a difference of
     neighbouring values, exact to their size where F u's products carry a round-off of
-    eps |F| |u| (potentials of tens of volts in a stack against currents of picoamperes)."""
-    return np.bincount(face, weight * (u[col] - u[a_of_face[face]]), minlength=n_faces)
+    eps |F| |u| (potentials of tens of volts in a stack against currents of picoamperes).
+    a_of_entry: a(f) of each entry's face f (a_of_face[face])."""
+    return np.bincount(face, weight * (u[col] - u[a_of_entry]), minlength=n_faces)
 
 
 @dataclass
@@ -78,7 +80,12 @@ class FluxStencil:
 
     def flux(self, u):
         """F u on each face, in difference form (stencil_differences)."""
-        return stencil_differences(self.face, self.col, self.weight, self.a, u, self.a.size)
+        return stencil_differences(self.face, self.col, self.weight, self.a_of_entry, u,
+                                   self.a.size)
+
+    @cached_property
+    def a_of_entry(self):
+        return self.a[self.face]
     faces: np.ndarray = None        # the grid's face ids, in the stencil's face order
 
 

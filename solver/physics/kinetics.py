@@ -17,11 +17,12 @@ _MAX_EXPONENT = 600.0
 
 def exchange_current_density(x_surface, rate_constant, max_concentration, alpha_a, alpha_c):
     """i0 = F k (c_max - c_s)^alpha_a c_s^alpha_c with c_s = x c_max; returns (i0, di0/dx)."""
-    x = np.clip(x_surface, _SURFACE_CLIP, 1.0 - _SURFACE_CLIP)
+    x = np.minimum(np.maximum(x_surface, _SURFACE_CLIP), 1.0 - _SURFACE_CLIP)  # np.clip: 5x
     scale = FARADAY * rate_constant * max_concentration ** (alpha_a + alpha_c)
-    i0 = scale * (1.0 - x) ** alpha_a * x ** alpha_c
+    vacant = 1.0 - x
+    i0 = scale * vacant ** alpha_a * x ** alpha_c
     inside = (x_surface > _SURFACE_CLIP) & (x_surface < 1.0 - _SURFACE_CLIP)
-    di0_dx = np.where(inside, i0 * (alpha_c / x - alpha_a / (1.0 - x)), 0.0)
+    di0_dx = np.where(inside, i0 * (alpha_c / x - alpha_a / vacant), 0.0)
     return i0, di0_dx
 
 
@@ -39,6 +40,13 @@ def butler_volmer(eta, i0, alpha_a, alpha_c, temperature):
     return i0 * g, i0 * dg
 
 
+def _symmetric(alpha_a, alpha_c):
+    """alpha_a == alpha_c (numbers, or arrays of one per face: on every face)."""
+    if isinstance(alpha_a, (float, int)) and isinstance(alpha_c, (float, int)):
+        return abs(alpha_a - alpha_c) <= 1e-12
+    return bool(np.all(np.abs(np.subtract(alpha_a, alpha_c)) <= 1e-12))
+
+
 def butler_volmer_overpotential(i, i0, alpha_a, alpha_c, temperature):
     """The overpotential that drives current density i: solves i = i0 g(eta) for eta.
 
@@ -51,7 +59,7 @@ def butler_volmer_overpotential(i, i0, alpha_a, alpha_c, temperature):
     ratio = i / i0
     alpha_mean = 0.5 * (alpha_a + alpha_c)
     eta = np.arcsinh(0.5 * ratio) / (alpha_mean * f)
-    if abs(alpha_a - alpha_c) <= 1e-12:
+    if _symmetric(alpha_a, alpha_c):
         dg = alpha_mean * f * np.sqrt(4.0 + ratio * ratio)
     else:
         for _ in range(50):

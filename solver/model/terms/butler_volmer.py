@@ -21,6 +21,7 @@ leaves R_half of the electrolyte side out of its ohmic drop, and the dielectric 
 import numpy as np
 
 from ...physics.kinetics import butler_volmer_overpotential, exchange_current_density
+from ...sparse import ScatterAdd
 from ..assembly import Term
 
 
@@ -44,6 +45,16 @@ class ButlerVolmer(Term):
         self.varying = [(e, topology.x_index[topology.if_cell_e[e.faces]])
                         for e in topology.intercalation
                         if e.layer in topology.x_conduction_layers]
+        # the faradaic current leaves the electrode's charge rows, enters the electrolyte's
+        n_cells = layout["phi"].size
+        self.leaves = ScatterAdd(topology.if_node_e, n_cells)
+        self.enters = ScatterAdd(topology.if_cell_l, n_cells)
+        self.intercalation = [e for e in self.electrodes if e.kind == "intercalation"]
+        # faces of no electrode (if any) get no equilibrium potential or overpotential
+        covered = np.zeros(topology.n_if, dtype=bool)
+        for e in self.electrodes:
+            covered[e.faces] = True
+        self.no_electrode = np.flatnonzero(~covered)
         self.refresh(parameters)
 
     def refresh(self, parameters):
@@ -59,12 +70,20 @@ class ButlerVolmer(Term):
         for e in self.electrodes:
             film[e.faces] = e.film_resistance
         self.ohmic = half_cells + film
+        self._minus_ohmic = -self.ohmic
         self.temperature = parameters.temperature
-        # constant exchange currents (and their zero x-derivative) per electrode, and the
-        # constant Jacobian values, made once rather than at every evaluation
-        self._constant_i0 = [(np.full(e.faces.size, e.laws.i0_constant), np.zeros(e.faces.size))
-                             if e.laws.i0_constant is not None else None
-                             for e in self.electrodes]
+        # per face, made once rather than at every evaluation: the exchange current where
+        # it is a constant (1 where it is a function of xs, or the face has no electrode),
+        # and the transfer coefficients (numbers when every face has the same, as usual)
+        i0 = np.ones(topo.n_if)
+        alpha_a, alpha_c = np.full(topo.n_if, 0.5), np.full(topo.n_if, 0.5)
+        for e in self.electrodes:
+            if e.laws.i0_constant is not None:
+                i0[e.faces] = e.laws.i0_constant
+            alpha_a[e.faces], alpha_c[e.faces] = e.laws.alpha_a, e.laws.alpha_c
+        self._i0_constant = i0
+        uniform = {(e.laws.alpha_a, e.laws.alpha_c) for e in self.electrodes}
+        self._alphas = uniform.pop() if len(uniform) == 1 else (alpha_a, alpha_c)
         self._area, self._minus_area = topo.if_area, -topo.if_area
         self._ones, self._minus_ones = np.ones(topo.n_if), -np.ones(topo.n_if)
 
@@ -90,16 +109,35 @@ class ButlerVolmer(Term):
             out.append((resistance, -resistance / sigma * slope))
         return out
 
+    def _surface_laws(self, xs):
+        """The equilibrium potential U and exchange current i0 of every face (U = 0 and i0
+        constant where they are not functions of xs), and per intercalation electrode their
+        derivatives in xs on its faces, (dU/dxs, di0/dxs)."""
+        U = np.zeros(self.topo.n_if)
+        i0 = self._i0_constant.copy()
+        slopes = []
+        for e in self.intercalation:
+            law, f = e.laws, e.faces
+            s = xs[e.xs_slice]
+            U[f], dU = law.ocv(s)
+            if law.rate_constant is not None:
+                i0[f], di0 = exchange_current_density(s, law.rate_constant,
+                                                      law.kinetic_concentration, law.alpha_a,
+                                                      law.alpha_c)
+            else:
+                di0 = np.zeros(f.size)
+            slopes.append((dU, di0))
+        return U, i0, slopes
+
     def evaluate(self, ev):
         topo = self.topo
         phi, i, xs = ev["phi"], ev["i"], ev["xs"]
-        n = phi.size
         current = ev.current
         r_phi = ev.rows("phi")
-        r_phi += np.bincount(topo.if_node_e, current, minlength=n)
-        r_phi -= np.bincount(topo.if_cell_l, current, minlength=n)
-        # the potential difference and ohmic drop of every face at once; per electrode
-        # below the equilibrium potential and the overpotential
+        self.leaves.add(r_phi, current)
+        self.enters.subtract(r_phi, current)
+        # the potential difference and ohmic drop of every face, then its equilibrium
+        # potential and overpotential, all faces at once
         ohmic = self.ohmic
         film_sides = self._film_sides(ev) if self.varying else []
         if film_sides:
@@ -108,35 +146,25 @@ class ButlerVolmer(Term):
                 ohmic[e.faces] += resistance
         r_i = ev.rows("i")
         r_i += phi[topo.if_node_e] - phi[topo.if_cell_l] - ohmic * i
-        d_di = -ohmic
+        U, i0, slopes = self._surface_laws(xs)
         activity = ev.shared.get("activity")
-        d_dln_activity = np.zeros(topo.n_if)
-        d_dxs = []
-        for e, constant in zip(self.electrodes, self._constant_i0):
-            f, law = e.faces, e.laws
-            if e.kind == "intercalation":
-                s = xs[e.xs_slice]
-                U, dU = law.ocv(s)
-                if law.rate_constant is not None:
-                    i0, di0 = exchange_current_density(s, law.rate_constant,
-                                                       law.kinetic_concentration, law.alpha_a,
-                                                       law.alpha_c)
-                else:
-                    i0, di0 = constant
-            else:
-                U = dU = 0.0
-                i0, di0 = constant
-            if activity is not None:
-                i0, di0 = i0 * activity[f], di0 * activity[f]
-            eta, deta_di, deta_di0 = butler_volmer_overpotential(i[f], i0, law.alpha_a,
-                                                                 law.alpha_c, self.temperature)
-            d_dln_activity[f] = -deta_di0 * i0
-            r_i[f] -= U + eta
-            d_di[f] -= deta_di
-            if e.kind == "intercalation":
-                d_dxs.append(-dU - deta_di0 * di0)
+        if activity is not None:
+            i0 = i0 * activity
+            slopes = [(dU, di0 * activity[e.faces])
+                      for e, (dU, di0) in zip(self.intercalation, slopes)]
+        # the overpotential that drives each face's current, all faces at once
+        eta, deta_di, deta_di0 = butler_volmer_overpotential(i, i0, *self._alphas,
+                                                             self.temperature)
+        if self.no_electrode.size:
+            eta[self.no_electrode] = deta_di[self.no_electrode] = 0.0
+            deta_di0[self.no_electrode] = 0.0
+        r_i -= U + eta
+        d_di = (-ohmic if film_sides else self._minus_ohmic) - deta_di
+        d_dxs = [-dU - deta_di0[e.faces] * di0
+                 for e, (dU, di0) in zip(self.intercalation, slopes)]
         d_dtheta = []
         if activity is not None:       # through ln a: d/di on the diagonal, d/dtheta
+            d_dln_activity = -deta_di0 * i0
             d_di += d_dln_activity * ev.shared["d_ln_activity_di"]
             d_dtheta = [d_dln_activity[faces] * slope
                         for (faces, _), slope in zip(self.carrier_faces,

@@ -20,6 +20,9 @@ class Drive(Term):
         self.topo = topology
         self.i_V = layout["V"].start
         self.i_cols, self.area = tab_current_columns(topology, layout)
+        # the Jacobian values of the two drives (constant)
+        self._current_values = [-self.area, np.zeros(1)]
+        self._voltage_values = [np.zeros(self.i_cols.size), np.ones(1)]
 
     def blocks(self):
         return [(np.full(self.i_cols.size, self.i_V), self.i_cols), ([self.i_V], [self.i_V])]
@@ -27,10 +30,10 @@ class Drive(Term):
     def evaluate(self, ev):
         kind, value = ev.drive
         if kind == "current":
-            ev.R[self.i_V] += -np.sum(ev.u[self.i_cols] * self.area) - value
-            return [-self.area, [0.0]]
+            ev.R[self.i_V] += -(ev.u[self.i_cols] * self.area).sum() - value
+            return self._current_values
         ev.R[self.i_V] += ev.u[self.i_V] - value
-        return [np.zeros(self.i_cols.size), [1.0]]
+        return self._voltage_values
 
     def tab_current(self, u):
         """Current leaving the cell through the positive tab (A, > 0 on discharge): the

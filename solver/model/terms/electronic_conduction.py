@@ -61,6 +61,7 @@ class ElectronicConduction(Term):
         weight = joined([s.weight for s in stencils], float)
         self.a, self.b, self.face, self.weight = a, b, face, weight
         self.cell_a, self.cell_b, self.col_cell = cell_of_x[a], cell_of_x[b], cell_of_x[col]
+        self.cell_a_of_entry = self.cell_a[self.face]
         resistance = 1.0 / g.half_transmissibility[faces]          # distance / area per side
         self.lam_a = resistance[:, 0] / resistance.sum(axis=1)
         self.lam_b = 1.0 - self.lam_a
@@ -146,8 +147,8 @@ class ElectronicConduction(Term):
         sf = 1.0 / (self.lam_a / sa + self.lam_b / sb)
         dsf_a = sf**2 * self.lam_a / sa**2 * slope[self.a]
         dsf_b = sf**2 * self.lam_b / sb**2 * slope[self.b]
-        drop = stencil_differences(self.face, self.col_cell, self.weight, self.cell_a, phi,
-                                   self.cell_a.size)
+        drop = stencil_differences(self.face, self.col_cell, self.weight,
+                                   self.cell_a_of_entry, phi, self.cell_a.size)
         flux = sf * drop
         r += np.bincount(self.cell_a, flux, minlength=n) - np.bincount(self.cell_b, flux,
                                                                        minlength=n)

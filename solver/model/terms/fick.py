@@ -63,5 +63,6 @@ class Fick(Term):
     def outputs(self):
         def mean(e):
             cells = self.x.start + self.x_index[e.cells]
-            return lambda u: float(np.sum(u[cells] * e.volume) / np.sum(e.volume))
+            volume = e.volume.sum()
+            return lambda u: float((u[cells] * e.volume).sum() / volume)
         return {f"x_mean_{e.name}": mean(e) for e in self.electrodes}

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 
 from ...operators import (BalanceOperator, boundary_transmissibility, flux_triplets,
                           transmissibility)
+from ...sparse import ScatterAdd
 from ..assembly import Term
 
 
@@ -40,6 +41,8 @@ class Ohm(Term):
         self.rows, self.cols = rows, cols
         self.pos_cells, self.pos_faces = self._constant_tab(topology.positive_tab)
         self.neg_cells, self.neg_faces = self._constant_tab(topology.negative_tab)
+        self.pos_rows = ScatterAdd(self.pos_cells, topology.n_cells)
+        self.neg_rows = ScatterAdd(self.neg_cells, topology.n_cells)
         self.refresh(parameters)
 
     def _constant_tab(self, side):
@@ -62,6 +65,7 @@ class Ohm(Term):
         self.matrix = BalanceOperator(sp.csr_matrix((self.values, (self.rows, self.cols)),
                                                     shape=(n, n)))
         self.pos_g = boundary_transmissibility(g, sigma, self.pos_faces)
+        self.minus_pos_g = -self.pos_g
         self.neg_g = boundary_transmissibility(g, sigma, self.neg_faces)
 
     def blocks(self):
@@ -72,13 +76,12 @@ class Ohm(Term):
 
     def evaluate(self, ev):
         phi, V = ev["phi"], ev.u[self.i_V]
-        n = phi.size
         r = ev.rows("phi")
         r += self.matrix @ phi
         pos, neg = self.pos_cells, self.neg_cells
-        r += np.bincount(pos, self.pos_g * (phi[pos] - V), minlength=n)
-        r += np.bincount(neg, self.neg_g * phi[neg], minlength=n)
-        return [self.values, self.pos_g, -self.pos_g, self.neg_g]
+        self.pos_rows.add(r, self.pos_g * (phi[pos] - V))
+        self.neg_rows.add(r, self.neg_g * phi[neg])
+        return [self.values, self.pos_g, self.minus_pos_g, self.neg_g]
 
     def tab_flux(self, u):
         """Current leaving this term's charge rows through the tabs (A)."""

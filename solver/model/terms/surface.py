@@ -14,6 +14,7 @@ discharge curve second-order accurate in the cell size next to the interface.
 import numpy as np
 
 from ...units import FARADAY
+from ...sparse import ScatterAdd
 from ..assembly import Term
 
 
@@ -30,6 +31,11 @@ class SurfaceHalfCell(Term):
         # the x unknown of each electrode's interface cells, in the x numbering
         self.x_of_face = {e.name: topology.x_index[topology.if_cell_e[e.faces]]
                           for e in self.electrodes}
+        # per electrode, what the geometry fixes: its faces' half-cell transmissibility
+        # (t_half), their areas over F, and where their flux leaves the x rows
+        self._faces = [(topology.if_ht_e[e.faces], topology.if_area[e.faces] / FARADAY,
+                        ScatterAdd(self.x_of_face[e.name], self.n_x))
+                       for e in self.electrodes]
 
     def blocks(self):
         blocks = []
@@ -41,21 +47,19 @@ class SurfaceHalfCell(Term):
         return blocks
 
     def evaluate(self, ev):
-        topo = self.topo
         x, xs = ev["x"], ev["xs"]
         r_x, r_xs = ev.rows("x"), ev.rows("xs")
         current = ev.current
         values = []
-        for e in self.electrodes:
-            f = e.faces
+        for e, (half_transmissibility, area, leaves_cell) in zip(self.electrodes, self._faces):
             xe = self.x_of_face[e.name]
             cmax = e.laws.max_concentration
             phi_c, D_c = e.laws.diffusion(x[xe])
             phi_s, D_s = e.laws.diffusion(xs[e.xs_slice])
-            g = cmax * topo.if_ht_e[f]
-            r_xs[e.xs_slice] += g * (phi_c - phi_s) - current[f] / FARADAY
-            r_x += np.bincount(xe, current[f] / FARADAY, minlength=self.n_x)
-            area = topo.if_area[f] / FARADAY
+            g = cmax * half_transmissibility
+            flux = current[e.faces] / FARADAY
+            r_xs[e.xs_slice] += g * (phi_c - phi_s) - flux
+            leaves_cell.add(r_x, flux)
             values += [area, g * D_c, -g * D_s, -area]
         return values
 
@@ -63,5 +67,6 @@ class SurfaceHalfCell(Term):
         def surface(e):
             area = self.topo.if_area[e.faces]
             faces = slice(self.xs0 + e.xs_slice.start, self.xs0 + e.xs_slice.stop)
-            return lambda u: float(np.sum(u[faces] * area) / np.sum(area))
+            total = area.sum()
+            return lambda u: float((u[faces] * area).sum() / total)
         return {f"x_surface_{e.name}": surface(e) for e in self.electrodes}
