@@ -456,8 +456,9 @@ def _read_data(value, folder, key):
         return ("frequency",) + _read_spectrum(header, reader, value, key) + (path, raw)
     abscissa = [h for h in header if h in ABSCISSAE]
     if len(abscissa) != 1 or "voltage_V" not in header:
+        has = f"it has {', '.join(header)}" if header else "it has no header, nor rows"
         raise InputError(key, value, f"a CSV whose header names voltage_V and one of "
-                                     f"{', '.join(ABSCISSAE)} (it has {', '.join(header)})")
+                                     f"{', '.join(ABSCISSAE)} ({has})")
     ix, iv = header.index(abscissa[0]), header.index("voltage_V")
     xs, vs = [], []
     for number, row in enumerate(reader, start=2):
