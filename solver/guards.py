@@ -280,6 +280,6 @@ def overpotential_ends(model, step, drive, u_start, u_end):
     v_cut = voltage_cutoff(step, drive)
     if v_cut is None:
         return False
-    v = float(u_end[model.i_V]) + (open_circuit_voltage(model, u_start)
-                                   - open_circuit_voltage(model, u_end))
+    v = model.voltage(u_end) + (open_circuit_voltage(model, u_start)
+                                - open_circuit_voltage(model, u_end))
     return v <= v_cut if drive.sign > 0 else v >= v_cut

@@ -24,7 +24,6 @@ from __future__ import annotations
 import numpy as np
 
 from .siblings import sibling
-from .simulate import NOTHING_DELIVERED
 
 layer_nodes = sibling("meshes.planar").layer_nodes
 
@@ -52,11 +51,11 @@ NEGLIGIBLE = 1e-3
 REFINE_LIMITS = {1: 200_000, 2: 100_000, 3: 0}
 
 
-def under_resolved(steps, nothing=0.0) -> dict[str, float]:
+def under_resolved(steps) -> dict[str, float]:
     """Electrode name -> its worst surface gap above RESOLVED_GAP, over the steps whose end
-    the surface decides (and that delivered more than `nothing`, mAh/cm2)."""
+    the surface decides."""
     worst: dict[str, float] = {}
-    floor = max(NEGLIGIBLE * _largest_capacity(steps), nothing)
+    floor = NEGLIGIBLE * _largest_capacity(steps)
     for record in steps:
         if record.end_reason not in STATE_ENDS or abs(record.capacity_mAh_cm2) <= floor:
             continue
@@ -123,9 +122,7 @@ def refine_until_resolved(case, sim, cells, grading, build, simulate, fixed=None
     for summary["refined"] (None if nothing) and warnings for the terminal and
     summary["warnings"].
     """
-    # a step that delivered nothing (ended at once by its cutoff) has no surface to resolve
-    nothing = NOTHING_DELIVERED * sim.nominal_capacity / 3.6 / (case.footprint_area * 1e4)
-    gaps = under_resolved(sim.steps, nothing)
+    gaps = under_resolved(sim.steps)
     if not gaps or sim.failure:
         return sim, None, []
     dim = sim.grid.dim
@@ -157,7 +154,7 @@ def refine_until_resolved(case, sim, cells, grading, build, simulate, fixed=None
         sim, cells, grading = refined, new_cells, new_grading
         n_cells.append(grid.n_cells)
         refined_layers |= set(layers)
-        gaps = under_resolved(sim.steps, nothing)
+        gaps = under_resolved(sim.steps)
     names = [layer.name for layer in case.layers]
     report, warnings = None, []
     if refined_layers:

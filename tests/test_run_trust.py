@@ -376,6 +376,7 @@ def test_class13_balances_may_drift_by_what_each_solve_leaves(monkeypatch):
     class Cell:                 # one cell at 3.7 V without double layers
         units, i_V, positive = [None], 0, 0
         double_layer_charge = staticmethod(lambda u: 0.0)
+        voltage = staticmethod(lambda u: float(u[0]))
 
     # the electrodes hold 2e-4 mol (1e-4 of the capacity) more than at the start
     monkeypatch.setattr(guards, "lithium_by_electrode", lambda m, u, n: [0.5 + 2e-4, 0.5])
