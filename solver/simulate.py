@@ -131,27 +131,6 @@ def _diagonal_positions(pattern, rows):
     return position[rows]
 
 
-def step_growth(err, order, dt, last_accepted, safety=0.9):
-    """The factor (0.2 .. 2) for the next time step after one of size dt was accepted with
-    the scaled error err by a predictor of this order.
-
-    The standard controller, safety err^(-1/(order + 1)), assumes the error per step stays
-    as it was; where it grows from step to step (the knee of a discharge curve) every step
-    it lengthens slightly is rejected next and repeated. Gustafsson's predictive controller
-    (Hairer and Wanner, Solving ODEs II, section IV.8) extrapolates that trend from the
-    last accepted step, safety (dt / dt_last) (err_last / err^2)^(1/(order + 1)); the
-    smaller of the two is taken.
-    """
-    if err == 0.0:
-        return 2.0
-    exponent = 1.0 / (order + 1)
-    growth = safety * err ** -exponent
-    if last_accepted is not None and last_accepted[1] > 0.0:
-        dt_last, err_last = last_accepted
-        growth = min(growth, safety * (dt / dt_last) * (max(err_last, 1e-2) / err ** 2) ** exponent)
-    return min(2.0, max(growth, 0.2))
-
-
 class _LastResult:
     """f(u) remembered for the last u it was asked for (the same array object: states are
     never changed in place once made)."""
@@ -345,7 +324,6 @@ class Simulation:
             record.message = guards.nothing_delivered(m, reason, step, drive, v_start, u,
                                                       m.tab_current(u) * self.area_scale)
         taken = 0
-        last_accepted = None            # (dt, err) of the step before, for step_growth
         while reason is None:
             if t_end - history.times[-1] <= 1e-9 * t_char:
                 reason = "until_time"
@@ -393,12 +371,12 @@ class Simulation:
             self._report_progress(k, step, t_new - t0, u_new)
             if reason is None:
                 reason = self._event_reached(events, u_new, s_new, values)
-            dt, last_accepted = dt * step_growth(err, order, dt, last_accepted), (dt, err)
+            growth = 2.0 if err == 0.0 else min(2.0, 0.9 * err ** (-1.0 / (order + 1)))
+            dt = dt * max(growth, 0.2)
             if self._hold_begins(step, drive, reason):
                 drive, events, history, reason = self._begin_hold(record, step, history,
                                                                   t_start)
                 dt = self.case.solver.initial_step or 1e-4 * t_char
-                last_accepted = None
         record.end_reason = reason
         record.duration_s = history.times[-1] - t_start
         faradaic = abs(history.integrals[-1][SIGNED_CHARGE])
