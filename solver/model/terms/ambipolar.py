@@ -65,7 +65,6 @@ class AmbipolarInsertion(Term):
         self.x0 = layout.slice("x").start
         self.xs0 = layout.slice("xs").start
         self.i0 = layout["i"].start
-        self.i_rows = layout["i"].indices
         self.if_area = topology.if_area
         self.electrodes = []
         for e in topology.intercalation:
