@@ -13,7 +13,7 @@ Timed, wall clock of `solver.fit.fit` (file reading, the starts, the final runs 
 experiment, the statistics; no output files):
 - one start in this process, Jacobian from forward sensitivities;
 - the same with forward differences of whole runs (P more runs per Jacobian);
-- two starts (the base values and one Latin-hypercube point) on a local Dask cluster of two
+- two starts (the base values and one point of a scrambled Halton sequence) on a local Dask cluster of two
   worker processes (cluster start-up included), sensitivities.
 Prints a table and the recovered values against the truth.
 """

@@ -481,8 +481,8 @@ def _fit(args):
 
     _check_dask_options(args)
 
-    def echo(line):
-        if not args.quiet:
+    def echo(line):                   # --quiet hides progress, never a warning
+        if not args.quiet or line.startswith("warning:"):
             print(f"thinfilm: {line}", file=sys.stderr)
 
     result = _on_dask(lambda: fit(args.fit_file, args.out, workers=args.workers,
@@ -503,6 +503,10 @@ def _fit(args):
         print(f"{e['role']:8s} {e['name']:20s} {rmse_text(e, 8)} rms{end}")
     print(f"{summary['evaluations']} evaluations, {summary['wall_time_s']:.1f} s; results in "
           f"{args.out}/ (fit.json, fitted.toml, report.md, overlays.png)")
+    if summary["failed_experiments"]:
+        print(f"thinfilm: the model run of {', '.join(summary['failed_experiments'])} failed "
+              f"at the fitted values (fit.json says where); results kept", file=sys.stderr)
+        return EXIT_SOLVER_FAILED
     return 0
 
 

@@ -28,7 +28,8 @@ RANGES = {"materials.LiCoO2.diffusivity": ("1e-12 cm^2/s", "1e-9 cm^2/s", "1e-10
           "materials.LiCoO2.rate_constant": ("1e-10 m/s", "1e-7 m/s", "1e-8 m/s"),
           "materials.LiPON.conductivity": ("1e-7 S/cm", "1e-4 S/cm", "1e-5 S/cm"),
           "cell.series_resistance": ("1 ohm*cm^2", "1000 ohm*cm^2", "100 ohm*cm^2")}
-STORAGE = {"materials.LiCoO2.max_concentration": ("3e4 mol/m^3", "8e4 mol/m^3", "5e4 mol/m^3")}
+STORAGE = {"materials.LiCoO2.max_concentration": ("3e4 mol/m^3", "8e4 mol/m^3", "5e4 mol/m^3"),
+           "protocol.0.c_rate": (5, 20, 10)}
 RATES = (1, 4, 10, 20)
 
 
@@ -108,7 +109,10 @@ ONE_STEP = [{"mode": "discharge", "c_rate": 10, "until_voltage": "3.0 V"}]
     # (the cell then holds 24 uAh/cm2: the points stop short of its end, where a measured
     # point meets the held cutoff and differences straddle the kink)
     (ONE_STEP, ["materials.LiCoO2.max_concentration"], [0.6]),
-], ids=["one_step", "after_a_cutoff", "storage_and_drive"])
+    # a protocol quantity moves the drive, not a term: its column is a difference of runs
+    # (it was a zero 'sensitivity', and the fit called it not identifiable)
+    (ONE_STEP, ["protocol.0.c_rate"], [0.5]),
+], ids=["one_step", "after_a_cutoff", "storage_and_drive", "protocol_quantity"])
 def test_sensitivities_match_differences_of_whole_runs(tmp_path, protocol, keys, theta,
                                                        monkeypatch):
     # whole runs end within VOLTAGE_EVENT_TOL of a cutoff; located to round-off here, so
@@ -312,6 +316,9 @@ def test_bad_fit_files_name_the_key(tmp_path, changes, key, words):
 
 
 @pytest.mark.parametrize("text, words", [
+    ("capacity_mAh_cm2,voltage_V\n0,4100\n0.01,3900\n", "millivolts?"),
+    ("capacity_mAh_cm2,voltage_V\n0,0\n0.01,0\n", "above 0"),
+    ("frequency_Hz,z_real_ohm_cm2,z_imag_ohm_cm2\n1,100,20\n10,50,5\n", "-Z''"),
     ("q,voltage_V\n0,4\n", "capacity_mAh_cm2"),
     ("capacity_mAh_cm2,voltage_V\n0.02,4\n0.01,3.9\n", "never decreasing"),
     ("capacity_mAh_cm2,voltage_V\n0,abc\n", "numbers in every row"),
@@ -448,3 +455,93 @@ def test_overpotential_and_start_voltage_metrics(tmp_path):
     sampled = int(np.argmax(elapsed >= 1e-3))
     assert sampled > 0
     assert first(out, {}, {}) == pytest.approx(4.175 - 0.04 * q[sampled])
+
+
+# ------------------------------------------------------------------------------------------
+# statistics and starts at their edges (found by trying the product as a stranger)
+
+def _parameters(*scales):
+    from solver.fit.spec import Parameter
+
+    return [Parameter(f"p{i}", (), "conductivity", 1e-5, 1e-2, scale, None)
+            for i, scale in enumerate(scales)]
+
+
+def test_a_parameter_the_residuals_do_not_depend_on_is_not_identifiable():
+    """A zero Jacobian column (an activation energy at the reference temperature): the
+    statistics said 'condition number 0 ** -2' and the fit stopped with a traceback."""
+    from solver.fit.statistics import summarise
+
+    rng = np.random.default_rng(1)
+    J = np.column_stack([rng.standard_normal(30), np.zeros(30)])
+    stats = summarise(_parameters("log", "log"), np.array([0.4, 0.6]), J,
+                      0.01 * rng.standard_normal(30))
+    first, second = stats["parameters"]
+    assert first["identifiable"] and first["ci95"][0] < first["value"] < first["ci95"][1]
+    assert not second["identifiable"] and second["ci95"] == [None, None]
+    assert not stats["identifiable"] and "condition number inf" in stats["warnings"][0]
+
+
+def test_an_interval_wider_than_the_range_searched_is_not_determined():
+    """One data point: the interval was [6.6e-121, 3.6e110] and called identifiable; on a log
+    scale a wider one overflowed."""
+    from solver.fit.statistics import summarise
+
+    for J in (np.array([[1e-3]]), np.array([[1e-200]])):
+        stats = summarise(_parameters("log"), np.array([0.5]), J, np.array([0.3]))
+        (row,) = stats["parameters"]
+        assert row["ci95"] == [None, None] and not row["identifiable"]
+        assert any("do not determine p0" in w for w in stats["warnings"])
+
+
+def test_a_linear_interval_of_a_quantity_that_cannot_be_negative_stops_at_zero():
+    from solver.fit.statistics import summarise
+
+    J = np.array([[4.0], [3.0], [5.0]])
+    stats = summarise(_parameters("linear"), np.array([0.05]), J, np.array([0.3, -0.2, 0.25]))
+    (row,) = stats["parameters"]
+    assert row["identifiable"] and row["ci95"][0] == 0.0 < row["value"] < row["ci95"][1]
+
+
+def test_more_starts_keep_the_starts_already_made(tmp_path):
+    """A fit run again with more starts computes only the new ones: the points of a Latin
+    hypercube all moved with their number, those of a Halton sequence do not."""
+    from solver.fit import start_points
+
+    (tmp_path / "d.csv").write_text("capacity_mAh_cm2,voltage_V\n0,4.1\n0.005,3.9\n")
+
+    def spec(n):
+        return load_fit({"base": str(SHIPPED_CASE), "fit": {"starts": n},
+                         "experiment": [{"name": "1C", "role": "fit", "data": "d.csv"}],
+                         "parameters": {
+                             "materials.LiPON.conductivity": {"min": "1e-7 S/cm",
+                                                              "max": "1e-4 S/cm"},
+                             "materials.Li.exchange_current_density": {
+                                 "min": "0.01 mA/cm^2", "max": "10 mA/cm^2"}}},
+                        base_dir=tmp_path)
+
+    three, five = start_points(spec(3)), start_points(spec(5))
+    assert len(three) == 3 and len(five) == 5
+    assert all(np.array_equal(a, b) for a, b in zip(three, five))
+    assert len({tuple(p) for p in five}) == 5
+
+
+def test_a_fit_whose_model_runs_fail_says_so_and_exits_3(tmp_path, capsys):
+    """Every run stopped by max_duration: the fit had exited 0 with a 229 mV rms 'fit' and
+    no word of it."""
+    raw = base_case()
+    raw["protocol"] = [{"mode": "discharge", "c_rate": 5, "until_voltage": "3.0 V",
+                        "max_duration": "60 s"}]
+    (tmp_path / "cell.toml").write_text(tomli_w.dumps(raw))
+    (tmp_path / "d.csv").write_text("capacity_mAh_cm2,voltage_V\n0,4.1\n0.005,3.9\n0.01,3.8\n")
+    (tmp_path / "fit.toml").write_text(tomli_w.dumps({
+        "base": "cell.toml", "fit": {"starts": 1, "max_evaluations": 3},
+        "experiment": [{"name": "5C", "role": "fit", "data": "d.csv"}],
+        "parameters": {"materials.LiPON.conductivity": {"min": "1e-7 S/cm",
+                                                        "max": "1e-4 S/cm"}}}))
+    assert main(["fit", str(tmp_path / "fit.toml"), "--out", str(tmp_path / "out"),
+                 "--workers", "1", "--quiet"]) == 3
+    err = capsys.readouterr().err
+    assert "experiment 5C: the model run failed" in err and "max_duration" in err
+    summary = json.loads((tmp_path / "out" / "fit.json").read_text())
+    assert summary["failed_experiments"] == ["5C"]

@@ -5,7 +5,7 @@ say what the data determine, and predictions of the experiments it did not see.
 
 Method: bounded nonlinear least squares (scipy.optimize.least_squares, trust region
 reflective) in theta in [0, 1]^n (each parameter log- or linearly mapped onto its bounds),
-from several starts: the base case's values, then points of a Latin hypercube
+from several starts: the base case's values, then points of a scrambled Halton sequence
 (scipy.stats.qmc). The Jacobian comes from forward sensitivities of the discrete model
 (solver.sensitivity; `jacobian = "differences"` takes forward differences of whole runs
 instead; measured impedance spectra always take differences, solver.fit.evaluate). Starts are independent and run on Dask like sweeps (a local cluster of worker
@@ -51,14 +51,16 @@ class FitResult:
 
 
 def start_points(spec: FitSpec) -> list[np.ndarray]:
-    """theta of each start: the base case's values, then a Latin hypercube (seeded)."""
+    """theta of each start: the base case's values, then the points of a scrambled Halton
+    sequence (seeded). Its first points do not depend on how many are asked for (a Latin
+    hypercube's do), so a fit run again with more starts keeps the ones it has."""
     from scipy.stats import qmc
 
     first = np.array([p.to_unit(v) for p, v in zip(spec.parameters, base_values(spec))])
     points = [first]
     n = spec.settings["starts"] - 1
     if n > 0:
-        sampler = qmc.LatinHypercube(d=len(spec.parameters), seed=spec.settings["seed"])
+        sampler = qmc.Halton(d=len(spec.parameters), scramble=True, seed=spec.settings["seed"])
         points += list(sampler.random(n))
     return [np.clip(p, INTERIOR, 1 - INTERIOR) for p in points]
 
@@ -209,6 +211,19 @@ def fit(path_or_dict, out=None, workers=None, scheduler=None, base_dir=None,
                                      float(x_end + stats["t95"] * sd)]
         experiments.append(entry)
 
+    warnings = list(stats["warnings"])
+    if best.get("optimizer_status") == 0:
+        warnings.append(f"the best start (start {best['index']}) stopped after "
+                        f"fit.max_evaluations = {spec.settings['max_evaluations']} evaluations "
+                        f"before it converged: its values and intervals are not a fit's; "
+                        f"raise fit.max_evaluations")
+    failed = [e.name for e in spec.experiments if curves[e.name].failed]
+    for e in spec.experiments:
+        if curves[e.name].failed:
+            warnings.append(f"experiment {e.name}: the model run failed at the fitted values "
+                            f"({curves[e.name].message or 'solver failed'}); its residuals "
+                            f"compare only what was computed")
+
     values = [p.from_unit(t) for p, t in zip(spec.parameters, theta)]
     parameters = {}
     for p, row in zip(spec.parameters, stats["parameters"]):
@@ -227,7 +242,8 @@ def fit(path_or_dict, out=None, workers=None, scheduler=None, base_dir=None,
         "dof": int(stats["dof"]),
         "identifiable": stats["identifiable"],
         "not_separable": stats["not_separable"],
-        "warnings": stats["warnings"],
+        "warnings": warnings,
+        "failed_experiments": failed,
         "best_start": int(best["index"]),
         "starts": [{k: s.get(k) for k in ("index", "theta0", "theta", "cost", "evaluations",
                                           "model_runs", "wall_time_s", "status", "message",
@@ -237,6 +253,6 @@ def fit(path_or_dict, out=None, workers=None, scheduler=None, base_dir=None,
     result = FitResult(summary, raw, curves, spec)
     if out is not None:
         result.written = write_outputs(out, spec, summary, raw, curves)
-    for warning in stats["warnings"]:
+    for warning in warnings:
         echo(f"warning: {warning}")
     return result

@@ -49,6 +49,7 @@ from ..simulate import Simulation
 THETA_STEP = 1e-7           # forward step in theta for dR/dtheta (sensitivities)
 DIFFERENCE_STEP = 1e-3      # step in theta for differences of whole runs
 IN_PLACE_PREFIXES = ("materials.", "protocol.", "solver.")
+DRIVE_PREFIXES = ("protocol.",)
 IN_PLACE_KEYS = ("cell.series_resistance", "cell.temperature", "cell.nominal_capacity")
 
 
@@ -322,6 +323,10 @@ class Objective:
         self.models = {e.name: ExperimentModel(spec, e) for e in spec.experiments}
         self.experiments = experiments if experiments is not None else spec.fitted
         self.method = spec.settings["jacobian"]
+        # protocol quantities move the drive and the events, not the model's terms: their
+        # columns come from differences of whole runs (a sensitivity would be zero)
+        self.difference_columns = [j for j, p in enumerate(spec.parameters)
+                                   if p.key.startswith(DRIVE_PREFIXES)]
         self.evaluations = 0
         self.model_runs = 0
         self._last = None
@@ -357,17 +362,22 @@ class Objective:
         """The Jacobian: the blocks sensitivities gave, forward differences of whole runs
         (away from the nearer bound) for the others."""
         J = np.empty((r.size, theta.size))
-        todo = []
+        todo = []                         # (experiment, its rows, the columns to difference)
         for e, rows, block in blocks:
             if block is None:
-                todo.append((e, rows))
+                todo.append((e, rows, range(theta.size)))
             else:
                 J[rows] = block
-        for j in range(theta.size if todo else 0):
+                if self.difference_columns and e is not None:
+                    todo.append((e, rows, self.difference_columns))
+        for j in range(theta.size):
+            items = [(e, rows) for e, rows, columns in todo if j in columns]
+            if not items:
+                continue
             step = DIFFERENCE_STEP if theta[j] < 0.5 else -DIFFERENCE_STEP
             moved = theta.copy()
             moved[j] += step
-            for e, rows in todo:
+            for e, rows in items:
                 output = self.models[e.name].run(moved)
                 self.model_runs += 1
                 moved_r = residuals_of(e, output, self.spec.settings)[0]

@@ -4,8 +4,8 @@ parameters to identify, checked before anything runs (DESIGN.md section 6).
     base = "cell.toml"                       # relative to the fit file
     [fit]                                    # optional settings (defaults below)
     starts = 4                               # least-squares starts: the base case's values,
-                                             #   then points of a Latin hypercube
-    seed = 0                                 # of the Latin hypercube
+                                             #   then points of a scrambled Halton sequence
+    seed = 0                                 # of the Halton sequence
     jacobian = "sensitivities"               # or "differences" (of whole runs)
     voltage_error = "1 mV"                   # weight of a voltage residual
     end_error = 0.005                        # weight of an end residual: this fraction of
@@ -63,6 +63,9 @@ PARAMETER_KEYS = ("min", "max", "scale", "initial")
 SCALES = ("log", "linear")
 ABSCISSAE = {"capacity_mAh_cm2": "capacity", "time_s": "time"}
 IMPEDANCE_COLUMNS = ("frequency_Hz", "z_real_ohm_cm2", "z_imag_ohm_cm2")
+# measured voltages (V) must lie above 0 and at most 100 V (a stack of 16 lithium cells at
+# 6 V): a file in millivolts, or of zeros, is refused rather than fitted
+MEASURED_VOLTAGE_RANGE = (0.0, 100.0)
 # case keys outside materials that a fit may change, with their dimensions
 CELL_PARAMETERS = {"cell.series_resistance": "area_resistance", "cell.temperature": "temperature",
                    "cell.nominal_capacity": "charge"}
@@ -476,6 +479,12 @@ def _read_data(value, folder, key):
         raise InputError(key, value, "at least one measured point")
     if np.any(np.diff(x) < 0) or x[0] < 0:
         raise InputError(key, value, f"{abscissa[0]} from 0 up, never decreasing")
+    low, high = MEASURED_VOLTAGE_RANGE
+    outside = np.flatnonzero((v <= low) | (v > high))
+    if outside.size:
+        raise InputError(key, value, f"voltage_V in volts, above {low:g} and at most "
+                                     f"{high:g} V (data row {outside[0] + 1}: {v[outside[0]]:g}; "
+                                     f"millivolts?)")
     return ABSCISSAE[abscissa[0]], x, v, path, raw
 
 
@@ -512,4 +521,8 @@ def _read_spectrum(header, reader, value, key):
     if not rows:
         raise InputError(key, value, "at least one measured frequency")
     data = np.array(rows)
+    if np.all(data[:, 2] > 0):
+        raise InputError(key, value, "z_imag_ohm_cm2 as Z'' (negative where the cell is "
+                                     "capacitive); it is positive at every frequency here: "
+                                     "a -Z'' column? change its sign")
     return data[:, 0], data[:, 1] + 1j * data[:, 2]

@@ -11,18 +11,23 @@ With m residuals r (weighted, dimensionless), n parameters and J = dr/dtheta at 
 - a pair is reported as not separable when |correlation| > 0.95, and the whole problem as
   near-singular when the smallest singular value of J with unit columns is below 1e-4 of
   the largest (J^T J then has a condition number above 1e8); the parameters that make up
-  that near-null direction are marked not identifiable (their intervals mean nothing).
+  that near-null direction are marked not identifiable (their intervals mean nothing), as
+  is a parameter whose interval would be wider than the whole range searched (one data
+  point, or a parameter the residuals do not depend on);
+- on a linear scale, the interval of a parameter whose range is not negative stops at 0.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 from scipy import stats
 
 CORRELATION_LIMIT = 0.95
 SINGULAR_RATIO = 1e-4
+MAX_HALF_WIDTH = 1.0     # of theta, the range searched: wider intervals are not determined
 
 
 def linearised(J, r):
@@ -61,8 +66,9 @@ def summarise(parameters, theta, J, r):
              if abs(corr[i, j]) > CORRELATION_LIMIT]
     warnings = []
     if singular:
+        condition = ratio ** -2 if ratio > 0 else math.inf
         warnings.append(f"J^T J is near-singular (smallest/largest singular value of the "
-                        f"scaled Jacobian {ratio:.1e}, condition number {ratio ** -2:.1e}): "
+                        f"scaled Jacobian {ratio:.1e}, condition number {condition:.1e}): "
                         f"the data determine fewer combinations than there are parameters")
     unidentified = set()
     if singular:
@@ -77,15 +83,25 @@ def summarise(parameters, theta, J, r):
     for i, p in enumerate(parameters):
         half = t * sd[i]
         at_bound = theta[i] <= 1e-6 or theta[i] >= 1 - 1e-6
-        determined = i not in unidentified and np.isfinite(half) and half < 1e3
+        # an interval wider than the whole range searched says the data do not determine
+        # the parameter (and on a log scale it would overflow: 1e3 decades)
+        determined = i not in unidentified and np.isfinite(half) and half < MAX_HALF_WIDTH
+        if i not in unidentified and not determined:
+            warnings.append(f"the data do not determine {p.key}: its 95 % interval would be "
+                            f"wider than the whole range searched ({p.low:.4g} to "
+                            f"{p.high:.4g}); none is given")
+        interval = [None, None]
+        if determined:
+            interval = [p.from_unit(theta[i] - half), p.from_unit(theta[i] + half)]
+            if p.scale == "linear" and p.low >= 0.0:      # a quantity that cannot be negative
+                interval[0] = max(interval[0], 0.0)
         rows.append({
             "value": p.from_unit(theta[i]),
-            "ci95": [p.from_unit(theta[i] - half), p.from_unit(theta[i] + half)]
-            if determined else [None, None],
+            "ci95": interval,
             "theta": float(theta[i]),
             "standard_error_theta": float(sd[i]),
             "at_bound": bool(at_bound),
-            "identifiable": i not in unidentified,
+            "identifiable": bool(determined),
         })
     for i, row in enumerate(rows):
         if row["at_bound"]:
@@ -94,7 +110,8 @@ def summarise(parameters, theta, J, r):
                             f"assumes the bound is not active")
     return {"parameters": rows, "correlation": corr.tolist(), "residual_variance": variance,
             "dof": dof, "t95": t, "singular_value_ratio": ratio, "warnings": warnings,
-            "identifiable": not (singular or pairs),
+            "identifiable": not (singular or pairs)
+            and all(row["identifiable"] for row in rows),
             "not_separable": [[parameters[i].key, parameters[j].key, float(corr[i, j])]
                               for i, j in pairs]}
 
