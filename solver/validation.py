@@ -106,6 +106,10 @@ class Study:
     fit: Path | None = None                 # a fit file: its experiments are runs (see below)
 
 
+RUN_ARGS = ("relative_to", "compare_run", "compare_relative_to")   # args naming runs
+FILE_ARGS = ("emf", "case")                                         # args naming files
+
+
 def _study_error(path, key, value, expected):
     return InputError(f"{path}: {key}", value, expected)
 
@@ -126,6 +130,8 @@ def load_study(folder) -> Study:
         if not isinstance(head.get(key), str) or not head[key].strip():
             raise _study_error(spec_path, f"study.{key}", head.get(key), "a non-empty string")
     references = read_references(folder / "reference.csv")
+    if not isinstance(head.get("fast", False), bool):
+        raise _study_error(spec_path, "study.fast", head["fast"], "true or false")
 
     runs = {}
     for name, entry in data.get("runs", {}).items():
@@ -170,6 +176,23 @@ def load_study(folder) -> Study:
         if bound is not None and ("rel_tol" in entry or "abs_tol" in entry):
             raise _study_error(spec_path, key, entry,
                                "no tolerance with a bound (the model must be below or above it)")
+        for name in ("rel_tol", "abs_tol"):
+            value = entry.get(name, 0.0)
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not math.isfinite(value) or value < 0):
+                raise _study_error(spec_path, f"{key}.{name}", value,
+                                   "a finite number, zero or more (abs_tol in the reported "
+                                   "unit, rel_tol a fraction of the reported value)")
+        args = entry.get("args", {})
+        for name in RUN_ARGS:
+            if name in args and args[name] not in runs and args[name] not in fit_runs:
+                raise _study_error(spec_path, f"{key}.args.{name}", args[name],
+                                   "a run of this study")
+        for name in FILE_ARGS:
+            if name in args and not (isinstance(args[name], str)
+                                     and (folder / args[name]).is_file()):
+                raise _study_error(spec_path, f"{key}.args.{name}", args[name],
+                                   "a file, relative to the study folder")
         kind = entry.get("kind", "bookkeeping" if metric in CALCULATIONS else "measured")
         if kind not in KINDS:
             raise _study_error(spec_path, f"{key}.kind", kind, " | ".join(KINDS))
@@ -190,6 +213,8 @@ def load_study(folder) -> Study:
             rel_tol=entry.get("rel_tol"), abs_tol=entry.get("abs_tol"),
             if_failed=entry.get("if_failed", ""), kind=kind, fitted_to_this=fitted,
             parameters=parameters, bound=bound))
+    if not comparisons:
+        raise _study_error(spec_path, "comparisons", [], "at least one [[comparisons]] table")
     return Study(name=folder.name, path=folder, title=head["title"], source=head["source"],
                  fast=bool(head.get("fast", False)), runs=runs, comparisons=comparisons,
                  references=references, plot=dict(data.get("plot", {})), fit=fit_file)
@@ -212,10 +237,14 @@ def read_references(path) -> dict:
         for key in ("source", "location", "quantity"):
             if not row[key].strip():
                 raise _study_error(path, f"{rid}.{key}", row[key], "a non-empty entry")
+        if rid in rows:
+            raise _study_error(path, "id", rid, "ids that appear once")
         try:
             value = float(row["value"])
         except ValueError:
             raise _study_error(path, f"{rid}.value", row["value"], "a number") from None
+        if not math.isfinite(value):
+            raise _study_error(path, f"{rid}.value", row["value"], "a finite number")
         rows[rid] = Reference(rid, row["quantity"], value, row["unit"], row["source"],
                               row["location"], row["obtained"], row.get("note") or "")
     return rows
@@ -273,6 +302,9 @@ def prepare_run(study: str, spec: RunSpec):
             case = case_from_dict(apply_settings(case.raw, spec.set), case.path.parent,
                                   source=str(spec.case))
     except InputError as exc:
+        if not spec.skip_on_input_error:     # a broken study, refused before anything runs
+            raise InputError(f"{study}: runs.{spec.name}: {exc.key}", exc.value,
+                             exc.expected) from None
         return None, _invalid_output(study, spec.name, spec.skip_on_input_error, exc)
     return RunJob(study, spec.name, case, spec.skip_on_input_error), None
 
@@ -327,6 +359,25 @@ def _series(result):
     return series
 
 
+def check_comparison_args(study: Study, cases: dict) -> None:
+    """The layer and step a comparison names exist in its run's case (before anything
+    runs: a typo would otherwise skip the comparison after the runs)."""
+    for k, comp in enumerate(study.comparisons):
+        case = cases.get(comp.run)
+        if case is None:
+            continue
+        key = f"{study.path / 'study.toml'}: comparisons.{k}.args"
+        layers = [layer.name for layer in case.layers]
+        if "layer" in comp.args and comp.args["layer"] not in layers:
+            raise InputError(f"{key}.layer", comp.args["layer"],
+                             f"a layer of run {comp.run} ({', '.join(layers)})")
+        step = comp.args.get("step", 0)
+        if isinstance(step, bool) or not isinstance(step, int) \
+                or not 0 <= step < len(case.protocol):
+            raise InputError(f"{key}.step", step, f"a step of run {comp.run}: 0 to "
+                                                  f"{len(case.protocol) - 1}")
+
+
 def run_studies(studies, workers=None, scheduler=None, threads=1, time_limit=None,
                 progress=False) -> list[dict]:
     """The outputs of every run of the studies, run on the shared Dask runner (a local
@@ -336,11 +387,14 @@ def run_studies(studies, workers=None, scheduler=None, threads=1, time_limit=Non
 
     outputs, jobs = [], []
     for study in studies:
+        cases = {}
         for spec in study.runs.values():
             job, output = prepare_run(study.name, spec)
             outputs.append(output)
             if job is not None:
                 jobs.append(job)
+                cases[spec.name] = job.case
+        check_comparison_args(study, cases)
     ran = iter(run_all(execute_run, jobs, _job_arguments, _job_key, _worker_error,
                        workers=workers, scheduler=scheduler, progress=progress,
                        desc="validate", describe=lambda job, out: f"{job.study} {job.name}: "
@@ -581,7 +635,8 @@ def evaluate(study: Study, runs: dict) -> tuple[list, list]:
                                     "reason": out["message"]})
                     continue
                 model = float(RUN_METRICS[comp.metric][1](out, comp.args, runs))
-        except (InputError, RuntimeError, ValueError, KeyError, ZeroDivisionError) as exc:
+        except (InputError, RuntimeError, ValueError, KeyError, ZeroDivisionError,
+                OSError) as exc:
             skipped.append({"study": study.name, "quantity": comp.quantity, "run": comp.run,
                             "status": "error", "reason": f"{type(exc).__name__}: {exc}"})
             continue

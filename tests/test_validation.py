@@ -85,13 +85,17 @@ def test_an_input_error_skips_only_runs_marked_for_it(tmp_path):
     text = text.replace('c_rate = 0.1', 'c_rate = 0.1\nuntil_volts = 3')
     (study / "bad.toml").write_text(text)
     spec = (study / "study.toml").read_text()
-    spec += ('\n[runs.bad_skip]\ncase = "bad.toml"\nskip_on_input_error = true\n'
-             '\n[runs.bad_error]\ncase = "bad.toml"\n')
+    spec += '\n[runs.bad_skip]\ncase = "bad.toml"\nskip_on_input_error = true\n'
     (study / "study.toml").write_text(spec)
     result = validation.run_suite(tmp_path / "out", root=root, workers=1, plots=False)
     status = {name: out["status"] for name, out in result["runs"]["toy"].items()}
-    assert status == {"C/10": "ok", "bad_skip": "skipped", "bad_error": "error"}
+    assert status == {"C/10": "ok", "bad_skip": "skipped"}
     assert "protocol.0" in result["runs"]["toy"]["bad_skip"]["message"]
+    # a run not marked for it is a broken study: refused before anything runs
+    (study / "study.toml").write_text(spec + '\n[runs.bad_error]\ncase = "bad.toml"\n')
+    with pytest.raises(InputError, match="toy: runs.bad_error: protocol.0"):
+        validation.run_suite(tmp_path / "out2", root=root, workers=1, plots=False)
+    assert not (tmp_path / "out2").exists()
 
 
 def test_bad_study_files_name_the_key(tmp_path):
@@ -107,6 +111,54 @@ def test_bad_study_files_name_the_key(tmp_path):
     (study / "reference.csv").write_text(csv)
     with pytest.raises(InputError, match="obtained"):
         validation.load_study(study)
+
+
+@pytest.mark.parametrize("old, new, key", [
+    ("rel_tol = 0.10", "rel_tol = -0.1", "comparisons.0.rel_tol"),
+    ("rel_tol = 0.10", 'rel_tol = "10 %"', "comparisons.0.rel_tol"),
+    ("rel_tol = 0.10", "rel_tol = nan", "comparisons.0.rel_tol"),
+    ("rel_tol = 0.10", "rel_tol = inf", "comparisons.0.rel_tol"),
+    ("fast = true", 'fast = "yes"', "study.fast"),
+])
+def test_tolerances_and_flags_are_checked(tmp_path, old, new, key):
+    """Found by trying the product: a negative or text tolerance ended in a traceback, an
+    infinite one passed every model, 'nan' failed every one."""
+    study = tmp_path / "s"
+    shutil.copytree(validation.VALIDATION_DIR / "west2002", study)
+    spec = (study / "study.toml").read_text()
+    assert old in spec
+    (study / "study.toml").write_text(spec.replace(old, new, 1))
+    with pytest.raises(InputError, match=key.replace(".", r"\.")):
+        validation.load_study(study)
+
+
+def test_references_are_finite_and_named_once(tmp_path):
+    study = tmp_path / "s"
+    shutil.copytree(validation.VALIDATION_DIR / "west2002", study)
+    text = (study / "reference.csv").read_text()
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    header, first = lines[0], lines[1]
+    (study / "reference.csv").write_text(text + first + "\n")
+    with pytest.raises(InputError, match="ids that appear once"):
+        validation.load_study(study)
+    fields = first.split(",")
+    value_column = header.split(",").index("value")
+    fields[value_column] = "nan"
+    (study / "reference.csv").write_text(text.replace(first, ",".join(fields)))
+    with pytest.raises(InputError, match="a finite number"):
+        validation.load_study(study)
+
+
+def test_a_comparison_naming_a_missing_layer_or_step_is_refused_before_running(tmp_path):
+    root = tmp_path / "validation"
+    study = root / "toy"
+    shutil.copytree(validation.VALIDATION_DIR / "west2002", study)
+    spec = (study / "study.toml").read_text()
+    assert 'layer = "cathode" }' in spec
+    (study / "study.toml").write_text(spec.replace('layer = "cathode" }', 'layer = "cathodee" }'))
+    with pytest.raises(InputError, match="args.layer = 'cathodee'"):
+        validation.run_suite(tmp_path / "out", root=root, workers=1, plots=False)
+    assert not (tmp_path / "out").exists()
 
 
 def test_apply_settings_by_index_and_layer_name():
