@@ -545,3 +545,19 @@ def test_a_fit_whose_model_runs_fail_says_so_and_exits_3(tmp_path, capsys):
     assert "experiment 5C: the model run failed" in err and "max_duration" in err
     summary = json.loads((tmp_path / "out" / "fit.json").read_text())
     assert summary["failed_experiments"] == ["5C"]
+
+
+def test_a_fitted_key_set_by_an_experiment_is_refused(tmp_path):
+    raw = base_case()
+    (tmp_path / "cell.toml").write_text(tomli_w.dumps(raw))
+    (tmp_path / "d.csv").write_bytes(b"\xef\xbb\xbfcapacity_mAh_cm2,voltage_V\n0,4.1\n0.005,3.9\n"
+                                     b"0.01,3.8\n")            # with Excel's BOM: read
+    spec = {"base": "cell.toml",
+            "experiment": [{"name": "1C", "role": "fit", "data": "d.csv",
+                            "set": {"materials.LiPON.conductivity": "1e-5 S/cm"}}],
+            "parameters": {"materials.LiPON.conductivity": {"min": "1e-7 S/cm",
+                                                            "max": "1e-4 S/cm"}}}
+    with pytest.raises(InputError, match=r"experiment\.0\.set\.materials\.LiPON\.conductivity"):
+        load_fit(spec, base_dir=tmp_path)
+    del spec["experiment"][0]["set"]
+    assert load_fit(spec, base_dir=tmp_path).experiments[0].x.size == 3

@@ -47,7 +47,7 @@ class FitResult:
 
     @property
     def values(self) -> dict:
-        return {k: v["value"] for k, v in self.summary["parameters"].items()}
+        return {k: float(v["value"]) for k, v in self.summary["parameters"].items()}
 
 
 def start_points(spec: FitSpec) -> list[np.ndarray]:

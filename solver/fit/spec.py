@@ -191,6 +191,13 @@ def load_fit(path_or_dict, base_dir=None) -> FitSpec:
     if not spec.fitted:
         raise InputError("experiment", [e.name for e in experiments],
                          "at least one experiment with role = 'fit'")
+    fitted_keys = {p.key for p in parameters}
+    for k, e in enumerate(experiments):     # the fitted value would silently win
+        for key in e.settings:
+            if key in fitted_keys:
+                raise InputError(f"experiment.{k}.set.{key}", e.settings[key],
+                                 "no key that is fitted (it is in [parameters]): fit it, or "
+                                 "set it in the experiments")
     n_points = sum(e.n_residuals for e in spec.fitted)
     if n_points <= len(parameters):
         raise InputError("experiment", n_points,
@@ -449,7 +456,7 @@ def _read_data(value, folder, key):
     path = folder / value.strip()
     try:
         raw = path.read_bytes()
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")        # Excel's "CSV UTF-8" begins with a BOM
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(key, value, f"a readable UTF-8 CSV file ({exc})") from None
     lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
