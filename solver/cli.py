@@ -8,12 +8,13 @@ import signal
 import sys
 from pathlib import Path
 
-from .errors import InputError, RunInterrupted, SolverError
+from .errors import InputError, RunInterrupted, SolverError, shorten
 from .shipped import resolve_case
 from .version import __version__
 
 EXIT_INVALID_INPUT = 2
 EXIT_SOLVER_FAILED = 3
+EXIT_INTERNAL_ERROR = 1          # a bug in thinfilm, not the input or the solver
 # a run stopped by a signal exits 128 + its number, as a shell reports it
 SIGNAL_REASONS = {signal.SIGINT: "interrupted (SIGINT)", signal.SIGTERM: "terminated (SIGTERM)"}
 
@@ -567,6 +568,12 @@ def main(argv=None):
     except BrokenPipeError:          # output piped into a reader that stopped (| head)
         sys.stdout = None
         return 0
+    except Exception as exc:         # a bug: one line for the user, the traceback on request
+        if os.environ.get("THINFILM_DEBUG"):
+            raise
+        print(f"thinfilm: internal error, please report it: {type(exc).__name__}: "
+              f"{shorten(str(exc))} (THINFILM_DEBUG=1 shows where)", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
 
 
 if __name__ == "__main__":

@@ -896,3 +896,17 @@ def test_names_longer_than_max_name_are_refused(where):
     assert case_with("n" * MAX_NAME) is not None
     with pytest.raises(InputError, match=f"at most {MAX_NAME} characters"):
         case_with("n" * (MAX_NAME + 1))
+
+
+def test_an_initial_voltage_on_a_plateau_is_refused():
+    """On LiFePO4's two-phase plateau a voltage does not say where the electrode is (x =
+    0.615 was picked silently, found by trying the product); LiCoO2 at 4.2 V is steep."""
+    data = base()
+    cathode = next(layer for layer in data["cell"]["layers"] if layer["name"] == "cathode")
+    cathode.pop("initial_stoichiometry", None)
+    cathode.update(material="LiFePO4", initial_voltage="3.43 V")
+    with pytest.raises(InputError, match="plateau of LiFePO4"):
+        case_from_dict(data, SHIPPED.parent, source="test")
+    cathode.update(material="LiCoO2", initial_voltage="4.2 V")
+    case = case_from_dict(data, SHIPPED.parent, source="test")
+    assert 0.5 < case.layer("cathode").initial_stoichiometry < 0.6

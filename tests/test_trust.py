@@ -766,3 +766,20 @@ def test_class15_summary_json_is_written_last(tmp_path, monkeypatch):
     # the earlier run's summary.json is gone: no complete-looking mixed set is left
     assert not (out / "summary.json").exists()
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_class4_a_bug_is_one_line_and_exit_1_unless_debugging(monkeypatch, capsys):
+    """A programming error reaches the user as one line (THINFILM_DEBUG=1 re-raises it)."""
+    from solver import cli as command
+
+    def broken(args):
+        raise NameError("name 'np' is not defined")
+
+    monkeypatch.setattr(command, "_materials", broken)
+    monkeypatch.delenv("THINFILM_DEBUG", raising=False)
+    assert command.main(["materials"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "internal error" in err[0] and "NameError" in err[0]
+    monkeypatch.setenv("THINFILM_DEBUG", "1")
+    with pytest.raises(NameError):
+        command.main(["materials"])

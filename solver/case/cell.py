@@ -8,6 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from .. import limits
 from ..errors import InputError
 from ..units import ZERO_CELSIUS, parse_quantity
@@ -368,6 +370,10 @@ def _initial_stoichiometry(item: dict, material, prefix: str) -> float | None:
                      f"{material.name!r} has no default initial state)")
 
 
+PLATEAU_TOLERANCE = 1e-3   # V: an initial_voltage this close to the OCV over more than
+PLATEAU_SPAN = 0.1         #   this share of the usable range does not fix the state
+
+
 def stoichiometry_at_voltage(material, voltage: float, key: str, value) -> float:
     """The x in the material's usable range at which its OCV vs Li equals `voltage`."""
     from scipy.optimize import brentq
@@ -385,6 +391,15 @@ def stoichiometry_at_voltage(material, voltage: float, key: str, value) -> float
         return float(low)
     if voltage == u_high:
         return float(high)
+    # on a plateau (a two-phase OCV such as LiFePO4's) a voltage does not say where the
+    # electrode is: refused rather than one x picked silently
+    xs = np.linspace(low, high, 2001)
+    near = xs[np.abs(ocv(xs) - voltage) <= PLATEAU_TOLERANCE]
+    if near.size and near[-1] - near[0] > PLATEAU_SPAN * (high - low):
+        raise InputError(key, value,
+                         f"a voltage off the plateau of {material.name}'s open-circuit "
+                         f"potential: every x from {near[0]:.3g} to {near[-1]:.3g} lies within "
+                         f"{PLATEAU_TOLERANCE * 1e3:g} mV of it; give initial_stoichiometry")
     return float(brentq(lambda x: float(ocv(x)) - voltage, low, high, xtol=1e-12))
 
 
