@@ -35,8 +35,12 @@ def cell_fields(model, u) -> dict:
 
 
 def write_vtu_series(out_dir, grid, model, snapshots) -> list[Path]:
-    """fields_NNNN.vtu per snapshot and fields.pvd listing them with their times."""
+    """fields_NNNN.vtu per snapshot and fields.pvd listing them with their times (nothing
+    when there is no snapshot: a run stopped before its first)."""
     import meshio
+
+    if not snapshots:
+        return []
 
     out = Path(out_dir)
     written = []

@@ -538,3 +538,11 @@ def test_soak_500_cycles_no_drift_and_flat_memory(make_case):
     assert growth < 8e6, growth       # 400 cycles: rows, snapshots and summaries ~1 MB
     print(f"soak: drift {drift:.2e} per cycle, spread {np.ptp(discharge / discharge[0]):.2e}, "
           f"resident memory {growth / 1e6:+.2f} MB from cycle 50 to {cycles}")
+
+
+def test_no_fields_series_without_a_snapshot(tmp_path):
+    """A 2D run stopped before its first snapshot had left an empty fields.pvd."""
+    from solver.fields import write_vtu_series
+
+    assert write_vtu_series(tmp_path, None, None, []) == []
+    assert not (tmp_path / "fields.pvd").exists()
