@@ -322,12 +322,3 @@ def test_zero_capacitances_give_the_model_without_them_and_tiny_ones_its_results
         assert tiny.timeseries[column][-1] == pytest.approx(zero.timeseries[column][-1],
                                                             rel=1e-9)
 
-
-def test_field_frequencies_in_a_planar_cell_are_refused():
-    """They were accepted and nothing was written (found by trying the product)."""
-    from solver.errors import InputError
-
-    protocol = [{"mode": "impedance", "frequencies": ["10 mHz", "10 kHz"],
-                 "field_frequencies": ["1 Hz"]}]
-    with pytest.raises(InputError, match="protocol.0.field_frequencies"):
-        planar_case(protocol=protocol)

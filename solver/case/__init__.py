@@ -141,13 +141,6 @@ def case_from_dict(data: dict, base_dir: Path, source: str = "<dict>") -> Case:
         mesh = replace(mesh, max_cell_size=default_max_cell_size(geometry))
     n_units = bipolar.n_cells if bipolar is not None else 1
     protocol = _protocol(data, n_units, footprint_area)
-    if geometry is None:            # planar cells and stacks are one-dimensional grids
-        for step in protocol:
-            if step.field_frequencies:
-                raise InputError(f"{step.key}.field_frequencies",
-                                 [f"{f:g} Hz" for f in step.field_frequencies],
-                                 "none in a planar cell or stack: the small-signal fields are "
-                                 "written for 2D and 3D cells (trench, micropillar)")
     solver = _solver(_table(data, "solver", ""))
 
     case = Case(name=name, architecture=architecture, footprint_area=footprint_area,
