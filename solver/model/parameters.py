@@ -129,7 +129,12 @@ class ElectrodeLaws:
     alpha_c: float = 0.5
     double_layer_capacitance: float = 0.0   # F/m^2 of interface
     electron_ion_diffusivity_ratio: float = np.inf   # D_e / D_Li+ of an ambipolar film
-    contact_insertion_share: float = 0.0    # 1 / (1 + that ratio): Li entering at the contact
+
+    @property
+    def contact_insertion_share(self) -> float:
+        """1 / (1 + D_e / D_Li+): the share of the Li an ambipolar film takes in at its
+        electronic contact (0 for fast electrons)."""
+        return 1.0 / (1.0 + self.electron_ion_diffusivity_ratio)
 
 
 def electrode_laws(material, temperature) -> ElectrodeLaws:
@@ -148,9 +153,7 @@ def electrode_laws(material, temperature) -> ElectrodeLaws:
                                   * laws.kinetic_concentration)
         laws.x_range = tuple(material.value("stoichiometry_range"))
         if material.has("electron_ion_diffusivity_ratio"):
-            ratio = material.value("electron_ion_diffusivity_ratio")
-            laws.electron_ion_diffusivity_ratio = ratio
-            laws.contact_insertion_share = 1.0 / (1.0 + ratio)
+            laws.electron_ion_diffusivity_ratio = material.value("electron_ion_diffusivity_ratio")
     else:
         laws.density_molar = material.value("density") / material.value("molar_mass")
         laws.coulombic_efficiency = optional(material, "coulombic_efficiency", 1.0)

@@ -293,6 +293,21 @@ class Topology:
         return e.cells if e.cells.size else self.grid.cells_with_tag(
             self.case.layers[e.contact_layer].name)
 
+    def contact_cells(self, e):
+        """The cells of electrode e at its outer (terminal) faces, where its electrons come
+        in from a collector, the next cell or a tab, and the areas of those faces."""
+        kind, *data = self.terminals[self.electrodes.index(e)]
+        if kind == "node":
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        faces, tab, tab_areas = data
+        g = self.grid
+        fc = g.face_cells
+        inner = np.where(np.isin(fc[faces, 0], e.cells), fc[faces, 0], fc[faces, 1])
+        tab_faces = g.boundary_faces[tab]
+        at_tab = tab_faces[np.isin(fc[tab_faces, 0], e.cells)]
+        return (np.concatenate([inner, fc[at_tab, 0]]),
+                np.concatenate([g.face_areas[faces], tab_areas]))
+
     def _terminals(self):
         """Where each unit cell's voltage is read: the faces on the outer side of each
         electrode (towards the next cell or the tab), so that the cells of a stack add up to

@@ -23,8 +23,8 @@ so that, in one dimension:
   impedance would turn negative for s > 2/3.
 
 This term moves the share s of each electrode's faradaic current from its interface faces
-(where the surface term put it) to the cells at its electronic contact (faces to a collector
-or to a tab, shared by contact area), and adds s (U(x_s) - U(x_contact)) to the kinetics rows
+(where the surface term put it) to the cells at its electronic contact (its terminal
+faces: to a collector, the next cell or a tab, shared by contact area), and adds s (U(x_s) - U(x_contact)) to the kinetics rows
 of its faces (x_contact: the contact cells' centres, area-weighted). Exact in one dimension,
 where the electrons cross the film with the whole current, so only one-dimensional grids
 (planar cells and bipolar stacks) are accepted. The lithium each current inserts is
@@ -36,25 +36,6 @@ import numpy as np
 from ...errors import InputError
 from ...units import FARADAY
 from ..assembly import Term
-
-
-def electronic_contact_cells(topology, e):
-    """The cells of electrode e next to a collector or on a tab, and their contact areas."""
-    g = topology.grid
-    fc = g.face_cells
-    inside = np.zeros(g.n_cells, dtype=bool)
-    inside[e.cells] = True
-    faces = g.interior_faces
-    a, b = fc[faces, 0], fc[faces, 1]
-    to_metal = (inside[a] & topology.is_metal[b]) | (inside[b] & topology.is_metal[a])
-    cells = [np.where(inside[a[to_metal]], a[to_metal], b[to_metal])]
-    areas = [g.face_areas[faces[to_metal]]]
-    for side in ("bottom", "top"):
-        boundary = g.boundary_faces[side]
-        on_tab = inside[fc[boundary, 0]]
-        cells.append(fc[boundary[on_tab], 0])
-        areas.append(g.face_areas[boundary[on_tab]])
-    return np.concatenate(cells), np.concatenate(areas)
 
 
 class AmbipolarInsertion(Term):
@@ -77,7 +58,7 @@ class AmbipolarInsertion(Term):
                 raise InputError(key, e.laws.electron_ion_diffusivity_ratio,
                                  "no value in a 2D or 3D cell: the ambipolar film is a "
                                  "one-dimensional model (planar cells and bipolar stacks)")
-            cells, areas = electronic_contact_cells(topology, e)
+            cells, areas = topology.contact_cells(e)
             if cells.size == 0:
                 raise InputError(key, e.laws.electron_ion_diffusivity_ratio,
                                  f"no value for layer '{e.name}', which touches no collector "
