@@ -218,11 +218,10 @@ def fit(path_or_dict, out=None, workers=None, scheduler=None, base_dir=None,
                         f"before it converged: its values and intervals are not a fit's; "
                         f"raise fit.max_evaluations")
     failed = [e.name for e in spec.experiments if curves[e.name].failed]
-    for e in spec.experiments:
-        if curves[e.name].failed:
-            warnings.append(f"experiment {e.name}: the model run failed at the fitted values "
-                            f"({curves[e.name].message or 'solver failed'}); its residuals "
-                            f"compare only what was computed")
+    for name in failed:
+        warnings.append(f"experiment {name}: the model run failed at the fitted values "
+                        f"({curves[name].message or 'solver failed'}); its residuals compare "
+                        f"only what was computed")
 
     values = [p.from_unit(t) for p, t in zip(spec.parameters, theta)]
     parameters = {}
