@@ -200,15 +200,32 @@ def test_trend_study_compares_signs_as_bounds():
         assert comp.abs_tol is None and comp.rel_tol is None
 
 
+# The measured comparisons outside their tolerance, each explained in its study's README
+# (validation/README.md, "Outside tolerance, and why"); any other miss is a regression.
+KNOWN_MISSES = {
+    ("bates1997", "retention_2mA"),       # thick LiCoO2 faster than the library's D table
+    ("oukassi2019", "retention_3mA"),     # the same, a ~22 um film
+    ("danilov2011_fit", "v0_3.2"),        # first sample 5 mV low (reading error 3 mV)
+    ("gambe2015", "plateau_2"),           # losses in their plates and contacts
+    ("gambe2015", "plateau_3"),
+    ("pearse2018", "capacity_per_um"),    # ALD V2O5 film below the crystal's capacity
+    ("talin2016", "lag_3d"),              # their 3D geometry and wall films not known
+}
+
+
 @pytest.mark.slow
 def test_full_suite(tmp_path):
-    """All studies on two workers: the targets of issue 5."""
+    """All studies on two workers: every measured comparison that is not a known, explained
+    miss passes, and every known miss still runs (none is silently skipped)."""
     result = validation.run_suite(tmp_path / "out", workers=2)
     records = json.loads((tmp_path / "out" / "validation.json").read_text())
     _check_records(records)
-    assert len(records) >= 22
+    assert len(records) >= 70
     measured = [r for r in records if validation.counts_toward_fidelity(r)]
-    assert sum(r["passed"] for r in measured) >= 0.75 * len(measured)
+    missed = {(r["study"], r["reference_id"]) for r in measured if not r["passed"]}
+    assert missed <= KNOWN_MISSES, missed - KNOWN_MISSES
+    compared = {(r["study"], r["reference_id"]) for r in measured}
+    assert KNOWN_MISSES <= compared, KNOWN_MISSES - compared
     assert result["elapsed_s"] < 600
 
 
