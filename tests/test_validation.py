@@ -20,7 +20,12 @@ def _check_records(records):
         for key in ("reported", "model", "tolerance"):
             assert isinstance(r[key], float)
         assert isinstance(r["passed"], bool)
-        assert r["passed"] == (abs(r["model"] - r["reported"]) <= r["tolerance"])
+        if r.get("bound") == "below":
+            assert r["passed"] == (r["model"] < r["reported"])
+        elif r.get("bound") == "above":
+            assert r["passed"] == (r["model"] > r["reported"])
+        else:
+            assert r["passed"] == (abs(r["model"] - r["reported"]) <= r["tolerance"])
 
 
 def test_every_study_loads_and_names_its_sources():
