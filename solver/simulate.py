@@ -43,7 +43,8 @@ class StepRecord:
     cycle: int = 0                  # the protocol step's cycle (solver.case.Step.cycle)
     applied_current_A: float | None = None   # discharge, charge, cccv: the set current
     c_rate: float | None = None              # ... over the nominal capacity per hour
-    direction: int = 0              # +1 delivered charge (discharge), -1 took it (charge), 0 neither
+    direction: int | None = 0       # +1 delivered charge, -1 took it, 0 neither by design;
+                                    # None while a held voltage decides (StepDrive.direction)
 
 
 @dataclass
@@ -74,16 +75,12 @@ CHARGE, ENERGY, VOLT_SECONDS, SIGNED_CHARGE = range(4)
 LITHIUM = slice(4, None)
 
 
-def step_direction(mode, signed_charge):
+def step_direction(direction, signed_charge):
     """+1 for a step that delivered charge, -1 for one that took it, 0 for one that moved
-    none by design; a held voltage goes the way its net faradaic charge went."""
-    if mode == "discharge":
-        return 1
-    if mode in ("charge", "cccv"):
-        return -1
-    if mode == "hold":
-        return int(np.sign(signed_charge))
-    return 0
+    none by design. `direction`: the record's so far, None once the step held a voltage (a
+    hold, the hold of a cccv step): its current could take either sign, so the step goes
+    the way its net faradaic charge (> 0 delivered) went."""
+    return int(np.sign(signed_charge)) if direction is None else direction
 
 
 def bdf_coefficients(dt, history: History):
@@ -257,7 +254,8 @@ class Simulation:
     def _run_step(self, k, step, drive: StepDrive, u, t_start, n_li):
         m = self.model
         guards.refuse_unreachable_end(m, step, drive, u, self.nominal_capacity)
-        record = StepRecord(mode=step.mode, key=step.key, cycle=step.cycle)
+        record = StepRecord(mode=step.mode, key=step.key, cycle=step.cycle,
+                            direction=drive.direction)
         if drive.kind == "current" and drive.sign != 0:
             record.applied_current_A = abs(drive.value)
             record.c_rate = abs(drive.value) * SECONDS_PER_HOUR / self.nominal_capacity
@@ -446,6 +444,7 @@ class Simulation:
         events, a history restarted there (the current's slope jumps) and the first event."""
         drive = hold_drive(step)
         record.cv_start_s = history.times[-1] - t_start
+        record.direction = drive.direction
         restart = History()
         restart.push(history.times[-1], history.states[-1], history.integrals[-1])
         events = self._events(step, drive)
@@ -687,7 +686,7 @@ class Simulation:
         integrals = self.last_integrals
         record.capacity_mAh_cm2 = last["capacity_mAh_cm2"]
         record.energy_mWh_cm2 = last["energy_mWh_cm2"]
-        record.direction = step_direction(record.mode, integrals[SIGNED_CHARGE])
+        record.direction = step_direction(record.direction, integrals[SIGNED_CHARGE])
         if integrals[CHARGE] > 0:
             record.mean_voltage_V = integrals[ENERGY] / integrals[CHARGE]
         elif record.duration_s > 0:
