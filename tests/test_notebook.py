@@ -80,13 +80,16 @@ def test_summary_lists_capacity_per_cycle(cycling):
     assert _step_direction_from_rows(cycling, hold) != 0
 
 
-def test_a_cycle_without_charge_has_no_efficiency():
-    result = solver.run(planar_case(protocol=[{"repeat": 2, "steps": [
-        {"mode": "discharge", "c_rate": 2, "until_time": "2 min"},
-        {"mode": "rest", "until_time": "2 min"}]}], mesh=COARSE))
+@pytest.mark.parametrize("pulse,missing", [("discharge", "charge"), ("charge", "discharge")])
+def test_a_cycle_one_way_only_has_no_efficiency(pulse, missing):
+    result = solver.run(planar_case(protocol=[
+        {"mode": "discharge", "c_rate": 2, "until_time": "5 min"},      # room to charge
+        {"repeat": 2, "steps": [{"mode": pulse, "c_rate": 2, "until_time": "2 min"},
+                                {"mode": "rest", "until_time": "2 min"}]}], mesh=COARSE))
     cycles = result.summary["cycles"]
     assert len(cycles) == 2
-    assert all(c["coulombic_efficiency"] is None and c["charge_capacity_mAh_cm2"] == 0
+    assert all(c["coulombic_efficiency"] is None and c["energy_efficiency"] is None
+               and c[f"{missing}_capacity_mAh_cm2"] == 0 and c[f"{pulse}_capacity_mAh_cm2"] > 0
                for c in cycles)
     assert "cycles" not in solver.run(planar_case(
         protocol=[{"mode": "discharge", "c_rate": 2, "until_time": "2 min"}],
