@@ -154,7 +154,7 @@ def _close_interrupted_step(sim, reason):
                                  if last["capacity_mAh_cm2"] > 0 else last["voltage_V"])
         current = np.array([r["current_A"] for r in rows])
         net = np.sum(0.5 * (current[1:] + current[:-1]) * np.diff([r["time_s"] for r in rows]))
-        record.direction = step_direction(record.mode, net)
+        record.direction = step_direction(record.direction, net)
 
 
 def simulation_result(sim, started, report=None, warnings=()) -> Result:

@@ -16,6 +16,12 @@ class StepDrive:
     sign: int        # +1 discharge, -1 charge, 0 rest or hold
     until_time: float | None = None
 
+    @property
+    def direction(self):
+        """+1 a set discharge current, -1 a set charge current, 0 none (rest); None for a
+        held voltage, whose current takes either sign (the step's net charge decides)."""
+        return None if self.kind == "voltage" else self.sign
+
     def unit(self, area_scale):
         """The drive for the grid's unit (a symmetry cell carries a share of the current)."""
         if self.kind == "current":

@@ -21,6 +21,8 @@ SECONDS_PER_HOUR = 3600.0
 C_PER_MAH_PER_CM2 = 3.6 / 1e-4          # 1 mAh/cm^2 in C/m^2
 VOLTAGE_EVENT_TOL = 5e-4                # cutoff voltages are met within 0.5 mV
 SURFACE_LIMIT = 1e-3                    # electrode_full / electrode_empty: x_surface within this of 1 / 0
+EXHAUSTED = 1e-6                        # of the stripping scale: a lithium electrode this
+                                        # near empty is exhausted
 NOTHING_DELIVERED = 1e-6                # of the nominal capacity: a step that passed no more
                                         # faradaic charge than this delivered nothing
 
@@ -43,7 +45,8 @@ class StepRecord:
     cycle: int = 0                  # the protocol step's cycle (solver.case.Step.cycle)
     applied_current_A: float | None = None   # discharge, charge, cccv: the set current
     c_rate: float | None = None              # ... over the nominal capacity per hour
-    direction: int = 0              # +1 delivered charge (discharge), -1 took it (charge), 0 neither
+    direction: int | None = 0       # +1 delivered charge, -1 took it, 0 neither by design;
+                                    # None while a held voltage decides (StepDrive.direction)
 
 
 @dataclass
@@ -74,16 +77,22 @@ CHARGE, ENERGY, VOLT_SECONDS, SIGNED_CHARGE = range(4)
 LITHIUM = slice(4, None)
 
 
-def step_direction(mode, signed_charge):
+def step_direction(direction, signed_charge):
     """+1 for a step that delivered charge, -1 for one that took it, 0 for one that moved
-    none by design; a held voltage goes the way its net faradaic charge went."""
-    if mode == "discharge":
-        return 1
-    if mode in ("charge", "cccv"):
-        return -1
-    if mode == "hold":
-        return int(np.sign(signed_charge))
-    return 0
+    none by design. `direction`: the record's so far, None once the step held a voltage (a
+    hold, the hold of a cccv step): its current could take either sign, so the step goes
+    the way its net faradaic charge (> 0 delivered) went."""
+    return int(np.sign(signed_charge)) if direction is None else direction
+
+
+def _single_nearest(margins, tolerance):
+    """The index of the smallest margin, None if there is none or another is within
+    `tolerance` of it (no one stands out)."""
+    order = np.argsort(margins)
+    if order.size == 0 or (order.size > 1 and
+                           margins[order[1]] - margins[order[0]] <= tolerance):
+        return None
+    return int(order[0])
 
 
 def bdf_coefficients(dt, history: History):
@@ -194,6 +203,9 @@ class Simulation:
             np.sum(self._initial_lithium()))
         self.lithium_capacity = max(self.lithium_scale * FARADAY * self.area_scale,
                                     self.nominal_capacity)
+        # a lithium electrode's scale (mol, grid unit): it is empty within EXHAUSTED of it
+        self.stripping_scale = max(np.max(self._initial_lithium(), initial=0.0),
+                                   self.nominal_capacity / FARADAY / self.area_scale)
         self.rows = []
         self.steps = []
         self.snapshots = []         # (time, step, u) at the end of every step
@@ -257,7 +269,8 @@ class Simulation:
     def _run_step(self, k, step, drive: StepDrive, u, t_start, n_li):
         m = self.model
         guards.refuse_unreachable_end(m, step, drive, u, self.nominal_capacity)
-        record = StepRecord(mode=step.mode, key=step.key, cycle=step.cycle)
+        record = StepRecord(mode=step.mode, key=step.key, cycle=step.cycle,
+                            direction=drive.direction)
         if drive.kind == "current" and drive.sign != 0:
             record.applied_current_A = abs(drive.value)
             record.c_rate = abs(drive.value) * SECONDS_PER_HOUR / self.nominal_capacity
@@ -295,7 +308,7 @@ class Simulation:
                               f"{why}, and the step delivered nothing")
             record.surface_gap = guards.surface_gaps(m, u_start, exc.last)
             self._record(t0, k, u, history.integrals[-1])
-            self._close_record(record)
+            self._close_record(record, limit_state=exc.last)
             return u, t0, n_li
         integrals = self._integrals_after(u, tiny, history)
         events = self._events(step, drive)
@@ -446,6 +459,7 @@ class Simulation:
         events, a history restarted there (the current's slope jumps) and the first event."""
         drive = hold_drive(step)
         record.cv_start_s = history.times[-1] - t_start
+        record.direction = drive.direction
         restart = History()
         restart.push(history.times[-1], history.states[-1], history.integrals[-1])
         events = self._events(step, drive)
@@ -561,8 +575,7 @@ class Simulation:
         if self.lithium_metal and (drive.sign > 0 or drive.kind == "voltage"):
             # stripping (discharge, or a hold that discharges) can empty a lithium electrode;
             # a hold that plates on an empty one (an anode-free cell) goes on
-            scale = max(np.max(self._initial_lithium(), initial=0.0),
-                        self.nominal_capacity / FARADAY / self.area_scale)
+            scale = self.stripping_scale
 
             def stripped(u, s):
                 plating = np.array([m.interface_current(u, e) <= 0.0
@@ -571,7 +584,7 @@ class Simulation:
 
             events.append(("lithium_exhausted",
                            (lambda u, s: s[self.active].min()) if drive.kind == "current"
-                           else stripped, 1e-6 * scale))
+                           else stripped, EXHAUSTED * scale))
         if m.intercalation:
             # a surface driven within SURFACE_LIMIT of x = 0 or 1 ends the step; closer in,
             # the exchange current vanishes and each step costs many Newton iterations
@@ -676,9 +689,11 @@ class Simulation:
         self.latest = row
         if keep:
             self.rows.append(row)
-        self.last_integrals = integrals
+        self.last_state, self.last_integrals = u, integrals
 
-    def _close_record(self, record):
+    def _close_record(self, record, limit_state=None):
+        """Complete the record of a step from its last row (limit_state: the state that met
+        the step's electrode limit, if not the last recorded one)."""
         if not self.rows:
             return
         if self.rows[-1] is not self.latest:
@@ -687,7 +702,7 @@ class Simulation:
         integrals = self.last_integrals
         record.capacity_mAh_cm2 = last["capacity_mAh_cm2"]
         record.energy_mWh_cm2 = last["energy_mWh_cm2"]
-        record.direction = step_direction(record.mode, integrals[SIGNED_CHARGE])
+        record.direction = step_direction(record.direction, integrals[SIGNED_CHARGE])
         if integrals[CHARGE] > 0:
             record.mean_voltage_V = integrals[ENERGY] / integrals[CHARGE]
         elif record.duration_s > 0:
@@ -695,10 +710,31 @@ class Simulation:
         else:
             record.mean_voltage_V = last["voltage_V"]
         if len(self.model.units) > 1:
-            # the cell nearest to the cutoff: lowest on discharge, highest on charge
-            voltages = [last[f"voltage_cell_{n}"] for n in range(1, len(self.model.units) + 1)]
-            pick = np.argmax if record.mode in ("charge", "cccv") else np.argmin
-            record.limiting_cell = int(pick(voltages)) + 1
+            record.limiting_cell = self._limiting_cell(
+                record, self.last_state if limit_state is None else limit_state, integrals)
+
+    def _limiting_cell(self, record, u, integrals):
+        """The stack's cell (1-based) that ended the step: on a lithium or electrode limit,
+        the cell whose electrode reached it; else the cell nearest the voltage cutoff (lowest
+        on discharge, highest on charge). None for a step that passed no current by design,
+        and where another cell is as near, within the tolerance the end is met to: a tie
+        (identical cells) has no one limiting cell."""
+        m = self.model
+        if not record.direction:
+            return None
+        if record.end_reason == "lithium_exhausted":
+            layers = [e.layer for e in self.lithium_metal]
+            margins, tolerance = integrals[self.active], EXHAUSTED * self.stripping_scale
+        elif record.end_reason in ("electrode_full", "electrode_empty"):
+            layers, margins = m.surface_margins(u, record.direction,
+                                                record.end_reason == "electrode_full")
+            tolerance = 0.1 * SURFACE_LIMIT
+        else:
+            margins = record.direction * m.cell_voltages(u)      # lowest on discharge
+            layers = [m.electrodes[unit.positive].layer for unit in m.units]
+            tolerance = VOLTAGE_EVENT_TOL / len(margins)
+        nearest = _single_nearest(margins, tolerance)
+        return None if nearest is None else m.unit_of_layer[layers[nearest]] + 1
 
     def _report_progress(self, k, step, elapsed, u):
         if self.progress is not None:

@@ -80,17 +80,37 @@ def test_summary_lists_capacity_per_cycle(cycling):
     assert _step_direction_from_rows(cycling, hold) != 0
 
 
-def test_a_cycle_without_charge_has_no_efficiency():
-    result = solver.run(planar_case(protocol=[{"repeat": 2, "steps": [
-        {"mode": "discharge", "c_rate": 2, "until_time": "2 min"},
-        {"mode": "rest", "until_time": "2 min"}]}], mesh=COARSE))
+@pytest.mark.parametrize("pulse,missing", [("discharge", "charge"), ("charge", "discharge")])
+def test_a_cycle_one_way_only_has_no_efficiency(pulse, missing):
+    result = solver.run(planar_case(protocol=[
+        {"mode": "discharge", "c_rate": 2, "until_time": "5 min"},      # room to charge
+        {"repeat": 2, "steps": [{"mode": pulse, "c_rate": 2, "until_time": "2 min"},
+                                {"mode": "rest", "until_time": "2 min"}]}], mesh=COARSE))
     cycles = result.summary["cycles"]
     assert len(cycles) == 2
-    assert all(c["coulombic_efficiency"] is None and c["charge_capacity_mAh_cm2"] == 0
+    assert all(c["coulombic_efficiency"] is None and c["energy_efficiency"] is None
+               and c[f"{missing}_capacity_mAh_cm2"] == 0 and c[f"{pulse}_capacity_mAh_cm2"] > 0
                for c in cycles)
     assert "cycles" not in solver.run(planar_case(
         protocol=[{"mode": "discharge", "c_rate": 2, "until_time": "2 min"}],
         mesh=COARSE)).summary
+
+
+def test_a_held_voltage_is_booked_the_way_its_current_went():
+    # cycle 1's cccv starts above its voltage (4.235 V): it holds 4.1 V and discharges;
+    # cycle 2's starts at 3.0 V and charges
+    result = solver.run(planar_case(protocol=[{"repeat": 2, "steps": [
+        {"mode": "cccv", "c_rate": 2, "voltage": "4.1 V", "until_time": "5 min"},
+        {"mode": "discharge", "c_rate": 2, "until_voltage": "3.0 V"}]}], mesh=COARSE))
+    steps, cycles = result.summary["steps"], result.summary["cycles"]
+    assert [_step_direction_from_rows(result, k) for k in (0, 2)] == [1, -1]
+    first, second = cycles
+    assert first["discharge_capacity_mAh_cm2"] == pytest.approx(
+        steps[0]["capacity_mAh_cm2"] + steps[1]["capacity_mAh_cm2"], rel=1e-12)
+    assert first["charge_capacity_mAh_cm2"] == 0 and first["coulombic_efficiency"] is None
+    assert second["charge_capacity_mAh_cm2"] == steps[2]["capacity_mAh_cm2"]
+    assert second["coulombic_efficiency"] == pytest.approx(
+        steps[3]["capacity_mAh_cm2"] / steps[2]["capacity_mAh_cm2"], rel=1e-12)
 
 
 def test_timeseries_csv_has_a_cycle_column_after_the_base_columns(cycling, tmp_path):

@@ -96,6 +96,28 @@ def test_imbalanced_stack_stops_at_its_weakest_cell():
     assert step["capacity_mAh_cm2"] == pytest.approx(single["capacity_mAh_cm2"], rel=1e-3)
 
 
+def test_identical_cells_have_no_one_limiting_cell(balanced):
+    # three equal cells meet the cutoff together: naming one would be round-off
+    assert "limiting_cell" not in balanced[0].summary["steps"][0]
+
+
+@pytest.mark.parametrize("variations,reason,cell", [
+    # cell 1's thin lithium runs out while cell 3, with the thinner cathode, is the lowest
+    # in voltage: the cell is the one whose electrode ran out
+    ([{"cell": 1, "layer": "anode", "thickness": "20 nm"},
+      {"cell": 3, "layer": "cathode", "thickness": "280 nm"}], "lithium_exhausted", 1),
+    ([{"cell": 2, "layer": "cathode", "thickness": "240 nm"}], "electrode_full", 2),
+])
+def test_a_stack_ended_by_an_electrode_names_that_electrodes_cell(variations, reason, cell):
+    result = run(stack(variations=variations, protocol=[
+        {"mode": "discharge", "c_rate": 2, "until_time": "1 h"}]))
+    step, last = result.summary["steps"][0], result.timeseries
+    assert step["end_reason"] == reason
+    assert step["limiting_cell"] == cell
+    if reason == "lithium_exhausted":
+        assert np.argmin([last[f"voltage_cell_{n}"][-1] for n in (1, 2, 3)]) + 1 == 3
+
+
 def test_stack_conserves_lithium_in_every_cell():
     # without capacitances: a double layer holds Li+ on the electrolyte side of its interface
     data = stack(n_cells=2, protocol=[

@@ -351,6 +351,27 @@ class CellModel:
         filling, emptying = (positive, other) if current > 0.0 else (other, positive)
         return float(u[filling].max(initial=0.0)), float(u[emptying].min(initial=1.0))
 
+    def surface_margins(self, u, direction, full):
+        """(layers, margins): of each intercalation electrode a current of `direction` (+1
+        discharge, -1 charge) drives towards x = 1 (`full`) or 0, how far its surface is
+        from there (the end of the step, electrode_full or electrode_empty, at the nearest)."""
+        toward = [e for e in self.intercalation
+                  if (e.layer in self._positive_layers) == ((direction > 0) == full)]
+        xs = u[self.s_xs]
+        margins = [1.0 - np.max(xs[e.xs_slice]) if full else np.min(xs[e.xs_slice])
+                   for e in toward]
+        return [e.layer for e in toward], np.array(margins)
+
+    @cached_property
+    def _positive_layers(self) -> set:
+        return {self.electrodes[unit.positive].layer for unit in self.units}
+
+    @cached_property
+    def unit_of_layer(self) -> dict:
+        """The unit cell (0-based, from the bottom) of each electrode layer."""
+        return {self.electrodes[n].layer: k for k, unit in enumerate(self.units)
+                for n in (unit.negative, unit.positive)}
+
     @cached_property
     def _xs_columns_by_electrode_sign(self):
         """The columns of the surface stoichiometries of positive electrodes, and of the
@@ -369,10 +390,9 @@ class CellModel:
     @cached_property
     def _xs_positive(self):
         """Whether each surface stoichiometry unknown is of a positive electrode."""
-        positive_layers = {self.electrodes[unit.positive].layer for unit in self.units}
         flags = np.zeros(self.n_xs, dtype=bool)
         for e in self.intercalation:
-            flags[e.xs_slice] = e.layer in positive_layers
+            flags[e.xs_slice] = e.layer in self._positive_layers
         return flags
 
     def interface_current(self, u, electrode):
