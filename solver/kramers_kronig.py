@@ -11,9 +11,15 @@ not leaves residuals. The paper grows M until the fit starts to over-fit noisy d
 criterion); a computed spectrum has no noise, and M is set by a density, 7 elements per
 decade (at most one per frequency): the model's spectra then fit to about 1e-6 of |Z|,
 while an imaginary part 2 % off its real part leaves residuals near 1e-2.
+
+The fit has 3 + M coefficients for 2 numbers per frequency: unless the numbers outnumber
+the coefficients, any spectrum is fitted exactly and its zero residual says nothing. With M
+up to one per frequency, that takes 4 frequencies, whatever their spread.
 """
 
 import numpy as np
+
+MIN_FREQUENCIES = 4     # 2 n > 3 + n: more numbers than coefficients, with M = n
 
 
 def _design(omega, taus):
@@ -45,3 +51,11 @@ def lin_kk_residuals(frequencies, z, elements_per_decade=7):
     fit, _ = lin_kk_fit(frequencies, z, elements_per_decade)
     relative = (z - fit) / np.abs(z)
     return np.maximum(np.abs(relative.real), np.abs(relative.imag))
+
+
+def kramers_kronig_residual(frequencies, z, elements_per_decade=7) -> float | None:
+    """The largest Lin-KK residual of the spectrum, None for fewer than MIN_FREQUENCIES
+    distinct frequencies: the test could fit them exactly, whatever they are."""
+    if np.unique(np.asarray(frequencies, dtype=float)).size < MIN_FREQUENCIES:
+        return None
+    return float(np.max(lin_kk_residuals(frequencies, z, elements_per_decade)))

@@ -318,6 +318,8 @@ def test_bad_fit_files_name_the_key(tmp_path, changes, key, words):
 @pytest.mark.parametrize("text, words", [
     ("capacity_mAh_cm2,voltage_V\n0,4100\n0.01,3900\n", "millivolts?"),
     ("capacity_mAh_cm2,voltage_V\n0,0\n0.01,0\n", "above 0"),
+    ("capacity_mAh_cm2,voltage_V\n0,4.1\n0.01,9\n",        # no lithium cell reaches 9 V
+     "at most 6 V (6 V per cell, 1 in series) (data row 2: 9)"),
     ("frequency_Hz,z_real_ohm_cm2,z_imag_ohm_cm2\n1,100,20\n10,50,5\n", "-Z''"),
     ("q,voltage_V\n0,4\n", "capacity_mAh_cm2"),
     ("capacity_mAh_cm2,voltage_V\n0.02,4\n0.01,3.9\n", "never decreasing"),
@@ -331,6 +333,24 @@ def test_bad_data_files_name_the_experiment(tmp_path, text, words):
     with pytest.raises(InputError) as info:
         load_fit(spec, base_dir=tmp_path)
     assert info.value.key == "experiment.0.data" and words in str(info.value)
+
+
+def test_measured_voltages_may_reach_6_V_per_cell_of_the_stack(tmp_path):
+    """A 3-cell stack's curve lies near 12 V, up to 18 V; an experiment that sets the stack's
+    cell count is checked with its own."""
+    from solver.errors import InputError
+
+    stack = SHIPPED_CASE.parent / "bipolar_3cell_li_lipon_lco.toml"
+    spec = _spec(tmp_path, base=str(stack))
+    (tmp_path / "d.csv").write_text("capacity_mAh_cm2,voltage_V\n0,12.3\n0.01,11.7\n")
+    assert load_fit(spec, base_dir=tmp_path).experiments[0].voltage.max() == 12.3
+    (tmp_path / "d.csv").write_text("capacity_mAh_cm2,voltage_V\n0,12.3\n0.01,18.5\n")
+    with pytest.raises(InputError) as info:
+        load_fit(spec, base_dir=tmp_path)
+    assert info.value.key == "experiment.0.data" and info.value.value == "d.csv"
+    assert "at most 18 V (6 V per cell, 3 in series) (data row 2: 18.5)" in str(info.value)
+    spec["experiment"][0]["set"]["cell.bipolar.n_cells"] = 4
+    assert load_fit(spec, base_dir=tmp_path).experiments[0].voltage.max() == 18.5
 
 
 def test_bad_fit_file_exits_2_with_one_line(tmp_path, capsys):

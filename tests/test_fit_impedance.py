@@ -144,6 +144,22 @@ def test_conductivity_and_double_layer_recovered_from_noisy_spectra(tmp_path):
     assert inside >= 20, f"{inside} of {total} intervals hold the truth"
 
 
+def test_a_spectrum_of_too_few_frequencies_for_the_kramers_kronig_check_has_none(tmp_path):
+    """One frequency: the fit runs, but Lin-KK would fit it exactly, so no residual is
+    reported (null, with a warning saying why) rather than a perfect-looking 1e-16."""
+    raw = base_case()
+    s = measured_spectrum(tmp_path, raw, noise=0.0)
+    z = s.z_ohm_cm2[10]
+    (tmp_path / "one.csv").write_text("frequency_Hz,z_real_ohm_cm2,z_imag_ohm_cm2\n"
+                                      f"{s.frequency_Hz[10]:.17g},{z.real:.17g},{z.imag:.17g}\n")
+    path = fit_file(tmp_path, raw, [{"name": "eis", "data": "one.csv", "role": "fit"}],
+                    ["materials.LiPON.conductivity"], settings={"max_evaluations": 3})
+    summary = fit(path).summary
+    assert summary["experiments"][0]["kramers_kronig_residual"] is None
+    assert any("eis: 1 frequency is too few for the Kramers-Kronig check" in w
+               for w in summary["warnings"])
+
+
 def test_a_discharge_curve_and_a_spectrum_fitted_together(tmp_path):
     """The curve's rows from forward sensitivities, the spectrum's from differences of whole
     runs: the mixed Jacobian is the one differences of everything give."""
@@ -208,6 +224,8 @@ def _spec_with(tmp_path, text):
     ("step,frequency_Hz,z_real_ohm_cm2,z_imag_ohm_cm2\n0,10,100,-5\n2,10,100,-5\n",
      "one spectrum"),
     ("frequency_Hz,z_real_ohm_cm2,z_imag_ohm_cm2\n", "at least one measured frequency"),
+    ("frequency_Hz,z_real_ohm_cm2,z_imag_ohm_cm2\n100,300,-20\n10,400,-50\n100,310,-21\n",
+     "each frequency once (data row 3: 100 Hz, as data row 1)"),
 ])
 def test_bad_spectrum_files_name_the_experiments_data_key(tmp_path, text, words):
     with pytest.raises(InputError) as info:

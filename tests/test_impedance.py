@@ -14,7 +14,7 @@ import solver
 from solver.api import build_grid
 from solver.case import case_from_dict, load_case
 from solver.errors import InputError
-from solver.kramers_kronig import lin_kk_residuals
+from solver.kramers_kronig import MIN_FREQUENCIES, kramers_kronig_residual, lin_kk_residuals
 from solver.linear import make_linear_solver
 from solver.model.parameters import electrode_laws
 from solver.newton import newton_solve
@@ -107,6 +107,20 @@ def test_computed_spectra_are_kramers_kronig_consistent_and_a_broken_one_is_not(
     assert np.max(lin_kk_residuals(s.frequency_Hz, s.z_ohm_cm2)) < 1e-4
     broken = s.z_ohm_cm2.real + 1j * 1.02 * s.z_ohm_cm2.imag
     assert np.max(lin_kk_residuals(s.frequency_Hz, broken)) > 1e-3
+
+
+def test_too_few_frequencies_give_no_kramers_kronig_residual():
+    """Lin-KK fits any spectrum of fewer than 4 frequencies exactly (3 + M coefficients for
+    2 numbers per frequency): a zigzag no causal system makes then gives 1e-16, which is no
+    check, and is reported as None; from 4 frequencies on it is caught."""
+    for n in range(1, 7):
+        f = np.logspace(0, 4, n)
+        zigzag = 100.0 - 50j * np.where(np.arange(n) % 2, 1.0, 3.0)
+        if n < MIN_FREQUENCIES:
+            assert np.max(lin_kk_residuals(f, zigzag)) < 1e-12
+            assert kramers_kronig_residual(f, zigzag) is None
+        else:
+            assert kramers_kronig_residual(f, zigzag) > 0.1
 
 
 def sine_response(case, frequency, periods, steps_per_period=100, relative_amplitude=1e-4):

@@ -316,6 +316,31 @@ def test_missing_and_bad_table_files_name_key_and_path(tmp_path):
     assert info.value.key == "materials.LiCoO2.diffusivity"
 
 
+# other table layouts: the header line is fine, the first row says what is wrong
+@pytest.mark.parametrize("text, where, problem", [
+    ("x\tD\n0.4\t1e-15\n1.0\t2e-15\n", "line 2:", "1 column, not 2 separated by ',': its "
+                                                     "fields are separated by tabs"),
+    ("x;D\n0.4;1e-15\n1.0;2e-15\n", "line 2:", "separated by ';'"),
+    ("x;D\n0,4;1e-15\n1,0;2e-15\n", "line 2:", "y is not a finite number; it holds ';'"),
+    ("x,D,\n0.4,1e-15,\n1.0,2e-15,\n", "line 2:", "3 columns, not 2 separated by ',': the "
+                                                  "last is empty, from a trailing ','"),
+    ("x,D,note\n0.4,1e-15,a\n1.0,2e-15,b\n", "line 2:", "3 columns, not 2"),
+    ("# D(x)\nx,D\n0.4,1e-15,,\n", "line 3:", "4 columns, not 2 separated by ',': the last 2 "
+                                              "are empty"),
+    ("0.4\t1e-15\n1.0\t2e-15\n", "line 1:", "separated by tabs"),     # no header
+    ("x,D\n0.4,1e-15\n1.0,nan\n", "line 3:", "y is not a finite number"),
+    ("x,D,T\n0.4,1e-15\n1.0,2e-15\n", "line 1, the header:", "3 columns, not 2"),
+])
+def test_a_table_of_another_layout_names_its_first_bad_row_and_why(tmp_path, text, where,
+                                                                     problem):
+    write(tmp_path / "d.csv", text)
+    with pytest.raises(InputError) as info:
+        load_material("LiCoO2", {"diffusivity": "d.csv"}, tmp_path)
+    message = str(info.value)
+    assert f"({where} " in message and problem in message
+    assert "2 columns separated by ','" in message
+
+
 def test_unknown_material_lists_the_library():
     with pytest.raises(InputError) as info:
         load_material("LiFePO5", key="cell.layers.cathode.material")

@@ -265,6 +265,11 @@ class Case:
         """(films, fill, top): see `stack_roles`."""
         return stack_roles(self.layers)
 
+    @property
+    def n_units(self) -> int:
+        """The battery cells in series: a bipolar stack's n_cells, else 1."""
+        return self.bipolar.n_cells if self.bipolar is not None else 1
+
 
 def stack_roles(layers: list[Layer]) -> StackRoles:
     """Split a validated layer list (substrate outward) into films, fill and top layers.

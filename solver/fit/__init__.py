@@ -177,24 +177,31 @@ def fit(path_or_dict, out=None, workers=None, scheduler=None, base_dir=None,
 
     # every experiment at the optimum: the curves, the errors and, for the ends, intervals
     objective = Objective(spec, experiments=spec.experiments)
-    from ..kramers_kronig import lin_kk_residuals
+    from ..kramers_kronig import MIN_FREQUENCIES, kramers_kronig_residual
     from .evaluate import experiment_residuals, rmse_percent
     from .statistics import linearised, rmse_mV
 
     covariance = linearised(np.array(best["jacobian"]), np.array(best["residuals"]))[0]
     # (the curves' sensitivities for the intervals of their ends; no differences needed)
     r_all, _, curves = objective.evaluate(theta, jacobian=True, differences=False)
-    experiments = []
+    experiments, warnings = [], list(stats["warnings"])
     for e in spec.experiments:
         curve = curves[e.name]
         if e.kind == "impedance":
+            kk = kramers_kronig_residual(e.x, e.impedance)
+            if kk is None:
+                few = f"{e.x.size} frequenc{'y is' if e.x.size == 1 else 'ies are'} too few"
+                warnings.append(f"experiment {e.name}: {few} for the Kramers-Kronig check "
+                                f"(its Lin-KK fit could meet any spectrum of fewer than "
+                                f"{MIN_FREQUENCIES} exactly): its kramers_kronig_residual is "
+                                f"null")
             experiments.append({
                 "name": e.name, "role": e.role, "kind": e.kind, "abscissa": e.abscissa,
                 "points": int(e.x.size), "rmse_mV": None,
                 "rmse_percent": rmse_percent(curve, e.impedance), "end_model": None,
                 "end_measured": None, "capacity_error": None, "end_ci95": None,
                 "end_reason": curve.end_reason,
-                "kramers_kronig_residual": float(np.max(lin_kk_residuals(e.x, e.impedance)))})
+                "kramers_kronig_residual": kk})
             continue
         r, J, v_model, x_end = experiment_residuals(e, curve, spec.settings)
         entry = {"name": e.name, "role": e.role, "kind": e.kind, "abscissa": e.abscissa,
@@ -211,7 +218,6 @@ def fit(path_or_dict, out=None, workers=None, scheduler=None, base_dir=None,
                                      float(x_end + stats["t95"] * sd)]
         experiments.append(entry)
 
-    warnings = list(stats["warnings"])
     if best.get("optimizer_status") == 0:
         warnings.append(f"the best start (start {best['index']}) stopped after "
                         f"fit.max_evaluations = {spec.settings['max_evaluations']} evaluations "

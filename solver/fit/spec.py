@@ -48,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import limits
 from ..case import MISSING, STEP_QUANTITIES, case_from_dict
 from ..errors import InputError
 from ..sweep import case_hash, read_base, read_spec, resolve_key, set_path
@@ -63,9 +64,6 @@ PARAMETER_KEYS = ("min", "max", "scale", "initial")
 SCALES = ("log", "linear")
 ABSCISSAE = {"capacity_mAh_cm2": "capacity", "time_s": "time"}
 IMPEDANCE_COLUMNS = ("frequency_Hz", "z_real_ohm_cm2", "z_imag_ohm_cm2")
-# measured voltages (V) must lie above 0 and at most 100 V (a stack of 16 lithium cells at
-# 6 V): a file in millivolts, or of zeros, is refused rather than fitted
-MEASURED_VOLTAGE_RANGE = (0.0, 100.0)
 # case keys outside materials that a fit may change, with their dimensions
 CELL_PARAMETERS = {"cell.series_resistance": "area_resistance", "cell.temperature": "temperature",
                    "cell.nominal_capacity": "charge"}
@@ -208,7 +206,24 @@ def load_fit(path_or_dict, base_dir=None) -> FitSpec:
                           else _base_value(p, base_raw, base_dir_) for p in parameters], e)
         if e.kind == "impedance":
             _check_impedance_step(case.protocol, e, f"experiment.{k}")
+        else:
+            _check_voltages(e, case.n_units, f"experiment.{k}.data",
+                            data["experiment"][k]["data"])
     return spec
+
+
+def _check_voltages(experiment, n_units, key, value):
+    """Measured voltages lie where the case's cells can be: above 0 and at most
+    MAX_CELL_VOLTAGE per cell of its stack (as a protocol's voltages); a file in millivolts,
+    or of zeros, is refused rather than fitted."""
+    v, high = experiment.voltage, limits.MAX_CELL_VOLTAGE * n_units
+    outside = np.flatnonzero((v <= 0.0) | (v > high))
+    if outside.size:
+        row = outside[0]
+        hint = "; millivolts?" if v[row] >= 1e3 else ""
+        raise InputError(key, value, f"voltage_V in volts, above 0 and at most {high:g} V "
+                                     f"({limits.MAX_CELL_VOLTAGE:g} V per cell, {n_units} in "
+                                     f"series) (data row {row + 1}: {v[row]:g}{hint})")
 
 
 def _check_impedance_step(protocol, experiment, prefix):
@@ -486,12 +501,6 @@ def _read_data(value, folder, key):
         raise InputError(key, value, "at least one measured point")
     if np.any(np.diff(x) < 0) or x[0] < 0:
         raise InputError(key, value, f"{abscissa[0]} from 0 up, never decreasing")
-    low, high = MEASURED_VOLTAGE_RANGE
-    outside = np.flatnonzero((v <= low) | (v > high))
-    if outside.size:
-        raise InputError(key, value, f"voltage_V in volts, above {low:g} and at most "
-                                     f"{high:g} V (data row {outside[0] + 1}: {v[outside[0]]:g}; "
-                                     f"millivolts?)")
     return ABSCISSAE[abscissa[0]], x, v, path, raw
 
 
@@ -528,8 +537,21 @@ def _read_spectrum(header, reader, value, key):
     if not rows:
         raise InputError(key, value, "at least one measured frequency")
     data = np.array(rows)
+    _check_frequencies_once(data[:, 0], value, key)
     if np.all(data[:, 2] > 0):
         raise InputError(key, value, "z_imag_ohm_cm2 as Z'' (negative where the cell is "
                                      "capacitive); it is positive at every frequency here: "
                                      "a -Z'' column? change its sign")
     return data[:, 0], data[:, 1] + 1j * data[:, 2]
+
+
+def _check_frequencies_once(frequencies, value, key):
+    """Two impedances at one frequency: no model meets both, and the Kramers-Kronig check
+    would count the frequency twice."""
+    _, first = np.unique(frequencies, return_index=True)
+    repeated = np.setdiff1d(np.arange(frequencies.size), first)
+    if repeated.size:
+        row = repeated[0]
+        earlier = np.flatnonzero(frequencies == frequencies[row])[0]
+        raise InputError(key, value, f"each frequency once (data row {row + 1}: "
+                                     f"{frequencies[row]:g} Hz, as data row {earlier + 1})")

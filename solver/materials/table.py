@@ -14,12 +14,15 @@ Table files are CSV: '#' lines are comments (they carry the source of the data),
 header line names the two columns, then one row "x,y" per point, in SI units. PyBaMM's data
 files read as they are: comments anywhere (also between rows), the column names as a
 header row or as a comment, spaces around the values, CRLF line ends. Any x strictly increasing and any
-finite y can be interpolated: flat stretches (equal consecutive y) are kept flat.
+finite y can be interpolated: flat stretches (equal consecutive y) are kept flat. A file of
+another layout (';' or tabs between the values, decimal commas, more columns, a trailing ',')
+is refused naming its first row that is not x,y and what is wrong with it.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from functools import lru_cache
 from pathlib import Path
 from stat import S_ISREG
@@ -29,6 +32,11 @@ from scipy.interpolate import CubicHermiteSpline, PchipInterpolator
 
 from ..errors import InputError
 from ..files import read_text
+
+TABLE_LAYOUT = ("a CSV table: comment lines '#...', an optional header line, then rows of "
+                "2 columns separated by ',', two finite numbers x,y")
+# separators of other table layouts, named in messages (a line is never shown)
+SEPARATORS = ((";", "';'"), ("\t", "tabs"), ("|", "'|'"), (" ", "spaces"))
 
 
 class Table:
@@ -228,7 +236,7 @@ def _read_table(path: Path, key: str, log: bool, name, mtime_ns, size) -> Table:
     text = read_text(path, key, "table file (CSV: rows x,y)")
 
     notes: list[str] = []
-    header: tuple[str, str] | None = None
+    header: tuple[int, str, list[str]] | None = None    # (line number, line, names)
     xs: list[float] = []
     ys: list[float] = []
     # a byte-order mark (spreadsheet exports) would turn a first data row into a header
@@ -240,26 +248,76 @@ def _read_table(path: Path, key: str, log: bool, name, mtime_ns, size) -> Table:
             notes.append(line.lstrip("#").strip())
             continue
         cells = [c.strip() for c in line.split(",")]
-        numeric = len(cells) == 2 and _is_number(cells[0]) and _is_number(cells[1])
-        if not numeric and header is None and not xs and len(cells) == 2:
-            header = (cells[0], cells[1])
+        if header is None and not xs and not _all_numbers(line):
+            header = (number, line, cells)
             continue
-        if not numeric:
-            raise InputError(key, shown, f"a CSV table: comment lines '#...', an optional "
-                                         f"header line, then rows of two finite numbers x,y "
-                                         f"(line {number} is not)")
+        problem = _row_problem(cells, line)
+        if problem:
+            raise InputError(key, shown, f"{TABLE_LAYOUT} (line {number}: {problem})")
         xs.append(float(cells[0]))
         ys.append(float(cells[1]))
+    # a header is judged after the rows: a row's separator, not the header, is what is wrong
+    # in a file of another layout (tabs, ';', three columns)
+    if header is not None and (len(header[2]) != 2 or not all(header[2])):
+        number, line, names = header
+        problem = _columns_problem(names, line) or "an empty name"
+        raise InputError(key, shown, f"{TABLE_LAYOUT} (line {number}, the header: {problem})")
     if len(xs) < 2:
         raise InputError(key, shown, f"a CSV table with at least two rows x,y (it has "
                                      f"{len(xs)})")
-    if header is None:
-        header = _columns_from_notes(notes)
+    columns = tuple(header[2]) if header is not None else _columns_from_notes(notes)
     try:
-        return Table(xs, ys, log=log, name=name or path.stem, columns=header,
+        return Table(xs, ys, log=log, name=name or path.stem, columns=columns,
                      notes=tuple(notes), path=path)
     except ValueError as exc:
         raise InputError(key, shown, f"a valid table ({exc})") from None
+
+
+def _row_problem(cells: list[str], line: str) -> str:
+    """What keeps a line from being a row x,y ('' when nothing does); never its content."""
+    problem = _columns_problem(cells, line)
+    if problem:
+        return problem
+    bad = [k for k, cell in enumerate(cells) if not _is_number(cell)]
+    if not bad:
+        return ""
+    names = " and ".join("xy"[k] for k in bad)
+    text = f"{names} {'is' if len(bad) == 1 else 'are'} not a finite number"
+    separator = _foreign_separator(" ".join(cells[k] for k in bad))
+    if separator:       # '0,3;5e-15': decimal commas
+        text += (f"; it holds {separator}: the values are separated by ',' and use '.' as "
+                 f"decimal point")
+    return text
+
+
+def _columns_problem(cells: list[str], line: str) -> str:
+    """What is wrong with the number of comma-separated columns of a line ('' if 2)."""
+    count = len(cells)
+    if count == 2:
+        return ""
+    text = f"{count} column{'s' if count > 1 else ''}, not 2 separated by ','"
+    if count == 1:
+        separator = _foreign_separator(line)
+        return text + (f": its fields are separated by {separator}" if separator else "")
+    blank = count - 1 - max((k for k, cell in enumerate(cells) if cell), default=0)
+    if blank:
+        text += f": the last {'is' if blank == 1 else f'{blank} are'} empty, from a trailing ','"
+    return text
+
+
+def _foreign_separator(line: str) -> str:
+    """The name of a separator other than ',' that the line holds, or ''."""
+    for mark, name in SEPARATORS:
+        if mark in line:
+            return name
+    return ""
+
+
+def _all_numbers(line: str) -> bool:
+    """Whether every word of the line, split at any separator, is a number: such a line is a
+    (malformed) row, not a header."""
+    words = [w for w in re.split(r"[,;|\s]+", line) if w]
+    return all(_parses(w) for w in words)
 
 
 def _columns_from_notes(notes: list[str]) -> tuple[str, str]:
@@ -272,7 +330,13 @@ def _columns_from_notes(notes: list[str]) -> tuple[str, str]:
 
 
 def _is_number(text: str) -> bool:
+    return _parses(text) and math.isfinite(float(text))
+
+
+def _parses(text: str) -> bool:
+    """Whether float() reads the text (also 'nan' and 'inf')."""
     try:
-        return math.isfinite(float(text))
+        float(text)
     except ValueError:
         return False
+    return True
