@@ -380,15 +380,16 @@ class Simulation:
         record.end_reason = reason
         record.duration_s = history.times[-1] - t_start
         faradaic = abs(history.integrals[-1][SIGNED_CHARGE])
-        if (not record.message and reason != "until_time" and drive.kind == "current"
-                and faradaic < NOTHING_DELIVERED * self.nominal_capacity):
-            # ended with no more than its double layers' charge: as if at once
+        # ended with no more than its double layers' charge: as if at once
+        nothing = (reason != "until_time" and drive.kind == "current"
+                   and faradaic < NOTHING_DELIVERED * self.nominal_capacity)
+        if nothing and not record.message:
             record.message = guards.nothing_delivered(
                 m, reason, step, drive, v_start, history.states[-1],
                 m.tab_current(history.states[-1]) * self.area_scale)
         record.surface_gap = guards.surface_gaps(m, u_start, history.states[-1])
-        if reason == "until_voltage" and guards.overpotential_ends(m, step, drive, u_start,
-                                                                    history.states[-1]):
+        if reason == "until_voltage" and guards.overpotential_ends(
+                m, step, drive, u_start, history.states[-1], nothing):
             record.surface_gap = dict.fromkeys(record.surface_gap, 0.0)
         self._close_record(record)
         return history.states[-1], history.times[-1], history.integrals[-1][LITHIUM]
