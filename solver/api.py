@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 
+from .case.entries import as_written
 from .cycles import cycle_summaries
 from .errors import InputError, RunInterrupted, SolverError
 from .geometry import geometry_summary
@@ -28,7 +29,15 @@ def cells_per_layer(case):
 def build_grid(case, cells=None, grading=None):
     """The grid of a case's architecture: the 1D stack, a trench period (2D, or 3D
     extruded), a micropillar or microhole unit (3D, or 2D axisymmetric). `cells` (one per
-    layer) and `grading` replace the case's mesh settings (refinement)."""
+    layer) and `grading` replace the case's mesh settings (refinement). A size the mesh
+    generators refuse is named with its value as the case file wrote it."""
+    try:
+        return _architecture_grid(case, cells, grading)
+    except InputError as exc:
+        raise as_written(exc, case.raw or {}) from None
+
+
+def _architecture_grid(case, cells, grading):
     cells = cells_per_layer(case) if cells is None else cells
     grading = case.mesh.grading if grading is None else grading
     if case.architecture in ("planar", "bipolar"):
