@@ -215,7 +215,7 @@ def _run(args):
             with _signals_ignored():
                 _write(exc.result, args.out)
         kept = f"; results so far in {args.out}/" if exc.result is not None else ""
-        print(f"thinfilm: {exc.reason}{kept}", file=sys.stderr)
+        print(f"thinfilm: {exc.message}{kept}", file=sys.stderr)
         return _interrupt_status(exc.reason)
     progress.close()
     with _signals_ignored():

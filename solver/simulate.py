@@ -46,6 +46,11 @@ class StepRecord:
     direction: int = 0              # +1 delivered charge (discharge), -1 took it (charge), 0 neither
 
 
+def place_in_run(k: int, mode: str, key: str, t: float) -> str:
+    """Where a run stopped, for its messages: the step and the simulated time."""
+    return f"step {k} ({mode}, {key or 'protocol'}) at t = {t:.6g} s"
+
+
 @dataclass
 class History:
     """Accepted states for the BDF formula and the predictor (newest last).
@@ -639,8 +644,8 @@ class Simulation:
 
     def _fail(self, record, t, k, step, failure):
         record.end_reason = "solver_failed"
-        where = f"step {k} ({step.mode}, {step.key or 'protocol'}) at t = {t:.6g} s"
-        record.message = f"the solver could not continue in {where}: {failure}"
+        record.message = (f"the solver could not continue in "
+                          f"{place_in_run(k, step.mode, step.key, t)}: {failure}")
         self._close_record(record)
         return SolverError(record.message)
 

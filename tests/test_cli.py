@@ -132,3 +132,23 @@ def test_unsupported_electrolyte_model_is_an_input_error(tmp_path):
     out = tmp_path / "out"
     assert cli.main(["run", str(path), "--out", str(out)]) == 2
     assert not out.exists()
+
+
+def test_a_time_limit_says_where_the_run_stopped(tmp_path, capsys, monkeypatch):
+    """As a solver failure does: the step (its key) and the simulated time reached."""
+    from solver import api
+
+    clock = iter(range(10 ** 6))          # each reading of the wall clock: one second later
+    monkeypatch.setattr(api.time, "perf_counter", lambda: float(next(clock)))
+    out = tmp_path / "out"
+    assert cli.main(["run", str(SHIPPED_CASE), "--out", str(out), "--quiet",
+                     "--time-limit", "5 s"]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    summary = json.loads((out / "summary.json").read_text())
+    step = summary["steps"][-1]
+    assert step["end_reason"] == "interrupted" and step["key"] == "protocol.0"
+    rows = np.genfromtxt(out / "timeseries.csv", delimiter=",", names=True)
+    where = f"in step 0 (discharge, protocol.0) at t = {rows['time_s'][-1]:.6g} s"
+    assert len(err) == 1 and err[0].startswith("thinfilm: time limit of 5 s reached " + where)
+    assert summary["message"] == step["message"] == f"time limit of 5 s reached {where}"
+
