@@ -152,3 +152,15 @@ def test_a_time_limit_says_where_the_run_stopped(tmp_path, capsys, monkeypatch):
     assert len(err) == 1 and err[0].startswith("thinfilm: time limit of 5 s reached " + where)
     assert summary["message"] == step["message"] == f"time limit of 5 s reached {where}"
 
+
+@pytest.mark.parametrize("command", [
+    ["run", str(SHIPPED_CASE)], ["mesh", str(SHIPPED_CASE)], ["validate"], ["sweep", "s.toml"],
+    ["fit", "f.toml"], ["compare", "c.toml"], ["import-bpx", "b.json"], ["schema"]])
+@pytest.mark.parametrize("out", ["", "  "])
+def test_an_empty_out_is_refused_not_taken_for_the_current_folder(tmp_path, capsys,
+                                                                  monkeypatch, command, out):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(command + ["--out", out]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"thinfilm: invalid input: --out = {out!r}")
+    assert not list(tmp_path.iterdir())
