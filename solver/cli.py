@@ -395,8 +395,8 @@ def _sweep(args):
         print(f"thinfilm: {line}", file=sys.stderr)
 
     time_limit = _time_limit(args.time_limit)
-    table = _on_dask(lambda: sweep(resolve_case(args.sweep_file), args.out, workers=args.workers,
-                                   scheduler=args.scheduler, plots=args.plots,
+    table = _on_dask(lambda: sweep(resolve_case(args.sweep_file, "sweep"), args.out,
+                                   workers=args.workers, scheduler=args.scheduler, plots=args.plots,
                                    progress=not args.quiet, echo=echo, time_limit=time_limit,
                                    threads=args.n_threads),
                      args.out, f"finished runs are kept in {args.out}/runs/ and "
@@ -429,7 +429,7 @@ def _compare(args):
     def echo(line):
         print(f"thinfilm: {line}", file=sys.stderr)
 
-    table = _on_dask(lambda: compare(resolve_case(args.compare_file), args.out,
+    table = _on_dask(lambda: compare(resolve_case(args.compare_file, "compare"), args.out,
                                      workers=args.workers, scheduler=args.scheduler,
                                      progress=not args.quiet, echo=echo,
                                      time_limit=_time_limit(args.time_limit),

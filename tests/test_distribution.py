@@ -79,10 +79,27 @@ def test_shipped_cases_are_found_by_name(capsys):
 def test_a_sweep_or_compare_file_given_to_run_says_which_command_runs_it(tmp_path, capsys):
     for name, command in (("sweep_planar_rate", "sweep"),
                           ("compare_planar_trench_pillar", "compare")):
-        assert cli.main(["run", name, "--out", str(tmp_path / name)]) == 2
-        err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and f"run it with thinfilm {command}" in err[0]
-        assert not (tmp_path / name).exists()
+        path = shipped.CASES_DIR / f"{name}.toml"
+        # by name, and by path: the file and the command that runs it, not its `base`
+        for given, key in ((name, "case"), (str(path), str(path))):
+            assert cli.main(["run", given, "--out", str(tmp_path / name)]) == 2
+            err = capsys.readouterr().err.strip().splitlines()
+            assert len(err) == 1 and err[0].startswith(f"thinfilm: invalid input: {key} = ")
+            assert f"run it with thinfilm {command} {given} --out DIR" in err[0]
+            assert not (tmp_path / name).exists()
+    assert cli.main(["sweep", "planar_li_lipon_lco", "--out", str(tmp_path / "s")]) == 2
+    assert "run it with thinfilm run planar_li_lipon_lco" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["run", "sweep", "compare"])
+def test_an_unknown_name_lists_only_the_files_its_command_runs(command):
+    kinds = {path.stem: shipped.file_command(tomllib.loads(path.read_text(encoding="utf-8")))
+             for path in shipped.shipped_cases()}
+    with pytest.raises(InputError) as error:
+        shipped.resolve_case(Path("no_such_case"), command)
+    listed = str(error.value).rsplit("(", 1)[1]
+    assert {name for name in kinds if name in listed} == {
+        name for name, kind in kinds.items() if kind == command}
 
 
 def test_checkout_facade_uses_the_top_level_packages():
