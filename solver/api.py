@@ -4,13 +4,14 @@ import time
 
 import numpy as np
 
+from .case.entries import as_written
 from .cycles import cycle_summaries
 from .errors import InputError, RunInterrupted, SolverError
 from .geometry import geometry_summary
 from .resolution import refine_until_resolved
 from .results import Result, step_summaries
 from .siblings import sibling
-from .simulate import Simulation, StepRecord, step_direction
+from .simulate import Simulation, StepRecord, place_in_run, step_direction
 
 
 # Metal layers (lithium, collectors) are equipotential to a nanovolt at any current a thin
@@ -28,7 +29,15 @@ def cells_per_layer(case):
 def build_grid(case, cells=None, grading=None):
     """The grid of a case's architecture: the 1D stack, a trench period (2D, or 3D
     extruded), a micropillar or microhole unit (3D, or 2D axisymmetric). `cells` (one per
-    layer) and `grading` replace the case's mesh settings (refinement)."""
+    layer) and `grading` replace the case's mesh settings (refinement). A size the mesh
+    generators refuse is named with its value as the case file wrote it."""
+    try:
+        return _architecture_grid(case, cells, grading)
+    except InputError as exc:
+        raise as_written(exc, case.raw or {}) from None
+
+
+def _architecture_grid(case, cells, grading):
     cells = cells_per_layer(case) if cells is None else cells
     grading = case.mesh.grading if grading is None else grading
     if case.architecture in ("planar", "bipolar"):
@@ -100,13 +109,13 @@ def run(case, grid=None, progress=None, time_limit=None) -> Result:
         grid = sim.grid
     except KeyboardInterrupt as exc:
         reason = exc.reason if isinstance(exc, RunInterrupted) else "interrupted (SIGINT)"
-        result = None
+        result, where = None, ""
         if simulations:
             sim = simulations[-1]
-            _close_interrupted_step(sim, reason)
-            sim.failure = reason
+            where = _close_interrupted_step(sim, reason)
+            sim.failure = f"{reason} in {where}" if where else reason
             result = simulation_result(sim, started, report, warnings)
-        raise RunInterrupted(reason, result) from None
+        raise RunInterrupted(reason, result, where) from None
     return simulation_result(sim, started, report, warnings)
 
 
@@ -137,14 +146,20 @@ def _with_time_limit(progress, time_limit, started):
     return check
 
 
-def _close_interrupted_step(sim, reason):
-    """End the step that was running when the run was interrupted, from its rows so far."""
-    if not sim.steps or sim.steps[-1].end_reason:
-        return
+def _close_interrupted_step(sim, reason) -> str:
+    """End the step that was running when the run was interrupted, from its rows so far;
+    returns where it stopped (its step and simulated time; "" before any step)."""
+    if not sim.steps:
+        return ""
     record, k = sim.steps[-1], len(sim.steps) - 1
+    latest = getattr(sim, "latest", None)
+    where = place_in_run(k, record.mode, record.key,
+                         latest["time_s"] if latest else getattr(sim, "step_start", 0.0))
+    if record.end_reason:
+        return where
     rows = [row for row in sim.rows if row["step"] == k]
     record.end_reason = "interrupted"
-    record.message = reason
+    record.message = f"{reason} in {where}"
     if rows:
         first, last = rows[0], rows[-1]
         record.duration_s = last["time_s"] - first["time_s"]
@@ -155,6 +170,7 @@ def _close_interrupted_step(sim, reason):
         current = np.array([r["current_A"] for r in rows])
         net = np.sum(0.5 * (current[1:] + current[:-1]) * np.diff([r["time_s"] for r in rows]))
         record.direction = step_direction(record.direction, net)
+    return where
 
 
 def simulation_result(sim, started, report=None, warnings=()) -> Result:

@@ -34,7 +34,7 @@ def _parser():
     run = sub.add_parser("run", help="run a case file and write its results")
     run.add_argument("case", type=Path, help="case file (TOML), or the name of a shipped case "
                                              "(thinfilm cases)")
-    run.add_argument("--out", type=Path, required=True, help="output folder")
+    run.add_argument("--out", type=str, required=True, help="output folder")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.add_argument("--time-limit", default="none", metavar="TIME",
                      help="stop the run after this much wall time, e.g. '2 h', keeping the "
@@ -43,7 +43,7 @@ def _parser():
     mesh = sub.add_parser("mesh", help="build a case's grid and write it with quality figures, "
                                        "without solving")
     mesh.add_argument("case", type=Path, help="case file (TOML), or the name of a shipped case")
-    mesh.add_argument("--out", type=Path, required=True, help="output folder")
+    mesh.add_argument("--out", type=str, required=True, help="output folder")
     sub.add_parser("cases", help="list the shipped cases, with their paths (run one by its "
                                  "name: thinfilm run NAME --out DIR)")
     materials = sub.add_parser("materials", help="list the materials library, or show one entry")
@@ -85,13 +85,13 @@ def _parser():
     compare.add_argument("--quiet", action="store_true", help="no progress bar or table")
     schema = sub.add_parser("schema", help="print the JSON Schema of case files (for TOML "
                                            "editors: completion and checks)")
-    schema.add_argument("--out", type=Path, default=None,
+    schema.add_argument("--out", type=str, default=None,
                         help="write it to this file instead of printing it")
     bpx = sub.add_parser("import-bpx", help="turn a BPX parameter file (JSON) into a case "
                                             "with its electrode parameters, and report what "
                                             "was not mapped")
     bpx.add_argument("bpx_file", type=Path, metavar="FILE.json", help="BPX file (JSON or YAML)")
-    bpx.add_argument("--out", type=Path, required=True, metavar="CASE.toml",
+    bpx.add_argument("--out", type=str, required=True, metavar="CASE.toml",
                      help="case file to write; its tables and the report go beside it")
     bpx.add_argument("--negative-material", default=None, metavar="NAME",
                      help="library material the negative electrode overrides (default: the "
@@ -136,7 +136,7 @@ def _time_limit_option(parser, default):
 
 def _dask_options(parser, out_help):
     """--out, --scheduler, --workers and --threads of the commands that run on Dask."""
-    parser.add_argument("--out", type=Path, required=True, help=out_help)
+    parser.add_argument("--out", type=str, required=True, help=out_help)
     parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
                         help="address of a running Dask scheduler (default: a local cluster)")
     parser.add_argument("--workers", type=int, default=None,
@@ -215,7 +215,7 @@ def _run(args):
             with _signals_ignored():
                 _write(exc.result, args.out)
         kept = f"; results so far in {args.out}/" if exc.result is not None else ""
-        print(f"thinfilm: {exc.reason}{kept}", file=sys.stderr)
+        print(f"thinfilm: {exc.message}{kept}", file=sys.stderr)
         return _interrupt_status(exc.reason)
     progress.close()
     with _signals_ignored():
@@ -395,8 +395,8 @@ def _sweep(args):
         print(f"thinfilm: {line}", file=sys.stderr)
 
     time_limit = _time_limit(args.time_limit)
-    table = _on_dask(lambda: sweep(resolve_case(args.sweep_file), args.out, workers=args.workers,
-                                   scheduler=args.scheduler, plots=args.plots,
+    table = _on_dask(lambda: sweep(resolve_case(args.sweep_file, "sweep"), args.out,
+                                   workers=args.workers, scheduler=args.scheduler, plots=args.plots,
                                    progress=not args.quiet, echo=echo, time_limit=time_limit,
                                    threads=args.n_threads),
                      args.out, f"finished runs are kept in {args.out}/runs/ and "
@@ -429,7 +429,7 @@ def _compare(args):
     def echo(line):
         print(f"thinfilm: {line}", file=sys.stderr)
 
-    table = _on_dask(lambda: compare(resolve_case(args.compare_file), args.out,
+    table = _on_dask(lambda: compare(resolve_case(args.compare_file, "compare"), args.out,
                                      workers=args.workers, scheduler=args.scheduler,
                                      progress=not args.quiet, echo=echo,
                                      time_limit=_time_limit(args.time_limit),
@@ -542,9 +542,21 @@ def _import_bpx(args):
     return 0
 
 
+def _out_path(args) -> None:
+    """--out as a Path; an empty one (which Path would take for the current folder) is
+    refused."""
+    if getattr(args, "out", None) is None:
+        return
+    if not args.out.strip():
+        raise InputError("--out", args.out, "a path to write to (an empty one would be the "
+                                            "current folder)")
+    args.out = Path(args.out)
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
+        _out_path(args)
         with _signals_interrupt():
             if args.command in ("materials", "cases", "schema", "import-bpx"):
                 return {"materials": _materials, "cases": _cases, "schema": _schema,

@@ -46,9 +46,15 @@ class SolverError(Exception):
 
 class RunInterrupted(KeyboardInterrupt):
     """A run stopped from outside (SIGINT, SIGTERM, a time limit): `result` holds what was
-    computed up to then (a `solver.results.Result`, or None before the first state)."""
+    computed up to then (a `solver.results.Result`, or None before the first state);
+    `where`: the step and the simulated time it stopped at, as solver failures say it."""
 
-    def __init__(self, reason: str, result=None):
+    def __init__(self, reason: str, result=None, where: str = ""):
         super().__init__(reason)
         self.reason = reason
         self.result = result
+        self.where = where
+
+    @property
+    def message(self) -> str:
+        return f"{self.reason} in {self.where}" if self.where else self.reason

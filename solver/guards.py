@@ -48,6 +48,13 @@ MAX_DRIFT = 1e-3
 CURRENT_RESOLUTION = 1e-12
 # A surface that moved less than this in a step is not a diffusion layer to resolve.
 SURFACE_CHANGE_FLOOR = 1e-6
+# A step that delivered nothing was ended by the ohmic and kinetic drop, not by its films'
+# surfaces, when these supplied at most this share of the way from open circuit to the
+# cutoff: an axisymmetric pillar at -40 degC drops 1.1 V at once and its surfaces add 7 mV
+# (0.6 %) in the 2 ms its double layers take to charge, while a 20 um film too coarsely
+# meshed for its diffusivity owes its surfaces 90 % of the way (solver.resolution refines
+# that one).
+DROP_SHARE = 0.05
 
 
 # ------------------------------------------------------------------ input errors at run time
@@ -273,13 +280,15 @@ def surface_gaps(model, u_start, u_end):
     return gaps
 
 
-def overpotential_ends(model, step, drive, u_start, u_end):
-    """Would the voltage cutoff have been met with the surfaces where they started? Then the
-    ohmic and kinetic drop ended the step (a current beyond the cell's), however well the
-    films' surface layers are resolved."""
+def overpotential_ends(model, step, drive, u_start, u_end, delivered_nothing=False):
+    """Would the voltage cutoff have been met with the surfaces where they started (within
+    DROP_SHARE of the way to it, for a step that delivered nothing)? Then the ohmic and
+    kinetic drop ended the step (a current beyond the cell's), however well the films'
+    surface layers are resolved."""
     v_cut = voltage_cutoff(step, drive)
     if v_cut is None:
         return False
-    v = model.voltage(u_end) + (open_circuit_voltage(model, u_start)
-                                - open_circuit_voltage(model, u_end))
-    return v <= v_cut if drive.sign > 0 else v >= v_cut
+    v_oc = open_circuit_voltage(model, u_start)
+    v = model.voltage(u_end) + (v_oc - open_circuit_voltage(model, u_end))
+    slack = DROP_SHARE * abs(v_oc - v_cut) if delivered_nothing else 0.0
+    return v <= v_cut + slack if drive.sign > 0 else v >= v_cut - slack

@@ -19,6 +19,8 @@ from .errors import InputError
 # Below one atomic layer (about 0.1 nm) a film is no continuum; thinner cells would also
 # collapse against the coordinates of micrometre stacks in double precision.
 MIN_LENGTH = 1e-10                      # m
+MIN_LENGTH_TEXT = (f"at least {MIN_LENGTH * 1e9:g} nm (about one atomic layer; a thinner film "
+                   f"is not a continuum)")
 # Thin-film cells have films of nanometres to tens of micrometres on structures of up to
 # hundreds of micrometres; a millimetre film or a centimetre structure is almost always a
 # unit mistake ("320" read as metres). `[cell] allow_large = true` accepts them up to
@@ -59,8 +61,7 @@ def check_length(value: float, raw, key: str, *, structure: bool = False,
                  allow_large: bool = False) -> float:
     """A film thickness (or a structure size with structure=True) within the bounds above."""
     if value < MIN_LENGTH:
-        raise InputError(key, raw, f"a length of at least {MIN_LENGTH * 1e9:g} nm (about one "
-                                   f"atomic layer; a thinner film is not a continuum)")
+        raise InputError(key, raw, f"a length of {MIN_LENGTH_TEXT}")
     large, what = (LARGE_STRUCTURE, "structure") if structure else (LARGE_FILM, "film")
     if value > large and not allow_large:
         raise InputError(key, raw, f"a {what} size of at most {_length(large)} (this is "

@@ -49,6 +49,11 @@ class StepRecord:
                                     # None while a held voltage decides (StepDrive.direction)
 
 
+def place_in_run(k: int, mode: str, key: str, t: float) -> str:
+    """Where a run stopped, for its messages: the step and the simulated time."""
+    return f"step {k} ({mode}, {key or 'protocol'}) at t = {t:.6g} s"
+
+
 @dataclass
 class History:
     """Accepted states for the BDF formula and the predictor (newest last).
@@ -393,15 +398,16 @@ class Simulation:
         record.end_reason = reason
         record.duration_s = history.times[-1] - t_start
         faradaic = abs(history.integrals[-1][SIGNED_CHARGE])
-        if (not record.message and reason != "until_time" and drive.kind == "current"
-                and faradaic < NOTHING_DELIVERED * self.nominal_capacity):
-            # ended with no more than its double layers' charge: as if at once
+        # ended with no more than its double layers' charge: as if at once
+        nothing = (reason != "until_time" and drive.kind == "current"
+                   and faradaic < NOTHING_DELIVERED * self.nominal_capacity)
+        if nothing and not record.message:
             record.message = guards.nothing_delivered(
                 m, reason, step, drive, v_start, history.states[-1],
                 m.tab_current(history.states[-1]) * self.area_scale)
         record.surface_gap = guards.surface_gaps(m, u_start, history.states[-1])
-        if reason == "until_voltage" and guards.overpotential_ends(m, step, drive, u_start,
-                                                                    history.states[-1]):
+        if reason == "until_voltage" and guards.overpotential_ends(
+                m, step, drive, u_start, history.states[-1], nothing):
             record.surface_gap = dict.fromkeys(record.surface_gap, 0.0)
         self._close_record(record)
         return history.states[-1], history.times[-1], history.integrals[-1][LITHIUM]
@@ -650,8 +656,8 @@ class Simulation:
 
     def _fail(self, record, t, k, step, failure):
         record.end_reason = "solver_failed"
-        where = f"step {k} ({step.mode}, {step.key or 'protocol'}) at t = {t:.6g} s"
-        record.message = f"the solver could not continue in {where}: {failure}"
+        record.message = (f"the solver could not continue in "
+                          f"{place_in_run(k, step.mode, step.key, t)}: {failure}")
         self._close_record(record)
         return SolverError(record.message)
 

@@ -385,7 +385,7 @@ def run_case(case, plots: bool = False, time_limit: float | None = None,
     except RunInterrupted as exc:
         if not exc.reason.startswith("time limit"):
             raise                    # a signal in an in-process worker: stop the sweep
-        out.update(status="time_limit", message=exc.reason)
+        out.update(status="time_limit", message=exc.message)
         return out
     except Exception as exc:  # noqa: BLE001 - one bad case must not take the sweep down
         out.update(status="error", message=f"{type(exc).__name__}: {exc}")

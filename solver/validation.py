@@ -330,7 +330,7 @@ def execute_run(case, study: str, name: str, may_skip: bool = False, threads: in
     except RunInterrupted as exc:
         if not exc.reason.startswith("time limit"):
             raise                    # a signal in an in-process run: stop the suite
-        out.update(status="time_limit", message=exc.reason)
+        out.update(status="time_limit", message=exc.message)
         return out
     except Exception as exc:  # noqa: BLE001 - report it, do not take the suite down
         out.update(status="error", message=f"{type(exc).__name__}: {exc}")

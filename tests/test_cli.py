@@ -132,3 +132,35 @@ def test_unsupported_electrolyte_model_is_an_input_error(tmp_path):
     out = tmp_path / "out"
     assert cli.main(["run", str(path), "--out", str(out)]) == 2
     assert not out.exists()
+
+
+def test_a_time_limit_says_where_the_run_stopped(tmp_path, capsys, monkeypatch):
+    """As a solver failure does: the step (its key) and the simulated time reached."""
+    from solver import api
+
+    clock = iter(range(10 ** 6))          # each reading of the wall clock: one second later
+    monkeypatch.setattr(api.time, "perf_counter", lambda: float(next(clock)))
+    out = tmp_path / "out"
+    assert cli.main(["run", str(SHIPPED_CASE), "--out", str(out), "--quiet",
+                     "--time-limit", "5 s"]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    summary = json.loads((out / "summary.json").read_text())
+    step = summary["steps"][-1]
+    assert step["end_reason"] == "interrupted" and step["key"] == "protocol.0"
+    rows = np.genfromtxt(out / "timeseries.csv", delimiter=",", names=True)
+    where = f"in step 0 (discharge, protocol.0) at t = {rows['time_s'][-1]:.6g} s"
+    assert len(err) == 1 and err[0].startswith("thinfilm: time limit of 5 s reached " + where)
+    assert summary["message"] == step["message"] == f"time limit of 5 s reached {where}"
+
+
+@pytest.mark.parametrize("command", [
+    ["run", str(SHIPPED_CASE)], ["mesh", str(SHIPPED_CASE)], ["validate"], ["sweep", "s.toml"],
+    ["fit", "f.toml"], ["compare", "c.toml"], ["import-bpx", "b.json"], ["schema"]])
+@pytest.mark.parametrize("out", ["", "  "])
+def test_an_empty_out_is_refused_not_taken_for_the_current_folder(tmp_path, capsys,
+                                                                  monkeypatch, command, out):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(command + ["--out", out]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"thinfilm: invalid input: --out = {out!r}")
+    assert not list(tmp_path.iterdir())

@@ -79,10 +79,27 @@ def test_shipped_cases_are_found_by_name(capsys):
 def test_a_sweep_or_compare_file_given_to_run_says_which_command_runs_it(tmp_path, capsys):
     for name, command in (("sweep_planar_rate", "sweep"),
                           ("compare_planar_trench_pillar", "compare")):
-        assert cli.main(["run", name, "--out", str(tmp_path / name)]) == 2
-        err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and f"run it with thinfilm {command}" in err[0]
-        assert not (tmp_path / name).exists()
+        path = shipped.CASES_DIR / f"{name}.toml"
+        # by name, and by path: the file and the command that runs it, not its `base`
+        for given, key in ((name, "case"), (str(path), str(path))):
+            assert cli.main(["run", given, "--out", str(tmp_path / name)]) == 2
+            err = capsys.readouterr().err.strip().splitlines()
+            assert len(err) == 1 and err[0].startswith(f"thinfilm: invalid input: {key} = ")
+            assert f"run it with thinfilm {command} {given} --out DIR" in err[0]
+            assert not (tmp_path / name).exists()
+    assert cli.main(["sweep", "planar_li_lipon_lco", "--out", str(tmp_path / "s")]) == 2
+    assert "run it with thinfilm run planar_li_lipon_lco" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["run", "sweep", "compare"])
+def test_an_unknown_name_lists_only_the_files_its_command_runs(command):
+    kinds = {path.stem: shipped.file_command(tomllib.loads(path.read_text(encoding="utf-8")))
+             for path in shipped.shipped_cases()}
+    with pytest.raises(InputError) as error:
+        shipped.resolve_case(Path("no_such_case"), command)
+    listed = str(error.value).rsplit("(", 1)[1]
+    assert {name for name in kinds if name in listed} == {
+        name for name, kind in kinds.items() if kind == command}
 
 
 def test_checkout_facade_uses_the_top_level_packages():
@@ -206,3 +223,41 @@ print(json.dumps({
     assert report["cells"] > 0
     assert "bookkeeping" in report["studies"]
     assert report["generic"] == [] and report["importable"] == []
+
+
+def _readme_table(readme: str, header: str) -> list[list[str]]:
+    """The rows (their cells) of README's table under `header`."""
+    lines = readme[readme.index(header):].splitlines()[2:]
+    rows = [line for line in lines[:next(i for i, l in enumerate(lines)
+                                         if not l.strip().startswith("|"))]]
+    return [[cell.strip() for cell in row.strip().strip("|").split("|")] for row in rows]
+
+
+def test_readme_documents_every_material_key_by_kind():
+    """[materials.Li] coulombic_efficiency, a real key (the library's Li: 0.99999), was not
+    in README's table of lithium-metal keys."""
+    from solver.materials.schema import PARAMETERS
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    documented, kind = {}, None
+    for row in _readme_table(readme, "| kind | key | dimension | meaning |"):
+        kind = row[0].replace(" ", "_") or kind
+        documented.setdefault(kind, set()).update(re.findall(r"`(\w+)`", row[1]))
+    for kind, keys in PARAMETERS.items():
+        missing = set(keys) - documented[kind] - documented["every_kind"]
+        assert not missing, f"{kind}: {sorted(missing)} not in README"
+
+
+def test_readme_documents_every_timeseries_column():
+    """lost_um_LAYER, in every planar Li run's timeseries.csv, was not in README's table."""
+    from solver.case import case_from_dict
+    from tests.conftest import SHIPPED_CASE, shipped_case_dict
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    columns = {row[0].strip("`") for row in _readme_table(readme, "| column | meaning |")}
+    data = shipped_case_dict()
+    data["protocol"] = [{"mode": "rest", "until_time": "1 s"}]
+    result = solver.run(case_from_dict(data, SHIPPED_CASE.parent, "test"))
+    layers = "|".join(layer["name"] for layer in data["cell"]["layers"])
+    written = {re.sub(rf"_({layers})$", "_LAYER", name) for name in result.timeseries}
+    assert "lost_um_LAYER" in written and written <= columns, written - columns

@@ -292,6 +292,9 @@ def trench_case(cathode=None, electrolyte=None, anode=None, architecture="trench
                                       "until_voltage": "3.0 V"}]}
     if architecture == "trench":
         data["cell"]["trench"] = {"width": "5 um", "depth": "20 um", "pitch": "10 um"}
+    if architecture == "micropillar":
+        data["cell"]["micropillar"] = {"diameter": "5 um", "height": "20 um", "pitch": "10 um",
+                                       "axisymmetric": True}
     return case_from_dict(data, ROOT)
 
 
@@ -359,6 +362,32 @@ def test_bad_ratios_are_refused_naming_the_key(layer, keys, key, words):
         trench_case(**{layer: keys})
     assert info.value.key == key
     assert words in str(info.value)
+
+
+@pytest.mark.parametrize("architecture", ["trench", "micropillar"])
+@pytest.mark.parametrize("keys,key,value", [
+    ({"step_coverage": 1e-12}, "step_coverage", 1e-12),
+    ({"step_coverage": [0.5, 5e-5]}, "step_coverage.1", 5e-5),
+    ({"step_coverage": ["0.001 %", 0.5]}, "step_coverage.0", "0.001 %"),
+    ({"bottom_coverage": 1e-6}, "bottom_coverage", 1e-6),
+])
+def test_a_ratio_leaving_a_film_below_an_atomic_layer_is_refused(architecture, keys, key,
+                                                                  value):
+    """1 um of LiPON at a ratio of 1e-12 is a 1e-18 m film on the walls: refused like a
+    0.1 nm thickness, with the least ratio (it ran into a singular Jacobian, exit 3)."""
+    with pytest.raises(InputError) as info:
+        trench_case(electrolyte=keys, architecture=architecture)
+    assert info.value.key == f"cell.layers.electrolyte.{key}"
+    assert info.value.value == value
+    assert "at least 0.0001" in str(info.value) and "at least 0.1 nm" in str(info.value)
+
+
+def test_a_ratio_leaving_more_than_an_atomic_layer_is_accepted():
+    case = trench_case(electrolyte={"step_coverage": [2e-4, 0.5], "bottom_coverage": 2e-4})
+    assert case.layer("electrolyte").coverage == pytest.approx((2e-4, 0.5, 2e-4))
+    # planar cells ignore the ratios, however small
+    planar = trench_case(electrolyte={"step_coverage": 1e-12}, architecture="planar")
+    assert planar.layer("electrolyte").coverage == (1e-12, 1e-12, 1e-12)
 
 
 def test_a_top_layer_takes_no_ratio():

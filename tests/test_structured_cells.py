@@ -8,7 +8,9 @@ import pytest
 
 import solver
 from solver.api import build_grid
-from solver.case import case_from_dict, load_case
+from solver.case import MISSING, case_from_dict, load_case
+from solver.case.entries import written_value
+from solver.errors import InputError
 from solver.model import CellModel
 from tests.conftest import (ROOT, assert_jacobian_matches_differences, perturbed_state,
                             zero_depth_trench_twins)
@@ -171,6 +173,32 @@ def _variant(path, **geometry):
     data["cell"][data["cell"]["architecture"]].update(geometry)
     data["mesh"] = {"cells_per_layer": 2, "max_cell_size": "1 um"}
     return case_from_dict(data, path.parent, "variant")
+
+
+@pytest.mark.parametrize("path,geometry", [
+    (TRENCH_CASE, {"depth": "1.15 um"}),
+    (PILLAR_CASE, {"height": "1.15 um", "axisymmetric": True}),
+    (PILLAR_CASE, {"height": "1.15 um"}),
+])
+def test_a_size_the_mesh_generators_refuse_is_named_as_written(path, geometry):
+    """1.15 um deep under 1.15 um of films: the refusal showed 1.1499999999999998e-06 (the
+    metres the generators check) instead of what the case file says."""
+    case = _variant(path, **geometry)
+    name = next(key for key in geometry if key != "axisymmetric")
+    with pytest.raises(InputError) as info:
+        build_grid(case)
+    assert info.value.key == f"cell.{case.architecture}.{name}"
+    assert info.value.value == "1.15 um" and "= '1.15 um'" in str(info.value)
+
+
+def test_written_values_are_found_by_their_keys():
+    raw = load_case(TRENCH_CASE).raw
+    assert written_value(raw, "cell.trench.depth") == "20 um"
+    assert written_value(raw, "cell.layers.electrolyte.thickness") == "1 um"
+    assert written_value(raw, "protocol.0.until_voltage") == "3.0 V"
+    for key in ("cell.layers.nope.thickness", "mesh.grading", "protocol.9.c_rate",
+                "cell.name.x"):
+        assert written_value(raw, key) is MISSING
 
 
 def test_extruded_trench_equals_its_cross_section():

@@ -28,6 +28,7 @@ from pathlib import Path
 from .. import limits
 from ..errors import InputError
 from ..files import read_text
+from ..shipped import KINDS, file_command
 from .settings import (  # noqa: F401  (the case format, as solver.case.NAME)
     ARCHITECTURES, BIPOLAR_KEYS, BipolarSettings, BLOCK_END_REASONS, BLOCK_KEYS, Case,
     CELL_KEYS, default_max_cell_size, DRIVES, ELECTRODE_KINDS, FOOTPRINT_RANGE, IMPEDANCE_KEYS,
@@ -89,10 +90,11 @@ def case_from_dict(data: dict, base_dir: Path, source: str = "<dict>") -> Case:
                                        "materials, mesh and solver")
     check_nesting(data, source)
     base_dir = Path(base_dir)
-    if "base" in data and "cell" not in data:
-        command = "compare" if "architectures" in data else "sweep"
-        raise InputError("base", data["base"], f"a case file with a [cell] table: this is a "
-                                               f"{command} file (run it with thinfilm {command})")
+    command = file_command(data)
+    if command != "run":
+        raise InputError(source, f"a {KINDS[command][0]} of base = {data['base']!r}",
+                         f"a case file with a [cell] table (run it with "
+                         f"thinfilm {command} {source} --out DIR)")
     _check_keys(data, TOP_KEYS, "", what="top-level table")
 
     cell = _table(data, "cell", "", required=True)

@@ -450,27 +450,40 @@ def _step_coverage(cell: dict, layers: list[Layer], architecture: str) -> list[L
                              f"takes the space they leave, the layers above it are planar)")
         wall = item.get("step_coverage", 1.0)
         key = f"{prefix}.step_coverage"
+        # the film on the walls and floor is a film too, as thin as the case format allows
+        # (planar and bipolar cells have neither: nothing to check there)
+        thickness = layer.thickness if structured else None
         if isinstance(wall, list):
             if len(wall) != 2:
                 raise InputError(key, wall, f"{_coverage_text('walls')}; as a list, two ratios: "
                                             "[at the top of the wall, at its foot]")
-            top, foot = (_ratio(value, f"{key}.{k}", "walls") for k, value in enumerate(wall))
+            top, foot = (_ratio(value, f"{key}.{k}", "walls", thickness)
+                         for k, value in enumerate(wall))
         else:
-            top = foot = _ratio(wall, key, "walls")
+            top = foot = _ratio(wall, key, "walls", thickness)
         bottom = foot
         if "bottom_coverage" in item:
-            bottom = _ratio(item["bottom_coverage"], f"{prefix}.bottom_coverage", "floor")
+            bottom = _ratio(item["bottom_coverage"], f"{prefix}.bottom_coverage", "floor",
+                            thickness)
         out.append(replace(layer, coverage=(top, foot, bottom)))
     return out
 
 
-def _ratio(value, key: str, where: str) -> float:
+def _ratio(value, key: str, where: str, thickness: float | None) -> float:
+    """A coverage ratio; with the film's `thickness` on the top surfaces, one that leaves
+    the film on the `where` at least limits.MIN_LENGTH thick."""
     try:
         ratio = _number(value, "dimensionless", key)
     except InputError:
         raise InputError(key, value, _coverage_text(where)) from None
     if not 0 < ratio <= 1:
         raise InputError(key, value, _coverage_text(where))
+    if thickness and thickness * ratio < limits.MIN_LENGTH:
+        raise InputError(key, value,
+                         f"{_coverage_text(where)}, here at least "
+                         f"{limits.MIN_LENGTH / thickness:.3g}: the film on the {where} "
+                         f"(thickness {thickness * 1e9:.4g} nm x ratio = "
+                         f"{thickness * ratio * 1e9:.3g} nm) must be {limits.MIN_LENGTH_TEXT}")
     return ratio
 
 

@@ -14,6 +14,31 @@ def _join(prefix: str, key) -> str:
     return f"{prefix}.{key}" if prefix else str(key)
 
 
+def written_value(data: dict, key: str):
+    """The entry at dotted `key` as the case file `data` wrote it (in a list of tables, such
+    as cell.layers, an item is named by its name or its index), or MISSING."""
+    node = data
+    for part in key.split("."):
+        if isinstance(node, dict):
+            node = node.get(part, MISSING)
+        elif isinstance(node, list):
+            named = [item for item in node if isinstance(item, dict) and item.get("name") == part]
+            index = int(part) if part.isdigit() else len(node)
+            node = named[0] if named else node[index] if index < len(node) else MISSING
+        else:
+            return MISSING
+    return node
+
+
+def as_written(error: InputError, data: dict) -> InputError:
+    """`error` with its value as the case file `data` wrote it ('1.15 um', not the metres
+    the mesh generators check), when the key names an entry of the file."""
+    value = written_value(data, error.key)
+    if value is MISSING:
+        return error
+    return InputError(error.key, value, error.expected)
+
+
 def _listing(names) -> str:
     names = list(names)
     return ", ".join(names) if names else "(none)"
