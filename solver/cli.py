@@ -32,7 +32,7 @@ def _parser():
     parser.add_argument("--version", action="version", version=f"thinfilm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a case file and write its results")
-    run.add_argument("case", type=Path, help="case file (TOML), or the name of a shipped case "
+    run.add_argument("case", type=str, help="case file (TOML), or the name of a shipped case "
                                              "(thinfilm cases)")
     run.add_argument("--out", type=str, required=True, help="output folder")
     run.add_argument("--quiet", action="store_true", help="no progress output")
@@ -42,7 +42,7 @@ def _parser():
     _threads_option(run)
     mesh = sub.add_parser("mesh", help="build a case's grid and write it with quality figures, "
                                        "without solving")
-    mesh.add_argument("case", type=Path, help="case file (TOML), or the name of a shipped case")
+    mesh.add_argument("case", type=str, help="case file (TOML), or the name of a shipped case")
     mesh.add_argument("--out", type=str, required=True, help="output folder")
     sub.add_parser("cases", help="list the shipped cases, with their paths (run one by its "
                                  "name: thinfilm run NAME --out DIR)")
@@ -54,7 +54,7 @@ def _parser():
                           help="run only this study (repeatable); default: all")
     validate.add_argument("--fast", action="store_true",
                           help="only the fast studies (the CI subset)")
-    validate.add_argument("--root", type=Path, default=None,
+    validate.add_argument("--root", type=str, default=None,
                           help="folder of the studies (default: the shipped ones, the "
                                "repository's validation/)")
     _dask_options(validate, "output folder (validation.json, report.md, plots)")
@@ -62,7 +62,7 @@ def _parser():
     validate.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep = sub.add_parser("sweep", help="run every combination of a sweep file's values "
                                          "(on Dask) and write results.csv")
-    sweep.add_argument("sweep_file", type=Path, metavar="SWEEP.toml",
+    sweep.add_argument("sweep_file", type=str, metavar="SWEEP.toml",
                        help="sweep file: base = CASE.toml and a [grid] of dotted keys")
     _dask_options(sweep, "output folder (results.csv, runs/); run again to resume")
     _time_limit_option(sweep, "1 h")
@@ -70,14 +70,14 @@ def _parser():
     sweep.add_argument("--quiet", action="store_true", help="no progress bar or table")
     fit = sub.add_parser("fit", help="identify parameters from measured curves (a fit file) "
                                      "and predict the experiments not fitted")
-    fit.add_argument("fit_file", type=Path, metavar="FIT.toml",
+    fit.add_argument("fit_file", type=str, metavar="FIT.toml",
                      help="fit file: base = CASE.toml, [[experiment]] tables, [parameters]")
     _dask_options(fit, "output folder (fit.json, fitted.toml, report.md); run again to resume")
     fit.add_argument("--quiet", action="store_true", help="no progress lines")
     compare = sub.add_parser("compare", help="the same films as planar, trench, micropillar "
                                              "and bipolar cells at a list of C-rates (on "
                                              "Dask): compare.csv, ragone.png")
-    compare.add_argument("compare_file", type=Path, metavar="COMPARE.toml",
+    compare.add_argument("compare_file", type=str, metavar="COMPARE.toml",
                          help="comparison file: base = CASE.toml, rates, [architectures.*]")
     _dask_options(compare, "output folder (compare.csv, ragone.png, rate_capability.png, "
                            "results.csv, runs/); run again to resume")
@@ -90,7 +90,7 @@ def _parser():
     bpx = sub.add_parser("import-bpx", help="turn a BPX parameter file (JSON) into a case "
                                             "with its electrode parameters, and report what "
                                             "was not mapped")
-    bpx.add_argument("bpx_file", type=Path, metavar="FILE.json", help="BPX file (JSON or YAML)")
+    bpx.add_argument("bpx_file", type=str, metavar="FILE.json", help="BPX file (JSON or YAML)")
     bpx.add_argument("--out", type=str, required=True, metavar="CASE.toml",
                      help="case file to write; its tables and the report go beside it")
     bpx.add_argument("--negative-material", default=None, metavar="NAME",
@@ -542,21 +542,28 @@ def _import_bpx(args):
     return 0
 
 
-def _out_path(args) -> None:
-    """--out as a Path; an empty one (which Path would take for the current folder) is
-    refused."""
-    if getattr(args, "out", None) is None:
-        return
-    if not args.out.strip():
-        raise InputError("--out", args.out, "a path to write to (an empty one would be the "
-                                            "current folder)")
-    args.out = Path(args.out)
+# the path arguments, as the command line names them: read as text, since Path("") is the
+# current folder
+PATH_ARGUMENTS = {"out": "--out", "root": "--root", "case": "case", "sweep_file": "SWEEP.toml",
+                  "fit_file": "FIT.toml", "compare_file": "COMPARE.toml",
+                  "bpx_file": "FILE.json"}
+
+
+def _paths(args) -> None:
+    """The path arguments as Paths; an empty one is refused."""
+    for attr, name in PATH_ARGUMENTS.items():
+        value = getattr(args, attr, None)
+        if value is None:
+            continue
+        if not value.strip():
+            raise InputError(name, value, "a path (an empty one would be the current folder)")
+        setattr(args, attr, Path(value))
 
 
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
-        _out_path(args)
+        _paths(args)
         with _signals_interrupt():
             if args.command in ("materials", "cases", "schema", "import-bpx"):
                 return {"materials": _materials, "cases": _cases, "schema": _schema,

@@ -164,3 +164,15 @@ def test_an_empty_out_is_refused_not_taken_for_the_current_folder(tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"thinfilm: invalid input: --out = {out!r}")
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("command, name", [
+    (["run", ""], "case"), (["mesh", " "], "case"), (["sweep", ""], "SWEEP.toml"),
+    (["fit", ""], "FIT.toml"), (["compare", ""], "COMPARE.toml"),
+    (["import-bpx", ""], "FILE.json"), (["validate", "--root", ""], "--root")])
+def test_an_empty_input_path_is_refused_not_taken_for_the_current_folder(tmp_path, capsys,
+                                                                           command, name):
+    assert cli.main(command + ["--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"thinfilm: invalid input: {name} = ")
+    assert not (tmp_path / "out").exists()
