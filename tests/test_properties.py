@@ -19,7 +19,7 @@ import pytest
 hypothesis = pytest.importorskip("hypothesis")
 tomli_w = pytest.importorskip("tomli_w")
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from solver import cli  # noqa: E402
@@ -126,9 +126,11 @@ def small_case() -> dict:
 
 
 def set_key(data: dict, path: tuple, value) -> None:
+    """Set a value by its path; a missing table on the way is made, a missing list entry
+    (an integer part: a TOML key is text) ends the change."""
     node = data
     for part in path[:-1]:
-        if isinstance(node, dict):
+        if isinstance(node, dict) and not isinstance(part, int):
             node = node.setdefault(part, {})
         elif isinstance(node, list) and isinstance(part, int) and part < len(node):
             node = node[part]
@@ -137,7 +139,7 @@ def set_key(data: dict, path: tuple, value) -> None:
         if not isinstance(node, (dict, list)):
             return
     last = path[-1]
-    if isinstance(node, dict):
+    if isinstance(node, dict) and not isinstance(last, int):
         node[last] = value
     elif isinstance(node, list) and isinstance(last, int) and last < len(node):
         node[last] = value
@@ -219,6 +221,7 @@ def check_outcome(code, err, out):
 
 @settings(settings.get_profile("thinfilm-fast"))
 @given(changes=mutations)
+@example(changes=[("delete", ("cell",), None), ("set", ("cell", "layers", 0, "name"), [])])
 def test_any_value_in_any_key_exits_0_2_or_3(tmp_path_factory, capsys, changes):
     tmp_path = tmp_path_factory.mktemp("mutated")
     check_outcome(*run_cli(tmp_path, mutated(changes), capsys))
