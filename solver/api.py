@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 
+from . import guards
 from .case.entries import as_written
 from .cycles import cycle_summaries
 from .errors import InputError, RunInterrupted, SolverError
@@ -200,6 +201,7 @@ def simulation_result(sim, started, report=None, warnings=()) -> Result:
         summary["message"] = sim.failure
     if report is not None:
         summary["refined"] = report
+    warnings = list(warnings) + guards.extrapolated_open_circuit(sim.model, sim.rows)
     if warnings:
         summary["warnings"] = warnings
     return Result(summary, sim.rows, snapshots=sim.snapshots, grid=grid, model=sim.model,

@@ -292,3 +292,24 @@ def overpotential_ends(model, step, drive, u_start, u_end, delivered_nothing=Fal
     v = model.voltage(u_end) + (v_oc - open_circuit_voltage(model, u_end))
     slack = DROP_SHARE * abs(v_oc - v_cut) if delivered_nothing else 0.0
     return v <= v_cut + slack if drive.sign > 0 else v >= v_cut - slack
+
+
+# ------------------------------------------------------------------ warnings after a run
+
+def extrapolated_open_circuit(model, rows) -> list[str]:
+    """A warning for each electrode whose surface went past the ends of its OCV table in
+    the recorded rows: there the open-circuit voltage (and a cutoff met there) rests on the
+    table's end slope, not on data."""
+    warnings = []
+    for e in model.intercalation:
+        xs = np.array([row[f"x_surface_{e.name}"] for row in rows
+                       if f"x_surface_{e.name}" in row])
+        low, high = e.ocv_domain
+        if xs.size == 0 or (xs.min() >= low and xs.max() <= high):
+            continue
+        reached = xs.min() if xs.min() < low else xs.max()
+        warnings.append(f"{e.name}: its surface reached x = {reached:.4g}, beyond its OCV "
+                        f"table (x = {low:g} to {high:g}); the open-circuit voltage there is "
+                        f"the table's end slope extended, not data")
+    return warnings
+

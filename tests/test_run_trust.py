@@ -22,7 +22,7 @@ from solver.api import build_grid
 from solver.case import case_from_dict
 from solver.errors import InputError
 from solver.simulate import Simulation
-from tests.conftest import ROOT, SHIPPED_CASE, shipped_case_dict
+from tests.conftest import ROOT, SHIPPED_CASE, planar_case, shipped_case_dict
 
 CASES = ROOT / "cases"
 ONE_C = 21.66584565110077e-6          # A: the shipped planar cell's 1C (its 320 nm LiCoO2)
@@ -402,14 +402,14 @@ def test_class13_shipped_trench_at_a_low_rate_is_not_stopped_by_its_drift():
         result.summary["steps"][0].get("message")
 
 
-@pytest.mark.parametrize("x", [0.3, 0.999])
+@pytest.mark.parametrize("x", [0.3, 0.9995])
 def test_class13_initial_stoichiometry_outside_the_ocv_table_is_refused(x):
     data = copy.deepcopy(shipped_case_dict())
     data["cell"]["layers"][2]["initial_stoichiometry"] = x
     with pytest.raises(InputError) as error:
         solver.run(case_from_dict(data, SHIPPED_CASE.parent, "test"))
     assert error.value.key == "cell.layers.cathode.initial_stoichiometry"
-    assert "0.5..0.995" in str(error.value)
+    assert "0.5..0.999" in str(error.value)
 
 
 def test_class13_overflowing_lithium_density_is_refused(make_case):
@@ -575,3 +575,24 @@ def test_no_fields_series_without_a_snapshot(tmp_path):
 
     assert write_vtu_series(tmp_path, None, None, []) == []
     assert not (tmp_path / "fields.pvd").exists()
+
+
+def test_a_surface_past_its_ocv_table_is_warned_about(tmp_path):
+    """The cutoff of the shipped cell is met on the LiCoO2 table's data (it runs to y =
+    0.999); a table cut at y = 0.97 leaves the last of the discharge on its end slope, and
+    the run says so, naming the electrode and the table's ends."""
+    library = ROOT / "solver" / "materials" / "data" / "LiCoO2_ocv.csv"
+    rows = [line for line in library.read_text().splitlines()
+            if line and not line.startswith("#")]
+    kept = [rows[0]] + [row for row in rows[1:] if float(row.split(",")[0]) <= 0.97]
+    (tmp_path / "short_ocv.csv").write_text("\n".join(kept) + "\n")
+    protocol = [{"mode": "discharge", "c_rate": 1, "until_voltage": "3.0 V"}]
+    shipped = solver.run(planar_case(protocol=protocol, mesh={"cells_per_layer": 8}))
+    assert "warnings" not in shipped.summary
+    short = solver.run(planar_case(protocol=protocol, mesh={"cells_per_layer": 8},
+                                   materials={"LiCoO2_003": {"ocv": "short_ocv.csv",
+                                                              "stoichiometry_range": [0.5, 0.97]}},
+                                   base_dir=tmp_path))
+    (warning,) = short.summary["warnings"]
+    assert warning.startswith("cathode: its surface reached x = ")
+    assert "beyond its OCV table (x = 0.5 to 0.97)" in warning

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
+from ..materials.table import Table
 from ..physics.arrhenius import arrhenius
 from ..physics.electrolyte import MODELS as CARRIER_MODELS
 from ..physics.electrolyte import carrier_electrolyte
@@ -120,6 +121,7 @@ class ElectrodeLaws:
     max_concentration: float = 0.0    # Li sites per volume of the film: storage, Fick
     kinetic_concentration: float = 0.0  # c_max of the crystal, in i0 = F k (c_max - c)^a c^a
     x_range: tuple = (0.0, 1.0)
+    ocv_domain: tuple = (0.0, 1.0)    # x where the OCV is data (a table's ends), not extrapolated
     density_molar: float = 0.0        # mol/m^3, lithium metal
     coulombic_efficiency: float = 1.0  # lithium metal: plated lithium that stays active
     rate_constant: float | None = None
@@ -141,7 +143,10 @@ def electrode_laws(material, temperature) -> ElectrodeLaws:
     t_ref = _reference_temperature(material, temperature)
     laws = ElectrodeLaws()
     if material.kind == "intercalation":
-        laws.ocv = function_of_x(material.value("ocv"))
+        ocv = material.value("ocv")
+        laws.ocv = function_of_x(ocv)
+        if isinstance(ocv, Table):
+            laws.ocv_domain = ocv.x_range
         factor = arrhenius(1.0, optional(material, "diffusivity_activation_energy", 0.0),
                            temperature, t_ref)
         laws.diffusivity = _scaled(function_of_x(material.value("diffusivity")), factor)
