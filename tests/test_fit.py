@@ -121,7 +121,7 @@ def test_sensitivities_match_differences_of_whole_runs(tmp_path, protocol, keys,
     raw = base_case(rtol=1e-6)
     raw["protocol"] = protocol
     raw["cell"]["series_resistance"] = "30 ohm*cm^2"
-    end = 0.0195 if len(keys) > 1 else 0.016
+    end = 0.0195 if len(keys) > 1 else 0.0155
     (tmp_path / "d.csv").write_text("capacity_mAh_cm2,voltage_V\n" + "".join(
         f"{q:.6f},3.9\n" for q in np.linspace(0, end, 25)))
     (tmp_path / "cell.toml").write_text(tomli_w.dumps(raw))

@@ -461,7 +461,7 @@ def test_format_material_uses_readable_units():
     assert "cm^2/s" in text
     assert "51555 mol/m^3" in text
     assert "298.15 K (25 degC)" in text
-    assert "LiCoO2_ocv.csv: 55 points" in text
+    assert "LiCoO2_ocv.csv: 59 points" in text
     text = materials.format_material("LiPON")
     assert "2.3e-06 S/cm" in text and "0.55 eV" in text
     assert "0.58 mA/cm^2" in materials.format_material("Li")
