@@ -676,7 +676,7 @@ def test_ocv_tables_follow_the_library_convention(name):
 def test_activation_energies_are_physical(name):
     m = load_material(name)
     for param in ("activation_energy", "diffusivity_activation_energy",
-                  "rate_constant_activation_energy"):
+                  "rate_constant_activation_energy", "exchange_current_density_activation_energy"):
         if m.has(param):
             assert 0.0 <= m.value(param) < 1.5 * EV, param
     if m.kind == "electrolyte":

@@ -91,13 +91,54 @@ def test_model_diffusivity_and_rate_constant_scale_with_temperature(celsius):
     assert i0_ref[0] == pytest.approx(F * k_ref * 51555.0 * math.sqrt(0.55 * 0.45), rel=1e-9)
 
 
-def test_a_constant_exchange_current_density_takes_the_rate_constant_activation_energy():
-    materials = {"LiCoO2_003": {"exchange_current_density": "0.3 mA/cm^2",
-                            "rate_constant_activation_energy": "0.4 eV"}}
-    ref, cold = _model("25 degC", materials), _model("0 degC", materials)
-    assert ref.electrodes[ref.positive].i0_constant == pytest.approx(3.0, rel=1e-9)
-    assert cold.electrodes[cold.positive].i0_constant == pytest.approx(
-        3.0 * arrhenius_factor(0.4 * F, 273.15), rel=1e-9)
+def _electrode(model, side):
+    unit = model.units[0]
+    return model.electrodes[unit.positive if side == "positive" else unit.negative]
+
+
+# a constant i0 of each electrode kind, its kinetic activation energy and the material's
+# reference temperature: (material, overrides, electrode, i0 in A/m^2, T_ref)
+CONSTANT_I0_KINETICS = [
+    ("LiCoO2_003", {"exchange_current_density": "0.3 mA/cm^2",
+                    "rate_constant_activation_energy": "0.4 eV"}, "positive", 3.0, "25 degC"),
+    ("Li", {"exchange_current_density_activation_energy": "0.4 eV"}, "negative", 5.8,
+     "20 degC"),
+]
+
+
+@pytest.mark.parametrize("material, overrides, side, i0_ref, reference", CONSTANT_I0_KINETICS,
+                         ids=["intercalation", "lithium metal"])
+def test_a_constant_exchange_current_density_takes_its_kinds_kinetic_activation_energy(
+        material, overrides, side, i0_ref, reference):
+    materials = {material: overrides}
+    ref, cold = _model(reference, materials), _model("0 degC", materials)
+    assert _electrode(ref, side).i0_constant == pytest.approx(i0_ref, rel=1e-9)
+    assert _electrode(cold, side).i0_constant == pytest.approx(
+        i0_ref * arrhenius_factor(0.4 * F, 273.15, ref.parameters.temperature), rel=1e-9)
+
+
+def test_the_lithium_arc_shrinks_with_temperature_as_its_activation_energy_says():
+    """At 80 degC the spectra of the shipped cell with and without an activation energy on
+    Li's i0 differ by the Li | LiPON arc alone: R || C_dl with R = RT/(F i0(T)), i0(T) the
+    library's 0.58 mA/cm^2 at 20 degC times exp(-Ea/R (1/T - 1/T_ref)) (alpha_a + alpha_c = 1)."""
+    impedance = [{"mode": "impedance", "frequencies": ["10 mHz", "1 MHz"],
+                  "points_per_decade": 4}]
+    spectra = [solver.run(planar_case(cell={"temperature": "80 degC"}, protocol=impedance,
+                                      materials=materials)).spectra[0]
+               for materials in (None, {"Li": {"exchange_current_density_activation_energy":
+                                               "0.3 eV"}})]
+    li = load_material("Li")
+
+    def r_ct(t, ea):                                                  # ohm m^2
+        return R * t / (F * li.value("exchange_current_density")
+                        * arrhenius_factor(ea, t, li.value("reference_temperature")))
+
+    omega, c_dl = 2 * np.pi * spectra[0].frequency_Hz, li.value("double_layer_capacitance")
+    arc = [r / (1 + 1j * omega * r * c_dl) * 1e4 for r in (r_ct(353.15, 0.0),
+                                                           r_ct(353.15, 0.3 * F))]
+    assert r_ct(353.15, 0.3 * F) < r_ct(298.15, 0.3 * F) / 5      # warmer: faster Li kinetics
+    assert np.allclose(spectra[1].z_ohm_cm2 - spectra[0].z_ohm_cm2, arc[1] - arc[0],
+                       rtol=0, atol=1e-6 * abs(arc[0][0]))
 
 
 def test_without_activation_energies_only_the_electrolyte_changes():
@@ -152,6 +193,7 @@ def test_case_activation_energies_in_either_unit_give_the_same_model():
     ("LiPON", "activation_energy", "-10 kJ/mol"),
     ("LiCoO2_003", "diffusivity_activation_energy", "-0.3 eV"),
     ("LiCoO2_003", "rate_constant_activation_energy", -1.0),
+    ("Li", "exchange_current_density_activation_energy", "-0.3 eV"),
 ])
 def test_negative_activation_energy_is_an_input_error_naming_the_key(material, param, value):
     with pytest.raises(InputError) as info:

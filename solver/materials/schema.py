@@ -67,6 +67,11 @@ _TEMPERATURE_RANGE = Spec("temperature", RANGE, required=False,
 # library's (see load_material).
 KINETICS = ("exchange_current_density", "rate_constant")
 
+# The activation energy of each electrode kind's kinetics: an intercalation electrode's
+# scales its rate constant (or constant i0), lithium metal's its exchange current density.
+KINETIC_ACTIVATION_ENERGY = {"intercalation": "rate_constant_activation_energy",
+                             "lithium_metal": "exchange_current_density_activation_energy"}
+
 _DISSOCIATION_HELP = "optional, used by the 'dissociation' electrolyte model"
 
 PARAMETERS: dict[str, dict[str, Spec]] = {
@@ -147,6 +152,11 @@ PARAMETERS: dict[str, dict[str, Spec]] = {
                                      help="share of the lithium plated at this interface "
                                           "that stays active (the rest becomes inactive)"),
         "charge_transfer_coefficient": Spec("dimensionless", rule="open-unit"),
+        "exchange_current_density_activation_energy": Spec("molar_energy", required=False,
+                                                           rule="non-negative"),
+        "reference_temperature": Spec("temperature",
+                                      help="where exchange_current_density takes its given "
+                                           "value"),
         "electronic_conductivity": Spec("conductivity"),
         "density": Spec("density"),
         "molar_mass": Spec("molar_mass"),

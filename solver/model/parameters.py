@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
+from ..materials.schema import KINETIC_ACTIVATION_ENERGY
 from ..materials.table import Table
 from ..physics.arrhenius import arrhenius
 from ..physics.electrolyte import MODELS as CARRIER_MODELS
@@ -162,7 +163,7 @@ def electrode_laws(material, temperature) -> ElectrodeLaws:
     else:
         laws.density_molar = material.value("density") / material.value("molar_mass")
         laws.coulombic_efficiency = optional(material, "coulombic_efficiency", 1.0)
-    kinetic_energy = optional(material, "rate_constant_activation_energy", 0.0)
+    kinetic_energy = optional(material, KINETIC_ACTIVATION_ENERGY[material.kind], 0.0)
     if material.has("rate_constant"):
         laws.rate_constant = arrhenius(material.value("rate_constant"), kinetic_energy,
                                        temperature, t_ref)
