@@ -74,11 +74,10 @@ def under_resolved(steps) -> dict[str, float]:
     return worst
 
 
-def first_and_widest_cell(cells: int, grading: float) -> np.ndarray:
-    """Sizes of a layer's first and widest cell as fractions of the layer
-    (meshes.planar.layer_nodes, which the structured generators use through the films too)."""
-    sizes = np.diff(layer_nodes([1.0], [cells], grading))
-    return np.array([sizes[0], sizes.max()])
+def interface_cell_fraction(cells: int, grading: float) -> float:
+    """Size of a layer's first cell as a fraction of the layer (meshes.planar.layer_nodes,
+    which the structured generators use through the films too)."""
+    return float(layer_nodes([1.0], [cells], grading)[1])
 
 
 def layer_to_refine(case, layer: int) -> int:
@@ -92,15 +91,15 @@ def layer_to_refine(case, layer: int) -> int:
 
 
 def refined_mesh(cells: list[int], grading: float, layers: dict[int, float], dim: int):
-    """(cells, grading) that shrink both the first and the widest cell of each layer in
-    `layers` (index -> surface gap) by gap / TARGET_GAP (the indicator's worst half cell
-    may be either, or one between): in 2D the grading first, then cells."""
+    """(cells, grading) that shrink the first cell of each layer in `layers` (index ->
+    surface gap) by gap / TARGET_GAP: in 2D the grading first, then cells (where the
+    gap lies in the wider cells inside, the next round's indicator finds it)."""
     new_grading = max(grading, STRONGEST_GRADING) if dim == 2 else grading
     new_cells = list(cells)
     for index, gap in layers.items():
-        target = first_and_widest_cell(cells[index], grading) * TARGET_GAP / gap
+        target = interface_cell_fraction(cells[index], grading) * TARGET_GAP / gap
         n = cells[index]
-        while np.any(first_and_widest_cell(n, new_grading) > target):
+        while interface_cell_fraction(n, new_grading) > target:
             n = int(np.ceil(n * 1.25))
         new_cells[index] = n
     return new_cells, new_grading
