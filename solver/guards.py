@@ -267,16 +267,23 @@ def violation(model, u, integrals, n_li, signed_charge, balance: Balance, descri
 
 # ------------------------------------------------------------------ resolution of the films
 def surface_gaps(model, u_start, u_end):
-    """Per intercalation electrode: the largest gap between a face's surface stoichiometry
-    and its interface cell's at the end of a step, over the largest change of the surface
-    in the step (the indicator of solver.resolution)."""
+    """Per intercalation electrode: the largest change of stoichiometry over half a cell at
+    the end of a step (between a face's surface and its interface cell's centre, and half
+    the difference between neighbouring cells), over the largest change of the surface in
+    the step (the indicator of solver.resolution). The cells inside count as the first
+    does: a mesh graded towards the faces resolves the surface with its small first cell
+    while its wider cells further in cut the diffusion layer as coarsely as a uniform
+    mesh would (LiCoO2 | LiPON | 500 nm Si at 10C, grading 0.9, 24 cells: surface gap
+    0.045, inner cells 0.100, capacity 2 % low)."""
     gaps = {}
+    x = u_end[model.s_x]
     for e in model.intercalation:
         surface = u_end[model.s_xs][e.xs_slice]
-        cell = u_end[model.s_x][model.x_index[model.if_cell_e[e.faces]]]
+        cell = x[model.x_index[model.if_cell_e[e.faces]]]
         change = np.max(np.abs(surface - u_start[model.s_xs][e.xs_slice]))
-        gaps[e.name] = (float(np.max(np.abs(surface - cell)) / change)
-                        if change > SURFACE_CHANGE_FLOOR else 0.0)
+        inside = np.abs(x[e.stencil.a] - x[e.stencil.b]) / 2
+        widest = max(np.max(np.abs(surface - cell)), np.max(inside, initial=0.0))
+        gaps[e.name] = float(widest / change) if change > SURFACE_CHANGE_FLOOR else 0.0
     return gaps
 
 

@@ -6,6 +6,7 @@ import pytest
 import solver
 from solver.case import case_from_dict
 from solver.errors import InputError
+from solver.units import FARADAY
 # The bookkeeping checks here hold to round-off for the faradaic model: their cells have no
 # capacitances (a double layer holds charge that the tabs pass but that moves no lithium,
 # and gives it back to the electrode in a rest)
@@ -112,15 +113,27 @@ def test_a_step_stopped_at_once_names_the_electrode_and_why():
                                  {"mode": "charge", "c_rate": 1, "until_time": "1 h"}])
     message = solver.run(case).summary["steps"][-1]["message"]
     assert "surface of cathode (mean x" in message and "already empty" in message, message
-    # an LTO anode at x = 0.95 (D = 1e-12 cm2/s) cannot deliver 500C from its surface
+    # an LTO anode at x = 0.95 (D = 1e-12 cm2/s) on the case's mesh cannot deliver 500C
+    # from its surface; the UNDER-RESOLVED warning says the mesh is to blame
     data = shipped_case_dict()
     data["cell"]["layers"][0] = {"name": "anode", "material": "Li4Ti5O12",
                                  "thickness": "2 um", "initial_stoichiometry": 0.95}
     data["protocol"] = [{"mode": "discharge", "c_rate": 500, "until_time": "1 h"}]
-    step = solver.run(case_from_dict(data, ".", "test")).summary["steps"][0]
+    data["mesh"]["refine"] = False
+    result = solver.run(case_from_dict(data, ".", "test"))
+    step = result.summary["steps"][0]
     assert step["capacity_mAh_cm2"] == 0.0
     assert "surface of anode (mean x 0.950)" in step["message"], step["message"]
     assert "diffusion in the film cannot pass" in step["message"]
+    assert result.summary["warnings"][-1].startswith("UNDER-RESOLVED")
+    # refined, the film delivers what a semi-infinite one does until its surface is empty:
+    # i t with t = pi D (dx F c_max / 2 i)^2, 0.175 uAh/cm2 (it 'delivered' 0 unrefined)
+    data["mesh"]["refine"] = True
+    result = solver.run(case_from_dict(data, ".", "test"))
+    i = abs(result.step_series(0)["current_A"][-1]) / 1e-4                 # A/m^2
+    t = np.pi * 1e-16 * (0.95 * FARADAY * 22740 / (2 * i)) ** 2
+    assert result.summary["steps"][0]["capacity_mAh_cm2"] == pytest.approx(
+        i * t / 36e3, rel=0.01)
 
 
 def test_a_charge_on_an_emptied_surface_delivers_nothing_and_says_why():
