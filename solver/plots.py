@@ -16,7 +16,7 @@ from .describe import drive_text, step_label, temperature_text
 MAX_LEGEND = 10          # curves with a legend entry each (tab10: ten distinct colours);
                          # more are coloured by cycle, with a colour bar
 CURVE_MODES = ("discharge", "charge", "cccv")
-LINE_STYLE = {"discharge": "-", "charge": "--", "cccv": "--"}
+DISCHARGE_STYLE, CHARGE_STYLE = "-", "--"
 AXIS = {"capacity": ("capacity_mAh_cm2", 1e3, "capacity (µAh/cm²)"),
         "time": ("time_s", 1.0 / 3600.0, "time (h)")}
 CELL_COLUMN = re.compile(r"voltage_cell_(\d+)$")
@@ -86,6 +86,16 @@ def current_steps(result) -> list[int]:
             and np.any(result.timeseries["step"] == k)]
 
 
+def line_style(result, k: int) -> str:
+    """Solid for a step that delivered charge, dashed for one that took it: by the sign of
+    its net current, not its mode (a cccv step held below the cell's voltage discharges)."""
+    series = result.step_series(k)
+    current, time = np.asarray(series["current_A"]), np.asarray(series["time_s"])
+    net = (np.sum(0.5 * (current[1:] + current[:-1]) * np.diff(time)) if current.size > 1
+           else np.sum(current))
+    return DISCHARGE_STYLE if net >= 0 else CHARGE_STYLE
+
+
 def cell_columns(result) -> list[str]:
     """voltage_cell_1, voltage_cell_2, ... of a stack's time series, in cell order."""
     found = [(int(m.group(1)), c) for c in result.columns if (m := CELL_COLUMN.match(c))]
@@ -102,7 +112,7 @@ def draw_voltage(ax, result, x: str = "capacity", title: bool = True):
         for k, colour in zip(steps, distinct_colours(len(steps))):
             series = result.step_series(k)
             ax.plot(series[column] * scale, series["voltage_V"], color=colour,
-                    ls=LINE_STYLE[summary["steps"][k]["mode"]], label=step_label(summary, k))
+                    ls=line_style(result, k), label=step_label(summary, k))
         if steps:
             ax.legend(fontsize=7, loc="best")
     else:
@@ -127,10 +137,10 @@ def draw_cell_voltages(ax, result, x: str = "capacity", title: bool = True):
     colours = distinct_colours(len(cells))
     for j, k in enumerate(current_steps(result) if cells else []):
         series = result.step_series(k)
-        mode = result.summary["steps"][k]["mode"]
+        style = line_style(result, k)
         for n, (name, colour) in enumerate(zip(cells, colours), start=1):
             ax.plot(series[column] * scale, series[name], color=colour,
-                    ls=LINE_STYLE[mode], lw=1.2, label=f"cell {n}" if j == 0 else None)
+                    ls=style, lw=1.2, label=f"cell {n}" if j == 0 else None)
     if cells and ax.lines:
         ax.legend(fontsize=7, loc="best", title=_modes_note(result), title_fontsize=7)
     elif not cells:
@@ -163,10 +173,10 @@ def _draw_by_cycle(ax, result, steps, column, scale):
     for k, value in zip(steps, order):
         series = result.step_series(k)
         step = summary["steps"][k]
+        style = line_style(result, k)
         ax.plot(series[column] * scale, series["voltage_V"], color=cmap(norm(value)),
-                ls=LINE_STYLE[step["mode"]], lw=1.0)
-        kinds.setdefault(" ".join(w for w in (step["mode"], drive_text(step)) if w),
-                         LINE_STYLE[step["mode"]])
+                ls=style, lw=1.0)
+        kinds.setdefault(" ".join(w for w in (step["mode"], drive_text(step)) if w), style)
     for label, style in kinds.items():
         ax.plot([], [], color="0.3", ls=style, label=label)
     degrees = temperature_text(summary)
@@ -177,8 +187,8 @@ def _draw_by_cycle(ax, result, steps, column, scale):
 
 
 def _modes_note(result) -> str:
-    modes = {result.summary["steps"][k]["mode"] for k in current_steps(result)}
-    if len(modes) > 1:
+    styles = {line_style(result, k) for k in current_steps(result)}
+    if len(styles) > 1:
         return "discharge solid, charge dashed"
     return ""
 

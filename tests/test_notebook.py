@@ -15,7 +15,7 @@ import pytest
 
 import solver
 from solver.describe import current_text, step_label
-from solver.plots import MAX_LEGEND, voltage_figure
+from solver.plots import MAX_LEGEND, line_style, voltage_figure
 from solver.results import BASE_COLUMNS, Result
 from tests.conftest import ROOT, planar_case
 
@@ -111,6 +111,8 @@ def test_a_held_voltage_is_booked_the_way_its_current_went():
     assert second["charge_capacity_mAh_cm2"] == steps[2]["capacity_mAh_cm2"]
     assert second["coulombic_efficiency"] == pytest.approx(
         steps[3]["capacity_mAh_cm2"] / steps[2]["capacity_mAh_cm2"], rel=1e-12)
+    # and drawn that way: the discharging cccv solid, the charging one dashed
+    assert [line_style(result, k) for k in range(4)] == ["-", "-", "--", "-"]
 
 
 def test_timeseries_csv_has_a_cycle_column_after_the_base_columns(cycling, tmp_path):
