@@ -10,7 +10,7 @@ from .cycles import cycle_summaries
 from .errors import InputError, RunInterrupted, SolverError
 from .geometry import geometry_summary
 from .resolution import refine_until_resolved
-from .results import Result, step_summaries
+from .results import Result, net_charge, step_summaries
 from .siblings import sibling
 from .simulate import Simulation, StepRecord, place_in_run, step_direction
 
@@ -114,7 +114,7 @@ def run(case, grid=None, progress=None, time_limit=None) -> Result:
         if simulations:
             sim = simulations[-1]
             where = _close_interrupted_step(sim, reason)
-            sim.failure = f"{reason} in {where}" if where else reason
+            sim.failure = RunInterrupted(reason, where=where).message
             result = simulation_result(sim, started, report, warnings)
         raise RunInterrupted(reason, result, where) from None
     return simulation_result(sim, started, report, warnings)
@@ -160,7 +160,7 @@ def _close_interrupted_step(sim, reason) -> str:
         return where
     rows = [row for row in sim.rows if row["step"] == k]
     record.end_reason = "interrupted"
-    record.message = f"{reason} in {where}"
+    record.message = RunInterrupted(reason, where=where).message
     if rows:
         first, last = rows[0], rows[-1]
         record.duration_s = last["time_s"] - first["time_s"]
@@ -168,9 +168,8 @@ def _close_interrupted_step(sim, reason) -> str:
         record.energy_mWh_cm2 = last["energy_mWh_cm2"]
         record.mean_voltage_V = (last["energy_mWh_cm2"] / last["capacity_mAh_cm2"]
                                  if last["capacity_mAh_cm2"] > 0 else last["voltage_V"])
-        current = np.array([r["current_A"] for r in rows])
-        net = np.sum(0.5 * (current[1:] + current[:-1]) * np.diff([r["time_s"] for r in rows]))
-        record.direction = step_direction(record.direction, net)
+        record.direction = step_direction(record.direction, net_charge(
+            [r["current_A"] for r in rows], [r["time_s"] for r in rows]))
     return where
 
 

@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from .describe import drive_text, step_label, temperature_text
+from .results import net_charge
 
 MAX_LEGEND = 10          # curves with a legend entry each (tab10: ten distinct colours);
                          # more are coloured by cycle, with a colour bar
@@ -90,10 +91,8 @@ def line_style(result, k: int) -> str:
     """Solid for a step that delivered charge, dashed for one that took it: by the sign of
     its net current, not its mode (a cccv step held below the cell's voltage discharges)."""
     series = result.step_series(k)
-    current, time = np.asarray(series["current_A"]), np.asarray(series["time_s"])
-    net = (np.sum(0.5 * (current[1:] + current[:-1]) * np.diff(time)) if current.size > 1
-           else np.sum(current))
-    return DISCHARGE_STYLE if net >= 0 else CHARGE_STYLE
+    return (DISCHARGE_STYLE if net_charge(series["current_A"], series["time_s"]) >= 0
+            else CHARGE_STYLE)
 
 
 def cell_columns(result) -> list[str]:

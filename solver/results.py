@@ -223,6 +223,14 @@ def _finite_or_none(value):
     return value
 
 
+def net_charge(current, time) -> float:
+    """The charge a step's rows passed (trapezoids over time; > 0 delivered)."""
+    current, time = np.asarray(current, dtype=float), np.asarray(time, dtype=float)
+    if current.size < 2:
+        return float(np.sum(current))
+    return float(np.sum(0.5 * (current[1:] + current[:-1]) * np.diff(time)))
+
+
 def step_summaries(records) -> list[dict]:
     keys = ("mode", "end_reason", "duration_s", "capacity_mAh_cm2", "energy_mWh_cm2",
             "mean_voltage_V")
