@@ -15,7 +15,7 @@ from __future__ import annotations
 from . import case as case_format
 from .materials import library_names, load_material
 from .materials.schema import CHOICE, KINETICS, PARAMETERS, QUANTITY_OR_TABLE, RANGE, TABLE
-from .units import _NUMBER, DIMENSIONS, MAX_QUANTITY_LENGTH
+from .units import _NUMBER, C_RATE_EXAMPLES, C_RATE_PATTERN, DIMENSIONS, MAX_QUANTITY_LENGTH
 
 SCHEMA_ID = "https://thinfilm.invalid/schema/case.json"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -156,6 +156,14 @@ def quantity(dimension: str, *, positive: bool = False, **bounds) -> dict:
             "x-thinfilm-unit": f"{described}; a plain number is in {si_unit}"}
 
 
+def current_or_c_rate() -> dict:
+    """A current, or a C-rate string ("C/20") as the keys of C_RATE_KEYS take it."""
+    shape = quantity("current", positive=True)
+    c_rate = {"type": "string", "pattern": C_RATE_PATTERN}
+    return {**shape, "anyOf": [*shape["anyOf"], c_rate],
+            "x-thinfilm-unit": f"{shape['x-thinfilm-unit']}; or {C_RATE_EXAMPLES}"}
+
+
 def integer(minimum: int) -> dict:
     return {"type": "integer", "minimum": minimum}
 
@@ -232,6 +240,7 @@ CASE_KEY_TYPES: dict[str, dict[str, dict]] = {
         "mode": {"enum": list(case_format.STEP_RULES)},
         **{name: quantity(dimension, positive=True)
            for name, dimension in case_format.STEP_QUANTITIES.items()},
+        **{name: current_or_c_rate() for name in case_format.C_RATE_KEYS},
     },
     "protocol.block": {
         "repeat": integer(1),

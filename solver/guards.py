@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
-from .protocol import SECONDS_PER_HOUR, voltage_cutoff
+from .protocol import one_c_current, voltage_cutoff
 from .units import FARADAY
 
 # Every step is bounded. Without until_time a current step ends (solver_failed) after this
@@ -96,9 +96,12 @@ def refuse_unreachable_end(model, step, drive, u, nominal_capacity):
     open-circuit voltage it starts from cannot run at any current (a cccv step above its
     voltage goes straight to its hold); an until_current below CURRENT_RESOLUTION of the
     1C current may never be reached."""
-    floor = CURRENT_RESOLUTION * nominal_capacity / SECONDS_PER_HOUR
+    floor = CURRENT_RESOLUTION * one_c_current(nominal_capacity)
     if step.until_current is not None and step.until_current < floor:
-        raise InputError(f"{step.key}.until_current", f"{step.until_current:g} A",
+        given = f"{step.until_current:g} A"
+        if step.until_current_c_rate is not None:
+            given = f"{step.until_current_c_rate:g}C ({given})"
+        raise InputError(f"{step.key}.until_current", given,
                          f"a current of at least {floor:.3g} A ({CURRENT_RESOLUTION:g} of the "
                          f"1C current): a held current settles at round-off near that size "
                          f"and may never fall below it")

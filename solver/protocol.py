@@ -1,6 +1,6 @@
 """Protocol steps as drives: the applied current or voltage of each step."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -36,13 +36,27 @@ class StepDrive:
         return self.until_time or SECONDS_PER_HOUR
 
 
+def one_c_current(nominal_capacity):
+    """The 1C current (A): the nominal capacity (C) passed in an hour."""
+    return nominal_capacity / SECONDS_PER_HOUR
+
+
 def applied_current(step, nominal_capacity, footprint_area):
     """Magnitude of the step's current in A from c_rate, current or current_density."""
     if step.c_rate is not None:
-        return step.c_rate * nominal_capacity / SECONDS_PER_HOUR
+        return step.c_rate * one_c_current(nominal_capacity)
     if step.current is not None:
         return step.current
     return step.current_density * footprint_area
+
+
+def with_end_current(step, nominal_capacity):
+    """The step with its until_current in A: one written as a C-rate ("C/20") is that
+    multiple of the 1C current, as a c_rate step's current is."""
+    if step.until_current_c_rate is None:
+        return step
+    return replace(step, until_current=step.until_current_c_rate
+                   * one_c_current(nominal_capacity))
 
 
 def drive_for_step(step, nominal_capacity, footprint_area) -> StepDrive:

@@ -14,7 +14,7 @@ from .kramers_kronig import kramers_kronig_residual
 from .linear import make_linear_solver
 from .newton import NewtonFailure, QuadraticRate, newton_solve
 from .protocol import (StepDrive, current_cutoff, drive_for_step, hold_drive,
-                       theoretical_capacities, voltage_cutoff)
+                       theoretical_capacities, voltage_cutoff, with_end_current)
 from .units import FARADAY
 
 SECONDS_PER_HOUR = 3600.0
@@ -252,6 +252,7 @@ class Simulation:
                 if step.mode == "impedance":
                     u = self._impedance_step(k, step, u, t, n_li)
                 else:
+                    step = with_end_current(step, self.nominal_capacity)
                     drive = drive_for_step(step, self.nominal_capacity,
                                            self.case.footprint_area)
                     u, t, n_li = self._run_step(k, step, drive, u, t, n_li)

@@ -47,6 +47,11 @@ DIMENSIONS = {
 
 # a number at the start of a (stripped) quantity string; the rest is its unit
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+# A C-rate: a multiple of the cell's 1C current, written "2C", "0.05 C" or "C/20" (C in any
+# case; plain enough for a JSON Schema pattern too, see solver.case_schema)
+C_RATE_PATTERN = rf"^\s*(?:({_NUMBER.pattern})\s*[Cc]|[Cc]\s*/\s*({_NUMBER.pattern}))\s*$"
+_C_RATE = re.compile(C_RATE_PATTERN)
+C_RATE_EXAMPLES = "a C-rate such as 'C/20', '0.05C' or '2C'"
 # No quantity needs more characters than this ("1.76e-11 cm^2/s", "1e-8 m^3/(mol*s)"); a
 # longer string is refused before parsing (pint's unit parsing grows quadratically with it).
 MAX_QUANTITY_LENGTH = 100
@@ -85,6 +90,26 @@ def parse_quantity(value, dimension: str, key: str) -> float:
         return _string_in_si(value, dimension)
     except _Refused as refused:
         raise InputError(key, value, str(refused)) from None
+
+
+def parse_c_rate(value, key: str) -> float | None:
+    """The multiple of 1C that a C-rate string means ("C/20": 0.05, "2 C": 2), or None for a
+    value not written as a C-rate; a C-rate that is not finite and greater than zero ("C/0",
+    "0C", "C/-2") raises an InputError naming `key`."""
+    if not isinstance(value, str) or len(value) > MAX_QUANTITY_LENGTH:
+        return None
+    match = _C_RATE.match(value)
+    if match is None:
+        return None
+    times, over = match.groups()
+    if over is None:
+        rate = float(times)
+    else:
+        divisor = float(over)
+        rate = 1.0 / divisor if math.isfinite(divisor) and divisor > 0 else math.nan
+    if not (math.isfinite(rate) and rate > 0):
+        raise InputError(key, value, f"{C_RATE_EXAMPLES}, finite and greater than zero")
+    return rate
 
 
 class _Refused(ValueError):

@@ -98,6 +98,16 @@ def test_numbers_written_as_strings_are_accepted_as_the_validator_accepts_them(v
     case_from_dict(data, ROOT / "cases")
 
 
+@pytest.mark.parametrize("written", ["C/20", "0.05C", "1 C", " c / 2 "])
+def test_currents_written_as_c_rates_are_accepted_as_the_validator_accepts_them(validator,
+                                                                               written):
+    data = shipped_case_dict()
+    data["protocol"] = [{"mode": "cccv", "current": written, "voltage": "4.2 V",
+                         "until_current": written}]
+    assert list(validator.iter_errors(data)) == []
+    case_from_dict(data, ROOT / "cases")
+
+
 def test_the_schema_describes_exactly_the_keys_the_validator_takes():
     for table, keys in CASE_TABLE_KEYS.items():
         assert set(CASE_KEY_HELP[table]) == set(keys), table

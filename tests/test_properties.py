@@ -23,6 +23,8 @@ from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from solver import cli  # noqa: E402
+from solver.case import case_from_dict  # noqa: E402
+from solver.errors import InputError  # noqa: E402
 from solver.case import MODES, STEP_KEYS  # noqa: E402
 from solver.materials import PARAMETERS  # noqa: E402
 from solver.results import BASE_COLUMNS  # noqa: E402
@@ -79,7 +81,8 @@ step_values = {
     "current_density": st.floats(1, 200).map(lambda a: f"{a:.4g} uA/cm^2"),
     "until_voltage": st.floats(2.0, 4.6).map(lambda v: f"{v:.3f} V"),
     "until_time": st.floats(1, 7200).map(lambda t: f"{t:.4g} s"),
-    "until_current": st.floats(1e-9, 1e-5).map(lambda a: f"{a * 1e9:.4g} nA"),
+    "until_current": st.one_of(st.floats(1e-9, 1e-5).map(lambda a: f"{a * 1e9:.4g} nA"),
+                               st.floats(1e-3, 1).map(lambda r: f"C/{1 / r:.4g}")),
     "voltage": st.floats(3.0, 4.4).map(lambda v: f"{v:.3f} V"),
     "frequencies": st.tuples(st.floats(1e-3, 1e2), st.floats(1e2, 1e6)).map(
         lambda band: [f"{band[0]:.3g} Hz", f"{band[1]:.3g} Hz"]),
@@ -234,6 +237,50 @@ def test_any_protocol_structure_exits_0_2_or_3(tmp_path_factory, capsys, protoco
     data = small_case()
     data["protocol"] = protocol
     check_outcome(*run_cli(tmp_path, data, capsys))
+
+
+# C-rates as people write them: (text, the multiple of 1C it means)
+padding = st.sampled_from(["", " ", "  "])
+multiples = st.builds(lambda rate, c, a, b: (f"{a}{rate!r}{b}{c}{a}", rate),
+                      st.floats(1e-6, 1e4), st.sampled_from("Cc"), padding, padding)
+fractions = st.builds(lambda n, c, a, b: (f"{a}{c}{b}/{b}{n!r}{a}", 1 / n),
+                      st.floats(1e-4, 1e6), st.sampled_from("Cc"), padding, padding)
+not_positive = st.one_of(st.floats(max_value=0.0, allow_nan=False, allow_infinity=False),
+                         st.integers(-10 ** 6, 0))
+
+
+def cccv_with(key: str, value) -> dict:
+    """The small case charged by one cccv step whose `key` (until_current or current) is
+    `value`."""
+    data = small_case()
+    step = {"mode": "cccv", "c_rate": 1, "voltage": "4.2 V", "until_current": "1 uA"}
+    if key == "current":
+        del step["c_rate"]
+    data["protocol"] = [{**step, key: value}]
+    return data
+
+
+@settings(settings.get_profile("thinfilm-fast"))
+@given(written=st.one_of(multiples, fractions), key=st.sampled_from(["until_current",
+                                                                       "current"]))
+def test_a_c_rate_in_any_spelling_is_the_multiple_of_1c_it_says(written, key):
+    text, rate = written
+    step = case_from_dict(cccv_with(key, text), ".", "test").protocol[0]
+    field = {"until_current": "until_current_c_rate", "current": "c_rate"}[key]
+    assert getattr(step, field) == pytest.approx(rate, rel=1e-12)
+    assert getattr(step, key) is None            # nothing in amperes until the run
+
+
+@settings(settings.get_profile("thinfilm-fast"))
+@given(number=not_positive, fraction=st.booleans(), key=st.sampled_from(["until_current",
+                                                                           "current"]))
+def test_a_c_rate_not_greater_than_zero_is_refused_naming_the_key(number, fraction, key):
+    text = f"C/{number!r}" if fraction else f"{number!r}C"
+    with pytest.raises(InputError) as info:
+        case_from_dict(cccv_with(key, text), ".", "test")
+    assert info.value.key == f"protocol.0.{key}" and info.value.value == text
+    assert "a C-rate such as 'C/20'" in info.value.expected
+    assert "greater than zero" in info.value.expected
 
 
 @pytest.mark.slow

@@ -430,6 +430,98 @@ def test_a_protocol_error_exits_with_status_2(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+# ------------------------------------------------------------------ currents as C-rates
+@pytest.mark.parametrize("written, rate", [
+    ("C/20", 0.05), ("0.05C", 0.05), ("C/2", 0.5), ("2C", 2.0), ("1 C", 1.0),
+    (" c / 4 ", 0.25), ("0.1 c", 0.1), ("1e-2C", 0.01)])
+def test_until_current_and_current_take_a_c_rate(written, rate):
+    """Was refused: until_current and current had to be currents in amperes."""
+    data = shipped_case_dict()
+    data["protocol"] = [
+        {"mode": "cccv", "c_rate": 1, "voltage": "4.2 V", "until_current": written},
+        {"mode": "hold", "voltage": "4.0 V", "until_current": written},
+        {"mode": "discharge", "current": written, "until_voltage": "3 V"}]
+    cccv, hold, discharge = case_from_dict(data, ".", "test").protocol
+    assert cccv.until_current_c_rate == hold.until_current_c_rate == pytest.approx(rate)
+    assert cccv.until_current is None and hold.until_current is None
+    assert discharge.c_rate == pytest.approx(rate) and discharge.current is None
+
+
+@pytest.mark.parametrize("written, amperes", [
+    ("2 uA", 2e-6), ("1e-6 A", 1e-6), (1e-6, 1e-6), ("2 C/s", 2.0)])
+def test_currents_in_amperes_are_read_as_before(written, amperes):
+    data = shipped_case_dict()
+    data["protocol"] = [{"mode": "hold", "voltage": "4.0 V", "until_current": written},
+                        {"mode": "charge", "current": written, "until_voltage": "4.2 V"}]
+    hold, charge = case_from_dict(data, ".", "test").protocol
+    assert hold.until_current == charge.current == pytest.approx(amperes)
+    assert hold.until_current_c_rate is None and charge.c_rate is None
+
+
+@pytest.mark.parametrize("key", ["until_current", "current"])
+@pytest.mark.parametrize("written, expected", [
+    ("C/0", "a C-rate such as 'C/20', '0.05C' or '2C', finite and greater than zero"),
+    ("C/-2", "finite and greater than zero"), ("0C", "finite and greater than zero"),
+    ("-1 C", "finite and greater than zero"), ("1e400C", "finite and greater than zero"),
+    ("xC", "a current such as '16 uA', or a C-rate such as 'C/20'"),
+    ("1 V", "a current such as '16 uA', or a C-rate"),
+    ("2e5C", "a C-rate of at most 100000")])
+def test_malformed_c_rates_are_refused_naming_key_value_and_expected(key, written, expected):
+    data = shipped_case_dict()
+    data["protocol"] = [{"mode": "cccv", "c_rate": 1, "voltage": "4.2 V", "until_current": "1 uA",
+                         key: written}]
+    if key == "current":
+        del data["protocol"][0]["c_rate"]
+    with pytest.raises(InputError) as info:
+        case_from_dict(data, ".", "test")
+    assert info.value.key == f"protocol.0.{key}" and info.value.value == written
+    assert expected in info.value.expected
+
+
+def test_a_malformed_c_rate_exits_with_status_2_on_one_line(tmp_path, capsys):
+    from solver import cli
+    from tests.conftest import SHIPPED_CASE
+    text = SHIPPED_CASE.read_text().replace(
+        'mode = "discharge"\nc_rate = 1\nuntil_voltage = "3.0 V"',
+        'mode = "cccv"\nc_rate = 0.5\nvoltage = "4.2 V"\nuntil_current = "C/0"')
+    path = tmp_path / "case.toml"
+    path.write_text(text)
+    assert cli.main(["run", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "protocol.0.until_current = 'C/0': expected a C-rate" in err[0]
+    assert not (tmp_path / "out").exists()
+
+
+def cccv_until(until_current, nominal_capacity=None):
+    data = shipped_case_dict()
+    if nominal_capacity is not None:
+        data["cell"]["nominal_capacity"] = nominal_capacity
+    data["mesh"] = {"cells_per_layer": 8, "refine": False}
+    data["protocol"] = [
+        {"mode": "discharge", "c_rate": 1, "until_voltage": "3.6 V"},
+        {"mode": "cccv", "c_rate": 2, "voltage": "4.2 V", "until_current": until_current}]
+    return solver.run(case_from_dict(data, ".", "test"))
+
+
+@pytest.mark.parametrize("nominal_capacity", [None, "6 uAh"])
+def test_cccv_until_c_20_ends_where_that_current_in_amperes_ends_it(nominal_capacity):
+    """"C/20" is a twentieth of the 1C current (the nominal capacity, given or the
+    theoretical one, per hour), the current c_rate = 2 doubles: the hold ends when |I| falls
+    to it, as it does with that current written out in amperes."""
+    by_rate = cccv_until("C/20", nominal_capacity)
+    one_c = by_rate.summary["nominal_capacity_uAh"] * 3.6e-3 / 3600.0          # A
+    if nominal_capacity is not None:
+        assert one_c == pytest.approx(6 * 3.6e-3 / 3600.0, rel=1e-12)
+    by_current = cccv_until(f"{one_c / 20!r} A", nominal_capacity)
+    rate_step, current_step = by_rate.summary["steps"][1], by_current.summary["steps"][1]
+    assert rate_step["applied_current_A"] == pytest.approx(2 * one_c, rel=1e-12)
+    assert rate_step["end_reason"] == current_step["end_reason"] == "until_current"
+    assert rate_step["cv_start_s"] < rate_step["duration_s"]
+    for name in ("duration_s", "capacity_mAh_cm2", "energy_mWh_cm2"):
+        assert rate_step[name] == pytest.approx(current_step[name], rel=1e-6), name
+    assert abs(by_rate.step_series(1)["current_A"][-1]) == pytest.approx(one_c / 20, rel=2e-3)
+
+
 def test_block_cutoff_steps_know_where_their_block_ends():
     data = shipped_case_dict()
     data["protocol"] = [

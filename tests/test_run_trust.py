@@ -273,11 +273,14 @@ def test_class5_max_duration_bounds_a_step(make_case):
     assert "max_duration" in steps[0]["message"]
 
 
-def test_class5_hold_current_below_the_resolution_is_refused(make_case):
-    case = make_case(protocol=[{"mode": "hold", "voltage": "4.0 V", "until_current": 1e-30}])
+@pytest.mark.parametrize("until_current, shown", [(1e-30, "1e-30 A"), ("C/1e13", "1e-13C")])
+def test_class5_hold_current_below_the_resolution_is_refused(make_case, until_current, shown):
+    case = make_case(protocol=[{"mode": "hold", "voltage": "4.0 V",
+                                "until_current": until_current}])
     with pytest.raises(InputError) as error:
         solver.run(case)
     assert error.value.key == "protocol.0.until_current"
+    assert error.value.value.startswith(shown)
 
 
 def test_class5_hold_current_above_the_resolution_ends(make_case):

@@ -30,10 +30,10 @@ from ..errors import InputError
 from ..files import read_text
 from ..shipped import KINDS, file_command
 from .settings import (  # noqa: F401  (the case format, as solver.case.NAME)
-    ARCHITECTURES, BIPOLAR_KEYS, BipolarSettings, BLOCK_END_REASONS, BLOCK_KEYS, Case,
-    CELL_KEYS, default_max_cell_size, DRIVES, ELECTRODE_KINDS, FOOTPRINT_RANGE, IMPEDANCE_KEYS,
-    LATTICES, Layer, LAYER_KEYS, MAX_BLOCK_DEPTH, MAX_FREQUENCIES, MAX_NAME, MAX_NESTING,
-    MAX_PROTOCOL_STEPS, MESH_KEYS, MeshSettings, MICROPILLAR_KEYS, MicropillarSettings,
+    ARCHITECTURES, BIPOLAR_KEYS, BipolarSettings, BLOCK_END_REASONS, BLOCK_KEYS, C_RATE_KEYS,
+    Case, CELL_KEYS, default_max_cell_size, DRIVES, ELECTRODE_KINDS, FOOTPRINT_RANGE,
+    IMPEDANCE_KEYS, LATTICES, Layer, LAYER_KEYS, MAX_BLOCK_DEPTH, MAX_FREQUENCIES, MAX_NAME,
+    MAX_NESTING, MAX_PROTOCOL_STEPS, MESH_KEYS, MeshSettings, MICROPILLAR_KEYS, MicropillarSettings,
     MISSING, MODES, SOLVER_KEYS, SolverSettings, stack_roles, StackRoles, Step, STEP_KEYS,
     STEP_QUANTITIES, STEP_RULES, TOP_KEYS, TRENCH_KEYS, TrenchSettings, VARIATION_KEYS)
 from .entries import _boolean, _check_keys, _get, _join, _number, _positive, _table

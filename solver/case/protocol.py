@@ -9,10 +9,10 @@ from typing import NamedTuple
 
 from .. import limits
 from ..errors import InputError
-from ..units import DIMENSIONS
+from ..units import C_RATE_EXAMPLES, DIMENSIONS, parse_c_rate
 from .settings import (
-    BLOCK_KEYS, DRIVES, IMPEDANCE_KEYS, MAX_BLOCK_DEPTH, MAX_FREQUENCIES, MAX_PROTOCOL_STEPS,
-    MISSING, MODES, Step, STEP_QUANTITIES, STEP_RULES)
+    BLOCK_KEYS, C_RATE_KEYS, DRIVES, IMPEDANCE_KEYS, MAX_BLOCK_DEPTH, MAX_FREQUENCIES,
+    MAX_PROTOCOL_STEPS, MISSING, MODES, Step, STEP_QUANTITIES, STEP_RULES)
 from .entries import _check_keys, _integer, _listing, _positive
 
 
@@ -115,15 +115,37 @@ def _flatten(items: list, prefix: str, out: list[Step], cutoff=None, depth: int 
             out[index] = replace(step, index=index, block_end=end)
 
 
+def _step_entry(item: dict, name: str, key: str, bounds: _StepLimits | None):
+    """(the Step field, its value) of a step's quantity: a current key written as a C-rate
+    ("C/20") fills the C-rate field C_RATE_KEYS names."""
+    if name not in C_RATE_KEYS:
+        return name, _step_quantity(item, name, key, bounds)
+    raw, full_key = item[name], f"{key}.{name}"
+    rate = parse_c_rate(raw, full_key)
+    if rate is not None:
+        _check_c_rate(rate, raw, full_key)
+        return C_RATE_KEYS[name], rate
+    try:
+        return name, _step_quantity(item, name, key, bounds)
+    except InputError as error:
+        raise InputError(error.key, error.value,
+                         f"{error.expected}, or {C_RATE_EXAMPLES}") from None
+
+
+def _check_c_rate(value: float, raw, key: str) -> None:
+    if value > limits.MAX_C_RATE:
+        raise InputError(key, raw, f"a C-rate of at most {limits.MAX_C_RATE:g} (a discharge "
+                                   f"in {3600 / limits.MAX_C_RATE * 1e3:g} ms)")
+
+
 def _step_quantity(item: dict, name: str, key: str, bounds: _StepLimits | None) -> float:
     """A step's quantity, > 0 and within what a cell can do."""
     raw, key = item[name], f"{key}.{name}"
     value = _positive(raw, STEP_QUANTITIES[name], key)
     if name == "until_time":
         limits.check_time(value, raw, key)
-    elif name == "c_rate" and value > limits.MAX_C_RATE:
-        raise InputError(key, raw, f"a C-rate of at most {limits.MAX_C_RATE:g} (a discharge "
-                                   f"in {3600 / limits.MAX_C_RATE * 1e3:g} ms)")
+    elif name == "c_rate":
+        _check_c_rate(value, raw, key)
     elif bounds is not None and name in ("voltage", "until_voltage") and value > bounds.voltage:
         raise InputError(key, raw, f"a voltage of at most {bounds.voltage:g} V "
                                    f"({limits.MAX_CELL_VOLTAGE:g} V per cell: no lithium "
@@ -155,7 +177,7 @@ def _step(item: dict, key: str, cutoff=None, bounds: _StepLimits | None = None) 
                              f"{_listing(allowed)})")
         _check_keys({name: value}, ("mode",) + allowed, key)
 
-    values = {name: _step_quantity(item, name, key, bounds) for name in allowed if name in item}
+    values = dict(_step_entry(item, name, key, bounds) for name in allowed if name in item)
 
     inherits = cutoff is not None and mode in ("discharge", "charge")
     if inherits:
@@ -174,7 +196,7 @@ def _step(item: dict, key: str, cutoff=None, bounds: _StepLimits | None = None) 
                              f"exactly one of c_rate, current or current_density in a "
                              f"{mode} step (they all set its current)")
     for group in required_groups:
-        if not any(name in values for name in group):
+        if not any(name in item or name in values for name in group):
             if len(group) == 1:
                 raise InputError(f"{key}.{group[0]}", MISSING,
                                  f"{_describe(group[0])} (required in a {mode} step)")

@@ -95,6 +95,12 @@ STEP_KEYS = ("mode",) + tuple(STEP_QUANTITIES)
 DRIVES = ("c_rate", "current", "current_density")
 
 
+# current keys that also take a C-rate ("C/20": that multiple of the cell's 1C current) ->
+# the Step field that keeps it: a current so written is the step's c_rate, an until_current
+# is turned into amperes by the run, once the nominal capacity is known
+C_RATE_KEYS = {"current": "c_rate", "until_current": "until_current_c_rate"}
+
+
 # mode -> (keys the step may have besides mode, groups of which at least one is required)
 STEP_RULES = {
     "discharge": (DRIVES + ("until_voltage", "until_time"), (("until_voltage", "until_time"),)),
@@ -214,6 +220,8 @@ class Step:
     until_voltage: float | None = None      # V
     until_time: float | None = None         # s
     until_current: float | None = None      # A (hold and cccv steps)
+    until_current_c_rate: float | None = None   # until_current written as a C-rate: the run
+                                            # sets until_current from it (solver.protocol)
     voltage: float | None = None            # V (hold: held; cccv: CC up to it, then held)
     frequencies: tuple | None = None        # impedance: (f_min, f_max) in Hz
     points_per_decade: int | None = None    # impedance: frequencies per decade
