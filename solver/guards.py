@@ -80,15 +80,20 @@ def refuse_unusable_start(case, model, capacities):
                              f"capacity (this one overflows double precision)")
 
 
+def surface_potential(model, e, u):
+    """An electrode's open-circuit potential (V vs Li) at its present surface stoichiometry,
+    the area mean over its faces (0 for lithium metal)."""
+    if e.kind != "intercalation":
+        return 0.0
+    area = model.if_area[e.faces]
+    return float(np.sum(e.ocv(u[model.s_xs][e.xs_slice])[0] * area) / np.sum(area))
+
+
 def open_circuit_voltage(model, u):
     """The stack's voltage at zero current with its present surface stoichiometries."""
-    def potential(e):
-        if e.kind != "intercalation":
-            return 0.0
-        area = model.if_area[e.faces]
-        return float(np.sum(e.ocv(u[model.s_xs][e.xs_slice])[0] * area) / np.sum(area))
-    return sum(potential(model.electrodes[unit.positive])
-               - potential(model.electrodes[unit.negative]) for unit in model.units)
+    return sum(surface_potential(model, model.electrodes[unit.positive], u)
+               - surface_potential(model, model.electrodes[unit.negative], u)
+               for unit in model.units)
 
 
 def refuse_unreachable_end(model, step, drive, u, nominal_capacity):
@@ -149,25 +154,60 @@ def bound_message(step, elapsed, max_duration, taken, max_time_steps):
     return f"{end} not reached within {max_duration:.4g} s ({why})"
 
 
-def nothing_delivered(model, reason, step, drive, v_start, u, current):
-    """Why a step ended as soon as it began (its message, shown on the terminal)."""
+def nothing_delivered(model, reason, step, drive, u_start, u, current):
+    """Why a step that started from u_start ended as soon as it began, in u (its message,
+    shown on the terminal). A voltage cutoff is met by the ohmic and kinetic drop
+    (overpotential_ends) or by an electrode's surface driven to where its open-circuit
+    potential passes it."""
     if reason == "until_voltage":
-        drop = model.series.drop(u)
-        series = (f", {abs(drop):.4g} V of it across cell.series_resistance" if drop != 0.0
-                  else "")
-        return (f"the step delivered nothing: its current ({abs(current):.4g} A) took the "
-                f"voltage from {v_start:.4f} V at open circuit to {model.voltage(u):.4f} V "
-                f"at once (the ohmic and kinetic drop{series}), past the cutoff "
-                f"{voltage_cutoff(step, drive):g} V (per cell in a stack); a lower current "
-                f"would deliver charge")
+        if overpotential_ends(model, step, drive, u_start, u, delivered_nothing=True):
+            return _drop_passed_cutoff(model, step, drive, u_start, u, current)
+        return _surface_passed_cutoff(model, step, drive, u_start, u, current)
     if reason == "until_current":
         return (f"the step delivered nothing: the current at {drive.value:g} V is "
                 f"{abs(current):.4g} A from the start, not above until_current "
                 f"({step.until_current:.4g} A)")
     if reason == "lithium_exhausted":
         return "the step delivered nothing: the lithium electrode is already empty"
-    where, why = surface_at_limit(model, reason, u, u)
+    where, why = surface_at_limit(model, reason, u, u_start)
     return f"the step delivered nothing: {where} is at its limit ({reason}) as the step begins: {why}"
+
+
+def _drop_passed_cutoff(model, step, drive, u_start, u, current):
+    """The message of a step whose cutoff the ohmic and kinetic drop met at once."""
+    drop = model.series.drop(u)
+    series = (f", {abs(drop):.4g} V of it across cell.series_resistance" if drop != 0.0
+              else "")
+    return (f"the step delivered nothing: its current ({abs(current):.4g} A) took the "
+            f"voltage from {open_circuit_voltage(model, u_start):.4f} V at open circuit to "
+            f"{model.voltage(u):.4f} V at once (the ohmic and kinetic drop{series}), past the "
+            f"cutoff {voltage_cutoff(step, drive):g} V (per cell in a stack); a lower current "
+            f"would deliver charge")
+
+
+def _surface_passed_cutoff(model, step, drive, u_start, u, current):
+    """The message of a step whose cutoff an electrode's surface met at once: the electrode
+    whose surface potential moved most, how far, and why (already full or empty, or
+    diffusion in its film too slow for the current)."""
+    e = max(model.intercalation, key=lambda electrode: abs(
+        surface_potential(model, electrode, u) - surface_potential(model, electrode, u_start)))
+    surface = model.outputs_by_name[f"x_surface_{e.name}"]
+    x_start, x_end = surface(u_start), surface(u)
+    mean = model.outputs_by_name[f"x_mean_{e.name}"](u_start)
+    return (f"the step delivered nothing: its current ({abs(current):.4g} A) drove the surface "
+            f"of {e.name} from x = {x_start:.4f} to {x_end:.4f} at once, which took the "
+            f"open-circuit voltage from {open_circuit_voltage(model, u_start):.4f} V to "
+            f"{open_circuit_voltage(model, u):.4f} V and the voltage to "
+            f"{model.voltage(u):.4f} V, past the cutoff {voltage_cutoff(step, drive):g} V "
+            f"(per cell in a stack): {_why_at_limit([mean], x_end > x_start)}")
+
+
+def _why_at_limit(means, full):
+    """Why electrodes' surfaces reached a limit: an electrode (of mean stoichiometries
+    `means`) already full or empty, or diffusion in the film."""
+    if any((x > 0.98) if full else (x < 0.02) for x in means):
+        return f"the electrode is already {'full' if full else 'empty'}"
+    return "diffusion in the film cannot pass that current"
 
 
 def surface_at_limit(model, reason, u_limit, u_start):
@@ -185,9 +225,7 @@ def surface_at_limit(model, reason, u_limit, u_start):
         return "an electrode surface", "diffusion in the film cannot pass the current"
     where = (f"the surface of {', '.join(e.name for e in at_limit)} "
              f"(mean x {', '.join(f'{x:.3f}' for x in mean)})")
-    if any((x > 0.98) if full else (x < 0.02) for x in mean):
-        return where, f"the electrode is already {'full' if full else 'empty'}"
-    return where, "diffusion in the film cannot pass that current"
+    return where, _why_at_limit(mean, full)
 
 
 # ------------------------------------------------------------------ physics of a state

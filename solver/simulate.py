@@ -289,7 +289,6 @@ class Simulation:
         t_end = t0 + step.until_time if step.until_time else np.inf
         max_duration, max_time_steps = guards.step_bounds(
             step, drive, self.lithium_capacity, max_step, self.case.solver.max_step is not None)
-        v_start = guards.open_circuit_voltage(m, u)
         u_start = u
         self.step_start = t_start
         self.balance.positive = guards.lithium_by_electrode(
@@ -326,7 +325,7 @@ class Simulation:
             # resistance, can pass): the step delivers nothing, and the state before it is
             # the one recorded, so no unphysical voltage is written
             record.end_reason = reason
-            record.message = guards.nothing_delivered(m, reason, step, drive, v_start, u,
+            record.message = guards.nothing_delivered(m, reason, step, drive, u_start, u,
                                                       m.tab_current(u) * self.area_scale)
             record.surface_gap = guards.surface_gaps(m, u_start, u_start)
             self._record(t0, k, u_start, history.integrals[-1])
@@ -340,7 +339,7 @@ class Simulation:
         if self._hold_begins(step, drive, reason):
             drive, events, history, reason = self._begin_hold(record, step, history, t_start)
         if reason is not None:
-            record.message = guards.nothing_delivered(m, reason, step, drive, v_start, u,
+            record.message = guards.nothing_delivered(m, reason, step, drive, u_start, u,
                                                       m.tab_current(u) * self.area_scale)
         taken = 0
         while reason is None:
@@ -404,7 +403,7 @@ class Simulation:
                    and faradaic < NOTHING_DELIVERED * self.nominal_capacity)
         if nothing and not record.message:
             record.message = guards.nothing_delivered(
-                m, reason, step, drive, v_start, history.states[-1],
+                m, reason, step, drive, u_start, history.states[-1],
                 m.tab_current(history.states[-1]) * self.area_scale)
         record.surface_gap = guards.surface_gaps(m, u_start, history.states[-1])
         if reason == "until_voltage" and guards.overpotential_ends(

@@ -187,6 +187,39 @@ def test_class3_step_that_delivers_nothing_says_why_on_the_terminal(tmp_path, ca
         assert "delivered nothing" not in step.get("message", "")
 
 
+# LiCoO2 that passes lithium slowly, behind a fast electrolyte and fast kinetics: its
+# surface, not the ohmic and kinetic drop, takes a 100C discharge to 3 V at once
+SLOW_SURFACE = {"LiCoO2_003": {"diffusivity": "1e-18 cm^2/s", "rate_constant": "1e-6 m/s"},
+                "LiPON": {"conductivity": "1e-3 S/cm"}}
+
+
+@pytest.mark.parametrize("x, c_rate, materials, cause, not_cause", [
+    (0.5, 3000, {}, "at once (the ohmic and kinetic drop)", "surface"),
+    (0.5, 100, SLOW_SURFACE, "drove the surface of cathode from x = 0.5000 to 0.99",
+     "ohmic"),
+    (0.985, 100, SLOW_SURFACE, "x = 0.9850 to 0.99", "ohmic"),
+])
+def test_class3_a_step_that_delivers_nothing_names_its_cause(x, c_rate, materials, cause,
+                                                            not_cause):
+    """Was: every step that delivered nothing at its voltage cutoff blamed the ohmic and
+    kinetic drop, also when its electrode's surface had filled (4.235 V at open circuit
+    to 3.043 V)."""
+    data = shipped_case_dict()
+    data["cell"]["layers"][2]["initial_stoichiometry"] = x
+    data["materials"] = materials
+    data["mesh"]["refine"] = False
+    data["protocol"] = [{"mode": "discharge", "c_rate": c_rate, "until_voltage": "3.0 V"}]
+    step = solver.run(case_from_dict(data, CASES, "test")).summary["steps"][0]
+    message = step["message"]
+    assert step["end_reason"] == "until_voltage" and step["capacity_mAh_cm2"] < 1e-6
+    assert message.startswith("the step delivered nothing") and "\n" not in message
+    assert cause in message and not_cause not in message, message
+    if materials:
+        why = ("the electrode is already full" if x > 0.98 else
+               "diffusion in the film cannot pass that current")
+        assert message.endswith(f"past the cutoff 3 V (per cell in a stack): {why}"), message
+
+
 def test_class3_unphysical_voltage_is_a_solver_failure(make_case):
     sim = Simulation(*(lambda c: (c, build_grid(c)))(make_case()))
     sim.run()
