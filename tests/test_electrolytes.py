@@ -143,7 +143,8 @@ def test_binary_electrolyte_in_a_trench_iterative_equals_direct():
     direct.linear_solver = LinearSolver(m.pattern.indptr, m.pattern.indices, m.n_unknowns)
     a, b = iterative.run().steps[0], direct.run().steps[0]
     assert a.end_reason == b.end_reason == "until_voltage"
-    assert a.capacity_mAh_cm2 == pytest.approx(b.capacity_mAh_cm2, rel=1e-6)
+    # each Newton solve stops at 1e-3 of rtol, where the two solvers' updates differ
+    assert a.capacity_mAh_cm2 == pytest.approx(b.capacity_mAh_cm2, rel=1e-4)
 
 
 def test_binary_cell_voltage_converges_at_second_order():

@@ -107,6 +107,25 @@ def test_a_surface_at_its_limit_stops_only_the_current_that_drives_it_there(afte
         assert second["capacity_mAh_cm2"] > 1e-4
 
 
+def test_a_rest_drives_no_surface_whatever_sign_its_current_has_to_round_off():
+    # a rest's tab current is zero only to Newton's tolerance: its sign must not turn a
+    # surface left at x = 5e-4 by a charge into an electrode_empty limit of the rest
+    from solver.api import build_grid
+    from solver.model import CellModel
+
+    case = planar_case(protocol=[{"mode": "rest", "until_time": "1 min"}])
+    model = CellModel(case, build_grid(case))
+    u = model.initial_state()
+    u[model.s_xs] = 5e-4
+    for noise in (-1e-12, 1e-12):
+        u[model.s_i] = noise
+        assert model.surfaces_driven_to_limits(u, direction=0) == (0.0, 1.0)
+        charging = model.tab_current(u) < 0.0
+        # without a direction (a held voltage) the current's sign decides
+        assert model.surfaces_driven_to_limits(u)[1] == (5e-4 if charging else 1.0)
+    assert model.surfaces_driven_to_limits(u, direction=-1)[1] == 5e-4   # a charge
+
+
 def test_a_step_stopped_at_once_names_the_electrode_and_why():
     # after a charge to the limit, another charge finds the cathode empty
     case = planar_case(protocol=[{"mode": "charge", "c_rate": 5, "until_time": "5 h"},

@@ -338,17 +338,23 @@ class CellModel:
     def _double_layers(self):
         return [t for t in self.assembly.terms if t.name == "double_layer"]
 
-    def surfaces_driven_to_limits(self, u):
+    def surfaces_driven_to_limits(self, u, direction=None):
         """(highest surface x of the electrodes the tab current lithiates, lowest of those it
         delithiates; 0 and 1 where there are none). A surface near x = 1 or 0 limits a step
         only while the current drives it further that way: a discharge fills the positive
         electrodes and empties the negative ones, a charge the reverse, a rest neither (a
-        hold or a rest after a full charge moves the surfaces back)."""
-        current = self.tab_current(u)
-        if current == 0.0:
+        hold or a rest after a full charge moves the surfaces back).
+
+        direction: +1 discharge, -1 charge, 0 rest, as a current drive sets it (a rest's tab
+        current is zero only to Newton's tolerance, and its sign is noise); None under a held
+        voltage, whose current's sign decides."""
+        if direction is None:
+            current = self.tab_current(u)
+            direction = 0 if current == 0.0 else (1 if current > 0.0 else -1)
+        if direction == 0:
             return 0.0, 1.0
         positive, other = self._xs_columns_by_electrode_sign
-        filling, emptying = (positive, other) if current > 0.0 else (other, positive)
+        filling, emptying = (positive, other) if direction > 0 else (other, positive)
         return float(u[filling].max(initial=0.0)), float(u[emptying].min(initial=1.0))
 
     def surface_margins(self, u, direction, full):
