@@ -262,7 +262,7 @@ def resolve_key(base: dict, key: str, values=MISSING) -> tuple:
             block = isinstance(node, dict) and ("repeat" in node or "steps" in node)
             schema = ({"repeat": _LEAF, "until_voltage": _LEAF,
                        "steps": ("list", "step", "step of the block")} if block
-                      else {name: _LEAF for name in c.STEP_KEYS})
+                      else {name: _LEAF for name in c.STEP_KEYS + c.IMPEDANCE_KEYS})
         if isinstance(schema, tuple):              # a list in the case: index (or name)
             kind, item_schema, what = schema
             if not isinstance(node, list) or not node:

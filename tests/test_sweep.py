@@ -81,6 +81,22 @@ def test_key_paths_address_the_case():
     assert resolve_key(gitt, "protocol.0.repeat") == ("protocol", 0, "repeat")
 
 
+def test_impedance_step_keys_can_be_swept(tmp_path):
+    """frequencies, points_per_decade and field_frequencies are keys of an impedance step:
+    a sweep over the spectrum's band was refused as an unknown key."""
+    base = shipped_case_dict()
+    assert base["protocol"][1]["mode"] == "impedance"
+    assert resolve_key(base, "protocol.1.points_per_decade") == ("protocol", 1,
+                                                                 "points_per_decade")
+    grid = {"protocol.1.frequencies": [["1 Hz", "1 kHz"], ["10 mHz", "100 Hz"]],
+            "protocol.1.field_frequencies": [["1 Hz"]]}
+    spec = load_sweep(_sweep_file(tmp_path, grid))
+    steps = [case_from_dict(spec.case_dict(settings), spec.base_dir).protocol[1]
+             for settings in spec.combinations()]
+    assert [step.frequencies for step in steps] == [(1.0, 1000.0), (0.01, 100.0)]
+    assert [step.field_frequencies for step in steps] == [(1.0,), (1.0,)]
+
+
 @pytest.mark.parametrize("key, words", [
     ("cell.temprature", "did you mean 'temperature'"),
     ("cell.layers.separator.thickness", "anode, electrolyte, cathode"),
