@@ -394,6 +394,9 @@ def run_case(case, plots: bool = False, time_limit: float | None = None,
     if result.failed:
         out.update(status="solver_failed", message=result.summary.get("message", ""))
     files = {"timeseries.csv": result.timeseries_csv().encode()}
+    if result.spectra:
+        from .impedance_results import impedance_csv
+        files["impedance.csv"] = impedance_csv(result.spectra).encode()
     try:
         if plots:
             from .plots import voltage_figure_png

@@ -207,7 +207,10 @@ def test_sweep_command_runs_the_product_on_a_local_cluster(tmp_path, capsys):
         assert float(row["wall_time_s"]) > 0
         folder = out / "runs" / row["run_id"]
         assert {p.name for p in folder.iterdir()} == {"summary.json", "timeseries.csv",
-                                                     "case.json"}   # no plots by default
+                                                     "case.json", "impedance.csv"}  # no plots
+        spectrum = (folder / "impedance.csv").read_text().splitlines()   # the impedance step's
+        assert spectrum[0] == "step,frequency_Hz,z_real_ohm_cm2,z_imag_ohm_cm2"
+        assert len(spectrum) - 1 == _direct(settings)["steps"][1]["n_frequencies"]
         recorded = json.loads((folder / "summary.json").read_text())["sweep"]
         assert recorded["run_id"] == row["run_id"]
         assert recorded["parameters"]["materials.LiPON.conductivity"] == \
