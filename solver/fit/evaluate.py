@@ -121,7 +121,16 @@ class ExperimentModel:
     # ------------------------------------------------------------ runs
     def run(self, theta, sensitivities=False):
         """The model curve at theta (an array in [0, 1]), with d/dtheta when asked; for an
-        impedance experiment its ModelSpectrum (never with sensitivities)."""
+        impedance experiment its ModelSpectrum (never with sensitivities). An input error
+        found by the run (a cutoff the cell starts beyond, a step it does not reach) names
+        the experiment."""
+        try:
+            return self._run(theta, sensitivities)
+        except InputError as exc:
+            raise InputError(f"experiment {self.experiment.name}: {exc.key}", exc.value,
+                             exc.expected) from None
+
+    def _run(self, theta, sensitivities):
         from ..api import simulation_result
 
         spec = self.spec
@@ -183,8 +192,7 @@ class ExperimentModel:
         reached = k is not None and k < len(sim.steps)
         if (reached and sim.steps[k].mode != "impedance") or not (
                 sim.failure or any(s.end_reason == "solver_failed" for s in sim.steps)):
-            raise InputError(f"experiment {e.name}: step", e.step,
-                             "a step that the run reaches (an impedance step)")
+            raise InputError("step", e.step, "a step that the run reaches (an impedance step)")
         message = sim.failure or next((s.message for s in sim.steps
                                        if s.end_reason == "solver_failed"), "")
         return self._failed_spectrum(message, result)
@@ -198,7 +206,7 @@ class ExperimentModel:
             k = next((n for n, s in enumerate(sim.steps) if s.mode in ("discharge", "charge")),
                      None)
         if k is None or k >= len(sim.steps):
-            raise InputError(f"experiment {e.name}: step", e.step,
+            raise InputError("step", e.step,
                              "a step that the run reaches (a discharge or charge step)")
         record = sim.steps[k]
         rows = [r for r, row in enumerate(sim.rows) if row["step"] == k]
