@@ -473,7 +473,9 @@ def test_architecture_not_available():
         assert "planar" in str(err) and "trench" in str(err) and "micropillar" in str(err)
     data = base()
     data["cell"]["architecture"] = "bipolar"
-    assert error(data).key == "cell.bipolar"          # its table is required
+    missing = error(data)                             # its table is required: n_cells,
+    assert missing.key == "cell.bipolar"              # not a substrate's sizes
+    assert "n_cells" in str(missing) and "substrate" not in str(missing)
     data = base()
     data["cell"]["architecture"] = "trenches"
     assert "did you mean 'trench'" in str(error(data))

@@ -50,8 +50,10 @@ def _architecture(cell: dict) -> str:
 def _geometry_table(cell: dict, architecture: str, allowed) -> dict:
     key = f"cell.{architecture}"
     if architecture not in cell:
+        what = ("n_cells, how many cells are stacked" if architecture == "bipolar"
+                else "the sizes of the substrate structure")
         raise InputError(key, MISSING, f"a [{key}] table (required for architecture = "
-                                       f"{architecture!r}: the sizes of the substrate structure)")
+                                       f"{architecture!r}: {what})")
     table = cell[architecture]
     if not isinstance(table, dict):
         raise InputError(key, table, f"a table: [{key}]")
