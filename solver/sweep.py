@@ -683,6 +683,8 @@ def result_row(settings: dict, outcome: dict | None, run_id=None, message="",
         return row
     status, summary = outcome["status"], outcome.get("summary")
     row["status"] = status
+    if status == "invalid_input":          # refused by the run itself: nothing was kept
+        row["run_id"] = None
     row["message"] = outcome.get("message") or None
     if summary is None:
         row["end_reason"] = status

@@ -346,6 +346,10 @@ def test_rows_report_the_first_discharge_step():
     # not run (interrupted) and invalid
     assert result_row({"k": 1}, None, "z")["end_reason"] == "not_run"
     assert result_row({"k": 1}, None, None, "bad")["end_reason"] == "invalid_input"
+    # refused by the run (a cutoff above the starting voltage): no folder, so no run id
+    row = result_row({"k": 1}, {"status": "invalid_input", "message": "m", "summary": None},
+                     "abc")
+    assert row["end_reason"] == "invalid_input" and row["run_id"] is None
 
 
 def test_results_csv_cells():
