@@ -409,6 +409,38 @@ def test_a_curve_that_stops_before_its_cutoff_is_warned_about(tmp_path):
     assert not any("end_capacity" in w for w in fit(path).summary["warnings"])
 
 
+def test_a_stack_curve_ends_where_its_weakest_cell_stops(tmp_path):
+    """The shipped 3-cell stack (a thinner middle cathode) stops when that cell meets
+    3.0 V, the stack near 10.6 V and not at its 9.0 V cutoff: at the true parameters the
+    model's end is the run's, not a secant extrapolated down to 9 V (+2.9 % before)."""
+    from solver.fit.evaluate import experiment_residuals
+
+    raw = tomllib.loads((SHIPPED_CASE.parent / "bipolar_3cell_li_lipon_lco.toml").read_text())
+    raw["mesh"]["cells_per_layer"] = 6
+    raw["protocol"] = [{"mode": "discharge", "c_rate": 5, "until_voltage": "9.0 V"}]
+    (tmp_path / "stack.toml").write_text(tomli_w.dumps(raw))
+    series = run(case_from_dict(raw, SHIPPED_CASE.parent)).step_series(0)
+    keep = measurable_rows(series["time_s"])
+    q, v = series["capacity_mAh_cm2"][keep], series["voltage_V"][keep]
+    assert v[-1] > 10.0                          # the weakest cell ended the step
+    q_data = np.linspace(0.0, q[-1], 25)
+    v_data = model_at(q, v, q_data, "", None)[0]
+    np.savetxt(tmp_path / "stack.csv", np.column_stack([q_data, v_data]), delimiter=",",
+               header="capacity_mAh_cm2,voltage_V", comments="")
+    spec = load_fit({"base": "stack.toml",
+                     "experiment": [{"name": "5C", "data": "stack.csv", "role": "fit"}],
+                     "parameters": {"materials.LiPON.conductivity": {
+                         "min": "1e-7 S/cm", "max": "1e-4 S/cm", "initial": "2.3e-6 S/cm"}}},
+                    base_dir=tmp_path)
+    theta = [spec.parameters[0].to_unit(2.3e-4)]
+    for sensitivities in (False, True):
+        curve = Objective(spec).models["5C"].run(theta, sensitivities=sensitivities)
+        r, J, _, x_end = experiment_residuals(spec.experiments[0], curve, spec.settings)
+        assert x_end == pytest.approx(q[-1], rel=1e-4)
+        assert np.max(np.abs(r)) < 0.1
+    assert abs(J[-1, 0]) > 0                     # the end still moves with the parameter
+
+
 def test_bad_fit_file_exits_2_with_one_line(tmp_path, capsys):
     path = tmp_path / "fit.toml"
     path.write_text(tomli_w.dumps(_spec(tmp_path, **{"experiment/0/role": "train"})))

@@ -232,6 +232,12 @@ class ExperimentModel:
         if step is not None:
             drive = drive_for_step(step, sim.nominal_capacity, case.footprint_area)
             cutoff = voltage_cutoff(step, drive)
+        if cutoff is not None and case.n_units > 1 and voltage.size \
+                and record.end_reason == "until_voltage":
+            # a stack's step ends where its weakest cell meets until_voltage / n_cells, the
+            # stack then above its own cutoff (unless the cells are alike): the end is at the
+            # stack voltage the run located it at, not extrapolated down to the stack cutoff
+            cutoff = float(voltage[-1])
         return Curve(x, voltage, dx, dv, record.end_reason, cutoff,
                      record.end_reason == "solver_failed", record.message, result)
 
