@@ -229,10 +229,11 @@ def _check_temperature_range(kelvin: float, value, layers: list[Layer]) -> None:
     if low <= kelvin <= high:
         return
     name = low_name if kelvin < low else high_name
+    plain = " (a plain number is kelvin)" if isinstance(value, (int, float)) else ""
     raise InputError("cell.temperature", value,
                      f"a temperature within {low:.6g}..{high:.6g} K ({low - ZERO_CELSIUS:.4g}.."
                      f"{high - ZERO_CELSIUS:.4g} degC), where the data of the cell's materials "
-                     f"hold; this is {kelvin:.6g} K (a plain number is kelvin), outside the "
+                     f"hold; this is {kelvin:.6g} K{plain}, outside the "
                      f"range of {name}: to go beyond, set [materials.{name}] temperature_range")
 
 
