@@ -525,8 +525,9 @@ def import_bpx(bpx_file, out, *, negative: str | None = None, positive: str | No
         try:
             loaded = load_case(scratch / out.name)
         except InputError as exc:
-            raise InputError(_bpx_field(exc.key, ledger, materials, bpx_file),
-                             exc.value, exc.expected) from None
+            field = _bpx_field(exc.key, ledger, materials, bpx_file)
+            shown = electrolyte_thickness if field == "--electrolyte-thickness" else exc.value
+            raise InputError(field, shown, exc.expected) from None
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for table in tables:

@@ -220,9 +220,11 @@ def _architectures(tables) -> tuple[dict, dict]:
             if "architecture" in table:
                 raise InputError(f"{key}.architecture", kind, _one_of("the architectures",
                                                                       kind, ARCHITECTURES))
+            close = difflib.get_close_matches(label, ARCHITECTURES, n=1)
             raise InputError(key, table, f"a table named after its architecture "
                                          f"({', '.join(ARCHITECTURES)}), or one with "
-                                         f"architecture = NAME")
+                                         f"architecture = NAME" +
+                                         (f" (did you mean {close[0]!r}?)" if close else ""))
         allowed = TABLE_KEYS + GEOMETRY_KEYS[kind]
         for name, value in table.items():
             if name not in allowed:

@@ -12,6 +12,12 @@ from .files import write_atomic
 COLUMNS = ("step", "frequency_Hz", "z_real_ohm_cm2", "z_imag_ohm_cm2")
 
 
+def field_file_name(step: int, frequency: float) -> str:
+    """The VTU file of a step's small-signal fields at a frequency (6 significant digits:
+    field frequencies equal to those are one file, protocol.py refuses them)."""
+    return f"impedance_step{step}_{frequency:g}Hz.vtu"
+
+
 def impedance_csv(spectra) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -38,7 +44,7 @@ def write_impedance(out_dir, result) -> list[Path]:
         import meshio
 
         for step, frequency, data in result.impedance_fields:
-            name = f"impedance_step{step}_{frequency:g}Hz.vtu"
+            name = field_file_name(step, frequency)
             tmp = out / f".{name}.tmp.vtu"
             meshio.write(tmp, result.grid.to_meshio(cell_data=data), binary=True)
             tmp.replace(out / name)

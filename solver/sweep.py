@@ -262,7 +262,7 @@ def resolve_key(base: dict, key: str, values=MISSING) -> tuple:
             block = isinstance(node, dict) and ("repeat" in node or "steps" in node)
             schema = ({"repeat": _LEAF, "until_voltage": _LEAF,
                        "steps": ("list", "step", "step of the block")} if block
-                      else {name: _LEAF for name in c.STEP_KEYS})
+                      else {name: _LEAF for name in c.STEP_KEYS + c.IMPEDANCE_KEYS})
         if isinstance(schema, tuple):              # a list in the case: index (or name)
             kind, item_schema, what = schema
             if not isinstance(node, list) or not node:
@@ -394,6 +394,9 @@ def run_case(case, plots: bool = False, time_limit: float | None = None,
     if result.failed:
         out.update(status="solver_failed", message=result.summary.get("message", ""))
     files = {"timeseries.csv": result.timeseries_csv().encode()}
+    if result.spectra:
+        from .impedance_results import impedance_csv
+        files["impedance.csv"] = impedance_csv(result.spectra).encode()
     try:
         if plots:
             from .plots import voltage_figure_png
@@ -680,6 +683,8 @@ def result_row(settings: dict, outcome: dict | None, run_id=None, message="",
         return row
     status, summary = outcome["status"], outcome.get("summary")
     row["status"] = status
+    if status == "invalid_input":          # refused by the run itself: nothing was kept
+        row["run_id"] = None
     row["message"] = outcome.get("message") or None
     if summary is None:
         row["end_reason"] = status

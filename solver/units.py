@@ -138,6 +138,11 @@ def _string_in_si(value: str, dimension: str) -> float:
         quantity = ureg.Quantity(number, _pint_spelling(unit, dimension))
     except Exception:
         raise _Refused(f"{described} (unknown unit {unit!r})") from None
+    # pint counts radians (rad, deg, cycle, rpm) as plain numbers: '1 cycle/s' is 2 pi Hz
+    # to it, '1 rad/s' 1 Hz; no quantity of a case is an angle, so such a unit is a slip
+    if any(name == "radian" for name, _ in quantity.to_root_units().unit_items()):
+        raise _Refused(f"{described}, in a unit without an angle ({unit!r} counts radians, "
+                       f"which would be taken for plain numbers)")
     if dimension == "molar_energy" and quantity.check("[energy]"):
         quantity = quantity * ureg.Quantity(AVOGADRO, "1/mol")
     try:

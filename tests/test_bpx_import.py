@@ -286,6 +286,7 @@ def test_an_electrolyte_thickness_without_a_unit_names_the_option(tmp_path):
     with pytest.raises(InputError) as info:
         import_bpx(source, tmp_path / "out" / "c.toml", electrolyte_thickness="5")
     assert info.value.key == "--electrolyte-thickness"
+    assert info.value.value == "5"          # as given, not the case's '5000000 um'
     assert list(tmp_path.iterdir()) == [source]
 
 

@@ -128,6 +128,26 @@ def test_units_and_plain_si_numbers():
     assert [s.index for s in case.protocol] == [0, 1, 2, 3]
 
 
+def test_angle_units_are_refused_not_read_as_plain_numbers():
+    """pint counts radians as plain numbers: '1 cycle/s' would be 2 pi Hz, '1 rad/s' 1 Hz
+    (an angular frequency taken for a frequency), '30 deg' a ratio of 0.52."""
+    from solver.units import parse_quantity
+
+    for text, dimension in (("1 cycle/s", "frequency"), ("1000 rad/s", "frequency"),
+                            ("60 rpm", "frequency"), ("30 deg", "dimensionless"),
+                            ("1 rad*um", "length")):
+        with pytest.raises(InputError) as info:
+            parse_quantity(text, dimension, "k")
+        assert "angle" in info.value.expected
+    assert parse_quantity("1 kHz", "frequency", "k") == 1000.0
+    assert parse_quantity("50 %", "dimensionless", "k") == 0.5
+    data = base()
+    data["protocol"].append({"mode": "impedance", "frequencies": ["1 cycle/s", "1 MHz"]})
+    with pytest.raises(InputError) as info:
+        build(data)
+    assert info.value.key == "protocol.1.frequencies"
+
+
 def test_optional_entries_take_defaults():
     data = base()
     del data["cell"]["nominal_capacity"]
@@ -453,7 +473,9 @@ def test_architecture_not_available():
         assert "planar" in str(err) and "trench" in str(err) and "micropillar" in str(err)
     data = base()
     data["cell"]["architecture"] = "bipolar"
-    assert error(data).key == "cell.bipolar"          # its table is required
+    missing = error(data)                             # its table is required: n_cells,
+    assert missing.key == "cell.bipolar"              # not a substrate's sizes
+    assert "n_cells" in str(missing) and "substrate" not in str(missing)
     data = base()
     data["cell"]["architecture"] = "trenches"
     assert "did you mean 'trench'" in str(error(data))

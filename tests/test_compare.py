@@ -78,6 +78,7 @@ def _cells(**tables):
     (_with(architectures=None), "architectures", "required"),
     (_with(architectures={}), "architectures", "one table per cell"),
     (_cells(pillar={"diameter": "5 um"}), "architectures.pillar", "architecture = NAME"),
+    (_cells(planr={}), "architectures.planr", "did you mean 'planar'"),
     (_cells(a={"architecture": "trenches"}), "architectures.a.architecture",
      "did you mean 'trench'"),
     (_cells(trench={"widht": "5 um"}), "architectures.trench.widht", "did you mean 'width'"),

@@ -14,6 +14,7 @@ from solver.case import case_from_dict
 from solver.errors import InputError
 from solver.cli import main
 from solver.fit import fit, load_fit
+from solver.fit.spec import base_values
 from solver.fit.evaluate import Objective, model_at
 from solver.materials.schema import PARAMETERS
 from solver.model import CellModel
@@ -295,14 +296,22 @@ def _spec(tmp_path, **changes):
     ({"parameters": {"materials.LiPON.conductivity": {"min": "1 um", "max": "2 um"}}},
      "parameters.materials.LiPON.conductivity.min", "conductivity"),
     ({"parameters": {"materials.LiCoO2.ocv": {"min": 1, "max": 2}}},
-     "materials.LiCoO2.ocv", "numeric case key"),
+     "parameters.materials.LiCoO2.ocv", "numeric case key"),
     ({"parameters": {"materials.LiPON.conductivty": {"min": 1, "max": 2}}},
-     "materials.LiPON.conductivty", "conductivity"),
+     "parameters.materials.LiPON.conductivty", "conductivity"),
+    ({"parameters": {"mesh.cells_per_layer": {"min": 4, "max": 20}}},   # was: = None
+     "parameters.mesh.cells_per_layer", "numeric case key"),
+    ({"parameters": {"materials.LiMn2O4.diffusivity": {"min": 1e-18, "max": 1e-14}}},
+     "parameters.materials.LiMn2O4.diffusivity", "a material the cell uses"),
     ({"parameters": {"cell.series_resistance": {"min": 0, "max": "5 ohm*cm^2"}}},
      "parameters.cell.series_resistance.min", "log scale"),
     ({"experiment/0/role": "train"}, "experiment.0.role", "'fit' or 'predict'"),
     ({"experiment/0/data": "missing.csv"}, "experiment.0.data", "readable"),
-    ({"experiment/0/set": {"protocol.3.c_rate": 2}}, "protocol.3.c_rate", "protocol step"),
+    ({"experiment/0/set": {"protocol.3.c_rate": 2}}, "experiment.0.set.protocol.3.c_rate",
+     "protocol step"),
+    ({"experiment/0/set": {"protocol.0.current": "10 uA"}},       # the base sets c_rate
+     "experiment.0.set.protocol.0.current", "exactly one of c_rate, current"),
+    ({"experiment/0/step": 1}, "experiment.0.step", "0 (discharge)"),   # the run has one
     ({"fit": {"jacobian": "adjoint"}}, "fit.jacobian", "sensitivities"),
     ({"fit": {"start": 3}}, "fit.start", "did you mean 'starts'"),
     ({"experiment/0/role": "predict"}, "experiment", "role = 'fit'"),
@@ -324,6 +333,8 @@ def test_bad_fit_files_name_the_key(tmp_path, changes, key, words):
     ("q,voltage_V\n0,4\n", "capacity_mAh_cm2"),
     ("capacity_mAh_cm2,voltage_V\n0.02,4\n0.01,3.9\n", "never decreasing"),
     ("capacity_mAh_cm2,voltage_V\n0,abc\n", "numbers in every row"),
+    ("time_s,capacity_mAh_cm2,voltage_V\n0,0,4\n", "exactly one of capacity_mAh_cm2, time_s"),
+    ("capacity_mAh_cm2;voltage_V\n0;4\n", "separated by commas"),
 ])
 def test_bad_data_files_name_the_experiment(tmp_path, text, words):
     from solver.errors import InputError
@@ -351,6 +362,83 @@ def test_measured_voltages_may_reach_6_V_per_cell_of_the_stack(tmp_path):
     assert "at most 18 V (6 V per cell, 3 in series) (data row 2: 18.5)" in str(info.value)
     spec["experiment"][0]["set"]["cell.bipolar.n_cells"] = 4
     assert load_fit(spec, base_dir=tmp_path).experiments[0].voltage.max() == 18.5
+
+
+def test_a_parameter_with_initial_needs_no_value_in_the_base_case(tmp_path):
+    """cell.nominal_capacity is not in the base case (1C is the electrodes' capacity): with
+    `initial` the fit starts there; without, the key has no value to start from."""
+    spec = _spec(tmp_path, parameters={"cell.nominal_capacity": {
+        "min": "5 uAh", "max": "20 uAh", "initial": "12 uAh"}})
+    loaded = load_fit(spec, base_dir=tmp_path)
+    assert base_values(loaded) == [pytest.approx(12e-6 * 3600)]
+    del spec["parameters"]["cell.nominal_capacity"]["initial"]
+    with pytest.raises(InputError) as info:
+        load_fit(spec, base_dir=tmp_path)
+    assert info.value.key == "parameters.cell.nominal_capacity" and "initial" in str(info.value)
+
+
+def test_an_input_error_every_run_meets_exits_2_naming_the_experiment(tmp_path, capsys):
+    """A cutoff above the voltage the cell starts from is refused by the run, not by the
+    case: every start meets it, and it is the fit file's error, not the solver's."""
+    spec = _spec(tmp_path, **{"experiment/0/set": {"protocol.0.until_voltage": "4.5 V"}})
+    (tmp_path / "fit.toml").write_text(tomli_w.dumps(spec))
+    assert main(["fit", str(tmp_path / "fit.toml"), "--out", str(tmp_path / "out"),
+                 "--workers", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("thinfilm: invalid input: experiment 1C: "
+                              "protocol.0.until_voltage = '4.5 V'")
+
+
+def test_a_curve_that_stops_before_its_cutoff_is_warned_about(tmp_path):
+    """The data's last point is the measured end by default; 0.3 V above the cutoff the
+    model's step ends on, it is not the end, and the warning says what to set."""
+    raw = base_case(rtol=1e-3)
+    names = measured_curves(tmp_path, raw, [5], points=20)
+    data = tmp_path / names[0]
+    q, v = np.loadtxt(data, delimiter=",", skiprows=1).T
+    short = v > 3.8
+    np.savetxt(data, np.column_stack([q[short], v[short]]), delimiter=",",
+               header="capacity_mAh_cm2,voltage_V", comments="")
+    path = fit_file(tmp_path, raw, [5], names, ["materials.LiPON.conductivity"],
+                    settings={"max_evaluations": 2})
+    warned = [w for w in fit(path).summary["warnings"] if "end_capacity = false" in w]
+    assert len(warned) == 1 and "from the step's cutoff (3 V)" in warned[0]
+    spec = tomllib.loads(path.read_text())
+    spec["experiment"][0]["end_capacity"] = False
+    path.write_text(tomli_w.dumps(spec))
+    assert not any("end_capacity" in w for w in fit(path).summary["warnings"])
+
+
+def test_a_stack_curve_ends_where_its_weakest_cell_stops(tmp_path):
+    """The shipped 3-cell stack (a thinner middle cathode) stops when that cell meets
+    3.0 V, the stack near 10.6 V and not at its 9.0 V cutoff: at the true parameters the
+    model's end is the run's, not a secant extrapolated down to 9 V (+2.9 % before)."""
+    from solver.fit.evaluate import experiment_residuals
+
+    raw = tomllib.loads((SHIPPED_CASE.parent / "bipolar_3cell_li_lipon_lco.toml").read_text())
+    raw["mesh"]["cells_per_layer"] = 6
+    raw["protocol"] = [{"mode": "discharge", "c_rate": 5, "until_voltage": "9.0 V"}]
+    (tmp_path / "stack.toml").write_text(tomli_w.dumps(raw))
+    series = run(case_from_dict(raw, SHIPPED_CASE.parent)).step_series(0)
+    keep = measurable_rows(series["time_s"])
+    q, v = series["capacity_mAh_cm2"][keep], series["voltage_V"][keep]
+    assert v[-1] > 10.0                          # the weakest cell ended the step
+    q_data = np.linspace(0.0, q[-1], 25)
+    v_data = model_at(q, v, q_data, "", None)[0]
+    np.savetxt(tmp_path / "stack.csv", np.column_stack([q_data, v_data]), delimiter=",",
+               header="capacity_mAh_cm2,voltage_V", comments="")
+    spec = load_fit({"base": "stack.toml",
+                     "experiment": [{"name": "5C", "data": "stack.csv", "role": "fit"}],
+                     "parameters": {"materials.LiPON.conductivity": {
+                         "min": "1e-7 S/cm", "max": "1e-4 S/cm", "initial": "2.3e-6 S/cm"}}},
+                    base_dir=tmp_path)
+    theta = [spec.parameters[0].to_unit(2.3e-4)]
+    for sensitivities in (False, True):
+        curve = Objective(spec).models["5C"].run(theta, sensitivities=sensitivities)
+        r, J, _, x_end = experiment_residuals(spec.experiments[0], curve, spec.settings)
+        assert x_end == pytest.approx(q[-1], rel=1e-4)
+        assert np.max(np.abs(r)) < 0.1
+    assert abs(J[-1, 0]) > 0                     # the end still moves with the parameter
 
 
 def test_bad_fit_file_exits_2_with_one_line(tmp_path, capsys):

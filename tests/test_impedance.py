@@ -258,6 +258,9 @@ def test_spectrum_by_gmres_equals_the_direct_solve(path):
     ({"points_per_decade": 0}, "protocol.0.points_per_decade"),
     ({"points_per_decade": 1000}, "protocol.0.points_per_decade"),
     ({"field_frequencies": "1 kHz"}, "protocol.0.field_frequencies"),
+    # one file each: the same frequency twice (or to 6 digits) wrote one file twice
+    ({"field_frequencies": ["10 Hz", "0.01 kHz"]}, "protocol.0.field_frequencies"),
+    ({"field_frequencies": ["3.3 Hz", "3.3000001 Hz"]}, "protocol.0.field_frequencies"),
     ({"c_rate": 1}, "protocol.0.c_rate"),
 ])
 def test_impedance_step_input_is_checked(step, key):

@@ -81,6 +81,22 @@ def test_key_paths_address_the_case():
     assert resolve_key(gitt, "protocol.0.repeat") == ("protocol", 0, "repeat")
 
 
+def test_impedance_step_keys_can_be_swept(tmp_path):
+    """frequencies, points_per_decade and field_frequencies are keys of an impedance step:
+    a sweep over the spectrum's band was refused as an unknown key."""
+    base = shipped_case_dict()
+    assert base["protocol"][1]["mode"] == "impedance"
+    assert resolve_key(base, "protocol.1.points_per_decade") == ("protocol", 1,
+                                                                 "points_per_decade")
+    grid = {"protocol.1.frequencies": [["1 Hz", "1 kHz"], ["10 mHz", "100 Hz"]],
+            "protocol.1.field_frequencies": [["1 Hz"]]}
+    spec = load_sweep(_sweep_file(tmp_path, grid))
+    steps = [case_from_dict(spec.case_dict(settings), spec.base_dir).protocol[1]
+             for settings in spec.combinations()]
+    assert [step.frequencies for step in steps] == [(1.0, 1000.0), (0.01, 100.0)]
+    assert [step.field_frequencies for step in steps] == [(1.0,), (1.0,)]
+
+
 @pytest.mark.parametrize("key, words", [
     ("cell.temprature", "did you mean 'temperature'"),
     ("cell.layers.separator.thickness", "anode, electrolyte, cathode"),
@@ -191,7 +207,10 @@ def test_sweep_command_runs_the_product_on_a_local_cluster(tmp_path, capsys):
         assert float(row["wall_time_s"]) > 0
         folder = out / "runs" / row["run_id"]
         assert {p.name for p in folder.iterdir()} == {"summary.json", "timeseries.csv",
-                                                     "case.json"}   # no plots by default
+                                                     "case.json", "impedance.csv"}  # no plots
+        spectrum = (folder / "impedance.csv").read_text().splitlines()   # the impedance step's
+        assert spectrum[0] == "step,frequency_Hz,z_real_ohm_cm2,z_imag_ohm_cm2"
+        assert len(spectrum) - 1 == _direct(settings)["steps"][1]["n_frequencies"]
         recorded = json.loads((folder / "summary.json").read_text())["sweep"]
         assert recorded["run_id"] == row["run_id"]
         assert recorded["parameters"]["materials.LiPON.conductivity"] == \
@@ -327,6 +346,10 @@ def test_rows_report_the_first_discharge_step():
     # not run (interrupted) and invalid
     assert result_row({"k": 1}, None, "z")["end_reason"] == "not_run"
     assert result_row({"k": 1}, None, None, "bad")["end_reason"] == "invalid_input"
+    # refused by the run (a cutoff above the starting voltage): no folder, so no run id
+    row = result_row({"k": 1}, {"status": "invalid_input", "message": "m", "summary": None},
+                     "abc")
+    assert row["end_reason"] == "invalid_input" and row["run_id"] is None
 
 
 def test_results_csv_cells():

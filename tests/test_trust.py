@@ -146,6 +146,11 @@ def test_class3_a_wider_range_is_an_explicit_override(tmp_path):
     with pytest.raises(InputError) as info:
         case_from_dict(data, CASES)
     assert info.value.key == "cell.temperature" and "LiPON" in info.value.expected
+    assert "plain number" not in info.value.expected        # the hint is for 433, not degC
+    data["cell"]["temperature"] = 433.15
+    with pytest.raises(InputError) as info:
+        case_from_dict(data, CASES)
+    assert "(a plain number is kelvin)" in info.value.expected
     data["materials"] = {"LiPON": {"temperature_range": ["-26 degC", "170 degC"]}}
     assert case_from_dict(data, CASES).temperature == pytest.approx(433.15)
 

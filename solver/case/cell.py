@@ -50,8 +50,10 @@ def _architecture(cell: dict) -> str:
 def _geometry_table(cell: dict, architecture: str, allowed) -> dict:
     key = f"cell.{architecture}"
     if architecture not in cell:
+        what = ("n_cells, how many cells are stacked" if architecture == "bipolar"
+                else "the sizes of the substrate structure")
         raise InputError(key, MISSING, f"a [{key}] table (required for architecture = "
-                                       f"{architecture!r}: the sizes of the substrate structure)")
+                                       f"{architecture!r}: {what})")
     table = cell[architecture]
     if not isinstance(table, dict):
         raise InputError(key, table, f"a table: [{key}]")
@@ -227,10 +229,11 @@ def _check_temperature_range(kelvin: float, value, layers: list[Layer]) -> None:
     if low <= kelvin <= high:
         return
     name = low_name if kelvin < low else high_name
+    plain = " (a plain number is kelvin)" if isinstance(value, (int, float)) else ""
     raise InputError("cell.temperature", value,
                      f"a temperature within {low:.6g}..{high:.6g} K ({low - ZERO_CELSIUS:.4g}.."
                      f"{high - ZERO_CELSIUS:.4g} degC), where the data of the cell's materials "
-                     f"hold; this is {kelvin:.6g} K (a plain number is kelvin), outside the "
+                     f"hold; this is {kelvin:.6g} K{plain}, outside the "
                      f"range of {name}: to go beyond, set [materials.{name}] temperature_range")
 
 

@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 from .. import limits
 from ..errors import InputError
+from ..impedance_results import field_file_name
 from ..units import C_RATE_EXAMPLES, DIMENSIONS, parse_c_rate
 from .settings import (
     BLOCK_KEYS, C_RATE_KEYS, DRIVES, IMPEDANCE_KEYS, MAX_BLOCK_DEPTH, MAX_FREQUENCIES,
@@ -228,6 +229,12 @@ def _impedance_step(item: dict, key: str) -> Step:
         raise InputError(f"{key}.field_frequencies", fields,
                          "a list of frequencies, such as ['10 mHz', '1 kHz']")
     chosen = tuple(_positive(f, "frequency", f"{key}.field_frequencies") for f in fields)
+    names = [field_file_name(0, f) for f in chosen]
+    twice = next((f for f, name in zip(fields, names) if names.count(name) > 1), None)
+    if twice is not None:
+        raise InputError(f"{key}.field_frequencies", fields,
+                         f"each frequency once, to 6 significant digits as in the file names "
+                         f"({twice!r} is listed twice)")
     return Step(mode="impedance", key=key, frequencies=(low, high),
                 points_per_decade=per_decade, field_frequencies=chosen)
 

@@ -33,6 +33,9 @@ from .spec import FitSpec, base_values, load_fit
 __all__ = ["fit", "load_fit", "FitResult", "run_start", "start_points"]
 
 INTERIOR = 1e-6          # starts are moved this far inside the bounds (trust region reflective)
+# a measured curve whose last point is further than this from the cutoff its model step ends
+# on has stopped before the end (a cycler logs the point where it meets its cutoff)
+END_GAP_V = 0.05
 
 
 @dataclass
@@ -83,11 +86,31 @@ def run_start(spec: FitSpec, theta0) -> dict:
         out.update(theta=solution.x.tolist(), cost=float(solution.cost),
                    residuals=solution.fun.tolist(), jacobian=np.asarray(J).tolist(),
                    message=str(solution.message), optimizer_status=int(solution.status))
-    except (InputError, SolverError, ValueError, np.linalg.LinAlgError) as exc:
+    except InputError as exc:           # the case at these values, or at any (fit() tells)
+        out.update(status="invalid_input", message=str(exc),
+                   input_error=[exc.key, exc.value, exc.expected])
+    except (SolverError, ValueError, np.linalg.LinAlgError) as exc:
         out.update(status="error", message=f"{type(exc).__name__}: {exc}")
     out.update(evaluations=objective.evaluations, model_runs=objective.model_runs,
                wall_time_s=time.perf_counter() - started)
     return out
+
+
+def _stopped_before_the_end(experiment, curve) -> list[str]:
+    """A warning when the data's last point is taken as the measured end (end_capacity's
+    default) but lies well off the cutoff the model's step ends on: the points stop early,
+    and the end residual would pull the model's end back to where the measurement stopped."""
+    if not experiment.end_at_last_point or curve.end_reason != "until_voltage" \
+            or curve.cutoff is None:
+        return []
+    last = float(experiment.voltage[-1])
+    if abs(last - curve.cutoff) <= END_GAP_V:
+        return []
+    return [f"experiment {experiment.name}: its last point ({last:.3f} V) lies "
+            f"{abs(last - curve.cutoff) * 1e3:.0f} mV from the step's cutoff "
+            f"({curve.cutoff:g} V) yet is taken as the measured end (end_capacity = true, the "
+            f"default): if the measurement stopped before the end, set end_capacity = false "
+            f"or to the measured end"]
 
 
 def _start_file(folder: Path, index, fingerprint, theta0) -> Path:
@@ -165,6 +188,9 @@ def fit(path_or_dict, out=None, workers=None, scheduler=None, base_dir=None,
     folder = Path(out) / "starts" if out is not None else None
     starts = _run_starts(spec, points, folder, workers, scheduler, echo)
     ok = [s for s in starts if s["status"] == "ok"]
+    refused = [s for s in starts if s["status"] == "invalid_input"]
+    if not ok and refused:               # no start got past an input error: the fit file's
+        raise InputError(*refused[0]["input_error"])
     if not ok:
         from ..errors import SolverError
 
@@ -204,6 +230,7 @@ def fit(path_or_dict, out=None, workers=None, scheduler=None, base_dir=None,
                 "kramers_kronig_residual": kk})
             continue
         r, J, v_model, x_end = experiment_residuals(e, curve, spec.settings)
+        warnings += _stopped_before_the_end(e, curve)
         entry = {"name": e.name, "role": e.role, "kind": e.kind, "abscissa": e.abscissa,
                  "points": int(e.x.size), "rmse_mV": rmse_mV(v_model, e.voltage),
                  "rmse_percent": None, "end_model": float(x_end),

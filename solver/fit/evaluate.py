@@ -121,7 +121,16 @@ class ExperimentModel:
     # ------------------------------------------------------------ runs
     def run(self, theta, sensitivities=False):
         """The model curve at theta (an array in [0, 1]), with d/dtheta when asked; for an
-        impedance experiment its ModelSpectrum (never with sensitivities)."""
+        impedance experiment its ModelSpectrum (never with sensitivities). An input error
+        found by the run (a cutoff the cell starts beyond, a step it does not reach) names
+        the experiment."""
+        try:
+            return self._run(theta, sensitivities)
+        except InputError as exc:
+            raise InputError(f"experiment {self.experiment.name}: {exc.key}", exc.value,
+                             exc.expected) from None
+
+    def _run(self, theta, sensitivities):
         from ..api import simulation_result
 
         spec = self.spec
@@ -183,8 +192,7 @@ class ExperimentModel:
         reached = k is not None and k < len(sim.steps)
         if (reached and sim.steps[k].mode != "impedance") or not (
                 sim.failure or any(s.end_reason == "solver_failed" for s in sim.steps)):
-            raise InputError(f"experiment {e.name}: step", e.step,
-                             "a step that the run reaches (an impedance step)")
+            raise InputError("step", e.step, "a step that the run reaches (an impedance step)")
         message = sim.failure or next((s.message for s in sim.steps
                                        if s.end_reason == "solver_failed"), "")
         return self._failed_spectrum(message, result)
@@ -198,7 +206,7 @@ class ExperimentModel:
             k = next((n for n, s in enumerate(sim.steps) if s.mode in ("discharge", "charge")),
                      None)
         if k is None or k >= len(sim.steps):
-            raise InputError(f"experiment {e.name}: step", e.step,
+            raise InputError("step", e.step,
                              "a step that the run reaches (a discharge or charge step)")
         record = sim.steps[k]
         rows = [r for r, row in enumerate(sim.rows) if row["step"] == k]
@@ -224,6 +232,12 @@ class ExperimentModel:
         if step is not None:
             drive = drive_for_step(step, sim.nominal_capacity, case.footprint_area)
             cutoff = voltage_cutoff(step, drive)
+        if cutoff is not None and case.n_units > 1 and voltage.size \
+                and record.end_reason == "until_voltage":
+            # a stack's step ends where its weakest cell meets until_voltage / n_cells, the
+            # stack then above its own cutoff (unless the cells are alike): the end is at the
+            # stack voltage the run located it at, not extrapolated down to the stack cutoff
+            cutoff = float(voltage[-1])
         return Curve(x, voltage, dx, dv, record.end_reason, cutoff,
                      record.end_reason == "solver_failed", record.message, result)
 

@@ -115,6 +115,7 @@ class Experiment:
     data_path: Path | None = None
     data_bytes: bytes = b""
     impedance: np.ndarray | None = None     # ohm cm^2, complex (spectra only)
+    end_at_last_point: bool = False         # `end` is the data's last point (the default)
 
     @property
     def kind(self) -> str:
@@ -201,15 +202,37 @@ def load_fit(path_or_dict, base_dir=None) -> FitSpec:
         raise InputError("experiment", n_points,
                          f"more measured points in the fit experiments than parameters "
                          f"({len(parameters)})")
+    starting = [_starting_value(p, base_raw, base_dir_) for p in parameters]
     for k, e in enumerate(experiments):    # every experiment must be a valid case, before
-        case = spec.case([p.initial if p.initial is not None      # any run
-                          else _base_value(p, base_raw, base_dir_) for p in parameters], e)
+        try:                               # any run
+            case = spec.case(starting, e)
+        except InputError as exc:
+            raise _fit_file_error(exc, data["parameters"], parameters, e, k) from None
         if e.kind == "impedance":
             _check_impedance_step(case.protocol, e, f"experiment.{k}")
         else:
+            _check_curve_step(case.protocol, e, f"experiment.{k}")
             _check_voltages(e, case.n_units, f"experiment.{k}.data",
                             data["experiment"][k]["data"])
     return spec
+
+
+def _fit_file_error(exc: InputError, table, parameters, experiment, k) -> InputError:
+    """A case's InputError named by the fit file's key behind it: the parameter, or the
+    experiment's `set` key, whose case key it concerns (a material the cell does not use, a
+    value out of range, a step made invalid); otherwise the base case's own error as it is."""
+    def concerns(key):
+        return key == exc.key or key.startswith(exc.key + ".") or exc.key.startswith(key + ".")
+
+    flat = {}
+    _flatten(table, "", flat)
+    for p in parameters:
+        if concerns(p.key):
+            return InputError(f"parameters.{p.key}", flat[p.key], exc.expected)
+    for key, value in experiment.settings.items():
+        if concerns(key):
+            return InputError(f"experiment.{k}.set.{key}", value, exc.expected)
+    return exc
 
 
 def _check_voltages(experiment, n_units, key, value):
@@ -224,6 +247,28 @@ def _check_voltages(experiment, n_units, key, value):
         raise InputError(key, value, f"voltage_V in volts, above 0 and at most {high:g} V "
                                      f"({limits.MAX_CELL_VOLTAGE:g} V per cell, {n_units} in "
                                      f"series) (data row {row + 1}: {v[row]:g}{hint})")
+
+
+def _check_curve_step(protocol, experiment, prefix):
+    """A curve's run must reach the step it measures: by default its first discharge or
+    charge; a `step` must exist and carry a voltage curve (no impedance step; against
+    capacity, no rest). Runs whose blocks end early number their steps as they run: the
+    run tells."""
+    modes = [s.mode for s in protocol]
+    k = experiment.step
+    if k is None:
+        if not {"discharge", "charge"} & set(modes):
+            raise InputError(f"{prefix}.step", MISSING, "the index of the step the curve "
+                                                        "measures: the run has no discharge "
+                                                        "or charge step to take by default")
+        return
+    if any(s.ends_block for s in protocol):
+        return
+    refused = ("impedance", "rest") if experiment.abscissa == "capacity" else ("impedance",)
+    if k >= len(modes) or modes[k] in refused:
+        steps = ", ".join(f"{i} ({mode})" for i, mode in enumerate(modes) if mode not in refused)
+        raise InputError(f"{prefix}.step", k, f"the index of a step of the run that a curve "
+                                              f"against {experiment.abscissa} measures: {steps}")
 
 
 def _check_impedance_step(protocol, experiment, prefix):
@@ -317,8 +362,11 @@ def _parameters(data, base_raw, base_dir) -> list[Parameter]:
     _flatten(table, "", flat)
     for key, entry in flat.items():
         name = f"parameters.{key}"
-        path = resolve_key(base_raw, key, entry)
-        dimension = parameter_dimension(key)
+        try:
+            path = resolve_key(base_raw, key, entry)
+            dimension = parameter_dimension(key)
+        except InputError as exc:
+            raise InputError(name, entry, exc.expected) from None
         if not isinstance(entry, dict) or "min" not in entry or "max" not in entry:
             raise InputError(name, entry, "a table { min = ..., max = ... } (scale = 'log' or "
                                           "'linear', initial = ... optional)")
@@ -345,7 +393,7 @@ def _parameters(data, base_raw, base_dir) -> list[Parameter]:
             if other.path == path:
                 raise InputError(name, entry, f"a key listed once ({other.key} is the same)")
         parameter = Parameter(key, path, dimension, low, high, scale, initial)
-        _base_value(parameter, base_raw, base_dir)      # fails early for a table value
+        _starting_value(parameter, base_raw, base_dir)  # fails early for a table value
         parameters.append(parameter)
     return parameters
 
@@ -361,8 +409,9 @@ def _flatten(table, prefix, out):
             out[dotted] = value
 
 
-def _base_value(parameter: Parameter, base_raw, base_dir) -> float:
-    """The parameter's value in the base case (SI): the case file's or the library's."""
+def _starting_value(parameter: Parameter, base_raw, base_dir) -> float:
+    """The parameter's `initial`, else its value in the base case (SI): the case file's or
+    the library's. A table there cannot be fitted, with or without `initial`."""
     node = base_raw
     for part in parameter.path:
         try:
@@ -381,12 +430,16 @@ def _base_value(parameter: Parameter, base_raw, base_dir) -> float:
                 node = material.value(parts[2])
         elif key == "cell.series_resistance":
             node = 0.0
+    if callable(node) or (isinstance(node, str) and node.strip().lower().endswith(".csv")):
+        raise InputError(f"parameters.{key}", node if isinstance(node, str) else "a table",
+                         "a key whose value is a number: its value (in the base case or the "
+                         "library) is a table, which cannot be fitted; set a number for it in "
+                         "the base case to fit a constant")
+    if parameter.initial is not None:
+        return parameter.initial
     if node is MISSING or node is None:
         raise InputError(f"parameters.{key}", None, "a key with a value in the base case or the "
                                                     "library (or give initial = ...)")
-    if callable(node) or (isinstance(node, str) and node.strip().lower().endswith(".csv")):
-        raise InputError(f"parameters.{key}", node if isinstance(node, str) else "a table",
-                         "a number: a table-valued parameter cannot be fitted")
     return node if isinstance(node, float) else parse_parameter_value(node, parameter.dimension, key)
 
 
@@ -394,7 +447,7 @@ def base_values(spec: FitSpec) -> list[float]:
     """The starting values of the base case (or `initial`), clipped into the bounds."""
     values = []
     for p in spec.parameters:
-        v = p.initial if p.initial is not None else _base_value(p, spec.base_raw, spec.base_dir)
+        v = _starting_value(p, spec.base_raw, spec.base_dir)
         values.append(min(max(v, p.low), p.high))
     return values
 
@@ -428,7 +481,10 @@ def _experiments(data, folder, base_raw) -> list[Experiment]:
         flat = {}
         _flatten(settings, "", flat)
         for key, value in flat.items():
-            resolve_key(base_raw, key, value)
+            try:
+                resolve_key(base_raw, key, value)
+            except InputError as exc:
+                raise InputError(f"{prefix}.set.{key}", value, exc.expected) from None
         step = entry.get("step")
         if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
             raise InputError(f"{prefix}.step", step, "the index (0, 1, ...) of a step of the run")
@@ -443,7 +499,7 @@ def _experiments(data, folder, base_raw) -> list[Experiment]:
         else:
             end = _end(entry.get("end_capacity", True), abscissa, x, f"{prefix}.end_capacity")
         experiments.append(Experiment(name, role, flat, abscissa, x, v, step, end, path,
-                                      raw_bytes, z))
+                                      raw_bytes, z, entry.get("end_capacity", True) is True))
     return experiments
 
 
@@ -482,7 +538,9 @@ def _read_data(value, folder, key):
     abscissa = [h for h in header if h in ABSCISSAE]
     if len(abscissa) != 1 or "voltage_V" not in header:
         has = f"it has {', '.join(header)}" if header else "it has no header, nor rows"
-        raise InputError(key, value, f"a CSV whose header names voltage_V and one of "
+        if len(header) == 1 and header[0].count(";") + header[0].count("\t"):
+            has += ": columns are separated by commas"
+        raise InputError(key, value, f"a CSV whose header names voltage_V and exactly one of "
                                      f"{', '.join(ABSCISSAE)} ({has})")
     ix, iv = header.index(abscissa[0]), header.index("voltage_V")
     xs, vs = [], []
