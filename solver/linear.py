@@ -96,6 +96,8 @@ def stoichiometry_adjacency(model):
 
 
 class LinearSolver:
+    exact = True        # solves to round-off: Newton's convergence is quadratic
+
     def __init__(self, indptr, indices, n):
         self.n = n
         self.indptr = indptr
@@ -189,6 +191,7 @@ class ReusedLUSolver:
     The row and column scalings are frozen with the factorisation, so the preconditioner
     and the system it preconditions are scaled alike.
     """
+    exact = False       # GMRES to a relative residual: Newton converges linearly
 
     def __init__(self, indptr, indices, n, rtol=1e-10, refactor_after=10):
         self.n = n

@@ -49,6 +49,7 @@ class _RecordingSolver:
 
     def __init__(self, solver):
         self.solver = solver
+        self.exact = solver.exact
         self.data = None
 
     def solve(self, data, rhs):
