@@ -13,11 +13,11 @@ from .impedance import (SmallSignal, Spectrum, frequency_grid, interface_fields,
 from .kramers_kronig import kramers_kronig_residual
 from .linear import make_linear_solver
 from .newton import NewtonFailure, QuadraticRate, newton_solve
-from .protocol import (StepDrive, current_cutoff, drive_for_step, hold_drive,
-                       theoretical_capacities, voltage_cutoff, with_end_current)
+from .protocol import (SECONDS_PER_HOUR, StepDrive, current_cutoff, drive_for_step,
+                       hold_drive, one_c_current, theoretical_capacities, voltage_cutoff,
+                       with_end_current)
 from .units import FARADAY
 
-SECONDS_PER_HOUR = 3600.0
 C_PER_MAH_PER_CM2 = 3.6 / 1e-4          # 1 mAh/cm^2 in C/m^2
 VOLTAGE_EVENT_TOL = 5e-4                # cutoff voltages are met within 0.5 mV
 SURFACE_LIMIT = 1e-3                    # electrode_full / electrode_empty: x_surface within this of 1 / 0
@@ -195,7 +195,7 @@ class Simulation:
         positive = m.electrodes[m.positive].faces
         self.tab_current_weights = np.zeros(m.n_unknowns)
         self.tab_current_weights[m.s_i.start + positive] = m.if_area[positive]
-        self.current_floor = 1e-3 * self.nominal_capacity / SECONDS_PER_HOUR / self.area_scale
+        self.current_floor = 1e-3 * one_c_current(self.nominal_capacity) / self.area_scale
         self.newton_rate = QuadraticRate()
         self.lithium_metal = [e for e in m.electrodes if e.kind == "lithium_metal"]
         n_metal = len(self.lithium_metal)
@@ -288,7 +288,7 @@ class Simulation:
                             direction=drive.direction)
         if drive.kind == "current" and drive.sign != 0:
             record.applied_current_A = abs(drive.value)
-            record.c_rate = abs(drive.value) * SECONDS_PER_HOUR / self.nominal_capacity
+            record.c_rate = abs(drive.value) / one_c_current(self.nominal_capacity)
         self.steps.append(record)
         t_char = drive.characteristic_time(self.nominal_capacity)
         dt_min = 1e-10 * t_char
