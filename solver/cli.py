@@ -508,6 +508,11 @@ def _fit(args):
         print(f"thinfilm: the model run of {', '.join(summary['failed_experiments'])} failed "
               f"at the fitted values (fit.json says where); results kept", file=sys.stderr)
         return EXIT_SOLVER_FAILED
+    if summary["nothing_fitted"]:
+        print(f"thinfilm: nothing was fitted: at the fitted values the model delivers nothing "
+              f"of {', '.join(summary['nothing_delivered'])} (fit.json's warnings say where); "
+              f"results kept", file=sys.stderr)
+        return EXIT_SOLVER_FAILED
     return 0
 
 

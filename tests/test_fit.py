@@ -655,6 +655,39 @@ def test_a_fit_whose_model_runs_fail_says_so_and_exits_3(tmp_path, capsys):
     assert summary["failed_experiments"] == ["5C"]
 
 
+def test_a_fit_that_starts_where_the_cell_delivers_nothing_exits_3(tmp_path, capsys):
+    """A LiPON conductivity of 1e-11 S/cm ends every run at once: the residuals stay flat,
+    the optimiser never leaves its start and had exited 0 with a 957 mV rms 'fit', the
+    parameter on its bound yet not reported so."""
+    raw = base_case(rtol=1e-3)
+    names = measured_curves(tmp_path, raw, [1], points=20)
+    path = fit_file(tmp_path, raw, [1], names, [])
+    spec = tomllib.loads(path.read_text())
+    spec["parameters"] = {"materials.LiPON.conductivity": {
+        "min": "1e-11 S/cm", "max": "1e-4 S/cm", "initial": "1e-11 S/cm"}}
+    path.write_text(tomli_w.dumps(spec))
+    out = tmp_path / "out"
+    assert main(["fit", str(path), "--out", str(out), "--workers", "1", "--quiet"]) == 3
+    err = capsys.readouterr().err
+    assert "nothing was fitted" in err and "delivers nothing of 1C" in err
+    summary = json.loads((out / "fit.json").read_text())
+    assert summary["nothing_fitted"] and summary["nothing_delivered"] == ["1C"]
+    assert summary["starts"][0]["nothing_at_start"] == ["1C"]
+    assert summary["parameters"]["materials.LiPON.conductivity"]["at_bound"]
+    warned = " ".join(summary["warnings"])
+    assert "began there and could not leave it" in warned and "times their weights" in warned
+    assert "nothing of 1C" in (out / "report.md").read_text()
+
+
+def test_a_fit_that_fits_reports_nothing_undelivered(tmp_path):
+    raw = base_case(rtol=1e-3)
+    names = measured_curves(tmp_path, raw, [2], points=15)
+    summary = fit(fit_file(tmp_path, raw, [2], names, ["materials.LiPON.conductivity"])).summary
+    assert not summary["nothing_fitted"] and summary["nothing_delivered"] == []
+    assert summary["starts"][0]["nothing_at_start"] == []
+    assert not any("times their weights" in w for w in summary["warnings"])
+
+
 def test_a_fitted_key_set_by_an_experiment_is_refused(tmp_path):
     raw = base_case()
     (tmp_path / "cell.toml").write_text(tomli_w.dumps(raw))

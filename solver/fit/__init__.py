@@ -36,6 +36,9 @@ INTERIOR = 1e-6          # starts are moved this far inside the bounds (trust re
 # a measured curve whose last point is further than this from the cutoff its model step ends
 # on has stopped before the end (a cycler logs the point where it meets its cutoff)
 END_GAP_V = 0.05
+# a fit whose weighted residuals' rms exceeds this misses its data by far more than the
+# errors it was told (1 at a fit to within the noise)
+MISFIT_LIMIT = 30.0
 
 
 @dataclass
@@ -92,6 +95,7 @@ def run_start(spec: FitSpec, theta0) -> dict:
     except (SolverError, ValueError, np.linalg.LinAlgError) as exc:
         out.update(status="error", message=f"{type(exc).__name__}: {exc}")
     out.update(evaluations=objective.evaluations, model_runs=objective.model_runs,
+               nothing_at_start=objective.nothing_at_start or [],
                wall_time_s=time.perf_counter() - started)
     return out
 
@@ -111,6 +115,39 @@ def _stopped_before_the_end(experiment, curve) -> list[str]:
             f"({curve.cutoff:g} V) yet is taken as the measured end (end_capacity = true, the "
             f"default): if the measurement stopped before the end, set end_capacity = false "
             f"or to the measured end"]
+
+
+def _delivered_nothing(experiment, curve, start) -> str:
+    """The warning for a curve experiment whose model, at the fitted values, ended its step
+    before it delivered any of the measured curve: nothing there was fitted."""
+    from .evaluate import delivered
+
+    unit = "mAh/cm2" if experiment.abscissa == "capacity" else "s"
+    reached, span = delivered(experiment, curve)
+    how = (f"the best start (start {start['index']}) began there and could not leave it"
+           if experiment.name in start.get("nothing_at_start", []) else "the fit ended there")
+    return (f"experiment {experiment.name}: at the fitted values the model delivers nothing "
+            f"of the measured curve (its step ended, {curve.end_reason}, at {reached:.3g} "
+            f"against the measured {span:.4g} {unit}), where its residuals hardly move with "
+            f"the parameters: {how}, and nothing of this experiment was "
+            f"{'fitted' if experiment.role == 'fit' else 'predicted'}. Give the "
+            f"parameters initial values (or bounds) at which the cell delivers")
+
+
+def _misfit(spec, residual_std) -> list[str]:
+    """A warning when the fitted model misses the data by far more than their weights."""
+    if not residual_std > MISFIT_LIMIT:
+        return []
+    kinds = {e.kind for e in spec.fitted}
+    weights = []
+    if "curve" in kinds:
+        weights.append(f"voltage_error {spec.settings['voltage_error'] * 1e3:g} mV")
+    if "impedance" in kinds:
+        weights.append(f"impedance_error {spec.settings['impedance_error'] * 100:g} %")
+    return [f"the fitted model misses the fitted data by {residual_std:.3g} times their "
+            f"weights (the rms of the weighted residuals; {', '.join(weights)}): it does not "
+            f"describe them, or the optimiser stopped far from a fit; the intervals are "
+            f"scaled to that scatter"]
 
 
 def _start_file(folder: Path, index, fingerprint, theta0) -> Path:
@@ -204,13 +241,13 @@ def fit(path_or_dict, out=None, workers=None, scheduler=None, base_dir=None,
     # every experiment at the optimum: the curves, the errors and, for the ends, intervals
     objective = Objective(spec, experiments=spec.experiments)
     from ..kramers_kronig import MIN_FREQUENCIES, kramers_kronig_residual
-    from .evaluate import experiment_residuals, rmse_percent
+    from .evaluate import delivered_nothing, experiment_residuals, rmse_percent
     from .statistics import linearised, rmse_mV
 
     covariance = linearised(np.array(best["jacobian"]), np.array(best["residuals"]))[0]
     # (the curves' sensitivities for the intervals of their ends; no differences needed)
     r_all, _, curves = objective.evaluate(theta, jacobian=True, differences=False)
-    experiments, warnings = [], list(stats["warnings"])
+    experiments, warnings, nothing = [], list(stats["warnings"]), []
     for e in spec.experiments:
         curve = curves[e.name]
         if e.kind == "impedance":
@@ -231,6 +268,9 @@ def fit(path_or_dict, out=None, workers=None, scheduler=None, base_dir=None,
             continue
         r, J, v_model, x_end = experiment_residuals(e, curve, spec.settings)
         warnings += _stopped_before_the_end(e, curve)
+        if delivered_nothing(e, curve):
+            nothing.append(e.name)
+            warnings.append(_delivered_nothing(e, curve, best))
         entry = {"name": e.name, "role": e.role, "kind": e.kind, "abscissa": e.abscissa,
                  "points": int(e.x.size), "rmse_mV": rmse_mV(v_model, e.voltage),
                  "rmse_percent": None, "end_model": float(x_end),
@@ -250,6 +290,7 @@ def fit(path_or_dict, out=None, workers=None, scheduler=None, base_dir=None,
                         f"fit.max_evaluations = {spec.settings['max_evaluations']} evaluations "
                         f"before it converged: its values and intervals are not a fit's; "
                         f"raise fit.max_evaluations")
+    warnings += _misfit(spec, float(np.sqrt(stats["residual_variance"])))
     failed = [e.name for e in spec.experiments if curves[e.name].failed]
     for name in failed:
         warnings.append(f"experiment {name}: the model run failed at the fitted values "
@@ -276,10 +317,12 @@ def fit(path_or_dict, out=None, workers=None, scheduler=None, base_dir=None,
         "not_separable": stats["not_separable"],
         "warnings": warnings,
         "failed_experiments": failed,
+        "nothing_delivered": nothing,
+        "nothing_fitted": all(e.name in nothing for e in spec.fitted),
         "best_start": int(best["index"]),
         "starts": [{k: s.get(k) for k in ("index", "theta0", "theta", "cost", "evaluations",
                                           "model_runs", "wall_time_s", "status", "message",
-                                          "reused")} for s in starts],
+                                          "nothing_at_start", "reused")} for s in starts],
     }
     raw = fitted_case(spec, values, out)
     result = FitResult(summary, raw, curves, spec)

@@ -48,6 +48,9 @@ from ..simulate import Simulation
 
 THETA_STEP = 1e-7           # forward step in theta for dR/dtheta (sensitivities)
 DIFFERENCE_STEP = 1e-3      # step in theta for differences of whole runs
+# a model step that ends before this share of the measured curve delivered nothing of it:
+# its residuals then hardly move with the parameters (a plateau the optimiser cannot leave)
+NOTHING_DELIVERED = 0.01
 IN_PLACE_PREFIXES = ("materials.", "protocol.", "solver.")
 DRIVE_PREFIXES = ("protocol.",)
 IN_PLACE_KEYS = ("cell.series_resistance", "cell.temperature", "cell.nominal_capacity")
@@ -274,6 +277,22 @@ def model_at(x_nodes, v_nodes, x_data, end_reason, cutoff):
     return np.where(x_data <= x_end, v, end_voltage), x_end
 
 
+def delivered(experiment, curve: Curve) -> tuple[float, float]:
+    """(how far the model's step went, how far the measured curve goes: its end, or its
+    last point without one), in capacity or time as the data are."""
+    span = experiment.end if experiment.end is not None else float(np.max(experiment.x))
+    return (float(np.max(curve.x)) if curve.x.size else 0.0), span
+
+
+def delivered_nothing(experiment, output) -> bool:
+    """Whether a curve experiment's model step (not failed) ended before NOTHING_DELIVERED
+    of the measured curve."""
+    if experiment.kind != "curve" or output.failed:
+        return False
+    reached, span = delivered(experiment, output)
+    return span > 0.0 and reached < NOTHING_DELIVERED * span
+
+
 def spectrum_residuals(experiment, spectrum: ModelSpectrum, settings):
     """The real parts, then the imaginary parts, of (Z_model - Z_measured) /
     (impedance_error |Z_measured|)."""
@@ -344,6 +363,8 @@ class Objective:
         self.evaluations = 0
         self.model_runs = 0
         self._last = None
+        # the experiments whose model delivered nothing at the first point evaluated
+        self.nothing_at_start = None
 
     def evaluate(self, theta, jacobian=False, experiments=None, differences=True):
         """(r, J or None, model outputs by name). differences=False: no runs for the rows
@@ -403,7 +424,10 @@ class Objective:
     # of whole runs are computed only when asked for.
     def residuals(self, theta):
         theta = np.array(theta, dtype=float)
-        r, blocks, _ = self._run(theta, self.method == "sensitivities", self.experiments)
+        r, blocks, outputs = self._run(theta, self.method == "sensitivities", self.experiments)
+        if self.nothing_at_start is None:
+            self.nothing_at_start = [e.name for e in self.experiments
+                                     if delivered_nothing(e, outputs[e.name])]
         self.evaluations += 1
         self._last = (theta, r, blocks)
         return r

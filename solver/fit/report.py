@@ -188,8 +188,14 @@ def report_markdown(spec, summary) -> str:
     for s in summary["starts"]:
         lines.append(f"| {s['index']} | {_vector(s['theta0'])} | {_vector(s.get('theta'))} | "
                      f"{s.get('cost', float('nan')):.4g} | {s.get('evaluations', '')} | "
-                     f"{s['status']}{' (reused)' if s.get('reused') else ''} |")
+                     f"{s['status']}{_began_on_nothing(s)}"
+                     f"{' (reused)' if s.get('reused') else ''} |")
     return "\n".join(lines) + "\n"
+
+
+def _began_on_nothing(start):
+    names = start.get("nothing_at_start") or []
+    return f", began where the model delivers nothing of {', '.join(names)}" if names else ""
 
 
 def _vector(values):

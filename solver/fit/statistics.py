@@ -28,6 +28,9 @@ from scipy import stats
 CORRELATION_LIMIT = 0.95
 SINGULAR_RATIO = 1e-4
 MAX_HALF_WIDTH = 1.0     # of theta, the range searched: wider intervals are not determined
+# a theta this close to 0 or 1 is on its bound (starts sit 1e-6 inside, fit.INTERIOR, and an
+# optimiser that stays there moves them by round-off)
+AT_BOUND = 1e-5
 
 
 def linearised(J, r):
@@ -82,7 +85,7 @@ def summarise(parameters, theta, J, r):
     rows = []
     for i, p in enumerate(parameters):
         half = t * sd[i]
-        at_bound = theta[i] <= 1e-6 or theta[i] >= 1 - 1e-6
+        at_bound = theta[i] <= AT_BOUND or theta[i] >= 1 - AT_BOUND
         # an interval wider than the whole range searched says the data do not determine
         # the parameter (and on a log scale it would overflow: 1e3 decades)
         determined = i not in unidentified and np.isfinite(half) and half < MAX_HALF_WIDTH
