@@ -333,8 +333,13 @@ def test_bad_fit_files_name_the_key(tmp_path, changes, key, words):
     ("q,voltage_V\n0,4\n", "capacity_mAh_cm2"),
     ("capacity_mAh_cm2,voltage_V\n0.02,4\n0.01,3.9\n", "never decreasing"),
     ("capacity_mAh_cm2,voltage_V\n0,abc\n", "numbers in every row"),
-    ("time_s,capacity_mAh_cm2,voltage_V\n0,0,4\n", "exactly one of capacity_mAh_cm2, time_s"),
+    ("time_s,capacity_mAh_cm2,voltage_V\n0,0,4\n", "one of capacity_mAh_cm2, time_s"),
     ("capacity_mAh_cm2;voltage_V\n0;4\n", "separated by commas"),
+    # a unit not of the column's quantity (a charge, not per area), or none known
+    ("capacity_uAh,voltage_V\n0,4\n", "capacity_uAh: not a unit of its quantity"),
+    ("time_s,voltage_volt_s\n0,4\n", "voltage_volt_s: not a unit of its quantity"),
+    ("time_s,voltage_V,voltage_mV\n0,4,4000\n", "one column of each quantity"),
+    ("frequency_Hz,z_real_ohm_cm2,z_imag_ohm\n1,100,-20\n", "z_imag_ohm: not a unit"),
 ])
 def test_bad_data_files_name_the_experiment(tmp_path, text, words):
     from solver.errors import InputError
@@ -344,6 +349,32 @@ def test_bad_data_files_name_the_experiment(tmp_path, text, words):
     with pytest.raises(InputError) as info:
         load_fit(spec, base_dir=tmp_path)
     assert info.value.key == "experiment.0.data" and words in str(info.value)
+
+
+@pytest.mark.parametrize("text", [
+    "capacity_uAh_cm2,voltage_mV\n0,4100\n10,3900\n20,3500\n",
+    "capacity_mAh/cm^2,Voltage_V\n0,4.1\n0.01,3.9\n0.02,3.5\n",
+    "time_h,voltage_V\n0,4.1\n0.5,3.9\n1,3.5\n",
+    "time_min,current_mA,voltage_V\n0,1,4.1\n30,1,3.9\n60,1,3.5\n",
+    "frequency_kHz,z_real_kohm_cm2,z_imag_ohm_cm2\n1,0.1,-20\n0.01,0.5,-300\n",
+])
+def test_data_columns_in_other_units_are_converted(tmp_path, text):
+    """Headers with their unit in the name (capacity_uAh_cm2, voltage_mV, time_h, time_min)
+    had been refused: each is read in the fit's units."""
+    spec = _spec(tmp_path)
+    (tmp_path / "d.csv").write_text(text)
+    if text.startswith("frequency"):          # a spectrum: measured at an impedance step
+        raw = tomllib.loads((tmp_path / "cell.toml").read_text())
+        raw["protocol"].append({"mode": "impedance"})
+        (tmp_path / "cell.toml").write_text(tomli_w.dumps(raw))
+    e = load_fit(spec, base_dir=tmp_path).experiments[0]
+    if e.kind == "impedance":
+        assert np.allclose(e.x, [1000.0, 10.0])
+        assert np.allclose(e.impedance, [100 - 20j, 500 - 300j])
+        return
+    assert np.allclose(e.voltage, [4.1, 3.9, 3.5])
+    expected = {"capacity": [0.0, 0.01, 0.02], "time": [0.0, 1800.0, 3600.0]}[e.abscissa]
+    assert np.allclose(e.x, expected) and e.end == pytest.approx(expected[-1])
 
 
 def test_measured_voltages_may_reach_6_V_per_cell_of_the_stack(tmp_path):

@@ -29,6 +29,8 @@ parameters to identify, checked before anything runs (DESIGN.md section 6).
     "materials.LiCoO2.diffusivity" = { min = "1e-16 m^2/s", max = "1e-12 m^2/s" }
     "cell.series_resistance" = { min = 0, max = "50 ohm*cm^2", scale = "linear" }
 
+A data column may carry any unit of its quantity in its name (capacity_uAh_cm2, voltage_mV,
+time_h, frequency_kHz, z_real_kohm_cm2): it is converted to the unit of the names above.
 A data file whose header names frequency_Hz, z_real_ohm_cm2 and z_imag_ohm_cm2 (the columns
 of impedance.csv: per footprint area, z_imag < 0 for capacitive behaviour; other columns are
 ignored, a `step` column must hold one value) makes an impedance experiment: its model is the
@@ -43,6 +45,7 @@ import difflib
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,8 +65,18 @@ EXPERIMENT_KEYS = ("name", "data", "set", "role", "step", "end_capacity")
 ROLES = ("fit", "predict")
 PARAMETER_KEYS = ("min", "max", "scale", "initial")
 SCALES = ("log", "linear")
-ABSCISSAE = {"capacity_mAh_cm2": "capacity", "time_s": "time"}
 IMPEDANCE_COLUMNS = ("frequency_Hz", "z_real_ohm_cm2", "z_imag_ohm_cm2")
+# a data column is QUANTITY_UNIT: its quantity, the dimension of its unit and the unit the
+# fit reads it in (the name above); the unit spells '/' (or a product) as '_' and powers as
+# digits (capacity_uAh_cm2, z_real_kohm_cm2), or as units.py writes them
+COLUMN_QUANTITIES = {"capacity": ("areal_charge", "mAh/cm^2"), "time": ("time", "s"),
+                     "voltage": ("voltage", "V"), "frequency": ("frequency", "Hz"),
+                     "z_real": ("area_resistance", "ohm*cm^2"),
+                     "z_imag": ("area_resistance", "ohm*cm^2")}
+ACCEPTED_COLUMNS = ("voltage_V and one of capacity_mAh_cm2, time_s (a curve), or "
+                    "frequency_Hz, z_real_ohm_cm2 and z_imag_ohm_cm2 (a spectrum), each in "
+                    "any unit of its quantity: voltage_mV, capacity_uAh_cm2, time_min, time_h, "
+                    "frequency_kHz, z_real_kohm_cm2")
 # case keys outside materials that a fit may change, with their dimensions
 CELL_PARAMETERS = {"cell.series_resistance": "area_resistance", "cell.temperature": "temperature",
                    "cell.nominal_capacity": "charge"}
@@ -533,20 +546,22 @@ def _read_data(value, folder, key):
     lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     reader = csv.reader(lines)
     header = [h.strip() for h in next(reader, [])]
-    if set(IMPEDANCE_COLUMNS) & set(header):
-        return ("frequency",) + _read_spectrum(header, reader, value, key) + (path, raw)
-    abscissa = [h for h in header if h in ABSCISSAE]
-    if len(abscissa) != 1 or "voltage_V" not in header:
+    columns, unreadable = _data_columns(header, value, key)
+    if {"frequency", "z_real", "z_imag"} & set(columns):
+        return ("frequency",) + _read_spectrum(header, columns, unreadable, reader, value,
+                                               key) + (path, raw)
+    abscissa = [q for q in ("capacity", "time") if q in columns]
+    if len(abscissa) != 1 or "voltage" not in columns:
         has = f"it has {', '.join(header)}" if header else "it has no header, nor rows"
         if len(header) == 1 and header[0].count(";") + header[0].count("\t"):
             has += ": columns are separated by commas"
-        raise InputError(key, value, f"a CSV whose header names voltage_V and exactly one of "
-                                     f"{', '.join(ABSCISSAE)} ({has})")
-    ix, iv = header.index(abscissa[0]), header.index("voltage_V")
+        raise InputError(key, value, f"a CSV whose header names {ACCEPTED_COLUMNS} "
+                                     f"({has}{_not_units(unreadable)})")
+    (ix, x_factor), (iv, v_factor) = columns[abscissa[0]], columns["voltage"]
     xs, vs = [], []
     for number, row in enumerate(reader, start=2):
         try:
-            x, v = float(row[ix]), float(row[iv])
+            x, v = float(row[ix]) * x_factor, float(row[iv]) * v_factor
         except (ValueError, IndexError):
             raise InputError(key, value, f"numbers in every row (data row {number - 1}: "
                                          f"{','.join(row)})") from None
@@ -558,24 +573,64 @@ def _read_data(value, folder, key):
     if x.size < 1:
         raise InputError(key, value, "at least one measured point")
     if np.any(np.diff(x) < 0) or x[0] < 0:
-        raise InputError(key, value, f"{abscissa[0]} from 0 up, never decreasing")
-    return ABSCISSAE[abscissa[0]], x, v, path, raw
+        raise InputError(key, value, f"{header[ix]} from 0 up, never decreasing")
+    return abscissa[0], x, v, path, raw
 
 
-def _read_spectrum(header, reader, value, key):
+def _data_columns(header, value, key):
+    """({quantity: (column index, factor to the unit the fit reads it in)} of the columns a
+    fit reads, [the names of the columns of such a quantity whose unit is not of its
+    dimension]); other columns are ignored, a quantity named twice is refused."""
+    columns, unreadable = {}, []
+    for index, name in enumerate(header):
+        quantity = next((q for q in sorted(COLUMN_QUANTITIES, key=len, reverse=True)
+                         if name.lower().startswith(q + "_")), None)
+        if quantity is None:
+            continue
+        factor = _unit_factor(name[len(quantity) + 1:], *COLUMN_QUANTITIES[quantity])
+        if factor is None:
+            unreadable.append(name)
+            continue
+        if quantity in columns:
+            first = header[columns[quantity][0]]
+            raise InputError(key, value, f"one column of each quantity ({first} and {name})")
+        columns[quantity] = (index, factor)
+    return columns, unreadable
+
+
+def _not_units(names):
+    return "".join(f"; {name}: not a unit of its quantity" for name in names)
+
+
+def _unit_factor(text, dimension, unit):
+    """The factor from a column's unit (as its name spells it) to `unit`, or None."""
+    if not text:
+        return None
+    parts = [re.sub(r"(?<=[A-Za-z])(\d+)$", r"^\1", part) for part in text.split("_")]
+    for joint in ("/", "*"):           # mAh_cm2 is per cm^2, ohm_cm2 times cm^2
+        try:
+            return (parse_quantity(f"1 {joint.join(parts)}", dimension, text)
+                    / parse_quantity(f"1 {unit}", dimension, text))
+        except InputError:
+            continue
+    return None
+
+
+def _read_spectrum(header, columns, unreadable, reader, value, key):
     """(frequencies, Z) of a measured spectrum: columns frequency_Hz, z_real_ohm_cm2 and
-    z_imag_ohm_cm2 (any order, more columns ignored; a `step` column must hold one value)."""
-    missing = [c for c in IMPEDANCE_COLUMNS if c not in header]
+    z_imag_ohm_cm2 (any order, in any unit of their quantities, more columns ignored; a
+    `step` column must hold one value)."""
+    missing = [c for c, q in zip(IMPEDANCE_COLUMNS, ("frequency", "z_real", "z_imag"))
+               if q not in columns]
     if missing:
-        raise InputError(key, value, f"an impedance CSV with the columns "
-                                     f"{', '.join(IMPEDANCE_COLUMNS)} (it lacks "
-                                     f"{', '.join(missing)})")
-    columns = [header.index(c) for c in IMPEDANCE_COLUMNS]
+        raise InputError(key, value, f"a CSV whose header names {ACCEPTED_COLUMNS} (it lacks "
+                                     f"{', '.join(missing)}{_not_units(unreadable)})")
+    read = [columns[q] for q in ("frequency", "z_real", "z_imag")]
     step_column = header.index("step") if "step" in header else None
     rows, steps = [], set()
     for number, row in enumerate(reader, start=1):
         try:
-            rows.append([float(row[c]) for c in columns])
+            rows.append([float(row[c]) * factor for c, factor in read])
         except (ValueError, IndexError):
             raise InputError(key, value, f"numbers in every row (data row {number}: "
                                          f"{','.join(row)})") from None
