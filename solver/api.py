@@ -200,7 +200,8 @@ def simulation_result(sim, started, report=None, warnings=()) -> Result:
         summary["message"] = sim.failure
     if report is not None:
         summary["refined"] = report
-    warnings = list(warnings) + guards.extrapolated_open_circuit(sim.model, sim.rows)
+    warnings = (list(warnings) + guards.extrapolated_open_circuit(sim.model, sim.rows)
+                + guards.impedance_fields_not_written(case, grid))
     if warnings:
         summary["warnings"] = warnings
     return Result(summary, sim.rows, snapshots=sim.snapshots, grid=grid, model=sim.model,

@@ -118,7 +118,8 @@ CASE_KEY_HELP: dict[str, dict[str, str]] = {
         "mode": "impedance: small-signal spectrum at the present state",
         "frequencies": "[f_min, f_max]",
         "points_per_decade": "frequencies per decade",
-        "field_frequencies": "frequencies at which to write the small-signal fields",
+        "field_frequencies": "frequencies at which to write the small-signal fields "
+                             "(trench and micropillar cells)",
     },
 }
 

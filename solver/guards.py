@@ -361,3 +361,14 @@ def extrapolated_open_circuit(model, rows) -> list[str]:
                         f"the table's end slope extended, not data")
     return warnings
 
+
+def impedance_fields_not_written(case, grid) -> list[str]:
+    """A warning for each impedance step that asks for field_frequencies in a 1D cell (a
+    planar cell or stack): its interfaces are single faces, where the small-signal current
+    is uniform, so there is no distribution to write."""
+    if grid.dim > 1:
+        return []
+    keys = dict.fromkeys(step.key for step in case.protocol if step.field_frequencies)
+    return [f"{key}.field_frequencies: no impedance fields are written for a "
+            f"{case.architecture} cell, whose interfaces carry a uniform current in 1D (trench "
+            f"and micropillar cells write them)" for key in keys]

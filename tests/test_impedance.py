@@ -269,6 +269,19 @@ def test_impedance_step_input_is_checked(step, key):
     assert error.value.key == key
 
 
+def test_field_frequencies_of_a_one_dimensional_cell_are_warned_about(tmp_path):
+    """A planar cell's interfaces are single faces: there is no current distribution to
+    write, and field_frequencies had been ignored without a word."""
+    band = {"mode": "impedance", "frequencies": ["1 Hz", "1 kHz"], "points_per_decade": 1,
+            "field_frequencies": ["10 Hz"]}
+    result = solver.run(planar_case(protocol=[{"repeat": 2, "steps": [band]}],
+                                    mesh={"cells_per_layer": 4}))
+    (warning,) = result.summary["warnings"]
+    assert warning.startswith("protocol.0.steps.0.field_frequencies: no impedance fields are "
+                              "written for a planar cell")
+    assert not [p for p in result.write(tmp_path) if p.suffix == ".vtu"]
+
+
 def test_impedance_outputs_and_step_summary(tmp_path):
     protocol = [{"mode": "discharge", "c_rate": 1, "until_voltage": "3.9 V"},
                 {"mode": "impedance", "frequencies": ["10 mHz", "10 kHz"],
