@@ -70,6 +70,7 @@ class CompareSpec(SweepSpec):
     kinds: dict               # label -> planar | bipolar | trench | micropillar
     tables: dict              # label -> its [architectures.LABEL] table
     until_voltage: float      # V, per cell
+    cutoff: tuple             # (the value as written, where: '' or the base's key)
 
     @property
     def labels(self):
@@ -83,6 +84,23 @@ class CompareSpec(SweepSpec):
         label, rate = settings["architecture"], settings["c_rate"]
         return architecture_case(self.base_raw, label, self.kinds[label], self.tables[label],
                                  rate, self.until_voltage)
+
+    def refused(self, settings: dict, error: InputError) -> InputError:
+        """A run's case error named by this file's key: the cutoff of every cell is
+        until_voltage (the base's discharge step's when not set), the rate one of rates,
+        the rest as _in_table names it."""
+        label = settings["architecture"]
+        kind = self.kinds[label]
+        if error.key == "protocol.0.until_voltage":
+            written, origin = self.cutoff
+            where = (f" (until_voltage is not set: it is the base case's {origin})"
+                     if origin else "")
+            if kind == "bipolar":
+                where += f" (cell {label!r} stacks its cells: its cutoff was {error.value})"
+            return InputError("until_voltage", written, error.expected + where)
+        if error.key == "protocol.0.c_rate":
+            return InputError("rates", settings["c_rate"], error.expected)
+        return _in_table(error, label, kind, self.tables[label])
 
 
 def architecture_case(base_raw: dict, label: str, kind: str, table: dict, rate,
@@ -137,7 +155,7 @@ def load_compare(path_or_dict, base_dir=None) -> CompareSpec:
         raise InputError("base", base, "a case file with a [cell] table")
 
     rates = _rates(data.get("rates", MISSING))
-    until_voltage = _until_voltage(data.get("until_voltage", MISSING), base_raw)
+    until_voltage, cutoff = _until_voltage(data.get("until_voltage", MISSING), base_raw)
     kinds, tables = _architectures(data.get("architectures", MISSING))
     default_name = base_raw["cell"].get("name")
     name = data.get("name", default_name if isinstance(default_name, str) else base_name)
@@ -146,7 +164,7 @@ def load_compare(path_or_dict, base_dir=None) -> CompareSpec:
                                        "three architectures'")
     labels = list(kinds)
     spec = CompareSpec(base_raw, case_dir, base_name, ["architecture", "c_rate"], [(), ()],
-                       [labels, rates], name, kinds, tables, until_voltage)
+                       [labels, rates], name, kinds, tables, until_voltage, cutoff)
     for label in labels:
         _check_cell(spec, label)
     return spec
@@ -175,9 +193,10 @@ def _rates(rates) -> list:
     return list(rates)
 
 
-def _until_voltage(value, base_raw: dict) -> float:
+def _until_voltage(value, base_raw: dict) -> tuple[float, tuple]:
     """The cutoff per cell (V): the file's, else the base's first discharge step's (divided
-    by the base's n_cells if it is a bipolar stack)."""
+    by the base's n_cells if it is a bipolar stack); and (its value as written, '' or the
+    base's key it came from)."""
     from .units import parse_quantity
 
     if value is not MISSING:
@@ -185,21 +204,23 @@ def _until_voltage(value, base_raw: dict) -> float:
         if not volts > 0:
             raise InputError("until_voltage", value, "a cutoff voltage greater than zero, "
                                                      "such as '3.0 V'")
-        return volts
+        return volts, (value, "")
     steps = base_raw.get("protocol")
-    first = next((s for s in steps if isinstance(s, dict) and s.get("mode") == "discharge"
-                  and "until_voltage" in s), None) if isinstance(steps, list) else None
-    if first is None:
+    steps = steps if isinstance(steps, list) else []
+    index = next((i for i, s in enumerate(steps) if isinstance(s, dict)
+                  and s.get("mode") == "discharge" and "until_voltage" in s), None)
+    if index is None:
         raise InputError("until_voltage", MISSING, "the discharge cutoff per cell, such as "
                                                    "'3.0 V' (required: the base case has no "
                                                    "discharge step with an until_voltage)")
+    first = steps[index]
     volts = parse_quantity(first["until_voltage"], "voltage", "base: protocol until_voltage")
     bipolar = base_raw["cell"].get("bipolar")
     if base_raw["cell"].get("architecture") == "bipolar" and isinstance(bipolar, dict):
         n_cells = bipolar.get("n_cells", 1)
         if isinstance(n_cells, int) and not isinstance(n_cells, bool) and n_cells >= 1:
             volts /= n_cells
-    return volts
+    return volts, (first["until_voltage"], f"protocol.{index}.until_voltage")
 
 
 def _architectures(tables) -> tuple[dict, dict]:

@@ -93,6 +93,11 @@ class SweepSpec:
     def __len__(self):
         return math.prod(len(v) for v in self.values)
 
+    def refused(self, settings: dict, error: InputError) -> InputError:
+        """A combination's case error as an error of this file: a sweep's keys are the
+        case's own (a subclass that builds its cases otherwise names its file's keys)."""
+        return error
+
 
 def load_sweep(path_or_dict, base_dir=None) -> SweepSpec:
     """Read and check a sweep file (or the dict it parses to); raises InputError naming the key.
@@ -377,7 +382,8 @@ def run_case(case, plots: bool = False, time_limit: float | None = None,
         with limited_threads(threads):
             result = run(case, time_limit=time_limit)
     except InputError as exc:        # e.g. a geometry the mesher cannot build
-        out.update(status="invalid_input", message=str(exc))
+        out.update(status="invalid_input", message=str(exc),
+                   input_error=(exc.key, exc.value, exc.expected))
         return out
     except SolverError as exc:
         out.update(status="solver_failed", message=str(exc))
@@ -579,6 +585,7 @@ def run_spec(spec: SweepSpec, out, workers: int | None = None, scheduler=None,
             runner = DaskRunner(workers or default_workers(len(spec)), scheduler)
         elif not state.done:
             settings, exc = state.first_error
+            exc = spec.refused(settings, exc)
             raise InputError(exc.key, exc.value, f"{exc.expected} (no combination of the "
                                                  f"sweep is a valid case; the first is "
                                                  f"{_describe(settings)})")
@@ -593,7 +600,21 @@ def run_spec(spec: SweepSpec, out, workers: int | None = None, scheduler=None,
     finally:
         if runner is not None:
             runner.close()
+    _refuse_if_every_run_was(spec, state, table)
     return table
+
+
+def _refuse_if_every_run_was(spec, state: _Progress, table) -> None:
+    """Every combination refused, by its case or by its run (a cutoff above the voltage the
+    cell starts from): the input was refused, as when no combination is a valid case."""
+    if not table or any(row["status"] != "invalid_input" for row in table):
+        return
+    settings, error = next((entry["settings"], InputError(*state.done[entry["id"]]["input_error"]))
+                           for entry in state.entries
+                           if "input_error" in state.done.get(entry["id"], {}))
+    error = spec.refused(settings, error)
+    raise InputError(error.key, error.value, f"{error.expected} (every run was refused; the "
+                                             f"first is {_describe(settings)})")
 
 
 def _run_on_dask(runner, jobs, state: _Progress, runs_dir: Path, options: dict, show: bool):

@@ -3,6 +3,7 @@ compare.csv's figures of merit, the figures, resume, bad input."""
 
 import csv
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,40 @@ def test_cells_share_the_films_and_get_their_geometry():
 def test_until_voltage_defaults_to_the_base_discharge():
     spec = load_compare(_with(until_voltage=None), base_dir=ROOT)
     assert spec.until_voltage == pytest.approx(3.0)
+
+
+PLANAR_CELLS = {"base": str(ROOT / "cases" / "planar_li_lipon_lco.toml"), "rates": [1, 2],
+                "until_voltage": "4.5 V",
+                "architectures": {"planar": {"mesh": {"cells_per_layer": 4}},
+                                  "bipolar": {"n_cells": 2, "mesh": {"cells_per_layer": 4}}}}
+
+
+def test_a_cutoff_every_run_refuses_exits_2_naming_until_voltage(tmp_path, capsys):
+    """A cutoff above the cell's open-circuit voltage is refused by each run, not by the
+    case: every row was invalid_input, and the command exited 3 naming the built case's
+    protocol.0.until_voltage."""
+    out = tmp_path / "out"
+    assert cli.main(["compare", str(_write(tmp_path, PLANAR_CELLS)), "--out", str(out),
+                     "--workers", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("thinfilm: invalid input: until_voltage = '4.5 V': expected a "
+                          "cutoff below the voltage")
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert [r["status"] for r in rows] == ["invalid_input"] * 4
+
+
+def test_a_refused_default_cutoff_names_the_base_step_it_came_from(tmp_path, client):
+    base = tomllib.loads(Path(PLANAR_CELLS["base"]).read_text())
+    base["protocol"] = [{"mode": "rest", "until_time": "1 s"},
+                        {"mode": "discharge", "c_rate": 1, "until_voltage": "4.4 V"}]
+    data = dict(PLANAR_CELLS, base=base, architectures={"bipolar": {"n_cells": 2}})
+    del data["until_voltage"]
+    with pytest.raises(InputError) as info:
+        compare(data, tmp_path / "out", scheduler=client, base_dir=ROOT / "cases")
+    assert info.value.key == "until_voltage" and info.value.value == "4.4 V"
+    assert "the base case's protocol.1.until_voltage" in str(info.value)
+    assert "cell 'bipolar' stacks its cells: its cutoff was" in str(info.value)
 
 
 def test_shipped_example_is_valid():

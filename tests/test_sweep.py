@@ -309,6 +309,19 @@ def test_no_valid_combination_is_an_input_error_up_front(tmp_path):
     assert lines == []          # the refusal is its one line, not one per combination too
 
 
+def test_every_run_refused_is_an_input_error(tmp_path, client):
+    """Cutoffs above the cell's open-circuit voltage are valid cases that every run refuses:
+    the rows were all invalid_input and the sweep exited 3."""
+    grid = {"protocol.0.until_voltage": ["4.5 V", "4.4 V"]}
+    with pytest.raises(InputError) as info:
+        solver.sweep(_sweep_file(tmp_path, grid), tmp_path / "out", scheduler=client)
+    assert info.value.key == "protocol.0.until_voltage" and info.value.value == "4.5 V"
+    assert "every run was refused; the first is protocol.0.until_voltage = '4.5 V'" in \
+        str(info.value)
+    rows = (tmp_path / "out" / "results.csv").read_text().splitlines()[1:]
+    assert len(rows) == 2 and all(",invalid_input," in row for row in rows)
+
+
 # ------------------------------------------------------------------------------------------
 # rows of results.csv
 
