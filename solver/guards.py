@@ -122,6 +122,22 @@ def refuse_unreachable_end(model, step, drive, u, nominal_capacity):
                          f"begins, at any current")
 
 
+def refuse_blocking_without_double_layer(case, electrodes, step):
+    """An impedance step at which a lithium electrode holds no lithium: its interface blocks
+    the faradaic current (solver.impedance), and without a double layer nothing crosses it
+    at any frequency (the system is singular, the impedance infinite)."""
+    for e in electrodes:
+        if e.double_layer_capacitance > 0.0:
+            continue
+        material = case.layers[e.layer].material
+        raise InputError(f"materials.{material.name}.double_layer_capacitance",
+                         e.double_layer_capacitance,
+                         f"a double-layer capacitance greater than zero for the impedance "
+                         f"step {step.key}: layer {e.name!r} holds no lithium there, so its "
+                         f"interface blocks the faradaic current and only its double layer "
+                         f"could carry the small signal (or measure once lithium is plated)")
+
+
 # ------------------------------------------------------------------ bounds of a step
 def step_bounds(step, drive, lithium_capacity, max_step, max_step_given):
     """The longest duration (s) and the most accepted time steps a step may take;

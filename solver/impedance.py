@@ -57,12 +57,13 @@ class SmallSignal:
     frequency, solved with `linear_solver` (a solver.linear.LinearSolver or a
     solver.krylov.KrylovSolver on the model's pattern)."""
 
-    def __init__(self, model, u0, linear_solver):
+    def __init__(self, model, u0, linear_solver, blocking=()):
         self.model = model
         self.u0 = u0
-        _, self.jacobian = model.residual_and_jacobian(
+        _, jacobian = model.residual_and_jacobian(
             u0, np.zeros(model.differential_columns.size), 0.0, ("current", 0.0))
-        self.mass = model.mass_data()
+        self.jacobian, self.mass = _blocked(model, jacobian, model.mass_data(),
+                                            np.asarray(blocking, dtype=np.int64))
         self.rhs = np.zeros(model.n_unknowns)
         self.rhs[model.i_V] = 1.0                  # dI = 1 A through the unit's tab
         self.linear_solver = linear_solver
@@ -89,6 +90,23 @@ class SmallSignal:
 
     def spectrum(self, frequencies):
         return np.array([self.impedance(self.response(f)) for f in frequencies])
+
+
+def _blocked(model, jacobian, mass, faces):
+    """J and M (data on the model's pattern) with the faradaic current of interface `faces`
+    held at zero (their kinetics rows become di = 0): a lithium electrode that holds no
+    lithium has nothing to react, so its interface blocks and only its double layer carries
+    the small signal. The linearised Butler-Volmer law would let lithium that is not there
+    strip in every anodic half period."""
+    if not faces.size:
+        return jacobian, mass
+    pattern = model.pattern
+    entry_rows = np.repeat(np.arange(pattern.indptr.size - 1), np.diff(pattern.indptr))
+    held = np.isin(entry_rows, model.s_i.start + faces)
+    jacobian, mass = jacobian.copy(), mass.copy()
+    jacobian[held] = mass[held] = 0.0
+    jacobian[held & (pattern.indices == entry_rows)] = 1.0
+    return jacobian, mass
 
 
 def small_signal_solver(model, linear_solver):

@@ -445,7 +445,11 @@ class Simulation:
         frequencies = (frequency_grid(*step.frequencies, step.points_per_decade)
                        if self.spectrum_frequencies is None
                        else np.asarray(self.spectrum_frequencies, dtype=float))
-        small = SmallSignal(self.model, u0, small_signal_solver(self.model, self.linear_solver))
+        empty = self._empty_lithium(n_li)
+        guards.refuse_blocking_without_double_layer(self.case, empty, step)
+        blocking = np.concatenate([e.faces for e in empty]) if empty else ()
+        small = SmallSignal(self.model, u0, small_signal_solver(self.model, self.linear_solver),
+                            blocking=blocking)
         try:
             z = small.spectrum(frequencies)
             for f in step.field_frequencies if self.grid.dim > 1 else ():
@@ -462,7 +466,15 @@ class Simulation:
                           "frequency_range_Hz": [float(frequencies.min()),
                                                  float(frequencies.max())],
                           "kramers_kronig_residual": kramers_kronig_residual(frequencies, z)}
+        if empty:
+            record.details["blocking_electrodes"] = [e.name for e in empty]
         return u0
+
+    def _empty_lithium(self, n_li):
+        """The lithium-metal electrodes that hold no lithium (within EXHAUSTED of none): an
+        anode-free cell before its first charge, or one stripped to the end."""
+        return [e for e, n in zip(self.lithium_metal, n_li)
+                if n <= EXHAUSTED * self.stripping_scale]
 
     @staticmethod
     def _hold_begins(step, drive, reason):

@@ -235,6 +235,49 @@ def test_anode_free_cell_charges_under_a_held_voltage_from_empty():
     assert discharge["capacity_mAh_cm2"] == pytest.approx(hold["capacity_mAh_cm2"], rel=1e-6)
 
 
+def test_anode_free_cell_without_lithium_blocks_at_its_collector():
+    """No lithium on the copper: nothing reacts there, and the interface blocks, leaving its
+    double layer in series. The linearised Butler-Volmer law had given it the charge
+    transfer of lithium that is not there (a faradaic arc and no capacitive tail)."""
+    from solver.impedance import SmallSignal, interface_response, small_signal_solver
+    from solver.simulate import Simulation
+    from solver.units import GAS_CONSTANT
+
+    band = {"mode": "impedance", "frequencies": ["1 Hz", "1 MHz"], "points_per_decade": 2}
+    case = case_from_dict(anode_free([band]), CASES, "test")
+    result = solver.run(case)
+    (step,) = result.summary["steps"]
+    assert step["blocking_electrodes"] == ["anode"]
+    # the same operating point with the faradaic branch left in: the spectra differ by the
+    # collector's interface, R_ct || C_dl against C_dl alone
+    sim = Simulation(case, build_grid(case))
+    m = sim.model
+    u0 = sim._solve(m.initial_state(), None, None, ("current", 0.0))
+    li = next(e for e in m.electrodes if e.kind == "lithium_metal")
+    f = result.spectra[0].frequency_Hz
+    faradaic = SmallSignal(m, u0, small_signal_solver(m, sim.linear_solver)).spectrum(f)
+    r_ct = GAS_CONSTANT * case.temperature / (FARADAY * li.i0_constant) * 1e4    # ohm cm^2
+    c_dl = li.double_layer_capacitance * 1e-4                                     # F/cm^2
+    jwc = 2j * np.pi * f * c_dl
+    expected = faradaic - r_ct / (1 + jwc * r_ct) + 1 / jwc
+    assert np.allclose(result.spectra[0].z_ohm_cm2, expected, rtol=1e-6)
+    blocked = SmallSignal(m, u0, small_signal_solver(m, sim.linear_solver), blocking=li.faces)
+    assert interface_response(m, blocked.response(1.0))[1][li.faces] == pytest.approx(0.0)
+    # plated, the interface reacts again
+    plated = run(anode_free([{"mode": "charge", "c_rate": 1, "until_time": "5 min"}, band]))
+    assert "blocking_electrodes" not in plated.summary["steps"][1]
+    assert abs(plated.spectra[0].z_ohm_cm2[-1]) < 0.01 * abs(result.spectra[0].z_ohm_cm2[-1])
+
+
+def test_anode_free_cell_without_lithium_nor_double_layer_has_no_spectrum():
+    data = anode_free([{"mode": "impedance"}])
+    data["materials"] = {"Li": {"double_layer_capacitance": 0}}
+    with pytest.raises(InputError) as info:
+        run(data)
+    assert info.value.key == "materials.Li.double_layer_capacitance"
+    assert "holds no lithium" in str(info.value)
+
+
 def test_anode_free_jacobian_matches_differences():
     case = case_from_dict(anode_free([{"mode": "charge", "c_rate": 1, "until_time": 1.0}],
                                      cells=4), CASES, "test")
