@@ -201,7 +201,8 @@ def simulation_result(sim, started, report=None, warnings=()) -> Result:
     if report is not None:
         summary["refined"] = report
     warnings = (list(warnings) + guards.extrapolated_open_circuit(sim.model, sim.rows)
-                + guards.impedance_fields_not_written(case, grid))
+                + guards.impedance_fields_not_written(case, grid)
+                + guards.unresolved_impedance(sim.spectra, sim.steps))
     if warnings:
         summary["warnings"] = warnings
     return Result(summary, sim.rows, snapshots=sim.snapshots, grid=grid, model=sim.model,

@@ -378,6 +378,26 @@ def extrapolated_open_circuit(model, rows) -> list[str]:
     return warnings
 
 
+def unresolved_impedance(spectra, steps) -> list[str]:
+    """A warning for each spectrum whose real part is negative anywhere: a passive cell's is
+    not, so there the impedance is below the solver's resolution (a blocking interface's
+    1/(omega C) dwarfs the real part at low frequency: the error of the small-signal solve
+    grows with |Z|)."""
+    warnings = []
+    for spectrum in spectra:
+        negative = spectrum.z_ohm_cm2.real < 0.0
+        if not negative.any():
+            continue
+        f = spectrum.frequency_Hz[negative]
+        warnings.append(
+            f"{steps[spectrum.step].key}: the real part of the impedance is negative at "
+            f"{int(negative.sum())} of {negative.size} frequencies, up to {f.max():.3g} Hz "
+            f"(|Z| up to {np.abs(spectrum.z_ohm_cm2[negative]).max():.3g} ohm cm^2): below "
+            f"the solver's resolution there, not the cell's (raise the step's lowest "
+            f"frequency)")
+    return warnings
+
+
 def impedance_fields_not_written(case, grid) -> list[str]:
     """A warning for each impedance step that asks for field_frequencies in a 1D cell (a
     planar cell or stack): its interfaces are single faces, where the small-signal current

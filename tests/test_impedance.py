@@ -352,3 +352,21 @@ def test_zero_capacitances_give_the_model_without_them_and_tiny_ones_its_results
         assert tiny.timeseries[column][-1] == pytest.approx(zero.timeseries[column][-1],
                                                             rel=1e-9)
 
+
+
+def test_a_negative_real_part_below_the_solver_resolution_is_warned_about():
+    # the shipped anode-free cell after its discharge: the stripped copper face blocks, |Z|
+    # grows as 1/(omega C_dl) and below ~0.1 Hz its real part drowns in the solve's error
+    from tests.conftest import ROOT
+
+    path = ROOT / "cases" / "anode_free_cu_lipon_lco.toml"
+    shipped = solver.run(load_case(path))
+    assert shipped.spectra[0].z_ohm_cm2.real.min() > 0.0
+    assert not any("negative" in w for w in shipped.summary.get("warnings", []))
+    data = copy.deepcopy(load_case(path).raw)
+    data["protocol"][-1]["frequencies"] = ["1 mHz", "1 Hz"]
+    low = solver.run(case_from_dict(data, path.parent, "test"))
+    z = low.spectra[0].z_ohm_cm2
+    assert z.real.min() < 0.0                  # the solve's error, not the cell
+    warned = [w for w in low.summary["warnings"] if "real part of the impedance is negative" in w]
+    assert len(warned) == 1 and warned[0].startswith("protocol.3:")
