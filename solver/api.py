@@ -10,9 +10,10 @@ from .cycles import cycle_summaries
 from .errors import InputError, RunInterrupted, SolverError
 from .geometry import geometry_summary
 from .resolution import refine_until_resolved
-from .results import Result, net_charge, step_summaries
+from .results import Result, net_charge, step_summaries, time_integral
 from .siblings import sibling
-from .simulate import Simulation, StepRecord, place_in_run, step_direction
+from .simulate import (Simulation, StepRecord, mean_voltage, place_in_run,
+                       step_direction)
 
 
 # Metal layers (lithium, collectors) are equipotential to a nanovolt at any current a thin
@@ -166,10 +167,13 @@ def _close_interrupted_step(sim, reason) -> str:
         record.duration_s = last["time_s"] - first["time_s"]
         record.capacity_mAh_cm2 = last["capacity_mAh_cm2"]
         record.energy_mWh_cm2 = last["energy_mWh_cm2"]
-        record.mean_voltage_V = (last["energy_mWh_cm2"] / last["capacity_mAh_cm2"]
-                                 if last["capacity_mAh_cm2"] > 0 else last["voltage_V"])
+        times = [r["time_s"] for r in rows]
         record.direction = step_direction(record.direction, net_charge(
-            [r["current_A"] for r in rows], [r["time_s"] for r in rows]))
+            [r["current_A"] for r in rows], times))
+        record.mean_voltage_V = mean_voltage(
+            record.direction, last["capacity_mAh_cm2"], last["energy_mWh_cm2"],
+            time_integral([r["voltage_V"] for r in rows], times), record.duration_s,
+            last["voltage_V"])
     return where
 
 

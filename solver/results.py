@@ -223,12 +223,17 @@ def _finite_or_none(value):
     return value
 
 
+def time_integral(values, time) -> float:
+    """The integral over time of a quantity on a step's rows (trapezoids)."""
+    values, time = np.asarray(values, dtype=float), np.asarray(time, dtype=float)
+    if values.size < 2:
+        return float(np.sum(values))
+    return float(np.sum(0.5 * (values[1:] + values[:-1]) * np.diff(time)))
+
+
 def net_charge(current, time) -> float:
-    """The charge a step's rows passed (trapezoids over time; > 0 delivered)."""
-    current, time = np.asarray(current, dtype=float), np.asarray(time, dtype=float)
-    if current.size < 2:
-        return float(np.sum(current))
-    return float(np.sum(0.5 * (current[1:] + current[:-1]) * np.diff(time)))
+    """The charge a step's rows passed (> 0 delivered)."""
+    return time_integral(current, time)
 
 
 def step_summaries(records) -> list[dict]:
