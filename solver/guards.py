@@ -29,9 +29,10 @@ MAX_TIME_STEPS = 10_000
 # A unit cell's voltage outside this range is no lithium chemistry: a solver failure.
 CELL_VOLTAGE_RANGE = (-1.0, 6.0)        # V
 # Lithium and charge balances hold to what Newton leaves: it accepts a state once its
-# update is below 1e-8 (stoichiometry; up to 1e-6 where round-off stalls it), i.e. at most
-# 1e-6 of an electrode's lithium per solve; balances off by more than this fraction of the
-# cell's lithium capacity are a solver failure (normal runs stay at 1e-15).
+# update is below 1e-8 (stoichiometry; with a direct linear solver in a time step 1e-3 of
+# solver.rtol, up to 1e-4, converging quadratically to about its square; up to 1e-6 where
+# round-off stalls it); balances off by more than this fraction of the cell's lithium
+# capacity are a solver failure (normal runs stay at 1e-15).
 CONSERVATION_TOL = 1e-6
 # ... and from state to state they may drift by what each Newton solve leaves: a solve
 # whose updates stall below 1e-6 (newton_solve's `roundoff`: in GMRES-solved 2D and 3D

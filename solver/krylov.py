@@ -92,6 +92,9 @@ class KrylovSolver:
         # `loose_rtol`; as the residual falls the tolerance tightens back to `rtol`
         self.loose_rtol = loose_rtol
         self.last_rhs_norm = None
+        # the last solve stopped at `loose_rtol`, a residual not set by the fall of Newton's
+        # (the first solve of a Newton solve): its update does not measure Newton's error
+        self.last_solve_loose = False
         self.rebuild_after = rebuild_after
         self.x_drift = x_drift
         if potential not in ("amg", "lu"):
@@ -259,6 +262,7 @@ class KrylovSolver:
         fresh = self._stale() if fresh is None else fresh
         fresh = fresh or scaled.dtype != self.setup_dtype     # real set-ups for complex values
         rtol = self._forcing(np.linalg.norm(b)) if rtol is None else rtol
+        self.last_solve_loose = self.loose_rtol is not None and rtol >= self.loose_rtol
         for attempt in (0, 1):
             try:
                 self._prepare(ops, fresh)

@@ -38,7 +38,8 @@ LU_LIMITS = {2: 200_000, 3: 0}
 # The first GMRES solve of each Newton solve stops at this relative residual (tightening
 # to KrylovSolver's rtol, 1e-6, as Newton's residual falls: Eisenstat-Walker): 10-15 %
 # fewer GMRES iterations on trench and pillar runs, the same results; 1e-2 cost Newton
-# iterations.
+# iterations. Newton takes no update of such a solve for converged (its error is the
+# solve's, not Newton's: solver.newton).
 LOOSE_RTOL = 1e-3
 # The potential AMG (3D) smooths its coarse levels on the Galerkin operators with the
 # entries weak from both sides (below this fraction of their rows' largest off-diagonal)
@@ -97,6 +98,7 @@ def stoichiometry_adjacency(model):
 
 class LinearSolver:
     exact = True        # solves to round-off: Newton's convergence is quadratic
+    last_solve_loose = False        # (see newton_solve)
 
     def __init__(self, indptr, indices, n):
         self.n = n
@@ -192,6 +194,7 @@ class ReusedLUSolver:
     and the system it preconditions are scaled alike.
     """
     exact = False       # GMRES to a relative residual: Newton converges linearly
+    last_solve_loose = False        # every solve to `rtol` (see newton_solve)
 
     def __init__(self, indptr, indices, n, rtol=1e-10, refactor_after=10):
         self.n = n

@@ -52,6 +52,10 @@ class _RecordingSolver:
         self.exact = solver.exact
         self.data = None
 
+    @property
+    def last_solve_loose(self):
+        return self.solver.last_solve_loose
+
     def solve(self, data, rhs):
         self.data = data
         return self.solver.solve(data, rhs)
