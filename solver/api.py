@@ -154,7 +154,7 @@ def _close_interrupted_step(sim, reason) -> str:
     if not sim.steps:
         return ""
     record, k = sim.steps[-1], len(sim.steps) - 1
-    latest = getattr(sim, "latest", None)
+    latest = sim.latest
     where = place_in_run(k, record.mode, record.key,
                          latest["time_s"] if latest else getattr(sim, "step_start", 0.0))
     if record.end_reason:

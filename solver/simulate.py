@@ -234,6 +234,7 @@ class Simulation:
         self.stripping_scale = max(np.max(self._initial_lithium(), initial=0.0),
                                    self.nominal_capacity / FARADAY / self.area_scale)
         self.rows = []
+        self.latest = None          # the last state's row (kept in rows or not: store_every)
         self.steps = []
         self.snapshots = []         # (time, step, u) at the end of every step
         self.fields = []            # (time, step, u) every `fields_every` accepted time steps
@@ -689,7 +690,9 @@ class Simulation:
         self.balance.states += 1
         violation = self.state_violation(u, integrals)
         if violation is not None:
-            record.duration_s = t - self.step_start
+            # the step lasted to its last recorded state, whose capacity it reports
+            kept = self.latest is not None and self.latest["step"] == k
+            record.duration_s = (self.latest["time_s"] - self.step_start) if kept else 0.0
             raise self._fail(record, t, k, step, violation)
 
     def _fail(self, record, t, k, step, failure):

@@ -246,6 +246,19 @@ def test_class3_unphysical_voltage_ends_the_run_with_exit_3(tmp_path, capsys, mo
     assert voltages.min() >= 3.9 and voltages.size > 3
 
 
+def test_class3_a_failed_step_lasted_as_long_as_the_states_it_kept(make_case, monkeypatch):
+    # its duration was the time of the state refused, one time step beyond the capacity it
+    # reports (2367 s against the 2007 s of the rows and their 6.04 uAh/cm2)
+    monkeypatch.setattr(guards, "CELL_VOLTAGE_RANGE", (3.9, 6.0))
+    result = solver.run(make_case(protocol=[
+        {"mode": "discharge", "c_rate": 1, "until_voltage": "3.0 V"}]))
+    step = result.summary["steps"][0]
+    assert step["end_reason"] == "solver_failed"
+    assert step["duration_s"] == pytest.approx(result.step_series(0)["time_s"][-1], rel=1e-12)
+    assert step["capacity_mAh_cm2"] == pytest.approx(
+        step["applied_current_A"] * step["duration_s"] / 3.6, rel=1e-9)   # on 1 cm^2
+
+
 # ---------------------------------------------------------------- class 5
 def test_class5_a_step_that_cannot_reach_its_end_is_bounded_by_time_steps(make_case,
                                                                           monkeypatch):
