@@ -633,6 +633,22 @@ def test_an_interval_wider_than_the_range_searched_is_not_determined():
         assert any("do not determine p0" in w for w in stats["warnings"])
 
 
+def test_tiny_jacobian_columns_have_their_own_norm_not_an_underflow():
+    """The squares of a column of 1e-200 underflow: its norm came out 0, and the
+    pseudo-inverse divided by zero. A zero column stays a column without information."""
+    import warnings
+
+    from solver.fit.statistics import column_norms, linearised
+
+    J = np.array([[1e-200, 1.0, 0.0], [2e-200, 3.0, 0.0]])
+    np.testing.assert_allclose(column_norms(J), [np.sqrt(5.0) * 1e-200, np.sqrt(10.0), 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        covariance = linearised(J, np.array([0.3, 0.1]))[0]
+    assert covariance[0, 0] == np.inf and covariance[2, 2] == 0.0
+    assert np.isfinite(covariance[1, 1]) and covariance[1, 1] > 0
+
+
 def test_a_linear_interval_of_a_quantity_that_cannot_be_negative_stops_at_zero():
     from solver.fit.statistics import summarise
 

@@ -33,18 +33,28 @@ MAX_HALF_WIDTH = 1.0     # of theta, the range searched: wider intervals are not
 AT_BOUND = 1e-5
 
 
+def column_norms(J):
+    """The 2-norm of each column of J (1 for a zero column), without the underflow of the
+    squares of small entries (a column of 1e-200 has norm 1e-200, not 0)."""
+    peak = np.max(np.abs(J), axis=0)
+    peak[peak == 0.0] = 1.0
+    norms = peak * np.linalg.norm(J / peak, axis=0)
+    norms[norms == 0.0] = 1.0
+    return norms
+
+
 def linearised(J, r):
     """Covariance of theta, residual variance, degrees of freedom, singular-value ratio."""
     m, n = J.shape
     dof = max(m - n, 1)
     variance = float(r @ r) / dof
-    norms = np.linalg.norm(J, axis=0)
-    norms[norms == 0.0] = 1.0
+    norms = column_norms(J)
     U, sv, Vt = np.linalg.svd(J / norms, full_matrices=False)
     ratio = float(sv[-1] / sv[0]) if sv[0] > 0 else 0.0
     keep = sv > 1e-12 * sv[0] if sv[0] > 0 else np.zeros_like(sv, dtype=bool)
     inverse = (Vt[keep].T / sv[keep] ** 2) @ Vt[keep]           # (J_n^T J_n)^+
-    covariance = variance * inverse / np.outer(norms, norms)
+    with np.errstate(divide="ignore", over="ignore"):   # columns of ~1e-200: infinite,
+        covariance = variance * inverse / np.outer(norms, norms)    # i.e. not determined
     return covariance, variance, dof, ratio
 
 
@@ -75,7 +85,7 @@ def summarise(parameters, theta, J, r):
                         f"the data determine fewer combinations than there are parameters")
     unidentified = set()
     if singular:
-        null = np.linalg.svd(J / np.maximum(np.linalg.norm(J, axis=0), 1e-300))[2][-1]
+        null = np.linalg.svd(J / column_norms(J))[2][-1]
         unidentified |= {i for i in range(len(parameters)) if abs(null[i]) > 0.1}
     for i, j in pairs:
         how = "at all" if {i, j} <= unidentified else "well"
