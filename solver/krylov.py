@@ -53,7 +53,6 @@ class KrylovSolver:
     The values may be complex (the small-signal system J + j omega M of an impedance
     spectrum): the same blocks, complex; the AMG hierarchies are then set up on a real
     proxy of each block and cycled on its complex Galerkin operators (precondition.VCycle)."""
-    exact = False       # GMRES to a relative residual: Newton converges linearly
 
     def __init__(self, indptr, indices, n, layout, rtol=1e-6, rebuild_after=40,
                  x_drift=0.1, potential="amg", loose_rtol=None, x_adjacency=None,

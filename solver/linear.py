@@ -97,7 +97,6 @@ def stoichiometry_adjacency(model):
 
 
 class LinearSolver:
-    exact = True        # solves to round-off: Newton's convergence is quadratic
     last_solve_loose = False        # (see newton_solve)
 
     def __init__(self, indptr, indices, n):
@@ -193,7 +192,6 @@ class ReusedLUSolver:
     The row and column scalings are frozen with the factorisation, so the preconditioner
     and the system it preconditions are scaled alike.
     """
-    exact = False       # GMRES to a relative residual: Newton converges linearly
     last_solve_loose = False        # every solve to `rtol` (see newton_solve)
 
     def __init__(self, indptr, indices, n, rtol=1e-10, refactor_after=10):

@@ -49,7 +49,6 @@ class _RecordingSolver:
 
     def __init__(self, solver):
         self.solver = solver
-        self.exact = solver.exact
         self.data = None
 
     @property
