@@ -186,7 +186,7 @@ def nothing_delivered(model, reason, step, drive, u_start, u, current):
                 f"({step.until_current:.4g} A)")
     if reason == "lithium_exhausted":
         return "the step delivered nothing: the lithium electrode is already empty"
-    where, why = surface_at_limit(model, reason, u, u_start)
+    where, why = surface_at_limit(model, reason, u, u_start, drive.direction)
     return f"the step delivered nothing: {where} is at its limit ({reason}) as the step begins: {why}"
 
 
@@ -216,33 +216,38 @@ def _surface_passed_cutoff(model, step, drive, u_start, u, current):
             f"open-circuit voltage from {open_circuit_voltage(model, u_start):.4f} V to "
             f"{open_circuit_voltage(model, u):.4f} V and the voltage to "
             f"{model.voltage(u):.4f} V, past the cutoff {voltage_cutoff(step, drive):g} V "
-            f"(per cell in a stack): {_why_at_limit([mean], x_end > x_start)}")
+            f"(per cell in a stack): {_why_at_limit(model, [e], [mean], x_end > x_start)}")
 
 
-def _why_at_limit(means, full):
-    """Why electrodes' surfaces reached a limit: an electrode (of mean stoichiometries
-    `means`) already full or empty, or diffusion in the film."""
-    if any((x > 0.98) if full else (x < 0.02) for x in means):
+def _why_at_limit(model, electrodes, means, full):
+    """Why electrodes' surfaces reached a limit: an electrode already full or empty (its
+    mean x, of `means`, within 0.02 of its limit), or diffusion in the film."""
+    low, high = model.surface_limits()
+    limits = [(high if full else low)[e.xs_slice][0] for e in electrodes]
+    if any(abs(limit - mean) < 0.02 for limit, mean in zip(limits, means)):
         return f"the electrode is already {'full' if full else 'empty'}"
     return "diffusion in the film cannot pass that current"
 
 
-def surface_at_limit(model, reason, u_limit, u_start):
-    """(which surfaces are at the limit `reason` in u_limit, with their electrodes' mean x
-    in u_start; why: the electrode is already full or empty, or diffusion in the film
-    cannot pass the current). The limit is x = 1 or 0 itself (simulate.SURFACE_LIMIT), not
-    the material's usable range."""
+def surface_at_limit(model, reason, u_limit, u_start, direction):
+    """(which surfaces the step's `direction` (None: a held voltage's) drives to the limit
+    `reason` in u_limit, with their electrodes' mean x in u_start; why: the electrode is
+    already full or empty, or diffusion in the film cannot pass the current). The limits
+    are the ends of each electrode's open-circuit data, at most x = 1 or 0
+    (CellModel.surface_limits), not the material's usable range."""
     full = reason == "electrode_full"
-    xs = u_limit[model.s_xs]
-    at_limit = [e for e in model.intercalation
-                if (np.max(xs[e.xs_slice]) > 0.99 if full else np.min(xs[e.xs_slice]) < 0.01)]
-    means = model.outputs(u_start)
-    mean = [means[f"x_mean_{e.name}"] for e in at_limit]
+    direction = model.driven_direction(u_limit, direction)
+    layers, margins = (model.surface_margins(u_limit, direction, full) if direction
+                       else ([], []))
+    near = {layer for layer, margin in zip(layers, margins) if margin < 0.01}
+    at_limit = [e for e in model.intercalation if e.layer in near]
     if not at_limit:
         return "an electrode surface", "diffusion in the film cannot pass the current"
+    means = model.outputs(u_start)
+    mean = [means[f"x_mean_{e.name}"] for e in at_limit]
     where = (f"the surface of {', '.join(e.name for e in at_limit)} "
              f"(mean x {', '.join(f'{x:.3f}' for x in mean)})")
-    return where, _why_at_limit(mean, full)
+    return where, _why_at_limit(model, at_limit, mean, full)
 
 
 # ------------------------------------------------------------------ physics of a state
@@ -360,24 +365,6 @@ def overpotential_ends(model, step, drive, u_start, u_end, delivered_nothing=Fal
 
 
 # ------------------------------------------------------------------ warnings after a run
-
-def extrapolated_open_circuit(model, rows) -> list[str]:
-    """A warning for each electrode whose surface went past the ends of its OCV table in
-    the recorded rows: there the open-circuit voltage (and a cutoff met there) rests on the
-    table's end slope, not on data."""
-    warnings = []
-    for e in model.intercalation:
-        xs = np.array([row[f"x_surface_{e.name}"] for row in rows
-                       if f"x_surface_{e.name}" in row])
-        low, high = e.ocv_domain
-        if xs.size == 0 or (xs.min() >= low and xs.max() <= high):
-            continue
-        reached = xs.min() if xs.min() < low else xs.max()
-        warnings.append(f"{e.name}: its surface reached x = {reached:.4g}, beyond its OCV "
-                        f"table (x = {low:g} to {high:g}); the open-circuit voltage there is "
-                        f"the table's end slope extended, not data")
-    return warnings
-
 
 def unresolved_impedance(spectra, steps) -> list[str]:
     """A warning for each spectrum whose real part is negative anywhere: a passive cell's is

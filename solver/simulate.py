@@ -8,6 +8,7 @@ from .case import BLOCK_END_REASONS
 from .errors import SolverError
 from . import guards
 from .model import CellModel
+from .model.cell import SURFACE_LIMIT, SURFACE_TOLERANCE
 from .impedance import (SmallSignal, Spectrum, frequency_grid, interface_fields,
                         small_signal_solver)
 from .kramers_kronig import kramers_kronig_residual
@@ -20,7 +21,6 @@ from .units import FARADAY
 
 C_PER_MAH_PER_CM2 = 3.6 / 1e-4          # 1 mAh/cm^2 in C/m^2
 VOLTAGE_EVENT_TOL = 5e-4                # cutoff voltages are met within 0.5 mV
-SURFACE_LIMIT = 1e-3                    # electrode_full / electrode_empty: x_surface within this of 1 / 0
 EXHAUSTED = 1e-6                        # of the stripping scale: a lithium electrode this
                                         # near empty is exhausted
 # Newton's method in a time step stops at scaled updates below this share of solver.rtol,
@@ -331,7 +331,8 @@ class Simulation:
             if reason is None:
                 raise self._fail(record, t0, k, step, exc) from None
             record.end_reason = reason
-            where, why = guards.surface_at_limit(m, reason, exc.last, u_start)
+            where, why = guards.surface_at_limit(m, reason, exc.last, u_start,
+                                                  drive.direction)
             how = "fills" if reason == "electrode_full" else "empties"
             record.message = (f"the current of step {k} ({step.mode}) {how} {where} at once: "
                               f"{why}, and the step delivered nothing")
@@ -504,8 +505,12 @@ class Simulation:
         restart = History()
         restart.push(history.times[-1], history.states[-1], history.integrals[-1])
         events = self._events(step, drive)
-        return drive, events, restart, self._event_reached(events, history.states[-1],
-                                                             history.integrals[-1])
+        reached = self._event_reached(events, history.states[-1], history.integrals[-1])
+        # that state's current is the constant-current phase's, not the hold's: which way
+        # the hold drives the surfaces, and so whether one is at its limit, its first time
+        # step says (a cell above `voltage` at the end of its usable range is discharged)
+        return drive, events, restart, (None if reached in ("electrode_full",
+                                                            "electrode_empty") else reached)
 
     def _attempt(self, history, dt, drive, k, dt_min):
         """One time step of size dt, shrinking it on Newton failure. Returns the new state,
@@ -630,15 +635,11 @@ class Simulation:
                            (lambda u, s: s[self.active].min()) if drive.kind == "current"
                            else stripped, EXHAUSTED * scale))
         if m.intercalation:
-            # a surface driven within SURFACE_LIMIT of x = 0 or 1 ends the step; closer in,
-            # the exchange current vanishes and each step costs many Newton iterations
-            limits = _LastResult(lambda u: m.surfaces_driven_to_limits(u, drive.direction))
-            events.append(("electrode_full",
-                           lambda u, s: 1.0 - SURFACE_LIMIT - limits(u)[0],
-                           0.1 * SURFACE_LIMIT))
-            events.append(("electrode_empty",
-                           lambda u, s: limits(u)[1] - SURFACE_LIMIT,
-                           0.1 * SURFACE_LIMIT))
+            # a surface driven to the end of its open-circuit data (or near x = 0 or 1) ends
+            # the step (CellModel.surface_limits)
+            margins = _LastResult(lambda u: m.surfaces_driven_to_limits(u, drive.direction))
+            events.append(("electrode_full", lambda u, s: margins(u)[0], SURFACE_TOLERANCE))
+            events.append(("electrode_empty", lambda u, s: margins(u)[1], SURFACE_TOLERANCE))
         return events
 
     @staticmethod
@@ -673,10 +674,10 @@ class Simulation:
         m = self.model
         if not m.intercalation:
             return None
-        filling, emptying = m.surfaces_driven_to_limits(u, drive.direction)
-        if filling > 1.0 - 2 * SURFACE_LIMIT:
+        to_full, to_empty = m.surfaces_driven_to_limits(u, drive.direction)
+        if to_full < SURFACE_LIMIT:
             return "electrode_full"
-        if emptying < 2 * SURFACE_LIMIT:
+        if to_empty < SURFACE_LIMIT:
             return "electrode_empty"
         return None
 
@@ -772,7 +773,7 @@ class Simulation:
         elif record.end_reason in ("electrode_full", "electrode_empty"):
             layers, margins = m.surface_margins(u, record.direction,
                                                 record.end_reason == "electrode_full")
-            tolerance = 0.1 * SURFACE_LIMIT
+            tolerance = SURFACE_TOLERANCE
         else:
             margins = record.direction * m.cell_voltages(u)      # lowest on discharge
             layers = [m.electrodes[unit.positive].layer for unit in m.units]

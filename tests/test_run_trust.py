@@ -668,10 +668,11 @@ def test_no_fields_series_without_a_snapshot(tmp_path):
     assert not (tmp_path / "fields.pvd").exists()
 
 
-def test_a_surface_past_its_ocv_table_is_warned_about(tmp_path):
+def test_a_surface_stops_where_its_ocv_table_ends(tmp_path):
     """The cutoff of the shipped cell is met on the LiCoO2 table's data (it runs to y =
-    0.999); a table cut at y = 0.97 leaves the last of the discharge on its end slope, and
-    the run says so, naming the electrode and the table's ends."""
+    0.999); a table cut at y = 0.97 ends the discharge where its data end (electrode_full),
+    not on the table's end slope extended down to the cutoff (it went on to y = 0.994 and
+    3.0 V there)."""
     library = ROOT / "solver" / "materials" / "data" / "LiCoO2_ocv.csv"
     rows = [line for line in library.read_text().splitlines()
             if line and not line.startswith("#")]
@@ -679,11 +680,11 @@ def test_a_surface_past_its_ocv_table_is_warned_about(tmp_path):
     (tmp_path / "short_ocv.csv").write_text("\n".join(kept) + "\n")
     protocol = [{"mode": "discharge", "c_rate": 1, "until_voltage": "3.0 V"}]
     shipped = solver.run(planar_case(protocol=protocol, mesh={"cells_per_layer": 8}))
-    assert "warnings" not in shipped.summary
+    assert shipped.summary["steps"][0]["end_reason"] == "until_voltage"
     short = solver.run(planar_case(protocol=protocol, mesh={"cells_per_layer": 8},
                                    materials={"LiCoO2_003": {"ocv": "short_ocv.csv",
                                                               "stoichiometry_range": [0.5, 0.97]}},
                                    base_dir=tmp_path))
-    (warning,) = short.summary["warnings"]
-    assert warning.startswith("cathode: its surface reached x = ")
-    assert "beyond its OCV table (x = 0.5 to 0.97)" in warning
+    assert short.summary["steps"][0]["end_reason"] == "electrode_full"
+    assert short.timeseries["x_surface_cathode"].max() == pytest.approx(0.97, abs=1e-4)
+    assert short.timeseries["voltage_V"].min() > 3.2

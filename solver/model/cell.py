@@ -44,6 +44,9 @@ from .terms.series_resistance import SeriesResistance
 from .terms.surface import SurfaceHalfCell
 from .topology import Topology
 
+SURFACE_LIMIT = 1e-3            # a surface stoichiometry stops this far from x = 0 and 1 at the nearest
+SURFACE_TOLERANCE = 0.1 * SURFACE_LIMIT   # and reaches its limits to within this
+
 
 def cell_layout(topology, capacitive=False) -> Layout:
     g = topology.grid
@@ -339,33 +342,59 @@ class CellModel:
         return [t for t in self.assembly.terms if t.name == "double_layer"]
 
     def surfaces_driven_to_limits(self, u, direction=None):
-        """(highest surface x of the electrodes the tab current lithiates, lowest of those it
-        delithiates; 0 and 1 where there are none). A surface near x = 1 or 0 limits a step
-        only while the current drives it further that way: a discharge fills the positive
-        electrodes and empties the negative ones, a charge the reverse, a rest neither (a
-        hold or a rest after a full charge moves the surfaces back).
+        """(smallest margin of the surfaces the tab current lithiates to their highest x,
+        smallest of those it delithiates to their lowest; inf where there are none; the
+        limits are surface_limits'). A surface near its limit limits a step only while the
+        current drives it further that way: a discharge fills the positive electrodes and
+        empties the negative ones, a charge the reverse, a rest neither (a hold or a rest
+        after a full charge moves the surfaces back).
 
         direction: +1 discharge, -1 charge, 0 rest, as a current drive sets it (a rest's tab
         current is zero only to Newton's tolerance, and its sign is noise); None under a held
         voltage, whose current's sign decides."""
+        direction = self.driven_direction(u, direction)
+        if direction == 0:
+            return np.inf, np.inf
+        positive = self._xs_positive
+        filling, emptying = (positive, ~positive) if direction > 0 else (~positive, positive)
+        low, high = self.surface_limits()
+        xs = u[self.s_xs]
+        return (float(np.min(high[filling] - xs[filling], initial=np.inf)),
+                float(np.min(xs[emptying] - low[emptying], initial=np.inf)))
+
+    def driven_direction(self, u, direction=None):
+        """`direction` (+1 discharge, -1 charge, 0 rest), or under a held voltage (None) the
+        sign of the tab current in u."""
         if direction is None:
             current = self.tab_current(u)
             direction = 0 if current == 0.0 else (1 if current > 0.0 else -1)
-        if direction == 0:
-            return 0.0, 1.0
-        positive, other = self._xs_columns_by_electrode_sign
-        filling, emptying = (positive, other) if direction > 0 else (other, positive)
-        return float(u[filling].max(initial=0.0)), float(u[emptying].min(initial=1.0))
+        return direction
+
+    def surface_limits(self):
+        """(lowest, highest) x each surface stoichiometry unknown may reach: the ends of its
+        electrode's open-circuit table (beyond them the open-circuit voltage would be the
+        table's end slope extended, not data, and the lithium stored there no capacity the
+        data vouch for), and no nearer x = 0 or 1 than SURFACE_LIMIT (closer in, the
+        exchange current vanishes and each time step costs many Newton iterations). A step
+        that drives a surface to one ends: electrode_full or electrode_empty."""
+        low, high = np.zeros(self.n_xs), np.ones(self.n_xs)
+        for e in self.intercalation:
+            table_low, table_high = e.ocv_domain
+            low[e.xs_slice] = max(table_low, SURFACE_LIMIT)
+            high[e.xs_slice] = min(table_high, 1.0 - SURFACE_LIMIT)
+        return low, high
 
     def surface_margins(self, u, direction, full):
         """(layers, margins): of each intercalation electrode a current of `direction` (+1
-        discharge, -1 charge) drives towards x = 1 (`full`) or 0, how far its surface is
-        from there (the end of the step, electrode_full or electrode_empty, at the nearest)."""
+        discharge, -1 charge) drives towards its highest x (`full`) or its lowest, how far
+        its surface is from there (the end of the step, electrode_full or electrode_empty,
+        at the nearest)."""
         toward = [e for e in self.intercalation
                   if (e.layer in self._positive_layers) == ((direction > 0) == full)]
+        low, high = self.surface_limits()
         xs = u[self.s_xs]
-        margins = [1.0 - np.max(xs[e.xs_slice]) if full else np.min(xs[e.xs_slice])
-                   for e in toward]
+        margins = [np.min(high[e.xs_slice] - xs[e.xs_slice]) if full
+                   else np.min(xs[e.xs_slice] - low[e.xs_slice]) for e in toward]
         return [e.layer for e in toward], np.array(margins)
 
     @cached_property
@@ -377,13 +406,6 @@ class CellModel:
         """The unit cell (0-based, from the bottom) of each electrode layer."""
         return {self.electrodes[n].layer: k for k, unit in enumerate(self.units)
                 for n in (unit.negative, unit.positive)}
-
-    @cached_property
-    def _xs_columns_by_electrode_sign(self):
-        """The columns of the surface stoichiometries of positive electrodes, and of the
-        others (fixed: found once rather than at every event check)."""
-        columns = np.arange(self.s_xs.start, self.s_xs.stop)
-        return columns[self._xs_positive], columns[~self._xs_positive]
 
     @cached_property
     def _xs_faces(self):
