@@ -386,6 +386,35 @@ def unresolved_impedance(spectra, steps) -> list[str]:
     return warnings
 
 
+def reduced_electrolytes(model, rows) -> list[str]:
+    """A warning for each electrolyte with a reduction_potential whose negative electrode
+    went below it in the run (lithium metal sits at 0 V vs Li; an intercalation electrode at
+    the open-circuit voltage of its surface in the recorded rows): there it is reduced and
+    conducts electrons, which the model leaves out."""
+    warnings = []
+    for unit in model.units:
+        material = model.case.layers[unit.electrolyte_layer].material
+        if not material.has("reduction_potential"):
+            continue
+        limit = material.value("reduction_potential")
+        e = model.electrodes[unit.negative]
+        if e.kind == "intercalation":
+            xs = np.array([row[f"x_surface_{e.name}"] for row in rows
+                           if f"x_surface_{e.name}" in row])
+            if xs.size == 0:
+                continue
+            lowest = float(np.min(e.ocv(xs)[0]))
+        else:
+            lowest = 0.0
+        warning = (f"{material.name} is reduced below {limit:.3g} V vs Li (it then conducts "
+                   f"electrons, which this model leaves out: the results assume it stays an "
+                   f"electrolyte), and its negative electrode {e.name} went down to "
+                   f"{lowest:.3g} V vs Li (materials.{material.name}.reduction_potential)")
+        if lowest < limit and warning not in warnings:
+            warnings.append(warning)
+    return warnings
+
+
 def impedance_fields_not_written(case, grid) -> list[str]:
     """A warning for each impedance step that asks for field_frequencies in a 1D cell (a
     planar cell or stack): its interfaces are single faces, where the small-signal current

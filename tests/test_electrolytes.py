@@ -158,3 +158,46 @@ def test_binary_cell_voltage_converges_at_second_order():
         voltages.append(result.timeseries["voltage_V"][-1])
     d = np.abs(np.diff(voltages))
     assert np.log2(d[0] / d[1]) > 1.8
+
+
+DISCHARGE = {"mode": "discharge", "c_rate": 1, "until_voltage": "3.0 V"}
+
+
+def _with_electrolyte(material):
+    from tests.conftest import shipped_case_dict
+
+    layers = [dict(layer) for layer in shipped_case_dict()["cell"]["layers"]]
+    (k,) = [k for k, layer in enumerate(layers) if layer["name"] == "electrolyte"]
+    layers[k]["material"] = material
+    return layers
+
+
+def _reduced_warnings(result):
+    return [w for w in result.summary.get("warnings", []) if "is reduced below" in w]
+
+
+def test_an_electrolyte_below_its_reduction_potential_is_warned_about():
+    """LLTO conducts electrons below 1.7 V vs Li (Ti4+ -> Ti3+), which the model leaves out:
+    against lithium metal (0 V) that is said; LiPON, without a reduction potential, is not."""
+    llto = solver.run(planar_case(cell={"layers": _with_electrolyte("LLTO")},
+                                  protocol=[DISCHARGE]))
+    (warning,) = _reduced_warnings(llto)
+    assert "1.7 V" in warning and "down to 0 V" in warning
+    assert "materials.LLTO.reduction_potential" in warning
+    assert not _reduced_warnings(solver.run(planar_case(protocol=[DISCHARGE])))
+
+
+@pytest.mark.parametrize("limit, warned", [(None, True), ("1.2 V", False)])
+def test_an_intercalation_anode_is_measured_by_the_ocv_of_its_surface(limit, warned):
+    """A Li4Ti5O12 anode sits near 1.55 V: below LLTO's 1.7 V, above a limit of 1.2 V."""
+    layers = [{"name": "anode_cc", "material": "Pt", "thickness": "100 nm"},
+              {"name": "anode", "material": "Li4Ti5O12", "thickness": "1 um",
+               "initial_stoichiometry": 0.9}] + _with_electrolyte("LLTO")[1:]
+    materials = {"LLTO": {"reduction_potential": limit}} if limit else None
+    result = solver.run(planar_case(cell={"layers": layers}, materials=materials,
+                                    protocol=[dict(DISCHARGE, until_voltage="1.5 V")]))
+    warnings = _reduced_warnings(result)
+    assert bool(warnings) == warned
+    if warned:
+        assert "went down to 1.5" in warnings[0]
+

@@ -145,6 +145,12 @@ PARAMETERS: dict[str, dict[str, Spec]] = {
         "relative_permittivity": Spec("dimensionless", required=False, rule="non-negative",
                                       help="eps_r: the geometric (dielectric) capacitance "
                                            "eps0 eps_r / L; 0 or absent: none"),
+        "reduction_potential": Spec("voltage", required=False, rule="non-negative",
+                                    help="vs Li/Li+: below it the electrolyte is reduced "
+                                         "(e.g. Ti4+ to Ti3+) and conducts electrons, which "
+                                         "the model leaves out; a run whose negative electrode "
+                                         "goes below it is warned about. Absent: stable down "
+                                         "to lithium metal"),
     },
     "lithium_metal": {
         "exchange_current_density": Spec("current_density"),
