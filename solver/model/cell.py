@@ -229,6 +229,7 @@ class CellModel:
             e.laws = parameters.electrode[e.layer]
             if e.kind == "intercalation":
                 e.initial_x = case.layers[e.layer].initial_stoichiometry
+        self.__dict__.pop("_limits_by_direction", None)      # the OCV tables' ends
         self.case = case
         self.parameters = parameters
         self.assembly.refresh(parameters)
@@ -355,12 +356,19 @@ class CellModel:
         direction = self.driven_direction(u, direction)
         if direction == 0:
             return np.inf, np.inf
-        positive = self._xs_positive
-        filling, emptying = (positive, ~positive) if direction > 0 else (~positive, positive)
-        low, high = self.surface_limits()
+        (filling, high), (emptying, low) = self._limits_by_direction[direction > 0]
         xs = u[self.s_xs]
-        return (float(np.min(high[filling] - xs[filling], initial=np.inf)),
-                float(np.min(xs[emptying] - low[emptying], initial=np.inf)))
+        return (float(np.min(high - xs[filling], initial=np.inf)),
+                float(np.min(xs[emptying] - low, initial=np.inf)))
+
+    @cached_property
+    def _limits_by_direction(self):
+        """Per direction (discharge: True) the surfaces it fills with their highest x and
+        those it empties with their lowest (found once: the events ask at every step)."""
+        low, high = self.surface_limits()
+        positive = self._xs_positive
+        return {discharge: ((filling, high[filling]), (~filling, low[~filling]))
+                for discharge, filling in ((True, positive), (False, ~positive))}
 
     def driven_direction(self, u, direction=None):
         """`direction` (+1 discharge, -1 charge, 0 rest), or under a held voltage (None) the
