@@ -31,6 +31,18 @@ MAX_LENGTH = 1.0                        # m
 # Time steps and step durations: t + dt must differ from t in double precision (relative
 # resolution 2.2e-16) over runs of up to 1e9 s (30 years): dt >= 1 us keeps 3 digits.
 MIN_TIME = 1e-6                         # s
+# A step's until_time and max_duration: no cell is kept for longer (32 000 years; a
+# femtoampere discharges the shipped film in 1e10 s). Far beyond it the time steps lose
+# their meaning against the clock: a rest of 1e20 s after a discharge crawled on for ever
+# with steps its error estimate could not judge, and one of 1e30 s ended as a failure of
+# the lithium balance (1e16 s still ran as it should).
+MAX_TIME = 1e12                         # s
+# A step asked for finer time steps (solver.max_step) than this many over its
+# characteristic time would not end in any time the run can be waited for (1 us over a
+# 1 h discharge is 3.6e9 steps), nor hold its rows in memory: a time step of a coarse 1D
+# cell takes about 0.7 ms, so 1e5 of them, ten times the MAX_TIME_STEPS of solver.guards,
+# take about a minute (a 2D or 3D cell ten to a hundred times longer).
+MAX_FINE_TIME_STEPS = 1e5
 # A full discharge in 36 ms (1e5 C) is beyond any thin-film measurement (the fastest reported
 # are of the order of 1000 C); currents beyond it only make the first time step vanish.
 MAX_C_RATE = 1e5
@@ -77,6 +89,10 @@ def check_time(value: float, raw, key: str) -> float:
     if value < MIN_TIME:
         raise InputError(key, raw, f"a time of at least {MIN_TIME * 1e6:g} us (shorter steps "
                                    f"vanish against the clock in double precision)")
+    if value > MAX_TIME:
+        raise InputError(key, raw, f"a time of at most {MAX_TIME:g} s (about "
+                                   f"{MAX_TIME / 3.15576e7:.3g} years; far longer, the "
+                                   f"clock in double precision loses the time steps)")
     return value
 
 

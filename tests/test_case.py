@@ -570,6 +570,12 @@ def test_bad_solver_settings(key, value):
     ({"mode": "charge", "current_density": "1 uA", "until_time": 1},
      "protocol.0.current_density", "current density"),
     ({"mode": "discharge", "c_rate": 1, "until_time": "-1 h"}, "protocol.0.until_time", "zero"),
+    # times the clock cannot follow: a rest of 1e20 s had run for ever
+    ({"mode": "rest", "until_time": 1e20}, "protocol.0.until_time", "at most 1e+12 s"),
+    ({"mode": "discharge", "c_rate": 1, "until_voltage": 3.0, "max_duration": "1e13 s"},
+     "protocol.0.max_duration", "at most 1e+12 s"),
+    ({"mode": "discharge", "c_rate": 1, "until_voltage": 3.0, "max_duration": "1 ns"},
+     "protocol.0.max_duration", "at least 1 us"),
     ({"mode": "discharge", "c_rate": 1, "until_voltage": 3.0, "voltage": 3.0},
      "protocol.0.voltage", "discharge step"),
     ({"mode": "rest"}, "protocol.0.until_time", "required"),

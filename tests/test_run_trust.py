@@ -309,6 +309,18 @@ def test_class5_default_duration_bound(make_case, monkeypatch):
     assert step.duration_s == pytest.approx(0.01 * sim.lithium_capacity / amps, rel=1e-9)
 
 
+@pytest.mark.parametrize("max_step, shown", [("1 us", "3.6e+09 time steps"),
+                                             ("10 ms", "3.6e+05 time steps")])
+def test_class5_a_max_step_too_fine_for_a_step_is_refused(make_case, max_step, shown):
+    """1 us over a 1C discharge is 3.6e9 time steps: the run went on for ever (its bound
+    on time steps grows with 1 / max_step), now it is refused before it starts."""
+    case = make_case(solver={"max_step": max_step})
+    with pytest.raises(InputError) as error:
+        solver.run(case)
+    assert error.value.key == "solver.max_step" and error.value.value == max_step
+    assert shown in str(error.value) and "at least 0.036 s" in str(error.value)
+
+
 def test_class5_max_duration_bounds_a_step(make_case):
     result = solver.run(make_case(protocol=[
         {"mode": "discharge", "c_rate": 1, "until_voltage": "3.0 V", "max_duration": "10 min"},

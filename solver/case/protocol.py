@@ -143,7 +143,7 @@ def _step_quantity(item: dict, name: str, key: str, bounds: _StepLimits | None) 
     """A step's quantity, > 0 and within what a cell can do."""
     raw, key = item[name], f"{key}.{name}"
     value = _positive(raw, STEP_QUANTITIES[name], key)
-    if name == "until_time":
+    if name in ("until_time", "max_duration"):
         limits.check_time(value, raw, key)
     elif name == "c_rate":
         _check_c_rate(value, raw, key)
