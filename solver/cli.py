@@ -25,8 +25,17 @@ def _threads_option(parser):
                              "variable THINFILM_THREADS)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line, as every input error (exit status 2): its
+    usage, printed first by default, is a --help away. Subcommands use it too."""
+
+    def error(self, message):
+        self.exit(EXIT_INVALID_INPUT, f"thinfilm: invalid input: {message} (see {self.prog} "
+                                      f"--help)\n")
+
+
 def _parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="thinfilm",
         description="Continuum solver for all-solid-state thin-film lithium batteries.")
     parser.add_argument("--version", action="version", version=f"thinfilm {__version__}")
@@ -341,7 +350,7 @@ def _mesh(args):
 def _materials(args):
     from . import materials
 
-    if args.name:
+    if args.name is not None:          # "" is a name too (refused), not the listing
         print(materials.format_material(args.name))
     else:
         print(materials.format_library())

@@ -115,6 +115,21 @@ def test_materials_listing_and_entry(capsys):
     entry = capsys.readouterr().out
     assert "Danilov" in entry and "max_concentration" in entry
     assert cli.main(["materials", "Unobtainium"]) == 2
+    assert cli.main(["materials", ""]) == 2            # had printed the listing
+    assert "expected one of" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [[], ["frobnicate"], ["run", "case.toml"],
+                                  ["run", "case.toml", "--out", "o", "--threads", "two"],
+                                  ["sweep", "s.toml", "--out", "o", "--workers", "1.5"]])
+def test_a_command_line_argparse_refuses_is_one_line_exit_2(capsys, argv):
+    """argparse printed its usage over several lines before the error."""
+    with pytest.raises(SystemExit) as stop:
+        cli.main(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("thinfilm: invalid input: ")
+    assert err[0].endswith("--help)")
 
 
 SCRIPT = shutil.which("thinfilm", path=str(Path(sys.executable).parent))
