@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .errors import InputError, RunInterrupted, SolverError, shorten
+from .files import path_exists
 from .shipped import resolve_case
 from .version import __version__
 
@@ -564,13 +565,16 @@ PATH_ARGUMENTS = {"out": "--out", "root": "--root", "case": "case", "sweep_file"
 
 
 def _paths(args) -> None:
-    """The path arguments as Paths; an empty one is refused."""
+    """The path arguments as Paths; an empty one is refused, and so is one the system
+    cannot even look up (a name too long, a folder on the way that cannot be searched):
+    pathlib's exists() and is_file() raise for those instead of answering."""
     for attr, name in PATH_ARGUMENTS.items():
         value = getattr(args, attr, None)
         if value is None:
             continue
         if not value.strip():
             raise InputError(name, value, "a path (an empty one would be the current folder)")
+        path_exists(value, name)
         setattr(args, attr, Path(value))
 
 
