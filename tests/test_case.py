@@ -443,6 +443,15 @@ def test_temperature_below_absolute_zero(value):
     assert "below absolute zero" in str(err)
 
 
+@pytest.mark.parametrize("value", ["300 delta_degC", "540 delta_degF"])
+def test_a_temperature_difference_is_not_a_temperature(value):
+    """Each converts to 300 K as a span: the cell ran at 27 degC with no word."""
+    data = base()
+    data["cell"]["temperature"] = value
+    err = error(data)
+    assert err.key == "cell.temperature" and "not a temperature difference" in str(err)
+
+
 def test_temperature_of_zero_kelvin():
     data = base()
     data["cell"]["temperature"] = "-273.15 degC"
