@@ -393,6 +393,15 @@ def _validate(args):
         print(f"skip  {s['study']:14s} {s['quantity'][:60]:60s} {s['status']}")
     print(validation.suite_summary_line(result))
     print(f"results in {args.out}/ (validation.json, report.md)")
+    # a study may skip a run by design (a model the solver does not have yet: "skipped");
+    # a run that stopped (time limit), failed or raised left its comparisons unevaluated
+    stopped = [s for s in result["skipped"] if s["status"] != "skipped"]
+    if stopped:
+        first = stopped[0]
+        print(f"thinfilm: {len(stopped)} comparison(s) not evaluated: their runs did not "
+              f"finish (first: {first['study']} run {first['run']}, {first['status']}: "
+              f"{shorten(first['reason'])}); report.md lists them", file=sys.stderr)
+        return EXIT_SOLVER_FAILED
     return 0
 
 

@@ -57,6 +57,18 @@ def test_the_validate_command_takes_a_scheduler_address(tmp_path, client, capsys
     assert len(err) == 1 and err[0].startswith("thinfilm: invalid input: --workers")
 
 
+def test_a_validation_whose_runs_did_not_finish_exits_3(tmp_path, client, capsys):
+    """Every run stopped by --time-limit: no comparison was evaluated, and validate had
+    exited 0."""
+    root = _toy_root(tmp_path)
+    out = tmp_path / "out"
+    assert cli.main(["validate", "--root", str(root), "--out", str(out), "--quiet",
+                     "--scheduler", client.scheduler.address, "--time-limit", "1 ms"]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not evaluated" in err[0] and "time_limit" in err[0]
+    assert "time_limit" in (out / "report.md").read_text()
+
+
 @pytest.mark.parametrize("reply", [None, b"HTTP/1.0 400 Bad Request\r\n\r\n"],
                          ids=["silent", "http"])
 def test_a_scheduler_address_where_no_scheduler_answers_is_refused_in_time(monkeypatch,
