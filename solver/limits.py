@@ -37,6 +37,13 @@ MIN_TIME = 1e-6                         # s
 # with steps its error estimate could not judge, and one of 1e30 s ended as a failure of
 # the lithium balance (1e16 s still ran as it should).
 MAX_TIME = 1e12                         # s
+# Impedance frequencies: a period the clock keeps (1 / MAX_TIME) up to 1 THz, where ions in
+# a solid hop (attempt frequencies 1e12-1e13 Hz) and no continuum of concentrations and
+# potentials describes the response (the shipped cell "ran" at 1e30 Hz).
+MIN_FREQUENCY = 1.0 / MAX_TIME          # Hz
+MAX_FREQUENCY = 1e12                    # Hz
+FREQUENCY_RANGE_TEXT = (f"a frequency from {MIN_FREQUENCY:g} Hz (a period the clock keeps) to "
+                        f"{MAX_FREQUENCY:g} Hz (beyond, ions hop: no continuum model holds)")
 # A step asked for finer time steps (solver.max_step) than this many over its
 # characteristic time would not end in any time the run can be waited for (1 us over a
 # 1 h discharge is 3.6e9 steps), nor hold its rows in memory: a time step of a coarse 1D
@@ -93,6 +100,12 @@ def check_time(value: float, raw, key: str) -> float:
         raise InputError(key, raw, f"a time of at most {MAX_TIME:g} s (about "
                                    f"{MAX_TIME / 3.15576e7:.3g} years; far longer, the "
                                    f"clock in double precision loses the time steps)")
+    return value
+
+
+def check_frequency(value: float, raw, key: str) -> float:
+    if not MIN_FREQUENCY <= value <= MAX_FREQUENCY:
+        raise InputError(key, raw, FREQUENCY_RANGE_TEXT)
     return value
 
 

@@ -579,6 +579,13 @@ def test_bad_solver_settings(key, value):
     ({"mode": "charge", "current_density": "1 uA", "until_time": 1},
      "protocol.0.current_density", "current density"),
     ({"mode": "discharge", "c_rate": 1, "until_time": "-1 h"}, "protocol.0.until_time", "zero"),
+    # frequencies where no continuum model holds (1e30 Hz had run, with a spectrum)
+    ({"mode": "impedance", "frequencies": ["1 Hz", "1e30 Hz"]}, "protocol.0.frequencies",
+     "to 1e+12 Hz"),
+    ({"mode": "impedance", "frequencies": ["1e-30 Hz", "1 Hz"]}, "protocol.0.frequencies",
+     "from 1e-12 Hz"),
+    ({"mode": "impedance", "field_frequencies": ["1 PHz"]}, "protocol.0.field_frequencies",
+     "to 1e+12 Hz"),
     # times the clock cannot follow: a rest of 1e20 s had run for ever
     ({"mode": "rest", "until_time": 1e20}, "protocol.0.until_time", "at most 1e+12 s"),
     ({"mode": "discharge", "c_rate": 1, "until_voltage": 3.0, "max_duration": "1e13 s"},

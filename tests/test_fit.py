@@ -338,6 +338,8 @@ def test_bad_fit_files_name_the_key(tmp_path, changes, key, words):
     ("capacity_mAh_cm2,voltage_V\n0,4.1\n0.01,9\n",        # no lithium cell reaches 9 V
      "at most 6 V (6 V per cell, 1 in series) (data row 2: 9)"),
     ("frequency_Hz,z_real_ohm_cm2,z_imag_ohm_cm2\n1,100,20\n10,50,5\n", "-Z''"),
+    ("frequency_Hz,z_real_ohm_cm2,z_imag_ohm_cm2\n1e30,1,-2\n10,50,-5\n",   # had been fitted
+     "to 1e+12 Hz (beyond, ions hop: no continuum model holds) (data row 1: 1e+30 Hz)"),
     ("q,voltage_V\n0,4\n", "capacity_mAh_cm2"),
     ("capacity_mAh_cm2,voltage_V\n0.02,4\n0.01,3.9\n", "never decreasing"),
     ("capacity_mAh_cm2,voltage_V\n0,abc\n", "numbers in every row"),

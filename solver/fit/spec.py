@@ -669,6 +669,9 @@ def _read_spectrum(header, columns, unreadable, reader, value, key):
         if not rows[-1][0] > 0:
             raise InputError(key, value, f"frequencies greater than zero (data row {number}: "
                                          f"{rows[-1][0]:g} Hz)")
+        if not limits.MIN_FREQUENCY <= rows[-1][0] <= limits.MAX_FREQUENCY:
+            raise InputError(key, value, f"{limits.FREQUENCY_RANGE_TEXT} (data row {number}: "
+                                         f"{rows[-1][0]:g} Hz)")
         if rows[-1][1] == 0 and rows[-1][2] == 0:
             raise InputError(key, value, f"a non-zero impedance (data row {number}): the "
                                          f"residuals are relative to |Z|")
