@@ -31,12 +31,13 @@ MAX_LENGTH = 1.0                        # m
 # Time steps and step durations: t + dt must differ from t in double precision (relative
 # resolution 2.2e-16) over runs of up to 1e9 s (30 years): dt >= 1 us keeps 3 digits.
 MIN_TIME = 1e-6                         # s
-# A step's until_time and max_duration: no cell is kept for longer (32 000 years; a
-# femtoampere discharges the shipped film in 1e10 s). Far beyond it the time steps lose
-# their meaning against the clock: a rest of 1e20 s after a discharge crawled on for ever
-# with steps its error estimate could not judge, and one of 1e30 s ended as a failure of
-# the lithium balance (1e16 s still ran as it should).
-MAX_TIME = 1e12                         # s
+# A step's until_time and max_duration, and the time a step's current takes to pass the
+# nominal capacity: no cell is kept for longer (30 million years; a femtoampere discharges
+# the shipped film in 4e13 s). Far beyond it the time steps lose their meaning against the
+# clock: a rest of 1e20 s after a discharge crawled on for ever with steps its error
+# estimate could not judge, one of 1e30 s and a discharge at 1e-30 A ended as failures of
+# the lithium balance (a rest of 1e16 s still ran as it should).
+MAX_TIME = 1e15                         # s
 # Impedance frequencies: a period the clock keeps (1 / MAX_TIME) up to 1 THz, where ions in
 # a solid hop (attempt frequencies 1e12-1e13 Hz) and no continuum of concentrations and
 # potentials describes the response (the shipped cell "ran" at 1e30 Hz).

@@ -294,6 +294,19 @@ def test_class5_a_tiny_current_runs_in_few_steps(make_case, amps):
     assert len(result.timeseries["time_s"]) < 200
 
 
+@pytest.mark.parametrize("step, key", [
+    ({"mode": "discharge", "current": 1e-30, "until_voltage": "3.0 V"}, "protocol.0.current"),
+    ({"mode": "discharge", "c_rate": 1e-20, "until_voltage": "3.0 V"}, "protocol.0.c_rate")])
+def test_class5_a_current_that_would_take_beyond_the_clock_is_refused(make_case, step, key):
+    """1e-30 A passes the film's charge in 4e28 s: the run had gone to 1e25 s and ended
+    there as a failure of the lithium balance (round-off against the clock)."""
+    with pytest.raises(InputError) as error:
+        solver.run(make_case(protocol=[step]))
+    assert error.value.key == key and "within 1e+15 s, or an until_time" in str(error.value)
+    result = solver.run(make_case(protocol=[{**step, "until_time": "1 min"}]))
+    assert result.summary["steps"][0]["end_reason"] == "until_time"
+
+
 def test_class5_default_duration_bound(make_case, monkeypatch):
     """Without until_time a current step ends after MAX_DURATION_FACTOR times the time its
     current takes to pass all the lithium the electrodes could hold (lowered here so that
