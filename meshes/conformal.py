@@ -122,9 +122,12 @@ def graded_offsets(length: float, first: float, largest: float, growth: float,
     target = np.linspace(0.0, start[-1], n + 1)[1:-1]
     k = np.clip(np.searchsorted(start, target, side="right") - 1, 0, len(counts) - 1)
     dn, x0, h0, p = target - start[k], u[k], hu[k], piece[k]
+    # np.where evaluates every branch everywhere: a capped piece's dn (up to the count of a
+    # long stretch, 4e4 cells along a 9 mm trench wall) overflowed the graded pieces' exp
+    graded = np.where(p == 2, 0.0, dn)
     x = np.where(p == 2, x0 + largest * dn,
-                 np.where(p == 0, (h0 * np.exp(alpha * dn) - first) / alpha,
-                          length - (h0 * np.exp(-alpha * dn) - last) / alpha))
+                 np.where(p == 0, (h0 * np.exp(alpha * graded) - first) / alpha,
+                          length - (h0 * np.exp(-alpha * graded) - last) / alpha))
     return np.concatenate([[0.0], np.sort(x), [length]])
 
 

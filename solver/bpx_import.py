@@ -356,6 +356,11 @@ def _cell(model, source: Path, ledger: _Ledger, temperature: float, layers: list
                       ("References", "comment atop the case")):
         if getattr(model.header, name.lower(), None):
             ledger.map(f"Header{SEP}{name}", key)
+    lower, upper = float(cell.lower_voltage_cutoff), float(cell.upper_voltage_cutoff)
+    if not lower < upper:
+        raise InputError(f"{source.name}: Parameterisation{SEP}Cell{SEP}Lower voltage cut-off "
+                         f"[V]", lower, f"a cut-off below the upper one ({upper:g} V): the "
+                                        f"case discharges down to it and charges up to that")
     discharge = {"mode": "discharge", "c_rate": 1,
                  "until_voltage": _quantity_text(float(cell.lower_voltage_cutoff), "V")}
     charge = {"mode": "charge", "c_rate": 1,

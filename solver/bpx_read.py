@@ -56,6 +56,11 @@ def read_bpx(path: Path):
                              f"a valid BPX file; bpx says: {first.get('msg')}") from None
         except ValueError as exc:
             raise InputError(str(path), "<file>", f"a valid BPX file; bpx says: {exc}") from None
+        except Exception as exc:        # noqa: BLE001 - bpx's validators evaluate the file's
+            # expressions as Python: a name its grammar admits but Python lacks (log), a
+            # division by zero, an overflow
+            raise InputError(str(path), "<file>", f"a valid BPX file; bpx could not evaluate "
+                                                  f"it: {type(exc).__name__}: {exc}") from None
     messages = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
     return model, messages
 

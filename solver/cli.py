@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .errors import InputError, RunInterrupted, SolverError, shorten
+from .files import path_exists
 from .shipped import resolve_case
 from .version import __version__
 
@@ -25,8 +26,17 @@ def _threads_option(parser):
                              "variable THINFILM_THREADS)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line, as every input error (exit status 2): its
+    usage, printed first by default, is a --help away. Subcommands use it too."""
+
+    def error(self, message):
+        self.exit(EXIT_INVALID_INPUT, f"thinfilm: invalid input: {message} (see {self.prog} "
+                                      f"--help)\n")
+
+
 def _parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="thinfilm",
         description="Continuum solver for all-solid-state thin-film lithium batteries.")
     parser.add_argument("--version", action="version", version=f"thinfilm {__version__}")
@@ -341,7 +351,7 @@ def _mesh(args):
 def _materials(args):
     from . import materials
 
-    if args.name:
+    if args.name is not None:          # "" is a name too (refused), not the listing
         print(materials.format_material(args.name))
     else:
         print(materials.format_library())
@@ -383,6 +393,15 @@ def _validate(args):
         print(f"skip  {s['study']:14s} {s['quantity'][:60]:60s} {s['status']}")
     print(validation.suite_summary_line(result))
     print(f"results in {args.out}/ (validation.json, report.md)")
+    # a study may skip a run by design (a model the solver does not have yet: "skipped");
+    # a run that stopped (time limit), failed or raised left its comparisons unevaluated
+    stopped = [s for s in result["skipped"] if s["status"] != "skipped"]
+    if stopped:
+        first = stopped[0]
+        print(f"thinfilm: {len(stopped)} comparison(s) not evaluated: their runs did not "
+              f"finish (first: {first['study']} run {first['run']}, {first['status']}: "
+              f"{shorten(first['reason'])}); report.md lists them", file=sys.stderr)
+        return EXIT_SOLVER_FAILED
     return 0
 
 
@@ -555,13 +574,16 @@ PATH_ARGUMENTS = {"out": "--out", "root": "--root", "case": "case", "sweep_file"
 
 
 def _paths(args) -> None:
-    """The path arguments as Paths; an empty one is refused."""
+    """The path arguments as Paths; an empty one is refused, and so is one the system
+    cannot even look up (a name too long, a folder on the way that cannot be searched):
+    pathlib's exists() and is_file() raise for those instead of answering."""
     for attr, name in PATH_ARGUMENTS.items():
         value = getattr(args, attr, None)
         if value is None:
             continue
         if not value.strip():
             raise InputError(name, value, "a path (an empty one would be the current folder)")
+        path_exists(value, name)
         setattr(args, attr, Path(value))
 
 

@@ -42,6 +42,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import limits
 from .case import ARCHITECTURES, MICROPILLAR_KEYS, MISSING, TRENCH_KEYS
 from .errors import InputError
 from .results import write_atomic
@@ -190,6 +191,11 @@ def _rates(rates) -> list:
             raise InputError("rates", rates, f"{example} ({rate!r} is not)")
     if len(set(rates)) != len(rates):
         raise InputError("rates", rates, "a list of distinct C-rates (a rate is listed twice)")
+    fastest = max(rates)
+    if fastest > limits.MAX_C_RATE:
+        raise InputError("rates", rates, f"C-rates of at most {limits.MAX_C_RATE:g} (a "
+                                         f"discharge in {3600 / limits.MAX_C_RATE * 1e3:g} "
+                                         f"ms; {fastest!r} is not)")
     return list(rates)
 
 

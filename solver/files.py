@@ -19,6 +19,20 @@ from .errors import InputError
 MAX_TEXT_BYTES = 16 * 1024 * 1024
 
 
+def path_exists(path, key: str) -> bool:
+    """Whether something exists at `path`; a path the system cannot even look up (a name
+    too long, a folder on the way that cannot be searched, a loop of symbolic links) is an
+    InputError naming `key`, where pathlib's exists() would raise an OSError."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as exc:
+        raise InputError(key, str(path), f"a path the system can look up "
+                                         f"({exc.strerror or type(exc).__name__})") from None
+    return True
+
+
 def read_text(path, key: str, what: str, limit: int = MAX_TEXT_BYTES) -> str:
     """The UTF-8 text of the regular file at `path`; any other outcome is an InputError
     with `key` (the value shown is the path, never the content)."""

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
-from .protocol import one_c_current, voltage_cutoff
+from .limits import MAX_FINE_TIME_STEPS, MAX_TIME
+from .protocol import drive_for_step, one_c_current, voltage_cutoff, with_end_current
 from .units import FARADAY
 
 # Every step is bounded. Without until_time a current step ends (solver_failed) after this
@@ -79,6 +80,37 @@ def refuse_unusable_start(case, model, capacities):
             raise InputError(f"materials.{material.name}.{parameter}", material.value(parameter),
                              f"a value that gives layer {layer.name!r} a finite lithium "
                              f"capacity (this one overflows double precision)")
+
+
+def refuse_endless_steps(case, nominal_capacity):
+    """A step that would not end in any time one can wait for: a current so small that,
+    without an until_time, it takes more than MAX_TIME to pass the nominal capacity (1e-30
+    A ran to 1e25 s and failed there on round-off), or a solver.max_step that takes it
+    more than MAX_FINE_TIME_STEPS time steps over its characteristic time (the time its
+    current passes the nominal capacity, or its until_time)."""
+    max_step = case.solver.max_step
+    for step in case.protocol:
+        if step.mode == "impedance":
+            continue
+        drive = drive_for_step(with_end_current(step, nominal_capacity), nominal_capacity,
+                               case.footprint_area)
+        if drive.kind == "current" and drive.value != 0.0 and step.until_time is None:
+            passing = nominal_capacity / abs(drive.value)
+            if passing > MAX_TIME:
+                name = next(n for n in ("c_rate", "current", "current_density")
+                            if getattr(step, n) is not None)
+                raise InputError(f"{step.key}.{name}", getattr(step, name),
+                                 f"a current that passes the nominal capacity within "
+                                 f"{MAX_TIME:g} s, or an until_time (this one takes "
+                                 f"{passing:.3g} s)")
+        t_char = drive.characteristic_time(nominal_capacity)
+        if max_step is not None and t_char / max_step > MAX_FINE_TIME_STEPS:
+            raise InputError("solver.max_step", case.raw.get("solver", {}).get("max_step",
+                                                                               max_step),
+                             f"a largest time step of at least {t_char / MAX_FINE_TIME_STEPS:.3g}"
+                             f" s: {step.key} ({step.mode}) takes {t_char:.4g} s to pass its "
+                             f"charge or time, {t_char / max_step:.3g} time steps of "
+                             f"{max_step:g} s (at most {MAX_FINE_TIME_STEPS:g})")
 
 
 def surface_potential(model, e, u):

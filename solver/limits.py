@@ -31,6 +31,26 @@ MAX_LENGTH = 1.0                        # m
 # Time steps and step durations: t + dt must differ from t in double precision (relative
 # resolution 2.2e-16) over runs of up to 1e9 s (30 years): dt >= 1 us keeps 3 digits.
 MIN_TIME = 1e-6                         # s
+# A step's until_time and max_duration, and the time a step's current takes to pass the
+# nominal capacity: no cell is kept for longer (30 million years; a femtoampere discharges
+# the shipped film in 4e13 s). Far beyond it the time steps lose their meaning against the
+# clock: a rest of 1e20 s after a discharge crawled on for ever with steps its error
+# estimate could not judge, one of 1e30 s and a discharge at 1e-30 A ended as failures of
+# the lithium balance (a rest of 1e16 s still ran as it should).
+MAX_TIME = 1e15                         # s
+# Impedance frequencies: a period the clock keeps (1 / MAX_TIME) up to 1 THz, where ions in
+# a solid hop (attempt frequencies 1e12-1e13 Hz) and no continuum of concentrations and
+# potentials describes the response (the shipped cell "ran" at 1e30 Hz).
+MIN_FREQUENCY = 1.0 / MAX_TIME          # Hz
+MAX_FREQUENCY = 1e12                    # Hz
+FREQUENCY_RANGE_TEXT = (f"a frequency from {MIN_FREQUENCY:g} Hz (a period the clock keeps) to "
+                        f"{MAX_FREQUENCY:g} Hz (beyond, ions hop: no continuum model holds)")
+# A step asked for finer time steps (solver.max_step) than this many over its
+# characteristic time would not end in any time the run can be waited for (1 us over a
+# 1 h discharge is 3.6e9 steps), nor hold its rows in memory: a time step of a coarse 1D
+# cell takes about 0.7 ms, so 1e5 of them, ten times the MAX_TIME_STEPS of solver.guards,
+# take about a minute (a 2D or 3D cell ten to a hundred times longer).
+MAX_FINE_TIME_STEPS = 1e5
 # A full discharge in 36 ms (1e5 C) is beyond any thin-film measurement (the fastest reported
 # are of the order of 1000 C); currents beyond it only make the first time step vanish.
 MAX_C_RATE = 1e5
@@ -77,6 +97,16 @@ def check_time(value: float, raw, key: str) -> float:
     if value < MIN_TIME:
         raise InputError(key, raw, f"a time of at least {MIN_TIME * 1e6:g} us (shorter steps "
                                    f"vanish against the clock in double precision)")
+    if value > MAX_TIME:
+        raise InputError(key, raw, f"a time of at most {MAX_TIME:g} s (about "
+                                   f"{MAX_TIME / 3.15576e7:.3g} years; far longer, the "
+                                   f"clock in double precision loses the time steps)")
+    return value
+
+
+def check_frequency(value: float, raw, key: str) -> float:
+    if not MIN_FREQUENCY <= value <= MAX_FREQUENCY:
+        raise InputError(key, raw, FREQUENCY_RANGE_TEXT)
     return value
 
 

@@ -20,7 +20,10 @@ import os
 import signal
 import sys
 
-from .errors import InputError, RunInterrupted
+from .errors import InputError, RunInterrupted, shorten
+
+# The longest wait for a scheduler given by its address to answer (s).
+CONNECT_TIMEOUT_S = 10
 
 
 def progress_bar(total: int, unit: str, desc: str, enabled: bool = True, initial: int = 0):
@@ -135,6 +138,41 @@ def run_all(function, jobs: list, arguments, key, error_outcome, workers=None, s
     return outcomes
 
 
+def _check_is_scheduler(address) -> None:
+    """A Dask scheduler answers at `address`, within CONNECT_TIMEOUT_S in all: a
+    distributed.Client waits for ever on a server that accepts the connection but speaks
+    another protocol (an HTTP server at that port, a dashboard's address). In a thread of
+    its own, so that it also runs where an event loop is running (a notebook)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from distributed.comm import connect
+
+    async def identity():
+        comm = await connect(address, timeout=CONNECT_TIMEOUT_S)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    def ask():
+        try:
+            return asyncio.run(asyncio.wait_for(identity(), CONNECT_TIMEOUT_S))
+        except TimeoutError as exc:
+            raise TimeoutError(str(exc) or f"no answer within {CONNECT_TIMEOUT_S} s") from None
+        except (OSError, ValueError, TypeError):
+            raise
+        except Exception as exc:        # noqa: BLE001 - whatever the other end sent
+            raise ValueError(f"no Dask scheduler answers there ({type(exc).__name__})") \
+                from None
+
+    with ThreadPoolExecutor(1) as pool:
+        reply = pool.submit(ask).result()
+    if not (isinstance(reply, dict) and reply.get("type") == "Scheduler"):
+        raise ValueError(f"it answered as {shorten(repr(reply), 60)}, not as a Dask scheduler")
+
+
 def _connect(scheduler, n_workers):
     """(client, local cluster or None): the given Client, one connected to the scheduler's
     address, or a new LocalCluster of `n_workers` processes with one thread each."""
@@ -145,7 +183,8 @@ def _connect(scheduler, n_workers):
         return scheduler, None
     if scheduler is not None:
         try:
-            return Client(scheduler, timeout="10s"), None
+            _check_is_scheduler(scheduler)
+            return Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s"), None
         except (OSError, TimeoutError, ValueError, TypeError) as exc:
             raise InputError("scheduler", scheduler,
                              f"the address of a running Dask scheduler, such as "

@@ -196,6 +196,7 @@ class Simulation:
         # an anode-free cell's lithium (none yet) does not limit it
         self.nominal_capacity = case.nominal_capacity or min(
             c for c in self.capacities.values() if c > 0)
+        guards.refuse_endless_steps(case, self.nominal_capacity)
         m = self.model
         self.scales = np.ones(m.n_unknowns)
         self.bounded = m.layout.bounded

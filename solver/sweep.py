@@ -47,8 +47,7 @@ from pathlib import Path
 
 from .case import MISSING
 from .errors import InputError, RunInterrupted, SolverError
-from .files import read_text
-from .files import write_atomic
+from .files import path_exists, read_text, write_atomic
 from .results import summary_json
 from .runner import DaskRunner, default_workers, progress_bar
 
@@ -171,7 +170,7 @@ def read_base(data, folder, source, what, meaning, example):
         return copy.deepcopy(base), folder, "<dict>"
     if isinstance(base, str) and base.strip():
         base_path = folder / base
-        if not base_path.exists():         # (a FIFO or device: read_text says why not)
+        if not path_exists(base_path, "base"):   # (a FIFO or device: read_text says why not)
             raise InputError("base", base, f"an existing case file, relative to the {what} "
                                            f"(there is no file {base_path})")
         return (_read_toml(base_path, "case file", key="base"), base_path.resolve().parent,

@@ -143,6 +143,11 @@ def _string_in_si(value: str, dimension: str) -> float:
     if any(name == "radian" for name, _ in quantity.to_root_units().unit_items()):
         raise _Refused(f"{described}, in a unit without an angle ({unit!r} counts radians, "
                        f"which would be taken for plain numbers)")
+    # a temperature difference (delta_degC, delta_degF) converts to kelvin as a span, so
+    # "25 delta_degC" would be read as 25 K: no key of a case is a temperature difference
+    if dimension == "temperature" and any(name.startswith("delta_")
+                                          for name, _ in quantity.unit_items()):
+        raise _Refused(f"{described}, not a temperature difference ({unit!r})")
     if dimension == "molar_energy" and quantity.check("[energy]"):
         quantity = quantity * ureg.Quantity(AVOGADRO, "1/mol")
     try:

@@ -257,13 +257,29 @@ def test_an_expression_calling_an_unknown_function_is_refused_and_nothing_writte
     assert list(tmp_path.iterdir()) == [source]
 
 
+def test_an_ocp_that_bpx_cannot_evaluate_is_refused_naming_the_file(tmp_path):
+    """bpx's own validators evaluate the OCPs as Python: log(x) passes its grammar and
+    raised a NameError there, an internal error (exit 1)."""
+    data = small_bpx()
+    data["Parameterisation"]["Positive electrode"]["OCP [V]"] = "4 - log(x + 1)"
+    source = _write(tmp_path, data)
+    assert cli.main(["import-bpx", str(source), "--out", str(tmp_path / "out" / "c.toml")]) == 2
+    with pytest.raises(InputError) as info:
+        import_bpx(source, tmp_path / "out" / "c.toml")
+    assert info.value.key == str(source) and "could not evaluate it: NameError" in str(info.value)
+    assert list(tmp_path.iterdir()) == [source]
+
+
 @pytest.mark.parametrize("where, value, field", [
     (("Parameterisation", "Positive electrode", "Thickness [m]"), -1e-6,
      f"Positive electrode{SEP}Thickness [m]"),
     (("State", "Initial conditions", "Initial state-of-charge"), 1.5,
      "Initial state-of-charge"),
     (("Parameterisation", "Negative electrode", "Thickness [m]"), 0.5,
-     f"Negative electrode{SEP}Thickness [m]")])
+     f"Negative electrode{SEP}Thickness [m]"),
+    # cut-offs the wrong way round: the case was written, and refused only when run
+    (("Parameterisation", "Cell", "Lower voltage cut-off [V]"), 3.5,
+     f"Cell{SEP}Lower voltage cut-off [V]")])
 def test_a_case_that_would_be_refused_is_refused_naming_the_bpx_field(tmp_path, where, value,
                                                                       field):
     """The case a BPX file makes is checked before anything is written; the refusal names

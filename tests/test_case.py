@@ -443,6 +443,15 @@ def test_temperature_below_absolute_zero(value):
     assert "below absolute zero" in str(err)
 
 
+@pytest.mark.parametrize("value", ["300 delta_degC", "540 delta_degF"])
+def test_a_temperature_difference_is_not_a_temperature(value):
+    """Each converts to 300 K as a span: the cell ran at 27 degC with no word."""
+    data = base()
+    data["cell"]["temperature"] = value
+    err = error(data)
+    assert err.key == "cell.temperature" and "not a temperature difference" in str(err)
+
+
 def test_temperature_of_zero_kelvin():
     data = base()
     data["cell"]["temperature"] = "-273.15 degC"
@@ -570,6 +579,19 @@ def test_bad_solver_settings(key, value):
     ({"mode": "charge", "current_density": "1 uA", "until_time": 1},
      "protocol.0.current_density", "current density"),
     ({"mode": "discharge", "c_rate": 1, "until_time": "-1 h"}, "protocol.0.until_time", "zero"),
+    # frequencies where no continuum model holds (1e30 Hz had run, with a spectrum)
+    ({"mode": "impedance", "frequencies": ["1 Hz", "1e30 Hz"]}, "protocol.0.frequencies",
+     "to 1e+12 Hz"),
+    ({"mode": "impedance", "frequencies": ["1e-30 Hz", "1 Hz"]}, "protocol.0.frequencies",
+     "from 1e-15 Hz"),
+    ({"mode": "impedance", "field_frequencies": ["1 PHz"]}, "protocol.0.field_frequencies",
+     "to 1e+12 Hz"),
+    # times the clock cannot follow: a rest of 1e20 s had run for ever
+    ({"mode": "rest", "until_time": 1e20}, "protocol.0.until_time", "at most 1e+15 s"),
+    ({"mode": "discharge", "c_rate": 1, "until_voltage": 3.0, "max_duration": "1e16 s"},
+     "protocol.0.max_duration", "at most 1e+15 s"),
+    ({"mode": "discharge", "c_rate": 1, "until_voltage": 3.0, "max_duration": "1 ns"},
+     "protocol.0.max_duration", "at least 1 us"),
     ({"mode": "discharge", "c_rate": 1, "until_voltage": 3.0, "voltage": 3.0},
      "protocol.0.voltage", "discharge step"),
     ({"mode": "rest"}, "protocol.0.until_time", "required"),

@@ -115,6 +115,21 @@ def test_materials_listing_and_entry(capsys):
     entry = capsys.readouterr().out
     assert "Danilov" in entry and "max_concentration" in entry
     assert cli.main(["materials", "Unobtainium"]) == 2
+    assert cli.main(["materials", ""]) == 2            # had printed the listing
+    assert "expected one of" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [[], ["frobnicate"], ["run", "case.toml"],
+                                  ["run", "case.toml", "--out", "o", "--threads", "two"],
+                                  ["sweep", "s.toml", "--out", "o", "--workers", "1.5"]])
+def test_a_command_line_argparse_refuses_is_one_line_exit_2(capsys, argv):
+    """argparse printed its usage over several lines before the error."""
+    with pytest.raises(SystemExit) as stop:
+        cli.main(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("thinfilm: invalid input: ")
+    assert err[0].endswith("--help)")
 
 
 SCRIPT = shutil.which("thinfilm", path=str(Path(sys.executable).parent))
@@ -176,3 +191,26 @@ def test_an_empty_input_path_is_refused_not_taken_for_the_current_folder(tmp_pat
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"thinfilm: invalid input: {name} = ")
     assert not (tmp_path / "out").exists()
+
+
+TOO_LONG = "x" * 300            # a name longer than file systems take (255 bytes)
+
+
+@pytest.mark.parametrize("command, name", [
+    (["run", str(SHIPPED_CASE), "--out", TOO_LONG], "--out"),
+    (["mesh", str(SHIPPED_CASE), "--out", TOO_LONG], "--out"),
+    (["import-bpx", "b.json", "--out", f"{TOO_LONG}/c.toml"], "--out"),
+    (["sweep", "s.toml", "--out", TOO_LONG], "--out"),
+    (["run", f"{TOO_LONG}.toml", "--out", "out"], "case"),
+    (["fit", f"{TOO_LONG}.toml", "--out", "out"], "FIT.toml"),
+    (["sweep", "long_base.toml", "--out", "out"], "base")])
+def test_a_path_the_system_cannot_look_up_is_refused_in_one_line(tmp_path, capsys, monkeypatch,
+                                                                command, name):
+    """pathlib's exists() raises for a name too long: it had been an internal error."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "long_base.toml").write_text(f'base = "{TOO_LONG}.toml"\n'
+                                             f'[grid]\n"protocol.0.c_rate" = [1]\n')
+    assert cli.main(command) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"thinfilm: invalid input: {name} = ")
+    assert "a path the system can look up (File name too long)" in err[0]

@@ -74,6 +74,7 @@ def _cells(**tables):
     (_with(rates=[1, -2]), "rates", "-2 is not"),
     (_with(rates=[1, True]), "rates", "True is not"),
     (_with(rates=[1, 1.0]), "rates", "distinct"),
+    (_with(rates=[1, 1e6]), "rates", "at most 100000"),      # had named protocol.0.c_rate
     (_with(until_voltage="3 A"), "until_voltage", "voltage"),
     (_with(until_voltage="-1 V"), "until_voltage", "greater than zero"),
     (_with(architectures=None), "architectures", "required"),

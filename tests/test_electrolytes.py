@@ -201,3 +201,22 @@ def test_an_intercalation_anode_is_measured_by_the_ocv_of_its_surface(limit, war
     if warned:
         assert "went down to 1.5" in warnings[0]
 
+
+@pytest.mark.parametrize("material, changes, key", [
+    # the dissociation model computes kappa and t+ from its carriers: the override had
+    # changed nothing, with no word
+    ("Li3PO4", {"model": "dissociation", "conductivity": "1e-7 S/cm"}, "conductivity"),
+    ("LiPON", {"carrier_concentration": "1000 mol/m^3"}, "carrier_concentration"),
+    ("LiPON", {"model": "binary", "transference_number": 0.5,
+               "carrier_concentration": "1000 mol/m^3", "mobile_fraction": 0.1},
+     "mobile_fraction"),
+])
+def test_an_override_the_electrolyte_model_does_not_read_is_refused(material, changes, key):
+    layers = [{"name": "anode", "material": "Li", "thickness": "3 um"},
+              {"name": "electrolyte", "material": material, "thickness": "1.5 um"},
+              {"name": "cathode", "material": "LiCoO2", "thickness": "320 nm",
+               "initial_stoichiometry": 0.5}]
+    with pytest.raises(InputError) as info:
+        planar_case(cell={"layers": layers}, materials={material: changes})
+    assert info.value.key == f"materials.{material}.{key}"
+    assert "which does not read it" in info.value.expected

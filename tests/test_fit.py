@@ -312,8 +312,16 @@ def _spec(tmp_path, **changes):
     ({"experiment/0/set": {"protocol.0.current": "10 uA"}},       # the base sets c_rate
      "experiment.0.set.protocol.0.current", "exactly one of c_rate, current"),
     ({"experiment/0/step": 1}, "experiment.0.step", "0 (discharge)"),   # the run has one
+    # a bound where the case is invalid: the optimiser reaches it, and the starts that did
+    # were refused one by one after the others had run (a report then failed to write)
+    ({"parameters": {"cell.series_resistance": {"min": "-1 ohm*cm^2", "max": "5 ohm*cm^2",
+                                                "scale": "linear"}}},
+     "parameters.cell.series_resistance.min", "zero or more"),
+    ({"parameters": {"cell.layers.cathode.thickness": {"min": "100 nm", "max": "5 mm"}}},
+     "parameters.cell.layers.cathode.thickness.max", "at most 1 mm"),
     ({"fit": {"jacobian": "adjoint"}}, "fit.jacobian", "sensitivities"),
     ({"fit": {"start": 3}}, "fit.start", "did you mean 'starts'"),
+    ({"fit": {"starts": 10 ** 8}}, "fit.starts", "at most 1000 starts"),   # had hung
     ({"experiment/0/role": "predict"}, "experiment", "role = 'fit'"),
 ])
 def test_bad_fit_files_name_the_key(tmp_path, changes, key, words):
@@ -330,6 +338,8 @@ def test_bad_fit_files_name_the_key(tmp_path, changes, key, words):
     ("capacity_mAh_cm2,voltage_V\n0,4.1\n0.01,9\n",        # no lithium cell reaches 9 V
      "at most 6 V (6 V per cell, 1 in series) (data row 2: 9)"),
     ("frequency_Hz,z_real_ohm_cm2,z_imag_ohm_cm2\n1,100,20\n10,50,5\n", "-Z''"),
+    ("frequency_Hz,z_real_ohm_cm2,z_imag_ohm_cm2\n1e30,1,-2\n10,50,-5\n",   # had been fitted
+     "to 1e+12 Hz (beyond, ions hop: no continuum model holds) (data row 1: 1e+30 Hz)"),
     ("q,voltage_V\n0,4\n", "capacity_mAh_cm2"),
     ("capacity_mAh_cm2,voltage_V\n0.02,4\n0.01,3.9\n", "never decreasing"),
     ("capacity_mAh_cm2,voltage_V\n0,abc\n", "numbers in every row"),
@@ -733,6 +743,21 @@ def test_a_fit_that_fits_reports_nothing_undelivered(tmp_path):
     assert not summary["nothing_fitted"] and summary["nothing_delivered"] == []
     assert summary["starts"][0]["nothing_at_start"] == []
     assert not any("times their weights" in w for w in summary["warnings"])
+
+
+def test_the_report_lists_a_start_that_did_not_finish(tmp_path):
+    """A start refused or lost (no cost) beside one that finished: report.md had failed
+    to format its cost, and the command ended as an internal error after the fit."""
+    from solver.fit.report import report_markdown
+
+    raw = base_case(rtol=1e-3)
+    names = measured_curves(tmp_path, raw, [2], points=15)
+    path = fit_file(tmp_path, raw, [2], names, ["materials.LiPON.conductivity"])
+    summary = fit(path).summary
+    summary["starts"].append({"index": 1, "theta0": [0.3], "theta": None, "cost": None,
+                              "evaluations": 2, "status": "invalid_input", "reused": False})
+    assert "| 1 | (0.300) |  |  | 2 | invalid_input |" in report_markdown(load_fit(path),
+                                                                             summary)
 
 
 def test_a_fitted_key_set_by_an_experiment_is_refused(tmp_path):

@@ -281,10 +281,11 @@ def test_bad_overrides_of_other_kinds(tmp_path):
     with pytest.raises(InputError) as info:
         load_material("Pt", ["electronic_conductivity"], tmp_path)
     assert info.value.key == "materials.Pt"
-    m = load_material("Li3PO4", {"recombination_rate_constant": "0.9e-2 cm^3/(mol*s)"})
+    m = load_material("Li3PO4", {"model": "dissociation",
+                                 "recombination_rate_constant": "0.9e-2 cm^3/(mol*s)"})
     assert m.value("recombination_rate_constant") == pytest.approx(0.9e-8)
     with pytest.raises(InputError) as info:
-        load_material("Li3PO4", {"recombination_rate_constant": "1 m/s"})
+        load_material("Li3PO4", {"model": "dissociation", "recombination_rate_constant": "1 m/s"})
     assert info.value.key == "materials.Li3PO4.recombination_rate_constant"
 
 

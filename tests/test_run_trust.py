@@ -294,6 +294,19 @@ def test_class5_a_tiny_current_runs_in_few_steps(make_case, amps):
     assert len(result.timeseries["time_s"]) < 200
 
 
+@pytest.mark.parametrize("step, key", [
+    ({"mode": "discharge", "current": 1e-30, "until_voltage": "3.0 V"}, "protocol.0.current"),
+    ({"mode": "discharge", "c_rate": 1e-20, "until_voltage": "3.0 V"}, "protocol.0.c_rate")])
+def test_class5_a_current_that_would_take_beyond_the_clock_is_refused(make_case, step, key):
+    """1e-30 A passes the film's charge in 4e28 s: the run had gone to 1e25 s and ended
+    there as a failure of the lithium balance (round-off against the clock)."""
+    with pytest.raises(InputError) as error:
+        solver.run(make_case(protocol=[step]))
+    assert error.value.key == key and "within 1e+15 s, or an until_time" in str(error.value)
+    result = solver.run(make_case(protocol=[{**step, "until_time": "1 min"}]))
+    assert result.summary["steps"][0]["end_reason"] == "until_time"
+
+
 def test_class5_default_duration_bound(make_case, monkeypatch):
     """Without until_time a current step ends after MAX_DURATION_FACTOR times the time its
     current takes to pass all the lithium the electrodes could hold (lowered here so that
@@ -307,6 +320,18 @@ def test_class5_default_duration_bound(make_case, monkeypatch):
     assert step.end_reason == "solver_failed" and "not reached within" in step.message
     assert "set max_duration" in step.message
     assert step.duration_s == pytest.approx(0.01 * sim.lithium_capacity / amps, rel=1e-9)
+
+
+@pytest.mark.parametrize("max_step, shown", [("1 us", "3.6e+09 time steps"),
+                                             ("10 ms", "3.6e+05 time steps")])
+def test_class5_a_max_step_too_fine_for_a_step_is_refused(make_case, max_step, shown):
+    """1 us over a 1C discharge is 3.6e9 time steps: the run went on for ever (its bound
+    on time steps grows with 1 / max_step), now it is refused before it starts."""
+    case = make_case(solver={"max_step": max_step})
+    with pytest.raises(InputError) as error:
+        solver.run(case)
+    assert error.value.key == "solver.max_step" and error.value.value == max_step
+    assert shown in str(error.value) and "at least 0.036 s" in str(error.value)
 
 
 def test_class5_max_duration_bounds_a_step(make_case):
@@ -666,6 +691,16 @@ def test_no_fields_series_without_a_snapshot(tmp_path):
 
     assert write_vtu_series(tmp_path, None, None, []) == []
     assert not (tmp_path / "fields.pvd").exists()
+
+
+def test_a_rest_at_the_end_of_the_ocv_table_is_no_extrapolation():
+    """The shipped LiCoO2 starts at x = 0.5, its table's end: a rest there drifts past it
+    by round-off (2e-15), which neither ends the rest at the surface's limit nor is warned
+    about (it had warned that the surface 'reached x = 0.5, beyond its OCV table')."""
+    result = solver.run(planar_case(protocol=[{"mode": "rest", "until_time": "10 h"}],
+                                    mesh={"cells_per_layer": 8}))
+    assert "warnings" not in result.summary
+    assert result.summary["steps"][0]["end_reason"] == "until_time"
 
 
 def test_a_surface_stops_where_its_ocv_table_ends(tmp_path):

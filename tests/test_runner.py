@@ -57,6 +57,53 @@ def test_the_validate_command_takes_a_scheduler_address(tmp_path, client, capsys
     assert len(err) == 1 and err[0].startswith("thinfilm: invalid input: --workers")
 
 
+def test_a_validation_whose_runs_did_not_finish_exits_3(tmp_path, client, capsys):
+    """Every run stopped by --time-limit: no comparison was evaluated, and validate had
+    exited 0."""
+    root = _toy_root(tmp_path)
+    out = tmp_path / "out"
+    assert cli.main(["validate", "--root", str(root), "--out", str(out), "--quiet",
+                     "--scheduler", client.scheduler.address, "--time-limit", "1 ms"]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not evaluated" in err[0] and "time_limit" in err[0]
+    assert "time_limit" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("reply", [None, b"HTTP/1.0 400 Bad Request\r\n\r\n"],
+                         ids=["silent", "http"])
+def test_a_scheduler_address_where_no_scheduler_answers_is_refused_in_time(monkeypatch,
+                                                                          reply):
+    """A server that accepts the connection and says nothing, or something that is not
+    Dask (an HTTP server at that port): distributed's Client had waited for ever."""
+    import socket
+    import threading
+    import time
+
+    monkeypatch.setattr(runner, "CONNECT_TIMEOUT_S", 1)
+    server = socket.create_server(("127.0.0.1", 0))
+    held = []
+
+    def accept():
+        conn, _ = server.accept()
+        held.append(conn)
+        if reply is not None:
+            conn.recv(1024)
+            conn.sendall(reply)
+
+    threading.Thread(target=accept, daemon=True).start()
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    started = time.perf_counter()
+    try:
+        with pytest.raises(cli.InputError) as info:
+            runner._connect(address, 1)
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+    assert info.value.key == "scheduler" and "could not connect" in str(info.value)
+    assert time.perf_counter() - started < 5
+
+
 def test_a_run_that_raises_in_a_worker_is_a_run_with_status_error(tmp_path, client,
                                                                   monkeypatch):
     import solver.api

@@ -143,7 +143,7 @@ def _step_quantity(item: dict, name: str, key: str, bounds: _StepLimits | None) 
     """A step's quantity, > 0 and within what a cell can do."""
     raw, key = item[name], f"{key}.{name}"
     value = _positive(raw, STEP_QUANTITIES[name], key)
-    if name == "until_time":
+    if name in ("until_time", "max_duration"):
         limits.check_time(value, raw, key)
     elif name == "c_rate":
         _check_c_rate(value, raw, key)
@@ -216,7 +216,8 @@ def _impedance_step(item: dict, key: str) -> Step:
     expected = "two frequencies [f_min, f_max] with 0 < f_min < f_max, such as ['1 mHz', '1 MHz']"
     if not isinstance(band, list) or len(band) != 2:
         raise InputError(f"{key}.frequencies", band, expected)
-    low, high = (_positive(f, "frequency", f"{key}.frequencies") for f in band)
+    low, high = (limits.check_frequency(_positive(f, "frequency", f"{key}.frequencies"), band,
+                                        f"{key}.frequencies") for f in band)
     if not low < high:
         raise InputError(f"{key}.frequencies", band, expected)
     per_decade = _integer(item.get("points_per_decade", 10), f"{key}.points_per_decade", 1, "10")
@@ -228,7 +229,8 @@ def _impedance_step(item: dict, key: str) -> Step:
     if not isinstance(fields, list):
         raise InputError(f"{key}.field_frequencies", fields,
                          "a list of frequencies, such as ['10 mHz', '1 kHz']")
-    chosen = tuple(_positive(f, "frequency", f"{key}.field_frequencies") for f in fields)
+    chosen = tuple(limits.check_frequency(_positive(f, "frequency", f"{key}.field_frequencies"),
+                                          f, f"{key}.field_frequencies") for f in fields)
     names = [field_file_name(0, f) for f in chosen]
     twice = next((f for f, name in zip(fields, names) if names.count(name) > 1), None)
     if twice is not None:

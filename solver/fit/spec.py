@@ -60,6 +60,10 @@ from ..units import parse_quantity
 FIT_KEYS = ("base", "fit", "experiment", "parameters")
 SETTINGS = {"starts": 4, "seed": 0, "jacobian": "sensitivities", "voltage_error": 1e-3,
             "end_error": 0.005, "impedance_error": 0.01, "max_evaluations": 60}
+# Each start is a least-squares search of up to max_evaluations model runs (seconds to
+# minutes); beyond this many, a fit would run for weeks, and its start points alone (a
+# Halton sequence, a list of tasks) would fill the memory before the first run.
+MAX_STARTS = 1000
 JACOBIANS = ("sensitivities", "differences")
 EXPERIMENT_KEYS = ("name", "data", "set", "role", "step", "end_capacity")
 ROLES = ("fit", "predict")
@@ -221,6 +225,7 @@ def load_fit(path_or_dict, base_dir=None) -> FitSpec:
             case = spec.case(starting, e)
         except InputError as exc:
             raise _fit_file_error(exc, data["parameters"], parameters, e, k) from None
+        _check_bounds(spec, starting, e, data["parameters"])
         if e.kind == "impedance":
             _check_impedance_step(case.protocol, e, f"experiment.{k}")
         else:
@@ -228,6 +233,25 @@ def load_fit(path_or_dict, base_dir=None) -> FitSpec:
             _check_voltages(e, case.n_units, f"experiment.{k}.data",
                             data["experiment"][k]["data"])
     return spec
+
+
+def _check_bounds(spec, starting, experiment, table) -> None:
+    """Each parameter's min and max (the others at their starting values) must make a valid
+    case of the experiment: the optimiser searches up to both, and a start there would be
+    refused only after the other starts had run (a linear range of a series resistance
+    from below zero, a thickness range reaching below an atomic layer)."""
+    flat = {}
+    _flatten(table, "", flat)
+    for i, p in enumerate(spec.parameters):
+        for end, value in (("min", p.low), ("max", p.high)):
+            values = list(starting)
+            values[i] = value
+            try:
+                spec.case(values, experiment)
+            except InputError as exc:
+                raise InputError(f"parameters.{p.key}.{end}", flat[p.key][end],
+                                 f"a bound at which the case of experiment "
+                                 f"{experiment.name!r} is valid ({exc})") from None
 
 
 def _fit_file_error(exc: InputError, table, parameters, experiment, k) -> InputError:
@@ -318,6 +342,10 @@ def _settings(table) -> dict:
         if key in ("starts", "max_evaluations"):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(name, value, "a whole number >= 1")
+            if key == "starts" and value > MAX_STARTS:
+                raise InputError(name, value, f"at most {MAX_STARTS} starts (each is a "
+                                              f"least-squares search of up to "
+                                              f"max_evaluations model runs)")
         elif key == "seed":
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise InputError(name, value, "a whole number >= 0")
@@ -640,6 +668,9 @@ def _read_spectrum(header, columns, unreadable, reader, value, key):
             raise InputError(key, value, f"finite numbers (data row {number})")
         if not rows[-1][0] > 0:
             raise InputError(key, value, f"frequencies greater than zero (data row {number}: "
+                                         f"{rows[-1][0]:g} Hz)")
+        if not limits.MIN_FREQUENCY <= rows[-1][0] <= limits.MAX_FREQUENCY:
+            raise InputError(key, value, f"{limits.FREQUENCY_RANGE_TEXT} (data row {number}: "
                                          f"{rows[-1][0]:g} Hz)")
         if rows[-1][1] == 0 and rows[-1][2] == 0:
             raise InputError(key, value, f"a non-zero impedance (data row {number}): the "

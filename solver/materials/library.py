@@ -27,7 +27,7 @@ from ..errors import InputError
 from ..units import DIMENSIONS, FARADAY, parse_quantity
 from .schema import (CHOICE, DEFAULT_TEMPERATURE_RANGE, DEFAULT_TEMPERATURE_SOURCE,
                      DISPLAY_UNITS, KINDS, KINETICS, PARAMETERS, QUANTITY_OR_TABLE, RANGE,
-                     TABLE, Spec, plausible)
+                     TABLE, UNREAD_BY_MODEL, Spec, plausible)
 from .table import Table, read_table
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -173,6 +173,8 @@ def load_material(name, overrides=None, base_dir=None, key: str = "materials") -
                     if other != param:
                         parameters.pop(other, None)
 
+    if overrides and kind == "electrolyte":
+        _check_read_by_model(overrides, parameters["model"].value, file_key)
     parameters.setdefault("temperature_range", Parameter(
         "temperature_range", DEFAULT_TEMPERATURE_RANGE, DEFAULT_TEMPERATURE_SOURCE,
         "temperature"))
@@ -248,6 +250,18 @@ def _check_table(table: Table, spec: Spec, key: str) -> None:
     problem = plausible(spec.dimension, float(table.y.min()), float(table.y.max()))
     if problem:
         raise InputError(key, shown, f"a table of {problem}")
+
+
+def _check_read_by_model(overrides: dict, model: str, key: str) -> None:
+    """An override the electrolyte's model does not read would change nothing, silently
+    (a conductivity set on a dissociation electrolyte, whose conductivity follows from its
+    carriers): it is refused, naming the model that reads it."""
+    for param, raw in overrides.items():
+        if param in UNREAD_BY_MODEL.get(model, ()):
+            readers = [m for m, unread in UNREAD_BY_MODEL.items() if param not in unread]
+            raise InputError(f"{key}.{param}", raw,
+                             f"no {param} with model = {model!r}, which does not read it "
+                             f"(model = {' or '.join(repr(m) for m in readers)} does)")
 
 
 def _check_complete(material: Material, key: str) -> None:

@@ -73,6 +73,15 @@ KINETIC_ACTIVATION_ENERGY = {"intercalation": "rate_constant_activation_energy",
                              "lithium_metal": "exchange_current_density_activation_energy"}
 
 _DISSOCIATION_HELP = "optional, used by the 'dissociation' electrolyte model"
+DISSOCIATION_KEYS = ("lithium_concentration", "mobile_fraction", "cation_diffusivity",
+                     "anion_diffusivity", "recombination_rate_constant")
+# The electrolyte parameters each model does not read (solver.physics.electrolyte): the
+# dissociation model computes its conductivity and t+ from its own five.
+UNREAD_BY_MODEL = {
+    "single-ion": ("carrier_concentration",) + DISSOCIATION_KEYS,
+    "binary": DISSOCIATION_KEYS,
+    "dissociation": ("conductivity", "transference_number", "carrier_concentration"),
+}
 
 PARAMETERS: dict[str, dict[str, Spec]] = {
     "intercalation": {
