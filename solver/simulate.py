@@ -441,8 +441,9 @@ class Simulation:
         point at open circuit (stoichiometries held, capacitances relaxed), recorded as the
         step's one row, then the small-signal impedance at each frequency. Takes no time;
         the run goes on from the operating point."""
-        record = StepRecord(mode=step.mode, key=step.key, end_reason="spectrum_done",
-                            cycle=step.cycle)
+        # its end_reason is set once the spectrum is done: a run interrupted before that
+        # closes the step as "interrupted" (solver.api)
+        record = StepRecord(mode=step.mode, key=step.key, cycle=step.cycle)
         self.steps.append(record)
         try:
             u0 = self._solve(u, dt=None, history=None, drive=("current", 0.0))
@@ -472,6 +473,7 @@ class Simulation:
         except SolverError as exc:
             raise self._fail(record, t, k, step, exc) from None
         self.spectra.append(Spectrum(k, frequencies, z))
+        record.end_reason = "spectrum_done"
         self._close_record(record)
         state = {name: value for name, value in self.rows[-1].items()
                  if name not in ("time_s", "step", "current_A", "capacity_mAh_cm2",
