@@ -182,10 +182,15 @@ def refine_until_resolved(case, sim, cells, grading, build, simulate, fixed=None
                             f"in the last refinement, and {stopped}; raise "
                             f"mesh.cells_per_layer")
     if gaps:
-        worst = max(gaps, key=gaps.get)
-        warnings.append(
-            f"UNDER-RESOLVED: the diffusion layer at the surface of {worst} is thinner than "
+        warnings.append(unresolved_warning(gaps, stopped))
+    return sim, report, warnings
+
+
+def unresolved_warning(gaps: dict[str, float], stopped: str) -> str:
+    """The warning of a result whose films' surfaces are under-resolved (gaps: electrode
+    -> surface gap, from under_resolved); stopped: why it was not refined further."""
+    worst = max(gaps, key=gaps.get)
+    return (f"UNDER-RESOLVED: the diffusion layer at the surface of {worst} is thinner than "
             f"its interface cells (surface gap {gaps[worst]:.2f}; resolved below "
             f"{RESOLVED_GAP:g}): capacities may be low by about {min(gaps[worst] ** 2, 1):.0%} "
             f"or more, and {stopped}; raise mesh.cells_per_layer (and mesh.grading)")
-    return sim, report, warnings

@@ -505,6 +505,39 @@ def test_class12_under_resolved_film_is_refined_to_the_converged_capacity(c_rate
     assert "refined" in result.summary["warnings"][0]
 
 
+def test_class12_a_run_interrupted_while_refining_keeps_the_finished_run(monkeypatch):
+    """A time limit or signal in the rerun on a refined grid: the run on the case's mesh
+    had finished its protocol, and was dropped for the rerun's steps so far, from a grid
+    the case never asked for, with no word of the refinement."""
+    from solver.errors import RunInterrupted
+
+    runs = []
+
+    class Counted(solver.api.Simulation):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            runs.append(self)
+
+    def stop_in_the_rerun(k, step, elapsed, voltage, capacity):
+        if len(runs) > 1:
+            raise RunInterrupted("stopped by the test")
+
+    monkeypatch.setattr(solver.api, "Simulation", Counted)
+    with pytest.raises(RunInterrupted) as stopped:
+        solver.run(thick_film(0.3), progress=stop_in_the_rerun)
+    result, (finished, rerun) = stopped.value.result, runs
+    assert result.summary["n_cells"] == finished.grid.n_cells < rerun.grid.n_cells
+    assert result.summary["steps"][0]["end_reason"] == "until_voltage"
+    assert stopped.value.where.startswith("step 0 (discharge, protocol.0) at t = ")
+    assert stopped.value.where.endswith(f"of the rerun on a refined grid of "
+                                        f"{rerun.grid.n_cells} cells")
+    assert result.summary["message"].endswith(
+        f"the results are those of the finished run before it, on "
+        f"{finished.grid.n_cells} cells")
+    assert result.summary["warnings"][-1].startswith("UNDER-RESOLVED")
+    assert "its refinement was interrupted" in result.summary["warnings"][-1]
+
+
 def test_class12_resolved_runs_are_not_refined(make_case):
     result = solver.run(make_case(protocol=[{"mode": "discharge", "c_rate": 10,
                                              "until_voltage": "3.0 V"}]))
