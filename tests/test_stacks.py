@@ -76,6 +76,18 @@ def test_cell_voltages_add_up_to_the_stack_voltage(balanced):
     assert np.max(np.abs(ts["voltage_cell_1"] - ts["voltage_cell_3"])) < 1e-6
 
 
+def test_cell_voltages_leave_out_the_series_resistance_drop():
+    # the contacts' I R is the stack's, no cell's: the cells add up to the terminal voltage
+    # plus the drop (README, voltage_cell_K)
+    data = stack(n_cells=2, protocol=[{"mode": "discharge", "c_rate": 3, "until_time": "60 s"}])
+    data["cell"]["series_resistance"] = "2000 ohm*cm^2"
+    ts = solver.run(case_from_dict(data, CASES, "test")).timeseries
+    drop = ts["current_A"] * 2000.0            # on 1 cm^2: ~60 mV at 3C
+    assert np.all(drop > 0.05)
+    cells = ts["voltage_cell_1"] + ts["voltage_cell_2"]
+    assert np.max(np.abs(cells - (ts["voltage_V"] + drop))) < 1e-6
+
+
 def test_imbalanced_stack_stops_at_its_weakest_cell():
     thin = {"cell": 2, "layer": "cathode", "thickness": "240 nm"}
     result = run(stack(variations=[thin], protocol=DISCHARGE))
