@@ -499,8 +499,14 @@ class Simulation:
 
     def _begin_hold(self, record, step, history, t_start):
         """The constant-voltage phase of a cccv step, from the last accepted state: its drive,
-        events, a history restarted there (the current's slope jumps) and the first event."""
-        drive = hold_drive(step)
+        events, a history restarted there (the current's slope jumps) and the first event.
+
+        In a stack whose cell reached its share of the voltage first (the stack still below
+        it), the stack is held where it stands: held at the step's voltage, that cell would
+        be charged past its share and the current would jump above the constant current."""
+        reached = self.model.voltage(history.states[-1])
+        drive = hold_drive(step, reached if step.voltage - reached > VOLTAGE_EVENT_TOL
+                           else step.voltage)
         record.cv_start_s = history.times[-1] - t_start
         record.direction = drive.direction
         restart = History()
