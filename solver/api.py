@@ -135,7 +135,7 @@ def _before_interrupted_refinement(simulations, reason, started):
                         f"those of the finished run before it, on {finished.grid.n_cells} cells")
     gaps = under_resolved(finished.steps)
     warnings = [unresolved_warning(gaps, "its refinement was interrupted")] if gaps else []
-    return simulation_result(finished, started, None, warnings), where
+    return simulation_result(finished, started, finished.refined, warnings), where
 
 
 def _run_simulation(case, sim):

@@ -172,12 +172,14 @@ def refine_until_resolved(case, sim, cells, grading, build, simulate, fixed=None
         sim, cells, grading = refined, new_cells, new_grading
         n_cells.append(grid.n_cells)
         refined_layers |= set(layers)
+        # kept with the run: a stop in the next rerun returns this one (solver.api)
+        sim.refined = {"cells_per_layer": {case.layers[k].name: cells[k]
+                                           for k in sorted(refined_layers)},
+                       "grading": grading, "n_cells": list(n_cells),
+                       "capacity_change": float(change)}
         gaps = under_resolved(sim.steps)
-    names = [layer.name for layer in case.layers]
-    report, warnings = None, []
-    if refined_layers:
-        report = {"cells_per_layer": {names[k]: cells[k] for k in sorted(refined_layers)},
-                  "grading": grading, "n_cells": n_cells, "capacity_change": float(change)}
+    report, warnings = sim.refined, []
+    if report is not None:
         converged = not gaps and change <= CHANGE_TOL
         warnings.append(
             f"the films' surfaces were under-resolved on the case's mesh: refined to "

@@ -243,6 +243,8 @@ class Simulation:
         self.accepted = 0
         self.spectra = []           # solver.impedance.Spectrum of every impedance step
         self.impedance_fields = []  # (step, frequency, cell data) of 2D/3D impedance steps
+        self.refined = None         # a rerun on a refined grid: summary["refined"] of it
+                                    # (solver.resolution)
         # a fit's hooks (solver.fit.evaluate): every impedance step at these frequencies (Hz)
         # in place of its own grid, and a predicate (k, step) after which the run stops
         self.spectrum_frequencies = None

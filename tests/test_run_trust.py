@@ -536,6 +536,31 @@ def test_class12_a_run_interrupted_while_refining_keeps_the_finished_run(monkeyp
         f"{finished.grid.n_cells} cells")
     assert result.summary["warnings"][-1].startswith("UNDER-RESOLVED")
     assert "its refinement was interrupted" in result.summary["warnings"][-1]
+    assert "refined" not in result.summary                # the case's own mesh
+
+
+def test_class12_a_stop_in_a_second_rerun_keeps_the_first_with_its_refinement(monkeypatch):
+    """The finished run kept may itself be a rerun: its summary says how it was refined."""
+    from solver.errors import RunInterrupted
+
+    runs = []
+
+    class Counted(solver.api.Simulation):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            runs.append(self)
+
+    def stop_in_the_second_rerun(k, step, elapsed, voltage, capacity):
+        if len(runs) > 2:
+            raise RunInterrupted("stopped by the test")
+
+    monkeypatch.setattr(solver.api, "Simulation", Counted)
+    with pytest.raises(RunInterrupted) as stopped:
+        solver.run(thick_film(0.3), progress=stop_in_the_second_rerun)
+    summary = stopped.value.result.summary
+    assert summary["n_cells"] == runs[1].grid.n_cells
+    assert summary["refined"]["n_cells"] == [runs[0].grid.n_cells, runs[1].grid.n_cells]
+    assert summary["refined"]["cells_per_layer"]["cathode"] > 40
 
 
 def test_class12_resolved_runs_are_not_refined(make_case):
