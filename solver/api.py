@@ -9,7 +9,7 @@ from .case.entries import as_written
 from .cycles import cycle_summaries
 from .errors import InputError, RunInterrupted, SolverError
 from .geometry import geometry_summary
-from .resolution import refine_until_resolved
+from .resolution import refine_until_resolved, under_resolved, unresolved_warning
 from .results import Result, net_charge, step_summaries, time_integral
 from .siblings import sibling
 from .simulate import (Simulation, StepRecord, mean_voltage, place_in_run,
@@ -112,13 +112,30 @@ def run(case, grid=None, progress=None, time_limit=None) -> Result:
     except KeyboardInterrupt as exc:
         reason = exc.reason if isinstance(exc, RunInterrupted) else "interrupted (SIGINT)"
         result, where = None, ""
-        if simulations:
+        if len(simulations) > 1:
+            result, where = _before_interrupted_refinement(simulations, reason, started)
+        elif simulations:
             sim = simulations[-1]
             where = _close_interrupted_step(sim, reason)
             sim.failure = RunInterrupted(reason, where=where).message
             result = simulation_result(sim, started, report, warnings)
         raise RunInterrupted(reason, result, where) from None
     return simulation_result(sim, started, report, warnings)
+
+
+def _before_interrupted_refinement(simulations, reason, started):
+    """(result, where) of a run interrupted while it ran the case again on a refined grid:
+    the run before, which finished the protocol, is the result (the rerun's few steps on a
+    grid the case did not ask for would replace it), saying where the rerun stopped and
+    that its films' surfaces may be under-resolved."""
+    rerun, finished = simulations[-1], simulations[-2]
+    where = (f"{_close_interrupted_step(rerun, reason)} of the rerun on a refined grid of "
+             f"{rerun.grid.n_cells} cells")
+    finished.failure = (f"{RunInterrupted(reason, where=where).message}: the results are "
+                        f"those of the finished run before it, on {finished.grid.n_cells} cells")
+    gaps = under_resolved(finished.steps)
+    warnings = [unresolved_warning(gaps, "its refinement was interrupted")] if gaps else []
+    return simulation_result(finished, started, finished.refined, warnings), where
 
 
 def _run_simulation(case, sim):

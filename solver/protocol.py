@@ -85,9 +85,10 @@ def theoretical_capacities(case, model):
     return out
 
 
-def hold_drive(step) -> StepDrive:
-    """The constant-voltage phase of a cccv step: its `voltage`, held."""
-    return StepDrive("voltage", step.voltage, 0, step.until_time)
+def hold_drive(step, voltage) -> StepDrive:
+    """The constant-voltage phase of a cccv step: `voltage` held (its own, or below it in a
+    stack whose cell ended the constant-current phase)."""
+    return StepDrive("voltage", voltage, 0, step.until_time)
 
 
 def voltage_cutoff(step, drive: StepDrive):

@@ -244,6 +244,8 @@ class Simulation:
         self.accepted = 0
         self.spectra = []           # solver.impedance.Spectrum of every impedance step
         self.impedance_fields = []  # (step, frequency, cell data) of 2D/3D impedance steps
+        self.refined = None         # a rerun on a refined grid: summary["refined"] of it
+                                    # (solver.resolution)
         # a fit's hooks (solver.fit.evaluate): every impedance step at these frequencies (Hz)
         # in place of its own grid, and a predicate (k, step) after which the run stops
         self.spectrum_frequencies = None
@@ -443,8 +445,9 @@ class Simulation:
         point at open circuit (stoichiometries held, capacitances relaxed), recorded as the
         step's one row, then the small-signal impedance at each frequency. Takes no time;
         the run goes on from the operating point."""
-        record = StepRecord(mode=step.mode, key=step.key, end_reason="spectrum_done",
-                            cycle=step.cycle)
+        # its end_reason is set once the spectrum is done: a run interrupted before that
+        # closes the step as "interrupted" (solver.api)
+        record = StepRecord(mode=step.mode, key=step.key, cycle=step.cycle)
         self.steps.append(record)
         try:
             u0 = self._solve(u, dt=None, history=None, drive=("current", 0.0))
@@ -474,6 +477,7 @@ class Simulation:
         except SolverError as exc:
             raise self._fail(record, t, k, step, exc) from None
         self.spectra.append(Spectrum(k, frequencies, z))
+        record.end_reason = "spectrum_done"
         self._close_record(record)
         state = {name: value for name, value in self.rows[-1].items()
                  if name not in ("time_s", "step", "current_A", "capacity_mAh_cm2",
@@ -499,8 +503,14 @@ class Simulation:
 
     def _begin_hold(self, record, step, history, t_start):
         """The constant-voltage phase of a cccv step, from the last accepted state: its drive,
-        events, a history restarted there (the current's slope jumps) and the first event."""
-        drive = hold_drive(step)
+        events, a history restarted there (the current's slope jumps) and the first event.
+
+        In a stack whose cell reached its share of the voltage first (the stack still below
+        it), the stack is held where it stands: held at the step's voltage, that cell would
+        be charged past its share and the current would jump above the constant current."""
+        reached = self.model.voltage(history.states[-1])
+        drive = hold_drive(step, reached if step.voltage - reached > VOLTAGE_EVENT_TOL
+                           else step.voltage)
         record.cv_start_s = history.times[-1] - t_start
         record.direction = drive.direction
         restart = History()

@@ -304,6 +304,26 @@ def test_impedance_outputs_and_step_summary(tmp_path):
     assert json.loads((tmp_path / "summary.json").read_text())["steps"][1]["state"] == state
 
 
+def test_an_impedance_step_interrupted_while_it_computes_ends_interrupted(monkeypatch):
+    # a signal (SIGTERM, Ctrl-C) during the frequency sweep: the step was recorded as
+    # "spectrum_done" before its spectrum existed, with mean voltage 0 and no state
+    from solver.errors import RunInterrupted
+    from solver.impedance import SmallSignal
+
+    def stopped(self, frequencies):
+        raise RunInterrupted("stopped by the test")
+
+    monkeypatch.setattr(SmallSignal, "spectrum", stopped)
+    protocol = [{"mode": "discharge", "c_rate": 1, "until_voltage": "3.9 V"}, IMPEDANCE]
+    with pytest.raises(RunInterrupted) as interrupted:
+        solver.run(planar_case(protocol=protocol, mesh={"cells_per_layer": 8}))
+    result = interrupted.value.result
+    step = result.summary["steps"][1]
+    assert step["end_reason"] == "interrupted" and "step 1 (impedance" in step["message"]
+    assert step["mean_voltage_V"] == pytest.approx(result.step_series(1)["voltage_V"][-1])
+    assert "state" not in step and not result.spectra
+
+
 def test_trench_writes_the_small_signal_interface_current(tmp_path):
     import meshio
 

@@ -530,6 +530,64 @@ def test_class12_under_resolved_film_is_refined_to_the_converged_capacity(c_rate
     assert "refined" in result.summary["warnings"][0]
 
 
+def test_class12_a_run_interrupted_while_refining_keeps_the_finished_run(monkeypatch):
+    """A time limit or signal in the rerun on a refined grid: the run on the case's mesh
+    had finished its protocol, and was dropped for the rerun's steps so far, from a grid
+    the case never asked for, with no word of the refinement."""
+    from solver.errors import RunInterrupted
+
+    runs = []
+
+    class Counted(solver.api.Simulation):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            runs.append(self)
+
+    def stop_in_the_rerun(k, step, elapsed, voltage, capacity):
+        if len(runs) > 1:
+            raise RunInterrupted("stopped by the test")
+
+    monkeypatch.setattr(solver.api, "Simulation", Counted)
+    with pytest.raises(RunInterrupted) as stopped:
+        solver.run(thick_film(0.3), progress=stop_in_the_rerun)
+    result, (finished, rerun) = stopped.value.result, runs
+    assert result.summary["n_cells"] == finished.grid.n_cells < rerun.grid.n_cells
+    assert result.summary["steps"][0]["end_reason"] == "until_voltage"
+    assert stopped.value.where.startswith("step 0 (discharge, protocol.0) at t = ")
+    assert stopped.value.where.endswith(f"of the rerun on a refined grid of "
+                                        f"{rerun.grid.n_cells} cells")
+    assert result.summary["message"].endswith(
+        f"the results are those of the finished run before it, on "
+        f"{finished.grid.n_cells} cells")
+    assert result.summary["warnings"][-1].startswith("UNDER-RESOLVED")
+    assert "its refinement was interrupted" in result.summary["warnings"][-1]
+    assert "refined" not in result.summary                # the case's own mesh
+
+
+def test_class12_a_stop_in_a_second_rerun_keeps_the_first_with_its_refinement(monkeypatch):
+    """The finished run kept may itself be a rerun: its summary says how it was refined."""
+    from solver.errors import RunInterrupted
+
+    runs = []
+
+    class Counted(solver.api.Simulation):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            runs.append(self)
+
+    def stop_in_the_second_rerun(k, step, elapsed, voltage, capacity):
+        if len(runs) > 2:
+            raise RunInterrupted("stopped by the test")
+
+    monkeypatch.setattr(solver.api, "Simulation", Counted)
+    with pytest.raises(RunInterrupted) as stopped:
+        solver.run(thick_film(0.3), progress=stop_in_the_second_rerun)
+    summary = stopped.value.result.summary
+    assert summary["n_cells"] == runs[1].grid.n_cells
+    assert summary["refined"]["n_cells"] == [runs[0].grid.n_cells, runs[1].grid.n_cells]
+    assert summary["refined"]["cells_per_layer"]["cathode"] > 40
+
+
 def test_class12_resolved_runs_are_not_refined(make_case):
     result = solver.run(make_case(protocol=[{"mode": "discharge", "c_rate": 10,
                                              "until_voltage": "3.0 V"}]))
@@ -645,6 +703,28 @@ def test_class12_shipped_trench_at_50c_is_refined():
     assert step["end_reason"] == "until_voltage"
     assert step["capacity_mAh_cm2"] * 1e3 > 2.5
     assert result.summary["refined"]["grading"] == solver.resolution.STRONGEST_GRADING
+
+
+def test_class12_a_film_at_a_concave_corner_is_refined_with_the_films_above_it():
+    """A film's cells along its surface next to the pillar foot are the cells through the
+    films above it: refining the Si film alone left its gap there (0.11 after four rounds,
+    389 to 17611 cells, and an UNDER-RESOLVED warning); with the LiPON's cells it is
+    resolved in one round."""
+    path = CASES / "micropillar_si_lipon_lco.toml"
+    with open(path, "rb") as handle:
+        data = tomllib.load(handle)
+    data["cell"]["micropillar"] = {"diameter": "3 um", "height": "6 um", "pitch": "8 um",
+                                   "lattice": "hexagonal", "axisymmetric": True}
+    data["mesh"] = {"cells_per_layer": 2, "max_cell_size": "1 um"}
+    data["protocol"] = [{"mode": "discharge", "c_rate": 2, "until_voltage": "3.0 V"}]
+    case = case_from_dict(data, path.parent, "test")
+    assert [case.layers[k].name for k in solver.resolution.layers_to_refine(case, 1)] == [
+        "anode", "electrolyte"]
+    result = solver.run(case)
+    refined = result.summary["refined"]
+    assert set(refined["cells_per_layer"]) == {"anode", "electrolyte"}
+    assert len(refined["n_cells"]) == 2 and refined["capacity_change"] < 0.01
+    assert not any(w.startswith("UNDER-RESOLVED") for w in result.summary["warnings"])
 
 
 # ---------------------------------------------------------------- soak

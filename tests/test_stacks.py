@@ -76,6 +76,36 @@ def test_cell_voltages_add_up_to_the_stack_voltage(balanced):
     assert np.max(np.abs(ts["voltage_cell_1"] - ts["voltage_cell_3"])) < 1e-6
 
 
+def test_cell_voltages_leave_out_the_series_resistance_drop():
+    # the contacts' I R is the stack's, no cell's: the cells add up to the terminal voltage
+    # plus the drop (README, voltage_cell_K)
+    data = stack(n_cells=2, protocol=[{"mode": "discharge", "c_rate": 3, "until_time": "60 s"}])
+    data["cell"]["series_resistance"] = "2000 ohm*cm^2"
+    ts = solver.run(case_from_dict(data, CASES, "test")).timeseries
+    drop = ts["current_A"] * 2000.0            # on 1 cm^2: ~60 mV at 3C
+    assert np.all(drop > 0.05)
+    cells = ts["voltage_cell_1"] + ts["voltage_cell_2"]
+    assert np.max(np.abs(cells - (ts["voltage_V"] + drop))) < 1e-6
+
+
+def test_a_cccv_hold_keeps_the_cell_that_ended_the_charge_at_its_share():
+    # the cells of an imbalanced stack reach voltage / n_cells before the stack reaches
+    # voltage: the hold then held the stack at voltage, pushing the leading cells past their
+    # share (4.206 V) and the current to 5 times the set constant current
+    thin = {"cell": 2, "layer": "cathode", "thickness": "200 nm"}
+    protocol = [{"mode": "discharge", "c_rate": 1, "until_voltage": "9.0 V"},
+                {"mode": "cccv", "c_rate": 1, "voltage": "12.6 V", "until_current": "C/20"}]
+    result = solver.run(case_from_dict(stack(variations=[thin], protocol=protocol),
+                                       CASES, "test"))
+    cccv, ts = result.summary["steps"][1], result.step_series(1)
+    assert cccv["end_reason"] == "until_current"
+    hold = ts["time_s"] - ts["time_s"][0] >= cccv["cv_start_s"] - 1e-9
+    assert np.max(np.abs(ts["current_A"][hold])) <= cccv["applied_current_A"] * (1 + 1e-6)
+    cells = np.stack([ts[f"voltage_cell_{n}"] for n in (1, 2, 3)])
+    assert np.max(cells) <= 4.2 + 5e-4
+    assert np.ptp(ts["voltage_V"][hold]) < 1e-9 and ts["voltage_V"][hold][0] < 12.6 - 5e-3
+
+
 def test_imbalanced_stack_stops_at_its_weakest_cell():
     thin = {"cell": 2, "layer": "cathode", "thickness": "240 nm"}
     result = run(stack(variations=[thin], protocol=DISCHARGE))
