@@ -249,7 +249,19 @@ def _size_driver(case, cells, protocol_bytes, mesh_keys):
     if getattr(geometry, largest) > LARGE_STRUCTURE:
         return f"cell.{name}.{largest}", table.get(largest, getattr(geometry, largest))
     mesh = raw.get("mesh", {})
-    for key in ("max_cell_size", "cells_per_layer"):
-        if key in mesh_keys:
-            return f"mesh.{key}", mesh[key]
+    given = [key for key in ("max_cell_size", "cells_per_layer") if key in mesh_keys]
+    if given:       # the one whose default would shrink the grid most
+        key = min(given, key=lambda k: _cells_with_default(case, k))
+        return f"mesh.{key}", mesh[key]
     return f"cell.{name}.{largest}", table.get(largest, getattr(geometry, largest))
+
+
+def _cells_with_default(case, key: str) -> float:
+    """The grid estimate of a structured case with one [mesh] setting at its default."""
+    from dataclasses import replace
+
+    from .case.settings import MeshSettings, default_max_cell_size
+
+    default = (MeshSettings().cells_per_layer if key == "cells_per_layer"
+               else default_max_cell_size(case.trench or case.micropillar))
+    return estimate_cells(replace(case, mesh=replace(case.mesh, **{key: default})))[0]

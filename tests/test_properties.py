@@ -11,6 +11,7 @@ examples; `python -m pytest -m slow tests/test_properties.py` runs the long prof
 
 import copy
 import csv
+import itertools
 import json
 import math
 
@@ -25,6 +26,8 @@ from hypothesis import strategies as st  # noqa: E402
 from solver import cli  # noqa: E402
 from solver.case import case_from_dict  # noqa: E402
 from solver.errors import InputError  # noqa: E402
+from solver.fit import load_fit  # noqa: E402
+from solver.sweep import load_sweep  # noqa: E402
 from solver.case import MODES, STEP_KEYS  # noqa: E402
 from solver.materials import PARAMETERS  # noqa: E402
 from solver.results import BASE_COLUMNS  # noqa: E402
@@ -281,6 +284,53 @@ def test_a_c_rate_not_greater_than_zero_is_refused_naming_the_key(number, fracti
     assert info.value.key == f"protocol.0.{key}" and info.value.value == text
     assert "a C-rate such as 'C/20'" in info.value.expected
     assert "greater than zero" in info.value.expected
+
+
+# A measured curve or spectrum as people export it: any header of the accepted columns (and
+# others), any cells, separators, a BOM, CRLF.
+data_columns = st.sampled_from(["capacity_mAh_cm2", "voltage_V", "time_s", "time_h",
+                                "voltage_mV", "frequency_Hz", "z_real_ohm_cm2",
+                                "z_imag_ohm_cm2", "step", "capacity_uAh", "x", ""])
+data_cells = st.one_of(magnitudes.map(repr), st.integers(-5, 5).map(str), st.text(max_size=6),
+                       st.sampled_from(["", "nan", "inf", "1e400", "4,1", "0x10", "1_0"]))
+
+
+@settings(settings.get_profile("thinfilm-fast"))
+@given(header=st.lists(data_columns, max_size=4), sep=st.sampled_from([",", ";", "\t"]),
+       rows=st.lists(st.lists(data_cells, max_size=4), max_size=6), bom=st.booleans(),
+       crlf=st.booleans())
+def test_any_fit_data_file_is_read_or_refused_in_one_line(tmp_path_factory, header, sep, rows,
+                                                          bom, crlf):
+    folder = tmp_path_factory.mktemp("fit_data")
+    (folder / "cell.toml").write_text(tomli_w.dumps(small_case()))
+    newline = "\r\n" if crlf else "\n"
+    text = newline.join(sep.join(row) for row in [header] + rows) + newline
+    (folder / "d.csv").write_bytes(b"\xef\xbb\xbf" * bom + text.encode())
+    spec = {"base": "cell.toml", "experiment": [{"name": "e", "data": "d.csv", "role": "fit"}],
+            "parameters": {"materials.LiPON.conductivity": {"min": "1e-7 S/cm",
+                                                            "max": "1e-5 S/cm"}}}
+    try:
+        load_fit(spec, base_dir=folder)
+    except InputError as error:
+        assert error.key.startswith("experiment") and "\n" not in str(error)
+
+
+sweep_keys = st.sampled_from(["protocol.0.c_rate", "cell.temperature", "protocol.0",
+                              "materials.LiPON.conductivity", "cell.layers.cathode.thickness",
+                              "cell.layers.9.thickness", "protocol.x.c_rate", "solver.rtol",
+                              "mesh.cells_per_layer", "cell", "", "materials", "cell.layers",
+                              "protocol.0.steps.0.mode", "cell.trench.width", "a.b.c.d"])
+
+
+@settings(settings.get_profile("thinfilm-fast"))
+@given(grid=st.dictionaries(sweep_keys, values, max_size=3))
+def test_any_sweep_grid_builds_its_cases_or_is_refused_in_one_line(grid):
+    try:
+        spec = load_sweep({"base": small_case(), "grid": grid})
+        for settings_ in itertools.islice(spec.combinations(), 3):
+            case_from_dict(spec.case_dict(settings_), ".", "sweep")
+    except InputError as error:
+        assert "\n" not in str(error)
 
 
 @pytest.mark.slow

@@ -276,6 +276,8 @@ def test_class4_reading_errors_of_the_case_are_one_line(tmp_path, capsys):
      "mesh.max_cell_size"),
     ("planar_li_lipon_lco.toml", {"mesh": {"cells_per_layer": 3_000_000}},
      "mesh.cells_per_layer"),
+    # the shipped trench sets max_cell_size too: it had been named, not cells_per_layer
+    ("trench_si_lipon_lco.toml", {"mesh": {"cells_per_layer": 5000}}, "mesh.cells_per_layer"),
     ("trench_si_lipon_lco.toml", {"protocol": [{"repeat": 50_000, "steps": [
         {"mode": "discharge", "c_rate": 1, "until_voltage": "3 V"},
         {"mode": "charge", "c_rate": 1, "until_voltage": "4.2 V"}]}],
