@@ -55,7 +55,8 @@ COVERAGE_KEYS = ("step_coverage", "bottom_coverage")     # of films on a structu
 MAX_RATES = 100
 COMPARE_COLUMNS = ("architecture", "kind", "c_rate", "capacity_mAh_cm2", "energy_mWh_cm2",
                    "power_mW_cm2", "energy_mWh_cm3", "power_mW_cm3", "mean_voltage_V", "aef",
-                   "stack_height_um", "duration_s", "end_reason", "status", "run_id", "message")
+                   "stack_height_um", "duration_s", "end_reason", "status", "run_id", "message",
+                   "warnings")
 SECONDS_PER_HOUR = 3600.0
 
 

@@ -49,13 +49,13 @@ from .case import MISSING
 from .errors import InputError, RunInterrupted, SolverError
 from .files import read_text
 from .files import write_atomic
-from .results import summary_json
+from .results import summary_json, summary_warnings
 from .runner import DaskRunner, default_workers, progress_bar
 
 SWEEP_KEYS = ("base", "grid")
 # after the swept keys, in this order (of the first discharge step; wall_time_s of the run)
 RESULT_COLUMNS = ("capacity_mAh_cm2", "energy_mWh_cm2", "mean_voltage_V", "end_reason",
-                  "wall_time_s", "duration_s", "status", "message", "run_id")
+                  "wall_time_s", "duration_s", "status", "message", "warnings", "run_id")
 STATUSES = ("ok", "solver_failed", "invalid_input", "error", "time_limit", "not_run")
 # A sweep validates its combinations as it runs them and lists each in results.csv: a
 # million would take half an hour to validate and a row each; beyond this, split the sweep.
@@ -715,6 +715,7 @@ def result_row(settings: dict, outcome: dict | None, run_id=None, message="",
     if chosen is None and status == "solver_failed":
         chosen = next((s for s in steps if s.get("end_reason") == "solver_failed"), None)
     row["wall_time_s"] = summary.get("wall_time_s")
+    row["warnings"] = summary_warnings(summary) or None
     if chosen is None:
         row["end_reason"] = "solver_failed" if status == "solver_failed" else "no_discharge_step"
         return row

@@ -12,6 +12,7 @@ from solver import cli
 from solver.case import case_from_dict
 from solver.compare import COMPARE_COLUMNS, CompareTable, compare, load_compare
 from solver.errors import InputError
+from solver.results import summary_warnings
 from solver.sweep import RESULT_COLUMNS
 
 distributed = pytest.importorskip("distributed")
@@ -219,6 +220,7 @@ def test_tiny_comparison_and_resume(tmp_path, client, capsys):
         assert float(row["power_mW_cm3"]) == pytest.approx(power / height_cm, rel=1e-9)
         summary = json.loads((out / "runs" / row["run_id"] / "summary.json").read_text())
         assert float(row["aef"]) == pytest.approx(summary["aef"], rel=1e-9)
+        assert json.loads(row["warnings"] or "[]") == summary_warnings(summary)
     by = {(r["architecture"], float(r["c_rate"])): r for r in rows}
     films_um = 0.05 + 0.1 + 1.0 + 0.5 + 0.1
     assert float(by["planar", 1]["aef"]) == 1.0
