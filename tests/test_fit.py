@@ -113,12 +113,20 @@ ONE_STEP = [{"mode": "discharge", "c_rate": 10, "until_voltage": "3.0 V"}]
     # a protocol quantity moves the drive, not a term: its column is a difference of runs
     # (it was a zero 'sensitivity', and the fit called it not identifiable)
     (ONE_STEP, ["protocol.0.c_rate"], [0.5]),
-], ids=["one_step", "after_a_cutoff", "storage_and_drive", "protocol_quantity"])
+    # the step ends where the cathode's surface reaches the end of its OCV table, above the
+    # cutoff: that end moves with the parameters in time, at the voltage the surface gives
+    # there (the sensitivities at the step's last time put it on the steep end of the OCV)
+    ([{"mode": "discharge", "c_rate": 10, "until_voltage": "2.0 V"}], list(RANGES),
+     [0.55, 0.45, 0.62, 0.3]),
+], ids=["one_step", "after_a_cutoff", "storage_and_drive", "protocol_quantity",
+        "electrode_full"])
 def test_sensitivities_match_differences_of_whole_runs(tmp_path, protocol, keys, theta,
                                                        monkeypatch):
-    # whole runs end within VOLTAGE_EVENT_TOL of a cutoff; located to round-off here, so
-    # that their differences see the state a cutoff hands on move smoothly
+    # whole runs end within VOLTAGE_EVENT_TOL of a cutoff (SURFACE_TOLERANCE of an
+    # electrode's limit); located to round-off here, so that their differences see the state
+    # a cutoff hands on, and the voltage an electrode's limit ends at, move smoothly
     monkeypatch.setattr("solver.simulate.VOLTAGE_EVENT_TOL", 1e-9)
+    monkeypatch.setattr("solver.simulate.SURFACE_TOLERANCE", 1e-9)
     raw = base_case(rtol=1e-6)
     raw["protocol"] = protocol
     raw["cell"]["series_resistance"] = "30 ohm*cm^2"

@@ -51,6 +51,12 @@ DIFFERENCE_STEP = 1e-3      # step in theta for differences of whole runs
 # a model step that ends before this share of the measured curve delivered nothing of it:
 # its residuals then hardly move with the parameters (a plateau the optimiser cannot leave)
 NOTHING_DELIVERED = 0.01
+# the ends whose time the forward sensitivities follow: a voltage cutoff (located by the
+# secant of model_at) and a set time. A step that its state ends (an electrode's surface at
+# the end of its OCV table, its lithium used up, a current falling to until_current) ends at
+# a time that moves with the parameters, which sensitivities at that time leave out: they
+# would take the last node's voltage, on the steep end of an OCV, for a derivative
+SENSITIVITY_ENDS = ("until_voltage", "until_time")
 IN_PLACE_PREFIXES = ("materials.", "protocol.", "solver.")
 DRIVE_PREFIXES = ("protocol.",)
 IN_PLACE_KEYS = ("cell.series_resistance", "cell.temperature", "cell.nominal_capacity")
@@ -384,6 +390,8 @@ class Objective:
             with_sens = sens and e.kind == "curve"
             output = self.models[e.name].run(theta, sensitivities=with_sens)
             self.model_runs += 1
+            # any other end: the rows are differences of whole runs (_complete)
+            with_sens = with_sens and (output.failed or output.end_reason in SENSITIVITY_ENDS)
             r, J = residuals_of(e, output, self.spec.settings, jacobian=with_sens)
             if with_sens and J is None:         # no run at all: nothing moves it
                 J = np.zeros((r.size, theta.size))
