@@ -313,6 +313,14 @@ def _spec(tmp_path, **changes):
      "parameters.materials.LiMn2O4.diffusivity", "a material the cell uses"),
     ({"parameters": {"cell.series_resistance": {"min": 0, "max": "5 ohm*cm^2"}}},
      "parameters.cell.series_resistance.min", "log scale"),
+    # a bound the case refuses: starts beyond it were refused, and report.md raised
+    ({"parameters": {"materials.LiCoO2.diffusivity": {"min": "-1e-11 cm^2/s",
+                                                      "max": "1e-9 cm^2/s",
+                                                      "scale": "linear"}}},
+     "parameters.materials.LiCoO2.diffusivity.min", "a value the case accepts"),
+    ({"parameters": {"cell.layers.cathode.initial_stoichiometry": {"min": 0.5, "max": 1.2,
+                                                                   "scale": "linear"}}},
+     "parameters.cell.layers.cathode.initial_stoichiometry.max", "a value the case accepts"),
     ({"experiment/0/role": "train"}, "experiment.0.role", "'fit' or 'predict'"),
     ({"experiment/0/data": "missing.csv"}, "experiment.0.data", "readable"),
     ({"experiment/0/set": {"protocol.3.c_rate": 2}}, "experiment.0.set.protocol.3.c_rate",
@@ -741,6 +749,20 @@ def test_a_fit_that_fits_reports_nothing_undelivered(tmp_path):
     assert not summary["nothing_fitted"] and summary["nothing_delivered"] == []
     assert summary["starts"][0]["nothing_at_start"] == []
     assert not any("times their weights" in w for w in summary["warnings"])
+
+
+def test_the_report_lists_starts_that_did_not_finish(tmp_path):
+    """A start that failed or was refused has no cost: writing report.md raised a TypeError
+    (exit status 1) in any fit with one."""
+    from solver.fit.report import report_markdown
+
+    raw = base_case(rtol=1e-3)
+    names = measured_curves(tmp_path, raw, [2], points=15)
+    path = fit_file(tmp_path, raw, [2], names, ["materials.LiPON.conductivity"])
+    summary = copy.deepcopy(fit(path).summary)
+    summary["starts"].append({"index": 1, "theta0": [0.25], "theta": None, "cost": None,
+                              "evaluations": 1, "status": "error", "reused": False})
+    assert "| 1 | (0.250) |  |  | 1 | error |" in report_markdown(load_fit(path), summary)
 
 
 def test_a_fitted_key_set_by_an_experiment_is_refused(tmp_path):

@@ -187,7 +187,7 @@ def report_markdown(spec, summary) -> str:
               "|---|---|---|---|---|---|"]
     for s in summary["starts"]:
         lines.append(f"| {s['index']} | {_vector(s['theta0'])} | {_vector(s.get('theta'))} | "
-                     f"{s.get('cost', float('nan')):.4g} | {s.get('evaluations', '')} | "
+                     f"{_cost(s.get('cost'))} | {s.get('evaluations', '')} | "
                      f"{s['status']}{_began_on_nothing(s)}"
                      f"{' (reused)' if s.get('reused') else ''} |")
     return "\n".join(lines) + "\n"
@@ -196,6 +196,11 @@ def report_markdown(spec, summary) -> str:
 def _began_on_nothing(start):
     names = start.get("nothing_at_start") or []
     return f", began where the model delivers nothing of {', '.join(names)}" if names else ""
+
+
+def _cost(value) -> str:
+    """A start's cost; a start that did not finish (refused, failed) has none."""
+    return "" if value is None else f"{value:.4g}"
 
 
 def _vector(values):

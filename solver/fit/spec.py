@@ -227,7 +227,27 @@ def load_fit(path_or_dict, base_dir=None) -> FitSpec:
             _check_curve_step(case.protocol, e, f"experiment.{k}")
             _check_voltages(e, case.n_units, f"experiment.{k}.data",
                             data["experiment"][k]["data"])
+    _check_bounds(spec, starting, data["parameters"])
     return spec
+
+
+def _check_bounds(spec: FitSpec, starting, table) -> None:
+    """Each parameter's min and max make a valid case (the first experiment's, the other
+    parameters at their starting values): the starts and the optimiser's steps go anywhere
+    between them, and a bound the case refuses (a negative diffusivity on a linear scale)
+    had left the starts beyond it refused and the fit's report unwritten."""
+    flat = {}
+    _flatten(table, "", flat)
+    for j, parameter in enumerate(spec.parameters):
+        for bound, value in (("min", parameter.low), ("max", parameter.high)):
+            values = list(starting)
+            values[j] = value
+            try:
+                spec.case(values, spec.experiments[0])
+            except InputError as exc:
+                raise InputError(f"parameters.{parameter.key}.{bound}",
+                                 flat[parameter.key][bound],
+                                 f"a value the case accepts: {exc.expected}") from None
 
 
 def _fit_file_error(exc: InputError, table, parameters, experiment, k) -> InputError:
