@@ -751,6 +751,23 @@ def test_a_fit_that_fits_reports_nothing_undelivered(tmp_path):
     assert not any("times their weights" in w for w in summary["warnings"])
 
 
+@pytest.mark.parametrize("jacobian", ["sensitivities", "differences"])
+def test_the_end_of_a_step_its_electrode_ends_has_an_interval(tmp_path, jacobian):
+    """A curve that ends electrode_full (the cathode's surface at the end of its OCV table,
+    above the cutoff): its end moves with D, yet its interval was a point (the end taken for
+    fixed by sensitivities), and null with jacobian = 'differences'."""
+    raw = base_case(rtol=1e-3)
+    raw["protocol"][0]["until_voltage"] = "2.0 V"
+    names = measured_curves(tmp_path, raw, [10], points=20)
+    path = fit_file(tmp_path, raw, [10], names, ["materials.LiCoO2.diffusivity"],
+                    settings={"jacobian": jacobian})
+    (experiment,) = fit(path).summary["experiments"]
+    assert experiment["end_reason"] == "electrode_full"
+    low, high = experiment["end_ci95"]
+    assert low < experiment["end_model"] < high
+    assert high - low > 1e-6 * experiment["end_model"]
+
+
 def test_the_report_lists_starts_that_did_not_finish(tmp_path):
     """A start that failed or was refused has no cost: writing report.md raised a TypeError
     (exit status 1) in any fit with one."""

@@ -232,7 +232,8 @@ class ExperimentModel:
             x = np.array([sim.rows[r]["time_s"] for r in rows]) - start
         voltage = np.array([sim.rows[r]["voltage_V"] for r in rows])
         dx = dv = None
-        if sensitivities:
+        if sensitivities and (record.end_reason in SENSITIVITY_ENDS
+                              or record.end_reason == "solver_failed"):
             dv = np.array([sim.row_sensitivities[r][0] for r in rows]).reshape(len(rows), -1)
             dx = (np.array([sim.row_sensitivities[r][1] for r in rows]).reshape(len(rows), -1)
                   if e.abscissa == "capacity" else np.zeros_like(dv))
@@ -390,10 +391,9 @@ class Objective:
             with_sens = sens and e.kind == "curve"
             output = self.models[e.name].run(theta, sensitivities=with_sens)
             self.model_runs += 1
-            # any other end: the rows are differences of whole runs (_complete)
-            with_sens = with_sens and (output.failed or output.end_reason in SENSITIVITY_ENDS)
             r, J = residuals_of(e, output, self.spec.settings, jacobian=with_sens)
-            if with_sens and J is None:         # no run at all: nothing moves it
+            # (J None otherwise: an end the sensitivities do not follow, differences of runs)
+            if with_sens and J is None and output.failed:   # no run at all: nothing moves it
                 J = np.zeros((r.size, theta.size))
             parts.append(r)
             blocks.append((e, slice(start, start + r.size), J))
