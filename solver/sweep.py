@@ -490,10 +490,11 @@ class _Progress:
         return table
 
 
-def _jobs(spec, progress: _Progress, runs_dir: Path, echo):
+def _jobs(spec, progress: _Progress, runs_dir: Path, echo, plots: bool = False):
     """The combinations to run, validated one at a time as the runs need them (a sweep of
     many combinations neither waits for all of them to validate nor holds their cases);
-    invalid ones and runs already complete in `runs_dir` are recorded in `progress`."""
+    invalid ones and runs already complete in `runs_dir` (with their plot, when `plots`)
+    are recorded in `progress`."""
     from .case import case_from_dict
 
     seen = set()
@@ -524,7 +525,7 @@ def _jobs(spec, progress: _Progress, runs_dir: Path, echo):
         if run_id in seen:
             continue
         seen.add(run_id)
-        summary = _complete_run(runs_dir / run_id, digest)
+        summary = _complete_run(runs_dir / run_id, digest, plots)
         if summary is not None:
             progress.done[run_id] = {"status": _status_of(summary), "summary": summary,
                                      "message": summary.get("message", "")}
@@ -577,7 +578,7 @@ def run_spec(spec: SweepSpec, out, workers: int | None = None, scheduler=None,
     out = Path(out)
     runs_dir = out / "runs"
     state = _Progress(spec, out)
-    jobs = _jobs(spec, state, runs_dir, echo)
+    jobs = _jobs(spec, state, runs_dir, echo, plots)
     first = next(jobs, None)
     runner = None
     try:
@@ -662,8 +663,12 @@ def _write_run(folder: Path, outcome: dict, run_id, digest, settings, raw) -> No
     write_atomic(folder / "summary.json", summary_json(summary))
 
 
-def _complete_run(folder: Path, digest: str):
-    """The summary of a finished run of this exact case, else None."""
+def _complete_run(folder: Path, digest: str, plots: bool = False):
+    """The summary of a finished run of this exact case, else None; None too when `plots`
+    asks for the voltage.png an earlier sweep without --plots did not draw (the run is then
+    run again, its figure drawn with it)."""
+    if plots and not (folder / "voltage.png").is_file():
+        return None
     try:
         summary = json.loads((folder / "summary.json").read_text())
     except (OSError, ValueError):

@@ -251,6 +251,20 @@ def test_resume_runs_only_what_is_missing(tmp_path, client):
     assert solver.sweep(path, out, scheduler=client).ran == [victim]
 
 
+def test_plots_asked_for_on_resume_are_drawn(tmp_path, client):
+    """--plots on a sweep that ran without it: every run had been reused without a figure."""
+    path = _sweep_file(tmp_path)
+    out = tmp_path / "out"
+    first = solver.sweep(path, out, scheduler=client)
+    assert not list((out / "runs").glob("*/voltage.png"))
+    drawn = solver.sweep(path, out, scheduler=client, plots=True)
+    assert sorted(drawn.ran) == sorted(first.ran) and drawn.reused == []
+    assert len(list((out / "runs").glob("*/voltage.png"))) == 4
+    again = solver.sweep(path, out, scheduler=client, plots=True)
+    assert again.ran == [] and len(again.reused) == 4
+    assert solver.sweep(path, out, scheduler=client).ran == []      # plots or not
+
+
 def test_changed_sweep_never_reuses_other_parameters(tmp_path, client):
     out = tmp_path / "out"
     first = solver.sweep(_sweep_file(tmp_path), out, scheduler=client)
