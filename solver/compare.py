@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .case import ARCHITECTURES, MICROPILLAR_KEYS, MISSING, TRENCH_KEYS
+from .case.protocol import check_c_rate
 from .errors import InputError
 from .results import write_atomic
 from .sweep import DEFAULT_TIME_LIMIT, SweepSpec, read_base, read_spec, run_spec
@@ -191,6 +192,11 @@ def _rates(rates) -> list:
             raise InputError("rates", rates, f"{example} ({rate!r} is not)")
     if len(set(rates)) != len(rates):
         raise InputError("rates", rates, "a list of distinct C-rates (a rate is listed twice)")
+    for rate in rates:                          # a step's limit, for every rate up front
+        try:
+            check_c_rate(rate, rates, "rates")
+        except InputError as exc:
+            raise InputError("rates", rates, f"{exc.expected} ({rate!r} is not)") from None
     return list(rates)
 
 
@@ -276,11 +282,11 @@ def _check_cell(spec: CompareSpec, label: str) -> None:
         if layer not in names:
             raise InputError(f"architectures.{label}.layers.{layer}", table["layers"][layer],
                              f"a layer of the base case ({', '.join(map(str, names))})")
-    raw = spec.case_dict({"architecture": label, "c_rate": spec.rates[0]})
+    settings = {"architecture": label, "c_rate": spec.rates[0]}
     try:
-        case_from_dict(raw, spec.base_dir, source=spec.base_name)
+        case_from_dict(spec.case_dict(settings), spec.base_dir, source=spec.base_name)
     except InputError as exc:
-        raise _in_table(exc, label, spec.kinds[label], table) from None
+        raise spec.refused(settings, exc) from None
 
 
 def _in_table(exc: InputError, label: str, kind: str, table: dict) -> InputError:

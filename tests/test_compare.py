@@ -75,6 +75,10 @@ def _cells(**tables):
     (_with(rates=[1, -2]), "rates", "-2 is not"),
     (_with(rates=[1, True]), "rates", "True is not"),
     (_with(rates=[1, 1.0]), "rates", "distinct"),
+    # beyond a step's C-rate limit: the first rate had been named protocol.0.c_rate, a later
+    # one a row of invalid input (exit 3) after the other runs
+    (_with(rates=[1e6]), "rates", "a C-rate of at most 100000"),
+    (_with(rates=[1, 2e5]), "rates", "200000.0 is not"),
     (_with(until_voltage="3 A"), "until_voltage", "voltage"),
     (_with(until_voltage="-1 V"), "until_voltage", "greater than zero"),
     (_with(architectures=None), "architectures", "required"),
