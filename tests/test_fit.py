@@ -251,6 +251,7 @@ def test_fit_command_writes_outputs_predicts_and_resumes(tmp_path, capsys):
         entry["value"], rel=1e-5)
     report = (out / "report.md").read_text()
     assert "overlays.png" in report and "predict" in report
+    assert f"| {predicted['end_measured']:.5g} mAh/cm² |" in report       # with its unit
     assert (out / "overlays.png").read_bytes()[:4] == b"\x89PNG"
     # again: both starts are reused, nothing is recomputed
     assert main(["fit", str(path), "--out", str(out)]) == 0
