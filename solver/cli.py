@@ -212,6 +212,7 @@ class _Lines:
 def _run(args):
     from .api import run
     from .case import load_case
+    from .results import summary_warnings
 
     time_limit = _time_limit(args.time_limit)
     case = load_case(resolve_case(args.case))
@@ -235,9 +236,7 @@ def _run(args):
               f"{step['capacity_mAh_cm2'] * 1e3:10.3f} uAh/cm2  "
               f"{step['energy_mWh_cm2'] * 1e3:10.3f} uWh/cm2  "
               f"mean {step['mean_voltage_V']:.4f} V  ({step['duration_s']:.1f} s)")
-        if step.get("message") and step["end_reason"] != "solver_failed":
-            print(f"thinfilm: step {k}: {step['message']}", file=sys.stderr)
-    for line in result.summary.get("warnings", []):
+    for line in summary_warnings(result.summary):
         print(f"thinfilm: {line}", file=sys.stderr)
     print(f"results in {args.out}/ ({', '.join(path.name for path in written)})")
     if result.failed:
@@ -434,6 +433,8 @@ def _sweep(args):
                       f"mean {row['mean_voltage_V']:.4f} V  {row['end_reason']}"
                       + (f"  ({row['status']}: {row['message']})" if row["status"] != "ok"
                          else ""))
+    _report_warnings(table, lambda row: ", ".join(f"{k}={row[k]}" for k in table.keys),
+                     f"{args.out}/results.csv", args.quiet)
     failed = [row for row in table if row["status"] != "ok"]
     print(f"{len(table)} cases: {len(table.ran)} run now, {len(table.reused)} reused, "
           f"{len(failed)} not ok; results in {args.out}/results.csv")
@@ -472,11 +473,26 @@ def _compare(args):
                   f"{row['aef']:5.2f}  {row['end_reason']}"
                   + (f" ({row['status']}" + (f": {row['message']}" if row.get("message")
                                               else "") + ")" if row["status"] != "ok" else ""))
+    _report_warnings(table, lambda row: f"{row['architecture']} at {row['c_rate']:g}C",
+                     f"{args.out}/compare.csv", args.quiet)
     failed = [row for row in table if row["status"] != "ok"]
     print(f"{len(table)} runs: {len(table.runs.ran)} run now, {len(table.runs.reused)} reused, "
           f"{len(failed)} not ok; results in {args.out}/compare.csv, ragone.png, "
           f"rate_capability.png")
     return EXIT_SOLVER_FAILED if failed else 0
+
+
+def _report_warnings(table, label, csv_path: str, quiet: bool) -> None:
+    """The warnings of a sweep's runs on stderr (their `warnings` column): each with its
+    row's label, or with --quiet one line counting them (never nothing)."""
+    flagged = [row for row in table if row.get("warnings")]
+    if quiet and flagged:
+        print(f"thinfilm: warning: {len(flagged)} of {len(table)} runs have warnings "
+              f"(the warnings column of {csv_path})", file=sys.stderr)
+        return
+    for row in flagged:
+        for line in row["warnings"]:
+            print(f"thinfilm: {label(row)}: {line}", file=sys.stderr)
 
 
 def _time_limit(text: str) -> float | None:

@@ -42,8 +42,8 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import limits
 from .case import ARCHITECTURES, MICROPILLAR_KEYS, MISSING, TRENCH_KEYS
+from .case.protocol import check_c_rate
 from .errors import InputError
 from .results import write_atomic
 from .sweep import DEFAULT_TIME_LIMIT, SweepSpec, read_base, read_spec, run_spec
@@ -56,7 +56,8 @@ COVERAGE_KEYS = ("step_coverage", "bottom_coverage")     # of films on a structu
 MAX_RATES = 100
 COMPARE_COLUMNS = ("architecture", "kind", "c_rate", "capacity_mAh_cm2", "energy_mWh_cm2",
                    "power_mW_cm2", "energy_mWh_cm3", "power_mW_cm3", "mean_voltage_V", "aef",
-                   "stack_height_um", "duration_s", "end_reason", "status", "run_id", "message")
+                   "stack_height_um", "duration_s", "end_reason", "status", "run_id", "message",
+                   "warnings")
 SECONDS_PER_HOUR = 3600.0
 
 
@@ -191,11 +192,11 @@ def _rates(rates) -> list:
             raise InputError("rates", rates, f"{example} ({rate!r} is not)")
     if len(set(rates)) != len(rates):
         raise InputError("rates", rates, "a list of distinct C-rates (a rate is listed twice)")
-    fastest = max(rates)
-    if fastest > limits.MAX_C_RATE:
-        raise InputError("rates", rates, f"C-rates of at most {limits.MAX_C_RATE:g} (a "
-                                         f"discharge in {3600 / limits.MAX_C_RATE * 1e3:g} "
-                                         f"ms; {fastest!r} is not)")
+    for rate in rates:                          # a step's limit, for every rate up front
+        try:
+            check_c_rate(rate, rates, "rates")
+        except InputError as exc:
+            raise InputError("rates", rates, f"{exc.expected} ({rate!r} is not)") from None
     return list(rates)
 
 
@@ -281,11 +282,11 @@ def _check_cell(spec: CompareSpec, label: str) -> None:
         if layer not in names:
             raise InputError(f"architectures.{label}.layers.{layer}", table["layers"][layer],
                              f"a layer of the base case ({', '.join(map(str, names))})")
-    raw = spec.case_dict({"architecture": label, "c_rate": spec.rates[0]})
+    settings = {"architecture": label, "c_rate": spec.rates[0]}
     try:
-        case_from_dict(raw, spec.base_dir, source=spec.base_name)
+        case_from_dict(spec.case_dict(settings), spec.base_dir, source=spec.base_name)
     except InputError as exc:
-        raise _in_table(exc, label, spec.kinds[label], table) from None
+        raise spec.refused(settings, exc) from None
 
 
 def _in_table(exc: InputError, label: str, kind: str, table: dict) -> InputError:

@@ -207,6 +207,15 @@ def _cycle_of_rows(summary: dict, steps: np.ndarray) -> np.ndarray:
     return cycles[np.clip(steps, 0, len(cycles) - 1)] if steps.size else steps.copy()
 
 
+def summary_warnings(summary: dict) -> list[str]:
+    """What a run says beyond its numbers, as `thinfilm run` prints it: the message of each
+    step that has one but did not fail (a step that delivered nothing says why; a failed
+    step's message is the run's), then the run's warnings."""
+    notes = [f"step {k}: {step['message']}" for k, step in enumerate(summary.get("steps", []))
+             if step.get("message") and step.get("end_reason") != "solver_failed"]
+    return notes + list(summary.get("warnings", []))
+
+
 def summary_json(summary: dict) -> str:
     """summary.json's text: strict JSON, a number that is not finite written as null (and
     anything else JSON lacks, such as a date from a swept TOML value, as its text)."""

@@ -48,13 +48,13 @@ from pathlib import Path
 from .case import MISSING
 from .errors import InputError, RunInterrupted, SolverError
 from .files import path_exists, read_text, write_atomic
-from .results import summary_json
+from .results import summary_json, summary_warnings
 from .runner import DaskRunner, default_workers, progress_bar
 
 SWEEP_KEYS = ("base", "grid")
 # after the swept keys, in this order (of the first discharge step; wall_time_s of the run)
 RESULT_COLUMNS = ("capacity_mAh_cm2", "energy_mWh_cm2", "mean_voltage_V", "end_reason",
-                  "wall_time_s", "duration_s", "status", "message", "run_id")
+                  "wall_time_s", "duration_s", "status", "message", "warnings", "run_id")
 STATUSES = ("ok", "solver_failed", "invalid_input", "error", "time_limit", "not_run")
 # A sweep validates its combinations as it runs them and lists each in results.csv: a
 # million would take half an hour to validate and a row each; beyond this, split the sweep.
@@ -489,10 +489,11 @@ class _Progress:
         return table
 
 
-def _jobs(spec, progress: _Progress, runs_dir: Path, echo):
+def _jobs(spec, progress: _Progress, runs_dir: Path, echo, plots: bool = False):
     """The combinations to run, validated one at a time as the runs need them (a sweep of
     many combinations neither waits for all of them to validate nor holds their cases);
-    invalid ones and runs already complete in `runs_dir` are recorded in `progress`."""
+    invalid ones and runs already complete in `runs_dir` (with their plot, when `plots`)
+    are recorded in `progress`."""
     from .case import case_from_dict
 
     seen = set()
@@ -523,7 +524,7 @@ def _jobs(spec, progress: _Progress, runs_dir: Path, echo):
         if run_id in seen:
             continue
         seen.add(run_id)
-        summary = _complete_run(runs_dir / run_id, digest)
+        summary = _complete_run(runs_dir / run_id, digest, plots)
         if summary is not None:
             progress.done[run_id] = {"status": _status_of(summary), "summary": summary,
                                      "message": summary.get("message", "")}
@@ -576,7 +577,7 @@ def run_spec(spec: SweepSpec, out, workers: int | None = None, scheduler=None,
     out = Path(out)
     runs_dir = out / "runs"
     state = _Progress(spec, out)
-    jobs = _jobs(spec, state, runs_dir, echo)
+    jobs = _jobs(spec, state, runs_dir, echo, plots)
     first = next(jobs, None)
     runner = None
     try:
@@ -661,8 +662,12 @@ def _write_run(folder: Path, outcome: dict, run_id, digest, settings, raw) -> No
     write_atomic(folder / "summary.json", summary_json(summary))
 
 
-def _complete_run(folder: Path, digest: str):
-    """The summary of a finished run of this exact case, else None."""
+def _complete_run(folder: Path, digest: str, plots: bool = False):
+    """The summary of a finished run of this exact case, else None; None too when `plots`
+    asks for the voltage.png an earlier sweep without --plots did not draw (the run is then
+    run again, its figure drawn with it)."""
+    if plots and not (folder / "voltage.png").is_file():
+        return None
     try:
         summary = json.loads((folder / "summary.json").read_text())
     except (OSError, ValueError):
@@ -714,6 +719,7 @@ def result_row(settings: dict, outcome: dict | None, run_id=None, message="",
     if chosen is None and status == "solver_failed":
         chosen = next((s for s in steps if s.get("end_reason") == "solver_failed"), None)
     row["wall_time_s"] = summary.get("wall_time_s")
+    row["warnings"] = summary_warnings(summary) or None
     if chosen is None:
         row["end_reason"] = "solver_failed" if status == "solver_failed" else "no_discharge_step"
         return row

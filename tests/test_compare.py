@@ -12,6 +12,7 @@ from solver import cli
 from solver.case import case_from_dict
 from solver.compare import COMPARE_COLUMNS, CompareTable, compare, load_compare
 from solver.errors import InputError
+from solver.results import summary_warnings
 from solver.sweep import RESULT_COLUMNS
 
 distributed = pytest.importorskip("distributed")
@@ -74,7 +75,10 @@ def _cells(**tables):
     (_with(rates=[1, -2]), "rates", "-2 is not"),
     (_with(rates=[1, True]), "rates", "True is not"),
     (_with(rates=[1, 1.0]), "rates", "distinct"),
-    (_with(rates=[1, 1e6]), "rates", "at most 100000"),      # had named protocol.0.c_rate
+    # beyond a step's C-rate limit: the first rate had been named protocol.0.c_rate, a later
+    # one a row of invalid input (exit 3) after the other runs
+    (_with(rates=[1e6]), "rates", "a C-rate of at most 100000"),
+    (_with(rates=[1, 2e5]), "rates", "200000.0 is not"),
     (_with(until_voltage="3 A"), "until_voltage", "voltage"),
     (_with(until_voltage="-1 V"), "until_voltage", "greater than zero"),
     (_with(architectures=None), "architectures", "required"),
@@ -220,6 +224,7 @@ def test_tiny_comparison_and_resume(tmp_path, client, capsys):
         assert float(row["power_mW_cm3"]) == pytest.approx(power / height_cm, rel=1e-9)
         summary = json.loads((out / "runs" / row["run_id"] / "summary.json").read_text())
         assert float(row["aef"]) == pytest.approx(summary["aef"], rel=1e-9)
+        assert json.loads(row["warnings"] or "[]") == summary_warnings(summary)
     by = {(r["architecture"], float(r["c_rate"])): r for r in rows}
     films_um = 0.05 + 0.1 + 1.0 + 0.5 + 0.1
     assert float(by["planar", 1]["aef"]) == 1.0

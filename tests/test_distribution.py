@@ -110,6 +110,8 @@ def test_checkout_facade_uses_the_top_level_packages():
 
     assert thinfilm.solver is solver and thinfilm.meshes is meshes
     assert thinfilm.load_case is solver.load_case and thinfilm.run is solver.run
+    for name in solver.__all__:                     # the whole API, compare included
+        assert name in thinfilm.__all__ and getattr(thinfilm, name) is getattr(solver, name)
     assert thinfilm.InputError is solver.errors.InputError
     assert thinfilm.__version__ == version.__version__
     assert not any(name.startswith(("thinfilm.solver.", "thinfilm.meshes."))

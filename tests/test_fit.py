@@ -113,12 +113,20 @@ ONE_STEP = [{"mode": "discharge", "c_rate": 10, "until_voltage": "3.0 V"}]
     # a protocol quantity moves the drive, not a term: its column is a difference of runs
     # (it was a zero 'sensitivity', and the fit called it not identifiable)
     (ONE_STEP, ["protocol.0.c_rate"], [0.5]),
-], ids=["one_step", "after_a_cutoff", "storage_and_drive", "protocol_quantity"])
+    # the step ends where the cathode's surface reaches the end of its OCV table, above the
+    # cutoff: that end moves with the parameters in time, at the voltage the surface gives
+    # there (the sensitivities at the step's last time put it on the steep end of the OCV)
+    ([{"mode": "discharge", "c_rate": 10, "until_voltage": "2.0 V"}], list(RANGES),
+     [0.55, 0.45, 0.62, 0.3]),
+], ids=["one_step", "after_a_cutoff", "storage_and_drive", "protocol_quantity",
+        "electrode_full"])
 def test_sensitivities_match_differences_of_whole_runs(tmp_path, protocol, keys, theta,
                                                        monkeypatch):
-    # whole runs end within VOLTAGE_EVENT_TOL of a cutoff; located to round-off here, so
-    # that their differences see the state a cutoff hands on move smoothly
+    # whole runs end within VOLTAGE_EVENT_TOL of a cutoff (SURFACE_TOLERANCE of an
+    # electrode's limit); located to round-off here, so that their differences see the state
+    # a cutoff hands on, and the voltage an electrode's limit ends at, move smoothly
     monkeypatch.setattr("solver.simulate.VOLTAGE_EVENT_TOL", 1e-9)
+    monkeypatch.setattr("solver.simulate.SURFACE_TOLERANCE", 1e-9)
     raw = base_case(rtol=1e-6)
     raw["protocol"] = protocol
     raw["cell"]["series_resistance"] = "30 ohm*cm^2"
@@ -243,6 +251,7 @@ def test_fit_command_writes_outputs_predicts_and_resumes(tmp_path, capsys):
         entry["value"], rel=1e-5)
     report = (out / "report.md").read_text()
     assert "overlays.png" in report and "predict" in report
+    assert f"| {predicted['end_measured']:.5g} mAh/cm² |" in report       # with its unit
     assert (out / "overlays.png").read_bytes()[:4] == b"\x89PNG"
     # again: both starts are reused, nothing is recomputed
     assert main(["fit", str(path), "--out", str(out)]) == 0
@@ -305,6 +314,14 @@ def _spec(tmp_path, **changes):
      "parameters.materials.LiMn2O4.diffusivity", "a material the cell uses"),
     ({"parameters": {"cell.series_resistance": {"min": 0, "max": "5 ohm*cm^2"}}},
      "parameters.cell.series_resistance.min", "log scale"),
+    # a bound the case refuses: starts beyond it were refused, and report.md raised
+    ({"parameters": {"materials.LiCoO2.diffusivity": {"min": "-1e-11 cm^2/s",
+                                                      "max": "1e-9 cm^2/s",
+                                                      "scale": "linear"}}},
+     "parameters.materials.LiCoO2.diffusivity.min", "a diffusivity such as"),
+    ({"parameters": {"cell.layers.cathode.initial_stoichiometry": {"min": 0.5, "max": 1.2,
+                                                                   "scale": "linear"}}},
+     "parameters.cell.layers.cathode.initial_stoichiometry.max", "is valid"),
     ({"experiment/0/role": "train"}, "experiment.0.role", "'fit' or 'predict'"),
     ({"experiment/0/data": "missing.csv"}, "experiment.0.data", "readable"),
     ({"experiment/0/set": {"protocol.3.c_rate": 2}}, "experiment.0.set.protocol.3.c_rate",
@@ -743,6 +760,23 @@ def test_a_fit_that_fits_reports_nothing_undelivered(tmp_path):
     assert not summary["nothing_fitted"] and summary["nothing_delivered"] == []
     assert summary["starts"][0]["nothing_at_start"] == []
     assert not any("times their weights" in w for w in summary["warnings"])
+
+
+@pytest.mark.parametrize("jacobian", ["sensitivities", "differences"])
+def test_the_end_of_a_step_its_electrode_ends_has_an_interval(tmp_path, jacobian):
+    """A curve that ends electrode_full (the cathode's surface at the end of its OCV table,
+    above the cutoff): its end moves with D, yet its interval was a point (the end taken for
+    fixed by sensitivities), and null with jacobian = 'differences'."""
+    raw = base_case(rtol=1e-3)
+    raw["protocol"][0]["until_voltage"] = "2.0 V"
+    names = measured_curves(tmp_path, raw, [10], points=20)
+    path = fit_file(tmp_path, raw, [10], names, ["materials.LiCoO2.diffusivity"],
+                    settings={"jacobian": jacobian})
+    (experiment,) = fit(path).summary["experiments"]
+    assert experiment["end_reason"] == "electrode_full"
+    low, high = experiment["end_ci95"]
+    assert low < experiment["end_model"] < high
+    assert high - low > 1e-6 * experiment["end_model"]
 
 
 def test_the_report_lists_a_start_that_did_not_finish(tmp_path):

@@ -203,7 +203,7 @@ def test_sweep_command_runs_the_product_on_a_local_cluster(tmp_path, capsys):
         for name in ("capacity_mAh_cm2", "energy_mWh_cm2", "mean_voltage_V"):
             assert float(row[name]) == pytest.approx(step[name], rel=1e-12), name
         assert row["end_reason"] == step["end_reason"] == "until_voltage"
-        assert row["status"] == "ok" and row["message"] == ""
+        assert row["status"] == "ok" and row["message"] == "" and row["warnings"] == ""
         assert float(row["wall_time_s"]) > 0
         folder = out / "runs" / row["run_id"]
         assert {p.name for p in folder.iterdir()} == {"summary.json", "timeseries.csv",
@@ -249,6 +249,20 @@ def test_resume_runs_only_what_is_missing(tmp_path, client):
     # a run folder without summary.json (interrupted while writing) is run again
     (out / "runs" / victim / "summary.json").unlink()
     assert solver.sweep(path, out, scheduler=client).ran == [victim]
+
+
+def test_plots_asked_for_on_resume_are_drawn(tmp_path, client):
+    """--plots on a sweep that ran without it: every run had been reused without a figure."""
+    path = _sweep_file(tmp_path)
+    out = tmp_path / "out"
+    first = solver.sweep(path, out, scheduler=client)
+    assert not list((out / "runs").glob("*/voltage.png"))
+    drawn = solver.sweep(path, out, scheduler=client, plots=True)
+    assert sorted(drawn.ran) == sorted(first.ran) and drawn.reused == []
+    assert len(list((out / "runs").glob("*/voltage.png"))) == 4
+    again = solver.sweep(path, out, scheduler=client, plots=True)
+    assert again.ran == [] and len(again.reused) == 4
+    assert solver.sweep(path, out, scheduler=client).ran == []      # plots or not
 
 
 def test_changed_sweep_never_reuses_other_parameters(tmp_path, client):
@@ -297,6 +311,42 @@ def test_invalid_combination_is_a_row_and_the_rest_run(tmp_path, client, capsys)
     assert "case 0 (cell.layers.cathode.thickness = '-1 um', mesh.cells_per_layer = 4) is " \
         "invalid and will not run" in captured.err
     assert "2 cases: 0 run now, 1 reused, 1 not ok" in captured.out
+
+
+def test_run_warnings_reach_results_csv_and_the_terminal(tmp_path, client, capsys):
+    """A run's warnings and step messages (what `thinfilm run` prints) are its row's
+    `warnings` and go to stderr, reused runs' too; --quiet counts them in one line."""
+    tomli_w = pytest.importorskip("tomli_w")
+    lto = {"name": "anode", "material": "Li4Ti5O12", "thickness": "2 um",
+           "initial_stoichiometry": 0.95}      # cannot deliver 500C on the unrefined mesh
+    grid = {"cell.layers.0": [lto, {"name": "anode", "material": "Li", "thickness": "3 um"}],
+            "protocol.0": [{"mode": "discharge", "c_rate": 500, "until_time": "1 s"}],
+            "mesh.refine": [False]}
+    path = tmp_path / "sweep.toml"
+    path.write_bytes(tomli_w.dumps({"base": str(SHIPPED_CASE), "grid": grid}).encode())
+    out = tmp_path / "out"
+    table = solver.sweep(path, out, scheduler=client)
+    summary = json.loads((out / "runs" / table[0]["run_id"] / "summary.json").read_text())
+    notes = table[0]["warnings"]
+    assert notes[0] == f"step 0: {summary['steps'][0]['message']}"
+    assert notes[1:] == summary["warnings"] and notes[-1].startswith("UNDER-RESOLVED")
+    assert table[1]["warnings"] is None
+    with open(out / "results.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert json.loads(rows[0]["warnings"]) == notes and rows[1]["warnings"] == ""
+
+    capsys.readouterr()
+    assert cli.main(["sweep", str(path), "--out", str(out),
+                     "--scheduler", client.scheduler.address]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert [line for line in err if "UNDER-RESOLVED" in line] == [
+        f"thinfilm: cell.layers.0={table[0]['cell.layers.0']}, protocol.0="
+        f"{table[0]['protocol.0']}, mesh.refine=False: {notes[-1]}"]
+    assert cli.main(["sweep", str(path), "--out", str(out), "--quiet",
+                     "--scheduler", client.scheduler.address]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        f"thinfilm: warning: 1 of 2 runs have warnings (the warnings column of "
+        f"{out}/results.csv)"]
 
 
 def test_no_valid_combination_is_an_input_error_up_front(tmp_path):

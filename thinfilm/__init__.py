@@ -7,6 +7,7 @@ The public API::
     case = thinfilm.load_case(thinfilm.shipped_case("planar_li_lipon_lco"))
     result = thinfilm.run(case)                 # result.summary, result.write("out/planar")
     thinfilm.sweep("sweep.toml", "out/sweep")   # results.csv and one folder per run
+    thinfilm.compare("compare.toml", "out/compare")   # compare.csv, ragone.png, ...
     thinfilm.fit("fit.toml", "out/fit")         # fit.json, fitted.toml, report.md
     thinfilm.validate("out/validation", fast_only=True)
 
@@ -52,6 +53,7 @@ __version__ = _module("version").__version__
 load_case = solver.load_case
 run = solver.run
 sweep = solver.sweep
+compare = solver.compare
 case_from_dict = _module("case").case_from_dict
 build_grid = _module("api").build_grid
 InputError = _module("errors").InputError
@@ -82,6 +84,6 @@ def main(argv=None) -> int:
 
 __all__ = [
     "CASES_DIR", "InputError", "SolverError", "VALIDATION_DIR", "__version__", "build_grid",
-    "case_from_dict", "fit", "load_case", "main", "meshes", "run", "shipped_case",
+    "case_from_dict", "compare", "fit", "load_case", "main", "meshes", "run", "shipped_case",
     "shipped_cases", "solver", "sweep", "validate",
 ]

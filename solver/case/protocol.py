@@ -124,7 +124,7 @@ def _step_entry(item: dict, name: str, key: str, bounds: _StepLimits | None):
     raw, full_key = item[name], f"{key}.{name}"
     rate = parse_c_rate(raw, full_key)
     if rate is not None:
-        _check_c_rate(rate, raw, full_key)
+        check_c_rate(rate, raw, full_key)
         return C_RATE_KEYS[name], rate
     try:
         return name, _step_quantity(item, name, key, bounds)
@@ -133,7 +133,7 @@ def _step_entry(item: dict, name: str, key: str, bounds: _StepLimits | None):
                          f"{error.expected}, or {C_RATE_EXAMPLES}") from None
 
 
-def _check_c_rate(value: float, raw, key: str) -> None:
+def check_c_rate(value: float, raw, key: str) -> None:
     if value > limits.MAX_C_RATE:
         raise InputError(key, raw, f"a C-rate of at most {limits.MAX_C_RATE:g} (a discharge "
                                    f"in {3600 / limits.MAX_C_RATE * 1e3:g} ms)")
@@ -146,7 +146,7 @@ def _step_quantity(item: dict, name: str, key: str, bounds: _StepLimits | None) 
     if name in ("until_time", "max_duration"):
         limits.check_time(value, raw, key)
     elif name == "c_rate":
-        _check_c_rate(value, raw, key)
+        check_c_rate(value, raw, key)
     elif bounds is not None and name in ("voltage", "until_voltage") and value > bounds.voltage:
         raise InputError(key, raw, f"a voltage of at most {bounds.voltage:g} V "
                                    f"({limits.MAX_CELL_VOLTAGE:g} V per cell: no lithium "

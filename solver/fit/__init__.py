@@ -245,10 +245,11 @@ def fit(path_or_dict, out=None, workers=None, scheduler=None, base_dir=None,
     from .statistics import linearised, rmse_mV
 
     covariance = linearised(np.array(best["jacobian"]), np.array(best["residuals"]))[0]
-    # (the curves' sensitivities for the intervals of their ends; no differences needed)
-    r_all, _, curves = objective.evaluate(theta, jacobian=True, differences=False)
+    # the Jacobian of every experiment, for the intervals of the curves' ends
+    _, J_all, curves = objective.evaluate(theta, jacobian=True)
+    ends = np.cumsum([e.n_residuals for e in spec.experiments]) - 1
     experiments, warnings, nothing = [], list(stats["warnings"]), []
-    for e in spec.experiments:
+    for e, end_row in zip(spec.experiments, ends):
         curve = curves[e.name]
         if e.kind == "impedance":
             kk = kramers_kronig_residual(e.x, e.impedance)
@@ -266,7 +267,7 @@ def fit(path_or_dict, out=None, workers=None, scheduler=None, base_dir=None,
                 "end_reason": curve.end_reason,
                 "kramers_kronig_residual": kk})
             continue
-        r, J, v_model, x_end = experiment_residuals(e, curve, spec.settings)
+        r, _, v_model, x_end = experiment_residuals(e, curve, spec.settings, jacobian=False)
         warnings += _stopped_before_the_end(e, curve)
         if delivered_nothing(e, curve):
             nothing.append(e.name)
@@ -278,11 +279,10 @@ def fit(path_or_dict, out=None, workers=None, scheduler=None, base_dir=None,
                  "end_reason": curve.end_reason, "kramers_kronig_residual": None}
         if e.end is not None:
             entry["capacity_error"] = float(x_end / e.end - 1.0)
-            if J is not None:
-                d_end = J[-1] * spec.settings["end_error"] * e.end
-                sd = float(np.sqrt(max(d_end @ covariance @ d_end, 0.0)))
-                entry["end_ci95"] = [float(x_end - stats["t95"] * sd),
-                                     float(x_end + stats["t95"] * sd)]
+            d_end = J_all[end_row] * spec.settings["end_error"] * e.end
+            sd = float(np.sqrt(max(d_end @ covariance @ d_end, 0.0)))
+            entry["end_ci95"] = [float(x_end - stats["t95"] * sd),
+                                 float(x_end + stats["t95"] * sd)]
         experiments.append(entry)
 
     if best.get("optimizer_status") == 0:

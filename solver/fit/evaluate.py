@@ -51,6 +51,12 @@ DIFFERENCE_STEP = 1e-3      # step in theta for differences of whole runs
 # a model step that ends before this share of the measured curve delivered nothing of it:
 # its residuals then hardly move with the parameters (a plateau the optimiser cannot leave)
 NOTHING_DELIVERED = 0.01
+# the ends whose time the forward sensitivities follow: a voltage cutoff (located by the
+# secant of model_at) and a set time. A step that its state ends (an electrode's surface at
+# the end of its OCV table, its lithium used up, a current falling to until_current) ends at
+# a time that moves with the parameters, which sensitivities at that time leave out: they
+# would take the last node's voltage, on the steep end of an OCV, for a derivative
+SENSITIVITY_ENDS = ("until_voltage", "until_time")
 IN_PLACE_PREFIXES = ("materials.", "protocol.", "solver.")
 DRIVE_PREFIXES = ("protocol.",)
 IN_PLACE_KEYS = ("cell.series_resistance", "cell.temperature", "cell.nominal_capacity")
@@ -226,7 +232,8 @@ class ExperimentModel:
             x = np.array([sim.rows[r]["time_s"] for r in rows]) - start
         voltage = np.array([sim.rows[r]["voltage_V"] for r in rows])
         dx = dv = None
-        if sensitivities:
+        if sensitivities and (record.end_reason in SENSITIVITY_ENDS
+                              or record.end_reason == "solver_failed"):
             dv = np.array([sim.row_sensitivities[r][0] for r in rows]).reshape(len(rows), -1)
             dx = (np.array([sim.row_sensitivities[r][1] for r in rows]).reshape(len(rows), -1)
                   if e.abscissa == "capacity" else np.zeros_like(dv))
@@ -385,7 +392,8 @@ class Objective:
             output = self.models[e.name].run(theta, sensitivities=with_sens)
             self.model_runs += 1
             r, J = residuals_of(e, output, self.spec.settings, jacobian=with_sens)
-            if with_sens and J is None:         # no run at all: nothing moves it
+            # (J None otherwise: an end the sensitivities do not follow, differences of runs)
+            if with_sens and J is None and output.failed:   # no run at all: nothing moves it
                 J = np.zeros((r.size, theta.size))
             parts.append(r)
             blocks.append((e, slice(start, start + r.size), J))

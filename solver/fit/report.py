@@ -13,6 +13,9 @@ import numpy as np
 
 from ..files import write_atomic
 
+# the unit of a curve's end (fit.json's end_model, end_measured, end_ci95): its abscissa's
+END_UNITS = {"capacity": "mAh/cm²", "time": "s"}
+
 
 def display(value, dimension):
     """A value (SI) as a string in the unit people use for its dimension."""
@@ -167,8 +170,9 @@ def report_markdown(spec, summary) -> str:
               "| experiment | role | points | RMSE | end, model | end, measured | end error |",
               "|---|---|---|---|---|---|---|"]
     for e in summary["experiments"]:
-        end_m = "" if e["end_model"] is None else f"{e['end_model']:.5g}"
-        end_d = "" if e["end_measured"] is None else f"{e['end_measured']:.5g}"
+        unit = END_UNITS.get(e["abscissa"], "")
+        end_m = "" if e["end_model"] is None else f"{e['end_model']:.5g} {unit}"
+        end_d = "" if e["end_measured"] is None else f"{e['end_measured']:.5g} {unit}"
         err = "" if e["capacity_error"] is None else f"{e['capacity_error'] * 100:+.2f} %"
         if e.get("end_ci95"):
             end_m += f" ({e['end_ci95'][0]:.5g} – {e['end_ci95'][1]:.5g})"
