@@ -530,10 +530,9 @@ def test_class12_under_resolved_film_is_refined_to_the_converged_capacity(c_rate
     assert "refined" in result.summary["warnings"][0]
 
 
-def test_class12_a_run_interrupted_while_refining_keeps_the_finished_run(monkeypatch):
-    """A time limit or signal in the rerun on a refined grid: the run on the case's mesh
-    had finished its protocol, and was dropped for the rerun's steps so far, from a grid
-    the case never asked for, with no word of the refinement."""
+def _stopped_in_rerun(monkeypatch, rerun):
+    """Run the under-resolved thick film and stop it in its `rerun`-th run on a refined
+    grid: (the RunInterrupted raised, every Simulation made)."""
     from solver.errors import RunInterrupted
 
     runs = []
@@ -544,13 +543,21 @@ def test_class12_a_run_interrupted_while_refining_keeps_the_finished_run(monkeyp
             runs.append(self)
 
     def stop_in_the_rerun(k, step, elapsed, voltage, capacity):
-        if len(runs) > 1:
+        if len(runs) > rerun:
             raise RunInterrupted("stopped by the test")
 
     monkeypatch.setattr(solver.api, "Simulation", Counted)
     with pytest.raises(RunInterrupted) as stopped:
         solver.run(thick_film(0.3), progress=stop_in_the_rerun)
-    result, (finished, rerun) = stopped.value.result, runs
+    return stopped, runs
+
+
+def test_class12_a_run_interrupted_while_refining_keeps_the_finished_run(monkeypatch):
+    """A time limit or signal in the rerun on a refined grid: the run on the case's mesh
+    had finished its protocol, and was dropped for the rerun's steps so far, from a grid
+    the case never asked for, with no word of the refinement."""
+    stopped, (finished, rerun) = _stopped_in_rerun(monkeypatch, 1)
+    result = stopped.value.result
     assert result.summary["n_cells"] == finished.grid.n_cells < rerun.grid.n_cells
     assert result.summary["steps"][0]["end_reason"] == "until_voltage"
     assert stopped.value.where.startswith("step 0 (discharge, protocol.0) at t = ")
@@ -566,22 +573,7 @@ def test_class12_a_run_interrupted_while_refining_keeps_the_finished_run(monkeyp
 
 def test_class12_a_stop_in_a_second_rerun_keeps_the_first_with_its_refinement(monkeypatch):
     """The finished run kept may itself be a rerun: its summary says how it was refined."""
-    from solver.errors import RunInterrupted
-
-    runs = []
-
-    class Counted(solver.api.Simulation):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            runs.append(self)
-
-    def stop_in_the_second_rerun(k, step, elapsed, voltage, capacity):
-        if len(runs) > 2:
-            raise RunInterrupted("stopped by the test")
-
-    monkeypatch.setattr(solver.api, "Simulation", Counted)
-    with pytest.raises(RunInterrupted) as stopped:
-        solver.run(thick_film(0.3), progress=stop_in_the_second_rerun)
+    stopped, runs = _stopped_in_rerun(monkeypatch, 2)
     summary = stopped.value.result.summary
     assert summary["n_cells"] == runs[1].grid.n_cells
     assert summary["refined"]["n_cells"] == [runs[0].grid.n_cells, runs[1].grid.n_cells]
