@@ -221,7 +221,8 @@ def simulation_result(sim, started, report=None, warnings=()) -> Result:
         summary["message"] = sim.failure
     if report is not None:
         summary["refined"] = report
-    warnings = (list(warnings) + guards.reduced_electrolytes(sim.model, sim.rows)
+    warnings = (list(warnings) + guards.constant_in_temperature(case)
+                + guards.reduced_electrolytes(sim.model, sim.rows)
                 + guards.impedance_fields_not_written(case, grid)
                 + guards.unresolved_impedance(sim.spectra, sim.steps))
     if warnings:

@@ -14,6 +14,7 @@ import numpy as np
 
 from .errors import InputError
 from .limits import MAX_FINE_TIME_STEPS, MAX_TIME
+from .materials.schema import KINETIC_ACTIVATION_ENERGY
 from .protocol import drive_for_step, one_c_current, voltage_cutoff, with_end_current
 from .units import FARADAY
 
@@ -48,6 +49,10 @@ MAX_DRIFT = 1e-3
 # cells (eps times the exchange current): an until_current below this fraction of the 1C
 # current may never be reached, and is refused.
 CURRENT_RESOLUTION = 1e-12
+# A cell further than this from a material's reference temperature (K) is told which of its
+# properties have no activation energy and keep their reference values (the library's Li
+# gives its i0 at 20 degC: a 25 degC cell is no cause to say so).
+UNCORRECTED_TEMPERATURE = 10.0
 # A surface that moved less than this in a step is not a diffusion layer to resolve.
 SURFACE_CHANGE_FLOOR = 1e-6
 # A step that delivered nothing was ended by the ohmic and kinetic drop, not by its films'
@@ -415,6 +420,41 @@ def unresolved_impedance(spectra, steps) -> list[str]:
             f"(|Z| up to {np.abs(spectrum.z_ohm_cm2[negative]).max():.3g} ohm cm^2): below "
             f"the solver's resolution there, not the cell's (raise the step's lowest "
             f"frequency)")
+    return warnings
+
+
+def constant_in_temperature(case) -> list[str]:
+    """A warning for each electrode material of a cell more than UNCORRECTED_TEMPERATURE from
+    its reference temperature whose diffusivity, kinetics or electronic conductivity has no
+    activation energy: those keep their reference values (the Arrhenius factor is 1), so
+    the cell's temperature acts through the others alone (the electrolyte's, say)."""
+    warnings, seen = [], set()
+    for layer in case.layers:
+        material = layer.material
+        if (material.name in seen or material.kind not in KINETIC_ACTIVATION_ENERGY
+                or not material.has("reference_temperature")):
+            continue
+        seen.add(material.name)
+        reference = material.value("reference_temperature")
+        if abs(case.temperature - reference) <= UNCORRECTED_TEMPERATURE:
+            continue
+        kinetics = "rate_constant" if material.has("rate_constant") else \
+            "exchange_current_density"
+        energies = {kinetics: KINETIC_ACTIVATION_ENERGY[material.kind]}
+        if material.kind == "intercalation":
+            energies.update(diffusivity="diffusivity_activation_energy",
+                            electronic_conductivity="electronic_conductivity_activation_energy")
+        missing = {name: energy for name, energy in energies.items()
+                   if material.has(name) and not material.has(energy)}
+        if missing:
+            keep = "keeps its value" if len(missing) == 1 else "keep their values"
+            keys = " and ".join(f"materials.{material.name}.{energy}"
+                                for energy in missing.values())
+            warnings.append(
+                f"{material.name}: its {' and '.join(missing)} {keep} at "
+                f"{reference - 273.15:g} degC in this cell at {case.temperature - 273.15:g} "
+                f"degC, for want of an activation energy ({keys}): only its properties that "
+                f"have one follow the temperature")
     return warnings
 
 

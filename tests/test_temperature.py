@@ -207,3 +207,35 @@ def test_activation_energy_of_the_wrong_dimension_names_the_key(value):
     with pytest.raises(InputError) as info:
         planar_case(materials={"LiPON": {"activation_energy": value}})
     assert info.value.key == "materials.LiPON.activation_energy"
+
+
+def _temperature_warnings(case):
+    from solver.guards import constant_in_temperature
+
+    return constant_in_temperature(case)
+
+
+def test_properties_without_an_activation_energy_are_named_away_from_their_reference():
+    """At 0 degC the library's LiCoO2_003 keeps its 25 degC D and k (no activation energies)
+    and Li its 20 degC i0: a run said nothing, as if the cell's kinetics had cooled with it;
+    its sigma, which has one, is not named. Within 10 K of the reference nothing is said."""
+    cold = _temperature_warnings(planar_case(cell={"temperature": "0 degC"}))
+    li, lco = cold
+    assert li.startswith("Li: its exchange_current_density keeps its value at 20 degC")
+    assert "materials.Li.exchange_current_density_activation_energy" in li
+    assert lco.startswith("LiCoO2_003: its rate_constant and diffusivity keep their values")
+    assert "electronic_conductivity" not in lco
+    assert not _temperature_warnings(planar_case(cell={"temperature": "30 degC"}))
+    given = planar_case(cell={"temperature": "0 degC"}, materials={
+        "LiCoO2_003": {"rate_constant_activation_energy": "0.3 eV",
+                       "diffusivity_activation_energy": "0.3 eV"},
+        "Li": {"exchange_current_density_activation_energy": "0.3 eV"}})
+    assert not _temperature_warnings(given)
+
+
+def test_a_run_away_from_the_reference_temperature_carries_the_warning():
+    result = solver.run(planar_case(cell={"temperature": "60 degC"}, mesh={"cells_per_layer": 8},
+                                    protocol=[{"mode": "discharge", "c_rate": 1,
+                                               "until_voltage": "3.0 V"}]))
+    assert any(w.startswith("LiCoO2_003: its rate_constant and diffusivity")
+               for w in result.summary["warnings"])
