@@ -678,7 +678,10 @@ def test_class12_a_step_the_drop_ends_at_once_is_not_refined(name, c_rate, cell)
     step = result.summary["steps"][0]
     assert step["end_reason"] == "until_voltage" and "delivered nothing" in step["message"]
     assert step["capacity_mAh_cm2"] < 1e-6
-    assert "refined" not in result.summary and "warnings" not in result.summary
+    assert "refined" not in result.summary
+    # at -40 degC only the warnings of kinetics that do not follow the temperature
+    assert all("for want of an activation energy" in w
+               for w in result.summary.get("warnings", []))
 
 
 @pytest.mark.slow
