@@ -448,14 +448,19 @@ def constant_in_temperature(case) -> list[str]:
                    if material.has(name) and not material.has(energy)}
         if missing:
             keep = "keeps its value" if len(missing) == 1 else "keep their values"
-            keys = " and ".join(f"materials.{material.name}.{energy}"
-                                for energy in missing.values())
+            keys = _listed([f"materials.{material.name}.{energy}"
+                            for energy in missing.values()])
             warnings.append(
-                f"{material.name}: its {' and '.join(missing)} {keep} at "
+                f"{material.name}: its {_listed(list(missing))} {keep} at "
                 f"{reference - 273.15:g} degC in this cell at {case.temperature - 273.15:g} "
                 f"degC, for want of an activation energy ({keys}): only its properties that "
                 f"have one follow the temperature")
     return warnings
+
+
+def _listed(names):
+    """'a', 'a and b', 'a, b and c'."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def reduced_electrolytes(model, rows) -> list[str]:
