@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .case.settings import DRIVES
 from .errors import InputError
 from .limits import MAX_FINE_TIME_STEPS, MAX_TIME
 from .materials.schema import KINETIC_ACTIVATION_ENERGY
@@ -102,8 +103,7 @@ def refuse_endless_steps(case, nominal_capacity):
         if drive.kind == "current" and drive.value != 0.0 and step.until_time is None:
             passing = nominal_capacity / abs(drive.value)
             if passing > MAX_TIME:
-                name = next(n for n in ("c_rate", "current", "current_density")
-                            if getattr(step, n) is not None)
+                name = next(n for n in DRIVES if getattr(step, n) is not None)
                 raise InputError(f"{step.key}.{name}", getattr(step, name),
                                  f"a current that passes the nominal capacity within "
                                  f"{MAX_TIME:g} s, or an until_time (this one takes "

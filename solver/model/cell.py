@@ -229,7 +229,8 @@ class CellModel:
             e.laws = parameters.electrode[e.layer]
             if e.kind == "intercalation":
                 e.initial_x = case.layers[e.layer].initial_stoichiometry
-        self.__dict__.pop("_limits_by_direction", None)      # the OCV tables' ends
+        for derived in ("_surface_limits", "_limits_by_direction"):   # the OCV tables' ends
+            self.__dict__.pop(derived, None)
         self.case = case
         self.parameters = parameters
         self.assembly.refresh(parameters)
@@ -379,6 +380,11 @@ class CellModel:
         return direction
 
     def surface_limits(self):
+        """(lowest, highest) x of each surface stoichiometry unknown (_surface_limits)."""
+        return self._surface_limits
+
+    @cached_property
+    def _surface_limits(self):
         """(lowest, highest) x each surface stoichiometry unknown may reach: the ends of its
         electrode's open-circuit table (beyond them the open-circuit voltage would be the
         table's end slope extended, not data, and the lithium stored there no capacity the
