@@ -10,6 +10,7 @@ import re
 from functools import lru_cache
 
 from .errors import InputError
+from .unit_atoms import in_si
 
 AVOGADRO = 6.02214076e23
 FARADAY = 96485.33212          # C/mol
@@ -133,6 +134,28 @@ def _string_in_si(value: str, dimension: str) -> float:
     unit = text[match.end():].strip()
     if not unit:
         return number
+    si = _without_pint(number, unit, dimension)
+    if si is None:
+        si = _with_pint(number, unit, dimension)
+    if not math.isfinite(si):          # finite as written, out of range in SI ("1e308 km")
+        raise _Refused(f"{described}, finite in SI units")
+    return si
+
+
+def _without_pint(number: float, unit: str, dimension: str) -> float | None:
+    """The common spellings (solver.unit_atoms), or None: pint's import and registry cost
+    a process more than everything else loading a case does."""
+    if dimension == "temperature":
+        return number + ZERO_CELSIUS if unit in ("degC", "°C", "C") else (
+            in_si(number, unit, "K"))
+    if dimension == "dimensionless":
+        return None
+    return in_si(number, unit, DIMENSIONS[dimension][0],
+                 per_mole=AVOGADRO if dimension == "molar_energy" else None)
+
+
+def _with_pint(number: float, unit: str, dimension: str) -> float:
+    si_unit, described = DIMENSIONS[dimension]
     ureg = _registry()
     try:
         quantity = ureg.Quantity(number, _pint_spelling(unit, dimension))
@@ -151,12 +174,9 @@ def _string_in_si(value: str, dimension: str) -> float:
     if dimension == "molar_energy" and quantity.check("[energy]"):
         quantity = quantity * ureg.Quantity(AVOGADRO, "1/mol")
     try:
-        si = float(quantity.to(si_unit).magnitude)
+        return float(quantity.to(si_unit).magnitude)
     except Exception:
         raise _Refused(described) from None
-    if not math.isfinite(si):          # finite as written, out of range in SI ("1e308 km")
-        raise _Refused(f"{described}, finite in SI units")
-    return si
 
 
 def _pint_spelling(unit: str, dimension: str) -> str:

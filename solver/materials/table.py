@@ -28,7 +28,6 @@ from pathlib import Path
 from stat import S_ISREG
 
 import numpy as np
-from scipy.interpolate import CubicHermiteSpline, PchipInterpolator
 
 from ..errors import InputError
 from ..files import read_text
@@ -67,18 +66,17 @@ class Table:
         self.notes = tuple(notes)
         self.path = path
         values = np.log(y) if self.log else y
-        self._spline = PchipInterpolator(x, values, extrapolate=False)
-        self._dspline = self._spline.derivative()
-        # the cubic pieces' coefficients, then those of their derivative (3 c0, 2 c1; c2):
-        # read here once (scipy's .c property converts at every read)
-        c = self._spline.c
+        c = hermite_coefficients(x, values, pchip_slopes(x, values))
+        # the cubic pieces' coefficients, then those of their derivative (3 c0, 2 c1; c2)
         self._coefficients = np.vstack([c, 3.0 * c[0], 2.0 * c[1]])
         self._v0, self._v1 = float(values[0]), float(values[-1])
         self._x0, self._x1 = float(x[0]), float(x[-1])
         self._interior = x[1:-1]            # searched for the piece of each q
         # end slopes of the extrapolation: linear tables continue, log tables hold
-        self._s0 = 0.0 if self.log else float(self._dspline(x[0]))
-        self._s1 = 0.0 if self.log else float(self._dspline(x[-1]))
+        h_last = x[-1] - x[-2]
+        self._s0 = 0.0 if self.log else float(c[2, 0])
+        self._s1 = 0.0 if self.log else float((3.0 * c[0, -1] * h_last + 2.0 * c[1, -1])
+                                              * h_last + c[2, -1])
 
     # -- evaluation ------------------------------------------------------------------
     def _values(self, q: np.ndarray):
@@ -155,6 +153,50 @@ class Table:
                 f"{', log' if self.log else ''})")
 
 
+def pchip_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The slopes at the points of the monotone piecewise-cubic Hermite interpolant
+    (Fritsch & Butland 1984, as scipy's PchipInterpolator): 0 where the secants change sign
+    or one is flat, else their weighted harmonic mean; at the ends a three-point one-sided
+    estimate, kept within the monotone range. Computed here rather than by scipy: importing
+    scipy.interpolate costs every process about 0.2 s (it pulls scipy.special and
+    scipy.optimize), a third of the command line's start (tests/test_table.py checks both
+    agree)."""
+    h = np.diff(x)
+    secant = np.diff(y) / h
+    if x.size == 2:
+        return np.array([secant[0], secant[0]])
+    slopes = np.empty_like(y)
+    before, after = secant[:-1], secant[1:]
+    w_before, w_after = 2.0 * h[1:] + h[:-1], h[1:] + 2.0 * h[:-1]
+    flat_or_turning = ((np.sign(before) != np.sign(after)) | (before == 0.0)
+                       | (after == 0.0))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        inverse_mean = (w_before / before + w_after / after) / (w_before + w_after)
+        slopes[1:-1] = np.where(flat_or_turning, 0.0, 1.0 / inverse_mean)
+    slopes[0] = _pchip_end_slope(h[0], h[1], secant[0], secant[1])
+    slopes[-1] = _pchip_end_slope(h[-1], h[-2], secant[-1], secant[-2])
+    return slopes
+
+
+def _pchip_end_slope(h0, h1, m0, m1) -> float:
+    """The one-sided three-point slope at an end, limited so the end piece stays monotone."""
+    d = ((2.0 * h0 + h1) * m0 - h0 * m1) / (h0 + h1)
+    if np.sign(d) != np.sign(m0):
+        return 0.0
+    if np.sign(m0) != np.sign(m1) and abs(d) > abs(3.0 * m0):
+        return 3.0 * m0
+    return d
+
+
+def hermite_coefficients(x: np.ndarray, y: np.ndarray, slopes: np.ndarray) -> np.ndarray:
+    """The cubic Hermite pieces through (x, y) with the given slopes: row j holds the
+    coefficient of (q - x[k])**(3 - j) on piece k (scipy's PPoly layout)."""
+    h = np.diff(x)
+    secant = np.diff(y) / h
+    t = (slopes[:-1] + slopes[1:] - 2.0 * secant) / h
+    return np.vstack([t / h, (secant - slopes[:-1]) / h - t, slopes[:-1], y[:-1]])
+
+
 class Antiderivative:
     """Phi(q) = integral of a Table's y from x[0] to q, and dPhi/dq, vectorised.
 
@@ -181,9 +223,8 @@ class Antiderivative:
         samples = table(0.5 * (a + b)[:, None] + half[:, None] * points)
         phi = np.concatenate([[0.0], np.cumsum(half * (samples @ weights))])
         self.nodes = nodes
-        self._spline = CubicHermiteSpline(nodes, phi, y, extrapolate=False)
         self._ends = (float(phi[0]), float(phi[-1]))
-        self._coefficients = self._spline.c
+        self._coefficients = hermite_coefficients(nodes, phi, y)
         self._x0, self._x1 = float(nodes[0]), float(nodes[-1])
 
     def __call__(self, q):
