@@ -9,13 +9,15 @@ import sys
 from pathlib import Path
 
 from .errors import InputError, RunInterrupted, SolverError, shorten
-from .files import path_exists
+from .files import folder_lock, path_exists
 from .shipped import resolve_case
 from .version import __version__
 
 EXIT_INVALID_INPUT = 2
 EXIT_SOLVER_FAILED = 3
 EXIT_INTERNAL_ERROR = 1          # a bug in thinfilm, not the input or the solver
+# the commands that write into the folder --out names: one at a time per folder
+FOLDER_COMMANDS = ("run", "mesh", "validate", "sweep", "fit", "compare")
 # a run stopped by a signal exits 128 + its number, as a shell reports it
 SIGNAL_REASONS = {signal.SIGINT: "interrupted (SIGINT)", signal.SIGTERM: "terminated (SIGTERM)"}
 
@@ -603,6 +605,15 @@ def _paths(args) -> None:
         setattr(args, attr, Path(value))
 
 
+def _output_locked(args):
+    """The lock of the command's --out folder, held while the command runs (its runs on
+    Dask write through this process, into subfolders of the folder it holds)."""
+    if args.command not in FOLDER_COMMANDS:
+        return contextlib.nullcontext()
+    check_out_dir(args.out)
+    return folder_lock(args.out)
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
@@ -614,7 +625,7 @@ def main(argv=None):
             from .threads import limited_threads, threads
 
             args.n_threads = threads(getattr(args, "threads", None))
-            with limited_threads(args.n_threads):
+            with _output_locked(args), limited_threads(args.n_threads):
                 return {"run": _run, "mesh": _mesh, "validate": _validate,
                         "sweep": _sweep, "fit": _fit, "compare": _compare}[args.command](args)
     except InputError as exc:
