@@ -288,3 +288,21 @@ def test_the_lock_covers_its_folder_only(tmp_path):
             folder_lock(tmp_path / "out2"):
         pass
     assert not any(tmp_path.iterdir())
+
+
+def test_a_run_into_a_used_folder_leaves_only_its_own_results(tmp_path, capsys):
+    """A case without an impedance step (or a run stopped before it) run into the folder of
+    an earlier run left that run's impedance.csv, nyquist.png and bode.png beside its own
+    summary; so too fields beyond its last and the temporary files of a killed write."""
+    out = tmp_path / "out"
+    assert cli.main(["run", str(SHIPPED_CASE), "--out", str(out), "--quiet"]) == 0
+    for name in ("fields_0007.vtu", "fields.pvd", "fields.csv", "impedance_step3_10Hz.vtu",
+                 ".fields_0001.vtu.tmp.vtu"):
+        (out / name).write_text("of an earlier run")
+    (out / "notes.txt").write_text("the user's")
+    text = SHIPPED_CASE.read_text()
+    case = tmp_path / "case.toml"
+    case.write_text(text[:text.index('[[protocol]]\nmode = "impedance"')])
+    assert cli.main(["run", str(case), "--out", str(out), "--quiet"]) == 0
+    assert {p.name for p in out.iterdir()} == {"timeseries.csv", "voltage.png",
+                                               "summary.json", "notes.txt"}
