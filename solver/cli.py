@@ -264,6 +264,9 @@ def check_out_dir(out: Path, key: str = "--out") -> None:
         if not os.access(out, os.W_OK | os.X_OK):
             raise InputError(key, str(out), "a folder that can be written")
         return
+    if out.is_symlink():
+        raise InputError(key, str(out), f"a folder path ({out} is a symbolic link to "
+                                        f"{os.readlink(out)}, which does not exist)")
     parent = out.absolute().parent
     while not parent.exists():
         parent = parent.parent
