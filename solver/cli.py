@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .errors import InputError, RunInterrupted, SolverError, shorten
-from .files import folder_lock, path_exists
+from .files import LOCK_NAME, folder_lock, path_exists
 from .shipped import resolve_case
 from .version import __version__
 
@@ -132,12 +132,17 @@ def _on_dask(call, out: Path, kept: str | None = None):
     except OSError as exc:
         raise _out_error(out, exc) from None
     except KeyboardInterrupt as exc:
-        if kept is None:
+        if kept is None or not _holds_results(out):
             raise
         reason = exc.reason if isinstance(exc, RunInterrupted) else SIGNAL_REASONS[signal.SIGINT]
         print(f"thinfilm: {reason}; {kept}: run the same command again to resume",
               file=sys.stderr)
         return _interrupt_status(reason)
+
+
+def _holds_results(out: Path) -> bool:
+    """Whether --out holds anything (a command stopped before its first run wrote none)."""
+    return out.is_dir() and any(path.name != LOCK_NAME for path in out.iterdir())
 
 
 def _time_limit_option(parser, default):

@@ -15,6 +15,7 @@ bar. `progress_bar` is the bar of sweep and validate (tqdm, on stderr, on a term
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -193,15 +194,43 @@ def _connect(scheduler, n_workers):
     # group, stops this process only, which cancels the runs and closes the cluster
     # no statistical profiler on the workers: it samples every thread's stack every 10 ms,
     # some 10 % of the CPU time of a run (measured), for a dashboard nobody opens here
-    with dask.config.set({"distributed.worker.profile.enabled": False}):
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                               dashboard_address=":0", silence_logs=logging.ERROR,
-                               preload=[__name__])
+    # no logs but critical ones: an error in a run comes back as its outcome, and a worker
+    # whose heartbeat finds the scheduler closing (a sweep stopped by a signal) would
+    # print a traceback
+    cluster = None
     try:
-        return Client(cluster), cluster
+        with _signals_deferred(), \
+                dask.config.set({"distributed.worker.profile.enabled": False}):
+            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1,
+                                   processes=True, dashboard_address=":0",
+                                   silence_logs=logging.CRITICAL, preload=[__name__])
+            client = Client(cluster)
+        return client, cluster
     except BaseException:
-        cluster.close()
+        if cluster is not None:
+            cluster.close()
         raise
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """SIGINT and SIGTERM received in the block take effect when it ends: a cluster
+    stopped half started is left to distributed's exit hook, which fails on it with a
+    traceback; started, it is closed as any other."""
+    received = []
+    try:
+        previous = {number: signal.signal(number, lambda n, frame: received.append(n))
+                    for number in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:              # not the main thread: signals do not reach it anyway
+        yield
+        return
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if received:
+            signal.raise_signal(received[0])       # to the handler restored
 
 
 def dask_setup(worker):

@@ -183,3 +183,41 @@ def test_run_progress_with_quiet_prints_nothing(monkeypatch):
     shown(1, case.protocol[1], 10.0, 3.9, 0.01)
     shown.close()
     assert "step 0 (0..1)" in terminal.getvalue()
+
+
+def test_a_signal_while_the_local_cluster_starts_closes_it(monkeypatch):
+    """SIGTERM or Ctrl-C while the workers started left a cluster half started, which
+    distributed's exit hook then failed to close with a traceback."""
+    import signal
+
+    started = []
+
+    class Signalled(distributed.LocalCluster):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self)
+            signal.raise_signal(signal.SIGINT)       # the same at any point of the start
+
+    monkeypatch.setattr(distributed, "LocalCluster", Signalled)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            runner.DaskRunner(1)
+        assert started[0].status.name == "closed"
+    finally:
+        started[0].close()
+
+
+def test_a_command_stopped_before_any_run_says_nothing_was_kept(tmp_path, capsys,
+                                                                monkeypatch):
+    """It had said its finished runs were kept, in a folder it had not written."""
+    from solver.errors import RunInterrupted
+
+    def stopped(*args, **kwargs):
+        raise RunInterrupted("terminated (SIGTERM)")
+
+    monkeypatch.setattr(runner, "_connect", stopped)
+    sweep = SHIPPED_CASE.parent / "sweep_planar_rate.toml"
+    out = tmp_path / "out"
+    assert cli.main(["sweep", str(sweep), "--out", str(out)]) == 143
+    assert capsys.readouterr().err.splitlines() == ["thinfilm: terminated (SIGTERM)"]
+    assert not out.exists()
