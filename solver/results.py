@@ -152,6 +152,7 @@ class Result:
         set (a run killed while writing leaves no summary.json)."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
+        earlier_run = any((out / name).is_file() for name in ("summary.json", "timeseries.csv"))
         (out / "summary.json").unlink(missing_ok=True)     # of an earlier run in `out`
         from .plots import voltage_figure_png
         written = [write_atomic(out / "timeseries.csv", self.timeseries_csv()),
@@ -164,7 +165,8 @@ class Result:
             written.append(write_atomic(out / "fields.csv", self.fields_csv()))
         from .impedance_results import write_impedance
         written += write_impedance(out, self)
-        _remove_other_runs_files(out, written)
+        if earlier_run:              # (not a folder of other files that share our names)
+            _remove_other_runs_files(out, written)
         written.append(write_atomic(out / "summary.json", summary_json(self.summary)))
         return written
 

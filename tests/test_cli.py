@@ -306,3 +306,10 @@ def test_a_run_into_a_used_folder_leaves_only_its_own_results(tmp_path, capsys):
     assert cli.main(["run", str(case), "--out", str(out), "--quiet"]) == 0
     assert {p.name for p in out.iterdir()} == {"timeseries.csv", "voltage.png",
                                                "summary.json", "notes.txt"}
+
+    # a folder that held no run keeps its files, whatever their names (measured data)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "impedance.csv").write_text("measured")
+    assert cli.main(["run", str(case), "--out", str(data), "--quiet"]) == 0
+    assert (data / "impedance.csv").read_text() == "measured"
