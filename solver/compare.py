@@ -166,7 +166,8 @@ def load_compare(path_or_dict, base_dir=None) -> CompareSpec:
                                        "three architectures'")
     labels = list(kinds)
     spec = CompareSpec(base_raw, case_dir, base_name, ["architecture", "c_rate"], [(), ()],
-                       [labels, rates], name, kinds, tables, until_voltage, cutoff)
+                       [labels, rates], name, kinds, tables, until_voltage, cutoff,
+                       quantities={"c_rate": ("dimensionless", False)})
     for label in labels:
         _check_cell(spec, label)
     return spec

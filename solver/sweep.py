@@ -97,6 +97,11 @@ class SweepSpec:
         return {key: physical_value(value, self.quantities.get(key, (None, False)), key)
                 for key, value in settings.items()}
 
+    def digest(self, settings: dict) -> str:
+        """The hash that names a combination's run: of its case, its values by what they
+        mean."""
+        return case_hash(self.case_dict(self.identity(settings)), self.base_dir)
+
     def __len__(self):
         return math.prod(len(v) for v in self.values)
 
@@ -590,7 +595,7 @@ def _jobs(spec, progress: _Progress, runs_dir: Path, echo, plots: bool = False):
             for line in pending:
                 echo(line)
         pending = None
-        digest = case_hash(spec.case_dict(spec.identity(settings)), spec.base_dir)
+        digest = spec.digest(settings)
         run_id = digest[:16]
         progress.entries.append({"settings": settings, "id": run_id, "message": ""})
         if run_id in seen:

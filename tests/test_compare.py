@@ -144,6 +144,14 @@ def test_cells_share_the_films_and_get_their_geometry():
     assert cases["trench"].mesh.max_cell_size == pytest.approx(1e-6)        # the cell's mesh
 
 
+def test_a_rate_is_one_run_however_it_is_written():
+    """rates = [1.0, 5.0] edited to [1, 5] (or back) ran every cell again on resume."""
+    spec = load_compare(TINY, base_dir=ROOT)
+    floats = load_compare(_with(rates=[1.0, 5.0]), base_dir=ROOT)
+    assert [spec.digest(s) for s in spec.combinations()] == \
+        [floats.digest(s) for s in floats.combinations()]
+
+
 def test_until_voltage_defaults_to_the_base_discharge():
     spec = load_compare(_with(until_voltage=None), base_dir=ROOT)
     assert spec.until_voltage == pytest.approx(3.0)
