@@ -62,11 +62,12 @@ class DaskRunner:
         self.close()
 
     def close(self):
-        if self.client is not None and self._own_client:
-            self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
-        self.client = self.cluster = None
+        with signals_deferred():      # a second Ctrl-C must not leave it half closed
+            if self.client is not None and self._own_client:
+                self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
+            self.client = self.cluster = None
 
     @property
     def n_workers(self) -> int:
@@ -199,7 +200,7 @@ def _connect(scheduler, n_workers):
     # print a traceback
     cluster = None
     try:
-        with _signals_deferred(), \
+        with signals_deferred(), \
                 dask.config.set({"distributed.worker.profile.enabled": False}):
             cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1,
                                    processes=True, dashboard_address=":0",
@@ -208,15 +209,17 @@ def _connect(scheduler, n_workers):
         return client, cluster
     except BaseException:
         if cluster is not None:
-            cluster.close()
+            with signals_deferred():
+                cluster.close()
         raise
 
 
 @contextlib.contextmanager
-def _signals_deferred():
-    """SIGINT and SIGTERM received in the block take effect when it ends: a cluster
-    stopped half started is left to distributed's exit hook, which fails on it with a
-    traceback; started, it is closed as any other."""
+def signals_deferred():
+    """SIGINT and SIGTERM received in the block take effect when it ends, through the
+    handlers in place before it: for what a signal must not cut in half (a cluster
+    stopped half started or half closed leaves processes behind, and distributed's exit
+    hook fails on it with a traceback; a table half written)."""
     received = []
     try:
         previous = {number: signal.signal(number, lambda n, frame: received.append(n))

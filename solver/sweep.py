@@ -49,7 +49,7 @@ from .case import MISSING
 from .errors import InputError, RunInterrupted, SolverError
 from .files import path_exists, read_text, write_atomic
 from .results import summary_json, summary_warnings
-from .runner import DaskRunner, default_workers, progress_bar
+from .runner import DaskRunner, default_workers, progress_bar, signals_deferred
 
 SWEEP_KEYS = ("base", "grid")
 # after the swept keys, in this order (of the first discharge step; wall_time_s of the run)
@@ -673,7 +673,8 @@ def run_spec(spec: SweepSpec, out, workers: int | None = None, scheduler=None,
                              dict(plots=plots, time_limit=time_limit, threads=threads),
                              show=progress)
         finally:  # also on Ctrl-C: the table of what is there, unfinished runs "not_run"
-            table = state.write()
+            with signals_deferred():
+                table = state.write()
     finally:
         if runner is not None:
             runner.close()

@@ -221,3 +221,47 @@ def test_a_command_stopped_before_any_run_says_nothing_was_kept(tmp_path, capsys
     assert cli.main(["sweep", str(sweep), "--out", str(out)]) == 143
     assert capsys.readouterr().err.splitlines() == ["thinfilm: terminated (SIGTERM)"]
     assert not out.exists()
+
+
+def test_a_second_signal_while_the_cluster_closes_waits_for_it(monkeypatch):
+    """A second Ctrl-C (or SIGTERM) while a stopped sweep closed its cluster left it half
+    closed: worker processes and leaked semaphores reported at exit."""
+    import signal
+
+    dask_runner = runner.DaskRunner(1)
+    cluster = dask_runner.cluster
+    close = cluster.close
+
+    def signalled_close(*args, **kwargs):
+        signal.raise_signal(signal.SIGINT)
+        return close(*args, **kwargs)
+
+    monkeypatch.setattr(cluster, "close", signalled_close)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            dask_runner.close()
+        assert cluster.status.name == "closed" and dask_runner.cluster is None
+    finally:
+        close()
+
+
+def test_a_signal_while_results_csv_is_written_waits_for_it(tmp_path, monkeypatch, client):
+    """A second signal while a stopped sweep wrote its results.csv left none (or the one
+    of a second before)."""
+    import importlib
+    import signal
+
+    sweep = importlib.import_module("solver.sweep")     # (solver.sweep is the function)
+    text = sweep.results_csv
+
+    def signalled(table):
+        signal.raise_signal(signal.SIGINT)
+        return text(table)
+
+    monkeypatch.setattr(sweep, "results_csv", signalled)
+    grid = {"base": str(SHIPPED_CASE), "grid": {"protocol.0.c_rate": [5],
+                                                "mesh.cells_per_layer": [4]}}
+    with pytest.raises(KeyboardInterrupt):
+        sweep.sweep(grid, tmp_path / "out", scheduler=client)
+    rows = (tmp_path / "out" / "results.csv").read_text().splitlines()
+    assert len(rows) == 2 and ",ok," in rows[1]
