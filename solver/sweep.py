@@ -162,14 +162,15 @@ def load_sweep(path_or_dict, base_dir=None) -> SweepSpec:
 def _check_distinct(key: str, items: list, quantity: tuple) -> None:
     """Each value of a key once, by what it means: '25 degC' and '298.15 K' would run one
     case twice."""
-    meanings = [physical_value(item, quantity, key) for item in items]
-    for later, meaning in enumerate(meanings):
-        first = meanings.index(meaning)
-        if first < later:
-            a, b = items[first], items[later]
-            twice = (f"{a!r} is listed twice" if repr(a) == repr(b)
-                     else f"{a!r} and {b!r} are the same value")
+    seen = {}                        # the meaning (as JSON: lists, tables) -> its value
+    for item in items:
+        meaning = json.dumps(physical_value(item, quantity, key), sort_keys=True, default=str)
+        if meaning in seen:
+            first = seen[meaning]
+            twice = (f"{item!r} is listed twice" if repr(first) == repr(item)
+                     else f"{first!r} and {item!r} are the same value")
             raise InputError(key, items, f"a list of distinct values ({twice})")
+        seen[meaning] = item
 
 
 def read_spec(path_or_dict, base_dir, what):

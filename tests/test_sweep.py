@@ -272,6 +272,18 @@ def test_values_that_mean_the_same_are_one_value(key, values, shown):
                                     f"same value)")
 
 
+def test_a_long_list_of_values_is_checked_in_linear_time():
+    """Each value had been compared with every other: 100 000 values took minutes."""
+    import time
+
+    from solver.sweep import MAX_COMBINATIONS
+
+    values = [0.001 * (k + 1) for k in range(MAX_COMBINATIONS)]
+    started = time.perf_counter()
+    spec = load_sweep({"base": str(SHIPPED_CASE), "grid": {"protocol.0.c_rate": values}})
+    assert len(spec) == MAX_COMBINATIONS and time.perf_counter() - started < 30
+
+
 @pytest.mark.parametrize("key, values", [
     ("protocol.0.current", ["1C", 1]),            # a C-rate, and 1 A
     ("cell.nominal_capacity", ["1 C", "1 mAh"]),   # coulombs here: no C-rate
