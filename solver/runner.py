@@ -200,7 +200,7 @@ def _connect(scheduler, n_workers):
     # print a traceback
     cluster = None
     try:
-        with signals_deferred(), \
+        with signals_deferred(), _ctrl_c_ignored(), \
                 dask.config.set({"distributed.worker.profile.enabled": False}):
             cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1,
                                    processes=True, dashboard_address=":0",
@@ -234,6 +234,23 @@ def signals_deferred():
             signal.signal(number, handler)
         if received:
             signal.raise_signal(received[0])       # to the handler restored
+
+
+@contextlib.contextmanager
+def _ctrl_c_ignored():
+    """SIGINT ignored while the block runs, and by the processes it starts, which inherit
+    that (no handler): the terminal sends Ctrl-C to the whole process group, and a worker
+    process still importing (before dask_setup) printed a KeyboardInterrupt traceback.
+    A Ctrl-C in the second or two of the start is lost (press it again); SIGTERM is not."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:              # not the main thread: signals do not reach it anyway
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def dask_setup(worker):

@@ -265,3 +265,24 @@ def test_a_signal_while_results_csv_is_written_waits_for_it(tmp_path, monkeypatc
         sweep.sweep(grid, tmp_path / "out", scheduler=client)
     rows = (tmp_path / "out" / "results.csv").read_text().splitlines()
     assert len(rows) == 2 and ",ok," in rows[1]
+
+
+def test_the_worker_processes_start_with_ctrl_c_ignored(monkeypatch):
+    """Ctrl-C reaches the whole process group: workers still importing (before dask_setup)
+    printed KeyboardInterrupt tracebacks. They inherit SIGINT ignored from the cluster's
+    start; the handler of this process is back once it has started."""
+    import signal
+
+    during = []
+
+    class Recording(distributed.LocalCluster):
+        def __init__(self, *args, **kwargs):
+            during.append(signal.getsignal(signal.SIGINT))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(distributed, "LocalCluster", Recording)
+    before = signal.getsignal(signal.SIGINT)
+    with runner.DaskRunner(1) as dask_runner:
+        assert during == [signal.SIG_IGN] and signal.getsignal(signal.SIGINT) is before
+        assert dask_runner.client.run(signal.getsignal, signal.SIGINT) == \
+            {address: signal.SIG_IGN for address in dask_runner.client.nthreads()}
