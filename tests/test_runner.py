@@ -196,11 +196,11 @@ def test_a_signal_while_the_local_cluster_starts_closes_it(monkeypatch):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             started.append(self)
-            signal.raise_signal(signal.SIGINT)       # the same at any point of the start
+            signal.raise_signal(signal.SIGTERM)      # the same at any point of the start
 
     monkeypatch.setattr(distributed, "LocalCluster", Signalled)
     try:
-        with pytest.raises(KeyboardInterrupt):
+        with cli._signals_interrupt(), pytest.raises(KeyboardInterrupt):
             runner.DaskRunner(1)
         assert started[0].status.name == "closed"
     finally:
