@@ -206,6 +206,32 @@ def _read_csv(path):
         return reader.fieldnames, list(reader)
 
 
+def test_a_stopped_comparison_leaves_no_other_comparisons_figures(tmp_path, monkeypatch):
+    """An edited comparison stopped in the folder of an earlier one left that one's
+    compare.csv and figures beside its own results.csv; a refused one touches nothing."""
+    import importlib
+
+    from solver.compare import COMPARE_FILES
+
+    compare_module = importlib.import_module("solver.compare")   # (solver.compare: the function)
+
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in COMPARE_FILES:
+        (out / name).write_text("of an earlier comparison")
+    with pytest.raises(InputError):
+        compare(_with(rates=[]), out, base_dir=ROOT)
+    assert sorted(p.name for p in out.iterdir()) == sorted(COMPARE_FILES)
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(compare_module, "run_spec", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        compare(TINY, out, base_dir=ROOT)
+    assert not any(out.iterdir())
+
+
 def test_tiny_comparison_and_resume(tmp_path, client, capsys):
     out = tmp_path / "out"
     first = compare(_write(tmp_path, TINY), out, scheduler=client)
