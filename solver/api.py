@@ -224,7 +224,9 @@ def simulation_result(sim, started, report=None, warnings=()) -> Result:
     warnings = (list(warnings) + guards.constant_in_temperature(case)
                 + guards.reduced_electrolytes(sim.model, sim.rows)
                 + guards.impedance_fields_not_written(case, grid)
-                + guards.unresolved_impedance(sim.spectra, sim.steps))
+                + guards.unresolved_impedance(sim.spectra, sim.steps)
+                + guards.impedance_fields_outside_spectra(sim.spectra, sim.impedance_fields,
+                                                          sim.steps))
     if warnings:
         summary["warnings"] = warnings
     return Result(summary, sim.rows, snapshots=sim.snapshots, grid=grid, model=sim.model,

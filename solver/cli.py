@@ -9,13 +9,15 @@ import sys
 from pathlib import Path
 
 from .errors import InputError, RunInterrupted, SolverError, shorten
-from .files import path_exists
+from .files import LOCK_NAME, folder_lock, path_exists
 from .shipped import resolve_case
 from .version import __version__
 
 EXIT_INVALID_INPUT = 2
 EXIT_SOLVER_FAILED = 3
 EXIT_INTERNAL_ERROR = 1          # a bug in thinfilm, not the input or the solver
+# the commands that write into the folder --out names: one at a time per folder
+FOLDER_COMMANDS = ("run", "mesh", "validate", "sweep", "fit", "compare")
 # a run stopped by a signal exits 128 + its number, as a shell reports it
 SIGNAL_REASONS = {signal.SIGINT: "interrupted (SIGINT)", signal.SIGTERM: "terminated (SIGTERM)"}
 
@@ -130,12 +132,17 @@ def _on_dask(call, out: Path, kept: str | None = None):
     except OSError as exc:
         raise _out_error(out, exc) from None
     except KeyboardInterrupt as exc:
-        if kept is None:
+        if kept is None or not _holds_results(out):
             raise
         reason = exc.reason if isinstance(exc, RunInterrupted) else SIGNAL_REASONS[signal.SIGINT]
         print(f"thinfilm: {reason}; {kept}: run the same command again to resume",
               file=sys.stderr)
         return _interrupt_status(reason)
+
+
+def _holds_results(out: Path) -> bool:
+    """Whether --out holds anything (a command stopped before its first run wrote none)."""
+    return out.is_dir() and any(path.name != LOCK_NAME for path in out.iterdir())
 
 
 def _time_limit_option(parser, default):
@@ -262,6 +269,9 @@ def check_out_dir(out: Path, key: str = "--out") -> None:
         if not os.access(out, os.W_OK | os.X_OK):
             raise InputError(key, str(out), "a folder that can be written")
         return
+    if out.is_symlink():
+        raise InputError(key, str(out), f"a folder path ({out} is a symbolic link to "
+                                        f"{os.readlink(out)}, which does not exist)")
     parent = out.absolute().parent
     while not parent.exists():
         parent = parent.parent
@@ -603,6 +613,15 @@ def _paths(args) -> None:
         setattr(args, attr, Path(value))
 
 
+def _output_locked(args):
+    """The lock of the command's --out folder, held while the command runs (its runs on
+    Dask write through this process, into subfolders of the folder it holds)."""
+    if args.command not in FOLDER_COMMANDS:
+        return contextlib.nullcontext()
+    check_out_dir(args.out)
+    return folder_lock(args.out)
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
@@ -614,7 +633,7 @@ def main(argv=None):
             from .threads import limited_threads, threads
 
             args.n_threads = threads(getattr(args, "threads", None))
-            with limited_threads(args.n_threads):
+            with _output_locked(args), limited_threads(args.n_threads):
                 return {"run": _run, "mesh": _mesh, "validate": _validate,
                         "sweep": _sweep, "fit": _fit, "compare": _compare}[args.command](args)
     except InputError as exc:

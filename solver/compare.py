@@ -59,6 +59,7 @@ COMPARE_COLUMNS = ("architecture", "kind", "c_rate", "capacity_mAh_cm2", "energy
                    "stack_height_um", "duration_s", "end_reason", "status", "run_id", "message",
                    "warnings")
 SECONDS_PER_HOUR = 3600.0
+COMPARE_FILES = ("compare.csv", "ragone.png", "rate_capability.png")    # beside the sweep's
 
 
 # ------------------------------------------------------------------------------------------
@@ -166,7 +167,8 @@ def load_compare(path_or_dict, base_dir=None) -> CompareSpec:
                                        "three architectures'")
     labels = list(kinds)
     spec = CompareSpec(base_raw, case_dir, base_name, ["architecture", "c_rate"], [(), ()],
-                       [labels, rates], name, kinds, tables, until_voltage, cutoff)
+                       [labels, rates], name, kinds, tables, until_voltage, cutoff,
+                       quantities={"c_rate": ("dimensionless", False)})
     for label in labels:
         _check_cell(spec, label)
     return spec
@@ -323,12 +325,16 @@ def compare(path_or_dict, out, workers: int | None = None, scheduler=None,
     from .plots_compare import ragone_png, rate_capability_png
 
     spec = load_compare(path_or_dict, base_dir=base_dir)
+    out = Path(out)
+    # those of an earlier comparison in `out` go first: stopped, this one leaves its
+    # results.csv and runs only, never another comparison's figures beside them
+    for name in COMPARE_FILES:
+        (out / name).unlink(missing_ok=True)
     runs = run_spec(spec, out, workers=workers, scheduler=scheduler, progress=progress,
                     echo=echo, time_limit=time_limit, threads=threads)
     geometry = {label: cell_geometry(spec, label) for label in spec.labels}
     rows = [figures_of_merit(row, spec.kinds[row["architecture"]],
                              geometry[row["architecture"]]) for row in runs]
-    out = Path(out)
     write_atomic(out / "compare.csv", compare_csv(rows))
     write_atomic(out / "ragone.png", ragone_png(rows, spec.name))
     write_atomic(out / "rate_capability.png", rate_capability_png(rows, spec.name))

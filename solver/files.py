@@ -1,5 +1,5 @@
-"""Reading the files a user names (case, sweep and table files): regular files only; and
-writing result files whole or not at all.
+"""Reading the files a user names (case, sweep and table files): regular files only;
+writing result files whole or not at all; and one command at a time in an output folder.
 
 A FIFO, a device or a socket named as a case file would block a read for ever (or read for
 ever, as /dev/zero does); a directory cannot be read. Each becomes an InputError naming the
@@ -8,6 +8,8 @@ key, and so does a file larger than a case or table could reasonably be.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import secrets
 import stat
@@ -89,3 +91,75 @@ def write_atomic(path: Path, content) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+LOCK_NAME = ".thinfilm.lock"
+
+
+@contextlib.contextmanager
+def folder_lock(folder, key: str = "--out"):
+    """Hold an exclusive lock on output `folder` (created if absent) while the block runs:
+    a second command writing to the same folder would interleave its files with ours.
+
+    The lock is flock(2) on FOLDER/.thinfilm.lock: the system releases it when the process
+    ends, however it ends, so the file a killed run leaves behind blocks nobody. A folder
+    this call created is removed again when nothing was written into it (a refused input
+    writes nothing). Another holder is an InputError naming `key` and the folder.
+    """
+    folder = Path(folder)
+    created = _missing_folders(folder)
+    path = folder / LOCK_NAME
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = _locked_file(path, key, folder)
+    except OSError as exc:
+        raise InputError(key, str(folder), f"a folder that can be written "
+                                           f"({exc.strerror or type(exc).__name__})") from None
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        path.unlink(missing_ok=True)       # before the unlock: see _locked_file
+        os.close(fd)
+        for made in created:               # innermost first
+            try:
+                made.rmdir()
+            except OSError:                # results in it (or an unrelated file): kept
+                break
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _locked_file(path: Path, key: str, folder: Path) -> int:
+    """A descriptor of `path` holding its exclusive flock. A holder unlinks the file
+    before it unlocks, so the lock is ours only if `path` still names the file we locked
+    (otherwise we locked a file its holder had just unlinked: try the new one)."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            os.close(fd)
+            who = f" (process {holder})" if holder.isdigit() else ""
+            raise InputError(key, str(folder), f"a folder no other thinfilm command is "
+                                               f"writing to: another one{who} is writing to "
+                                               f"it; wait for it to end, or choose another "
+                                               f"folder") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)

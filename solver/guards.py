@@ -423,6 +423,23 @@ def unresolved_impedance(spectra, steps) -> list[str]:
     return warnings
 
 
+def impedance_fields_outside_spectra(spectra, fields, steps) -> list[str]:
+    """A warning for each impedance step whose field_frequencies lie outside its spectrum's
+    frequencies: their fields are computed all the same (the linearisation holds at any
+    frequency), but impedance.csv has no point there; most likely a slip of the unit
+    ('10 MHz' for '10 mHz')."""
+    bands = {s.step: (s.frequency_Hz.min(), s.frequency_Hz.max()) for s in spectra}
+    outside = {}
+    for k, frequency, _ in fields:
+        low, high = bands[k]
+        if not low * (1 - 1e-9) <= frequency <= high * (1 + 1e-9):
+            outside.setdefault((steps[k].key, low, high), {})[frequency] = None
+    return [f"{key}.field_frequencies: {', '.join(f'{f:.6g} Hz' for f in frequencies)} "
+            f"outside the spectrum's {low:.6g} to {high:.6g} Hz: the fields there are written "
+            f"all the same, with no point of impedance.csv at their frequency"
+            for (key, low, high), frequencies in outside.items()]
+
+
 def constant_in_temperature(case) -> list[str]:
     """A warning for each electrode material of a cell more than UNCORRECTED_TEMPERATURE from
     its reference temperature whose diffusivity, kinetics or electronic conductivity has no

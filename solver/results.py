@@ -34,6 +34,12 @@ def measurable_rows(elapsed):
     return keep
 
 
+# The files Result.write may write (glob patterns), and the temporary VTU files of one
+# killed while writing
+RUN_FILES = ("timeseries.csv", "voltage.png", "fields_*.vtu", "fields.pvd", "fields.csv",
+             "impedance.csv", "nyquist.png", "bode.png", "impedance_step*Hz.vtu",
+             ".*.tmp.vtu")
+
 # integer columns: written without a decimal point
 INTEGER_COLUMNS = ("step", "cycle")
 
@@ -146,6 +152,7 @@ class Result:
         set (a run killed while writing leaves no summary.json)."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
+        earlier_run = any((out / name).is_file() for name in ("summary.json", "timeseries.csv"))
         (out / "summary.json").unlink(missing_ok=True)     # of an earlier run in `out`
         from .plots import voltage_figure_png
         written = [write_atomic(out / "timeseries.csv", self.timeseries_csv()),
@@ -158,6 +165,8 @@ class Result:
             written.append(write_atomic(out / "fields.csv", self.fields_csv()))
         from .impedance_results import write_impedance
         written += write_impedance(out, self)
+        if earlier_run:              # (not a folder of other files that share our names)
+            _remove_other_runs_files(out, written)
         written.append(write_atomic(out / "summary.json", summary_json(self.summary)))
         return written
 
@@ -267,3 +276,14 @@ def step_summaries(records) -> list[dict]:
         entry.update(d.get("details") or {})
         out.append(entry)
     return out
+
+
+def _remove_other_runs_files(out: Path, written: list[Path]) -> None:
+    """Remove the result files an earlier run left in `out` that this one did not write
+    (its impedance.csv when this run has no impedance step or stopped before it, fields
+    beyond this run's last): the folder holds one run's results, never a mix."""
+    kept = set(written)
+    for pattern in RUN_FILES:
+        for path in out.glob(pattern):
+            if path not in kept and path.is_file():
+                path.unlink(missing_ok=True)

@@ -15,6 +15,7 @@ bar. `progress_bar` is the bar of sweep and validate (tqdm, on stderr, on a term
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -61,11 +62,12 @@ class DaskRunner:
         self.close()
 
     def close(self):
-        if self.client is not None and self._own_client:
-            self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
-        self.client = self.cluster = None
+        with signals_deferred():      # a second Ctrl-C must not leave it half closed
+            if self.client is not None and self._own_client:
+                self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
+            self.client = self.cluster = None
 
     @property
     def n_workers(self) -> int:
@@ -193,15 +195,62 @@ def _connect(scheduler, n_workers):
     # group, stops this process only, which cancels the runs and closes the cluster
     # no statistical profiler on the workers: it samples every thread's stack every 10 ms,
     # some 10 % of the CPU time of a run (measured), for a dashboard nobody opens here
-    with dask.config.set({"distributed.worker.profile.enabled": False}):
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                               dashboard_address=":0", silence_logs=logging.ERROR,
-                               preload=[__name__])
+    # no logs but critical ones: an error in a run comes back as its outcome, and a worker
+    # whose heartbeat finds the scheduler closing (a sweep stopped by a signal) would
+    # print a traceback
+    cluster = None
     try:
-        return Client(cluster), cluster
+        with signals_deferred(), _ctrl_c_ignored(), \
+                dask.config.set({"distributed.worker.profile.enabled": False}):
+            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1,
+                                   processes=True, dashboard_address=":0",
+                                   silence_logs=logging.CRITICAL, preload=[__name__])
+            client = Client(cluster)
+        return client, cluster
     except BaseException:
-        cluster.close()
+        if cluster is not None:
+            with signals_deferred():
+                cluster.close()
         raise
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """SIGINT and SIGTERM received in the block take effect when it ends, through the
+    handlers in place before it: for what a signal must not cut in half (a cluster
+    stopped half started or half closed leaves processes behind, and distributed's exit
+    hook fails on it with a traceback; a table half written)."""
+    received = []
+    try:
+        previous = {number: signal.signal(number, lambda n, frame: received.append(n))
+                    for number in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:              # not the main thread: signals do not reach it anyway
+        yield
+        return
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if received:
+            signal.raise_signal(received[0])       # to the handler restored
+
+
+@contextlib.contextmanager
+def _ctrl_c_ignored():
+    """SIGINT ignored while the block runs, and by the processes it starts, which inherit
+    that (no handler): the terminal sends Ctrl-C to the whole process group, and a worker
+    process still importing (before dask_setup) printed a KeyboardInterrupt traceback.
+    A Ctrl-C in the second or two of the start is lost (press it again); SIGTERM is not."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:              # not the main thread: signals do not reach it anyway
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def dask_setup(worker):

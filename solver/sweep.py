@@ -16,8 +16,8 @@ are not already in ``OUT/runs/`` through `dask.distributed` (a LocalCluster of w
 processes, or a running scheduler) and writes ``OUT/results.csv``, one row per combination.
 
 Runs are content-addressed: a run's folder ``OUT/runs/<id>/`` is named by a hash of the
-case it ran (the base case with the combination's values set, plus the bytes of any table
-files it names), and it is complete when its ``summary.json`` exists (written last,
+case it ran (the base case with the combination's values set, by what they mean: "25 degC"
+and "298.15 K" are one run; plus the bytes of any table files it names), and it is complete when its ``summary.json`` exists (written last,
 atomically) and records that same hash. Running a sweep again computes only the missing
 cases; editing the sweep or the base case changes the hashes of the cases it changes, so
 runs of other parameters are never reused.
@@ -42,14 +42,14 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .case import MISSING
 from .errors import InputError, RunInterrupted, SolverError
 from .files import path_exists, read_text, write_atomic
 from .results import summary_json, summary_warnings
-from .runner import DaskRunner, default_workers, progress_bar
+from .runner import DaskRunner, default_workers, progress_bar, signals_deferred
 
 SWEEP_KEYS = ("base", "grid")
 # after the swept keys, in this order (of the first discharge step; wall_time_s of the run)
@@ -76,6 +76,8 @@ class SweepSpec:
     keys: list[str]
     paths: list[tuple]
     values: list[list]
+    # key -> (dimension, takes C-rates) of the quantity it sets (see physical_value)
+    quantities: dict = field(default_factory=dict, kw_only=True)
 
     def combinations(self):
         """Every combination as {key: value}, in product order (the last key varies
@@ -88,6 +90,17 @@ class SweepSpec:
         for key, path in zip(self.keys, self.paths):
             set_path(raw, path, copy.deepcopy(settings[key]))
         return raw
+
+    def identity(self, settings: dict) -> dict:
+        """The combination's values by what they mean (physical_value): the run of
+        "25 degC" is the run of "298.15 K"."""
+        return {key: physical_value(value, self.quantities.get(key, (None, False)), key)
+                for key, value in settings.items()}
+
+    def digest(self, settings: dict) -> str:
+        """The hash that names a combination's run: of its case, its values by what they
+        mean."""
+        return case_hash(self.case_dict(self.identity(settings)), self.base_dir)
 
     def __len__(self):
         return math.prod(len(v) for v in self.values)
@@ -126,19 +139,15 @@ def load_sweep(path_or_dict, base_dir=None) -> SweepSpec:
     grid = {}
     _flatten_grid(data["grid"], "", grid)
 
-    keys, paths, values = [], [], []
+    keys, paths, values, quantities = [], [], [], {}
     for key, items in grid.items():
         if not isinstance(items, list) or not items:
             raise InputError(key, items,
                              "a non-empty list of values, such as [0.5, 1, 2] or "
                              "[\"1 um\", \"2 um\"]")
-        seen = []
-        for item in items:
-            if item in seen:
-                raise InputError(key, items, f"a list of distinct values ({item!r} is listed "
-                                             f"twice)")
-            seen.append(item)
         path = resolve_key(base_raw, key, items)
+        quantities[key] = _key_quantity(path)
+        _check_distinct(key, items, quantities[key])
         for other, other_path in zip(keys, paths):
             n = min(len(path), len(other_path))
             if path[:n] == other_path[:n]:
@@ -147,7 +156,21 @@ def load_sweep(path_or_dict, base_dir=None) -> SweepSpec:
         keys.append(key)
         paths.append(path)
         values.append(items)
-    return SweepSpec(base_raw, case_dir, base_name, keys, paths, values)
+    return SweepSpec(base_raw, case_dir, base_name, keys, paths, values, quantities=quantities)
+
+
+def _check_distinct(key: str, items: list, quantity: tuple) -> None:
+    """Each value of a key once, by what it means: '25 degC' and '298.15 K' would run one
+    case twice."""
+    seen = {}                        # the meaning (as JSON: lists, tables) -> its value
+    for item in items:
+        meaning = json.dumps(physical_value(item, quantity, key), sort_keys=True, default=str)
+        if meaning in seen:
+            first = seen[meaning]
+            twice = (f"{item!r} is listed twice" if repr(first) == repr(item)
+                     else f"{first!r} and {item!r} are the same value")
+            raise InputError(key, items, f"a list of distinct values ({twice})")
+        seen[meaning] = item
 
 
 def read_spec(path_or_dict, base_dir, what):
@@ -324,6 +347,61 @@ def _material_schema(key: str, name: str, values):
         raise InputError(key, values, expected)
     kind = load_material(name).kind
     return {param: _LEAF for param in PARAMETERS[kind]}
+
+
+def _key_quantity(path: tuple) -> tuple:
+    """(dimension, whether it also takes a C-rate) of the value at a resolved key path, as
+    the case format reads it; dimension None for a value that is not a quantity."""
+    from .case import C_RATE_KEYS
+    from .case_schema import CASE_KEY_TYPES
+    from .materials import load_material
+    from .materials.schema import PARAMETERS
+
+    name = path[-1]
+    if path[0] == "materials":
+        spec = PARAMETERS[load_material(path[1]).kind].get(name) if len(path) == 3 else None
+        return (spec.dimension if spec is not None else None), False
+    tables = [part for part in path[:-1] if isinstance(part, str)]
+    if not tables or not isinstance(name, str):
+        return None, False
+    if tables[0] == "protocol":
+        shapes = {**CASE_KEY_TYPES["protocol.impedance"], **CASE_KEY_TYPES["protocol.step"]}
+        takes_c_rate = name in C_RATE_KEYS
+    else:
+        shapes, takes_c_rate = CASE_KEY_TYPES.get(".".join(tables), {}), False
+    shape = shapes.get(name, {})
+    shape = shape.get("items", shape)                   # a list of quantities: each item's
+    if "x-thinfilm-dimension" in shape:
+        return shape["x-thinfilm-dimension"], takes_c_rate
+    return ("dimensionless" if "anyOf" in shape else None), False
+
+
+def physical_value(value, quantity: tuple, key: str):
+    """What a value of a key with `quantity` (from _key_quantity) means: a quantity in SI
+    ('25 degC' and '298.15 K' alike, '1 um' and '1000 nm' to 12 significant digits), a
+    C-rate as ['C-rate', multiple] ('1C', '1 C'), a list item by item; any other value,
+    and one the case will refuse, as written."""
+    from .units import parse_c_rate, parse_quantity
+
+    dimension, takes_c_rate = quantity
+    if isinstance(value, list):
+        return [physical_value(item, quantity, key) for item in value]
+    if dimension is None or isinstance(value, bool):
+        return value
+    try:
+        rate = parse_c_rate(value, key) if takes_c_rate else None
+        if rate is not None:
+            return ["C-rate", _significant(rate)]
+        return _significant(parse_quantity(value, dimension, key))
+    except InputError:
+        return value
+
+
+def _significant(number: float):
+    """`number` to 12 significant digits; a whole number as an int (so that its JSON, and
+    the hash of a run, is that of 2 as of 2.0)."""
+    number = float(f"{number:.12g}")
+    return int(number) if number.is_integer() and abs(number) < 2 ** 53 else number
 
 
 def set_path(raw, path: tuple, value) -> None:
@@ -518,7 +596,7 @@ def _jobs(spec, progress: _Progress, runs_dir: Path, echo, plots: bool = False):
             for line in pending:
                 echo(line)
         pending = None
-        digest = case_hash(raw, spec.base_dir)
+        digest = spec.digest(settings)
         run_id = digest[:16]
         progress.entries.append({"settings": settings, "id": run_id, "message": ""})
         if run_id in seen:
@@ -596,7 +674,8 @@ def run_spec(spec: SweepSpec, out, workers: int | None = None, scheduler=None,
                              dict(plots=plots, time_limit=time_limit, threads=threads),
                              show=progress)
         finally:  # also on Ctrl-C: the table of what is there, unfinished runs "not_run"
-            table = state.write()
+            with signals_deferred():
+                table = state.write()
     finally:
         if runner is not None:
             runner.close()

@@ -214,3 +214,102 @@ def test_a_path_the_system_cannot_look_up_is_refused_in_one_line(tmp_path, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"thinfilm: invalid input: {name} = ")
     assert "a path the system can look up (File name too long)" in err[0]
+
+
+# ------------------------------------------------------------------------------------------
+# one command at a time per --out folder
+
+ROOT = SHIPPED_CASE.parents[1]
+COMMAND_ARGUMENTS = {
+    "run": [str(SHIPPED_CASE)],
+    "mesh": [str(SHIPPED_CASE)],
+    "sweep": [str(ROOT / "cases" / "sweep_planar_rate.toml")],
+    "compare": [str(ROOT / "cases" / "compare_planar_trench_pillar.toml")],
+    "fit": ["fit.toml"],
+    "validate": ["--fast"],
+}
+HOLD_LOCK = ("import sys; from solver.files import folder_lock\n"
+             "with folder_lock(sys.argv[1]):\n"
+             "    print('locked', flush=True); sys.stdin.read()\n")
+
+
+def _holder(out):
+    """Another process holding the lock of `out` until its stdin closes."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(out)], text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT)
+    assert proc.stdout.readline() == "locked\n"
+    return proc
+
+
+def test_every_command_that_writes_a_folder_is_locked():
+    """Every subcommand with a folder as --out takes the lock (schema and import-bpx
+    write one file, atomically)."""
+    subparsers = next(a for a in cli._parser()._actions if a.choices and "run" in a.choices)
+    with_out = {name for name, parser in subparsers.choices.items()
+                if any("--out" in action.option_strings for action in parser._actions)}
+    assert with_out - {"schema", "import-bpx"} == set(cli.FOLDER_COMMANDS) \
+        == set(COMMAND_ARGUMENTS)
+
+
+@pytest.mark.parametrize("command", cli.FOLDER_COMMANDS)
+def test_a_second_command_on_the_same_out_folder_is_refused(tmp_path, capsys, command):
+    """Two commands writing into one folder at once interleaved their files: the second
+    exits 2, naming --out, the folder and the other command, and writes nothing."""
+    out = tmp_path / "out"
+    holder = _holder(out)
+    try:
+        assert cli.main([command, *COMMAND_ARGUMENTS[command], "--out", str(out)]) == 2
+        assert [p.name for p in out.iterdir()] == [".thinfilm.lock"]
+    finally:
+        holder.communicate("")
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"thinfilm: invalid input: --out = '{out}': expected a folder no "
+                           f"other thinfilm command is writing to")
+    assert f"(process {holder.pid})" in line
+    assert not out.exists()              # the holder created it, and removed it empty
+
+
+def test_a_killed_commands_lock_does_not_block_the_next(tmp_path, capsys):
+    out = tmp_path / "out"
+    holder = _holder(out)
+    holder.kill()                        # SIGKILL: no clean-up, the lock file stays
+    holder.communicate()
+    assert (out / ".thinfilm.lock").exists()
+    assert cli.main(["mesh", str(SHIPPED_CASE), "--out", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} == {"mesh.vtu", "mesh.json"}
+
+
+def test_the_lock_covers_its_folder_only(tmp_path):
+    """A command's runs write into subfolders of its --out (runs/, starts/, fits/): they are
+    not blocked by it, nor is a folder beside it."""
+    from solver.files import folder_lock
+
+    with folder_lock(tmp_path / "out"), folder_lock(tmp_path / "out" / "runs" / "a"), \
+            folder_lock(tmp_path / "out2"):
+        pass
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_run_into_a_used_folder_leaves_only_its_own_results(tmp_path, capsys):
+    """A case without an impedance step (or a run stopped before it) run into the folder of
+    an earlier run left that run's impedance.csv, nyquist.png and bode.png beside its own
+    summary; so too fields beyond its last and the temporary files of a killed write."""
+    out = tmp_path / "out"
+    assert cli.main(["run", str(SHIPPED_CASE), "--out", str(out), "--quiet"]) == 0
+    for name in ("fields_0007.vtu", "fields.pvd", "fields.csv", "impedance_step3_10Hz.vtu",
+                 ".fields_0001.vtu.tmp.vtu"):
+        (out / name).write_text("of an earlier run")
+    (out / "notes.txt").write_text("the user's")
+    text = SHIPPED_CASE.read_text()
+    case = tmp_path / "case.toml"
+    case.write_text(text[:text.index('[[protocol]]\nmode = "impedance"')])
+    assert cli.main(["run", str(case), "--out", str(out), "--quiet"]) == 0
+    assert {p.name for p in out.iterdir()} == {"timeseries.csv", "voltage.png",
+                                               "summary.json", "notes.txt"}
+
+    # a folder that held no run keeps its files, whatever their names (measured data)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "impedance.csv").write_text("measured")
+    assert cli.main(["run", str(case), "--out", str(data), "--quiet"]) == 0
+    assert (data / "impedance.csv").read_text() == "measured"

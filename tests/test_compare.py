@@ -144,6 +144,14 @@ def test_cells_share_the_films_and_get_their_geometry():
     assert cases["trench"].mesh.max_cell_size == pytest.approx(1e-6)        # the cell's mesh
 
 
+def test_a_rate_is_one_run_however_it_is_written():
+    """rates = [1.0, 5.0] edited to [1, 5] (or back) ran every cell again on resume."""
+    spec = load_compare(TINY, base_dir=ROOT)
+    floats = load_compare(_with(rates=[1.0, 5.0]), base_dir=ROOT)
+    assert [spec.digest(s) for s in spec.combinations()] == \
+        [floats.digest(s) for s in floats.combinations()]
+
+
 def test_until_voltage_defaults_to_the_base_discharge():
     spec = load_compare(_with(until_voltage=None), base_dir=ROOT)
     assert spec.until_voltage == pytest.approx(3.0)
@@ -196,6 +204,32 @@ def _read_csv(path):
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
         return reader.fieldnames, list(reader)
+
+
+def test_a_stopped_comparison_leaves_no_other_comparisons_figures(tmp_path, monkeypatch):
+    """An edited comparison stopped in the folder of an earlier one left that one's
+    compare.csv and figures beside its own results.csv; a refused one touches nothing."""
+    import importlib
+
+    from solver.compare import COMPARE_FILES
+
+    compare_module = importlib.import_module("solver.compare")   # (solver.compare: the function)
+
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in COMPARE_FILES:
+        (out / name).write_text("of an earlier comparison")
+    with pytest.raises(InputError):
+        compare(_with(rates=[]), out, base_dir=ROOT)
+    assert sorted(p.name for p in out.iterdir()) == sorted(COMPARE_FILES)
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(compare_module, "run_spec", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        compare(TINY, out, base_dir=ROOT)
+    assert not any(out.iterdir())
 
 
 def test_tiny_comparison_and_resume(tmp_path, client, capsys):

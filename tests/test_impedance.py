@@ -337,6 +337,20 @@ def test_trench_writes_the_small_signal_interface_current(tmp_path):
     assert np.sum(np.isfinite(relative)) == np.unique(result.model.if_cell_e).size
 
 
+def test_field_frequencies_outside_the_spectrum_are_written_and_warned_about(tmp_path):
+    """A field below or above the spectrum's frequencies (a unit slip, '10 MHz' for
+    '10 mHz', most likely) had been written without a word."""
+    band = {**COARSE_BAND, "points_per_decade": 1,
+            "field_frequencies": ["1 mHz", "1 kHz", "1 MHz"]}
+    result = solver.run(structured(TRENCH_CASE, protocol=[band]))
+    warnings = [w for w in result.summary["warnings"] if "field_frequencies" in w]
+    assert warnings == ["protocol.0.field_frequencies: 0.001 Hz, 1e+06 Hz outside the "
+                        "spectrum's 0.01 to 100000 Hz: the fields there are written all the "
+                        "same, with no point of impedance.csv at their frequency"]
+    written = {p.name for p in result.write(tmp_path)}
+    assert {"impedance_step0_0.001Hz.vtu", "impedance_step0_1e+06Hz.vtu"} <= written
+
+
 def test_interface_response_is_relative_to_each_electrodes_mean():
     from solver.impedance import SmallSignal, interface_response
 

@@ -183,3 +183,106 @@ def test_run_progress_with_quiet_prints_nothing(monkeypatch):
     shown(1, case.protocol[1], 10.0, 3.9, 0.01)
     shown.close()
     assert "step 0 (0..1)" in terminal.getvalue()
+
+
+def test_a_signal_while_the_local_cluster_starts_closes_it(monkeypatch):
+    """SIGTERM or Ctrl-C while the workers started left a cluster half started, which
+    distributed's exit hook then failed to close with a traceback."""
+    import signal
+
+    started = []
+
+    class Signalled(distributed.LocalCluster):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self)
+            signal.raise_signal(signal.SIGTERM)      # the same at any point of the start
+
+    monkeypatch.setattr(distributed, "LocalCluster", Signalled)
+    try:
+        with cli._signals_interrupt(), pytest.raises(KeyboardInterrupt):
+            runner.DaskRunner(1)
+        assert started[0].status.name == "closed"
+    finally:
+        started[0].close()
+
+
+def test_a_command_stopped_before_any_run_says_nothing_was_kept(tmp_path, capsys,
+                                                                monkeypatch):
+    """It had said its finished runs were kept, in a folder it had not written."""
+    from solver.errors import RunInterrupted
+
+    def stopped(*args, **kwargs):
+        raise RunInterrupted("terminated (SIGTERM)")
+
+    monkeypatch.setattr(runner, "_connect", stopped)
+    sweep = SHIPPED_CASE.parent / "sweep_planar_rate.toml"
+    out = tmp_path / "out"
+    assert cli.main(["sweep", str(sweep), "--out", str(out)]) == 143
+    assert capsys.readouterr().err.splitlines() == ["thinfilm: terminated (SIGTERM)"]
+    assert not out.exists()
+
+
+def test_a_second_signal_while_the_cluster_closes_waits_for_it(monkeypatch):
+    """A second Ctrl-C (or SIGTERM) while a stopped sweep closed its cluster left it half
+    closed: worker processes and leaked semaphores reported at exit."""
+    import signal
+
+    dask_runner = runner.DaskRunner(1)
+    cluster = dask_runner.cluster
+    close = cluster.close
+
+    def signalled_close(*args, **kwargs):
+        signal.raise_signal(signal.SIGINT)
+        return close(*args, **kwargs)
+
+    monkeypatch.setattr(cluster, "close", signalled_close)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            dask_runner.close()
+        assert cluster.status.name == "closed" and dask_runner.cluster is None
+    finally:
+        close()
+
+
+def test_a_signal_while_results_csv_is_written_waits_for_it(tmp_path, monkeypatch, client):
+    """A second signal while a stopped sweep wrote its results.csv left none (or the one
+    of a second before)."""
+    import importlib
+    import signal
+
+    sweep = importlib.import_module("solver.sweep")     # (solver.sweep is the function)
+    text = sweep.results_csv
+
+    def signalled(table):
+        signal.raise_signal(signal.SIGINT)
+        return text(table)
+
+    monkeypatch.setattr(sweep, "results_csv", signalled)
+    grid = {"base": str(SHIPPED_CASE), "grid": {"protocol.0.c_rate": [5],
+                                                "mesh.cells_per_layer": [4]}}
+    with pytest.raises(KeyboardInterrupt):
+        sweep.sweep(grid, tmp_path / "out", scheduler=client)
+    rows = (tmp_path / "out" / "results.csv").read_text().splitlines()
+    assert len(rows) == 2 and ",ok," in rows[1]
+
+
+def test_the_worker_processes_start_with_ctrl_c_ignored(monkeypatch):
+    """Ctrl-C reaches the whole process group: workers still importing (before dask_setup)
+    printed KeyboardInterrupt tracebacks. They inherit SIGINT ignored from the cluster's
+    start; the handler of this process is back once it has started."""
+    import signal
+
+    during = []
+
+    class Recording(distributed.LocalCluster):
+        def __init__(self, *args, **kwargs):
+            during.append(signal.getsignal(signal.SIGINT))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(distributed, "LocalCluster", Recording)
+    before = signal.getsignal(signal.SIGINT)
+    with runner.DaskRunner(1) as dask_runner:
+        assert during == [signal.SIG_IGN] and signal.getsignal(signal.SIGINT) is before
+        assert dask_runner.client.run(signal.getsignal, signal.SIGINT) == \
+            {address: signal.SIG_IGN for address in dask_runner.client.nthreads()}

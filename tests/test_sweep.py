@@ -251,6 +251,73 @@ def test_resume_runs_only_what_is_missing(tmp_path, client):
     assert solver.sweep(path, out, scheduler=client).ran == [victim]
 
 
+@pytest.mark.parametrize("key, values, shown", [
+    ("cell.temperature", ["25 degC", "298.15 K"], "'25 degC' and '298.15 K'"),
+    ("cell.temperature", [298.15, "25 degC"], "298.15 and '25 degC'"),
+    ("cell.layers.cathode.thickness", ["1 um", "2 um", "1000 nm"], "'1 um' and '1000 nm'"),
+    ("protocol.0.until_time", ["1 h", "60 min"], "'1 h' and '60 min'"),
+    ("materials.LiPON.conductivity", ["3e-6 S/cm", "3e-4 S/m"], "'3e-6 S/cm' and '3e-4 S/m'"),
+    ("protocol.0.c_rate", [2, 2.0], "2 and 2.0"),
+    ("protocol.0.current", ["1 C", "1C"], "'1 C' and '1C'"),
+    ("protocol.0.current", ["C/2", "0.5 C"], "'C/2' and '0.5 C'"),
+    ("protocol.1.frequencies", [["1 mHz", "1 MHz"], ["0.001 Hz", "1e6 Hz"]],
+     "['1 mHz', '1 MHz'] and ['0.001 Hz', '1e6 Hz']"),
+])
+def test_values_that_mean_the_same_are_one_value(key, values, shown):
+    """'25 degC' and '298.15 K' in one list ran the same case twice."""
+    with pytest.raises(InputError) as info:
+        load_sweep({"base": str(SHIPPED_CASE), "grid": {key: values}})
+    assert info.value.key == key
+    assert str(info.value).endswith(f"expected a list of distinct values ({shown} are the "
+                                    f"same value)")
+
+
+def test_a_long_list_of_values_is_checked_in_linear_time():
+    """Each value had been compared with every other: 100 000 values took minutes."""
+    import time
+
+    from solver.sweep import MAX_COMBINATIONS
+
+    values = [0.001 * (k + 1) for k in range(MAX_COMBINATIONS)]
+    started = time.perf_counter()
+    spec = load_sweep({"base": str(SHIPPED_CASE), "grid": {"protocol.0.c_rate": values}})
+    assert len(spec) == MAX_COMBINATIONS and time.perf_counter() - started < 30
+
+
+@pytest.mark.parametrize("key, values", [
+    ("protocol.0.current", ["1C", 1]),            # a C-rate, and 1 A
+    ("cell.nominal_capacity", ["1 C", "1 mAh"]),   # coulombs here: no C-rate
+    ("cell.layers.cathode.thickness", ["1 um", "1.000001 um"]),
+])
+def test_values_that_differ_stay_apart(key, values):
+    spec = load_sweep({"base": str(SHIPPED_CASE), "grid": {key: values}})
+    first, second = (spec.identity(settings) for settings in spec.combinations())
+    assert first != second
+
+
+def test_resume_knows_a_value_by_what_it_means(tmp_path, client):
+    """A sweep edited from '25 degC' to '298.15 K' ran its finished runs again."""
+    from solver.sweep import case_hash
+
+    grid = {"cell.temperature": ["25 degC"], "protocol.0.c_rate": [5],
+            "mesh.cells_per_layer": [4]}
+    out = tmp_path / "out"
+    first = solver.sweep(_sweep_file(tmp_path, grid), out, scheduler=client)
+    grid["cell.temperature"] = ["298.15 K", "30 degC"]
+    second = solver.sweep(_sweep_file(tmp_path, grid), out, scheduler=client)
+    assert second.reused == [first[0]["run_id"]] and len(second.ran) == 1
+    assert [row["cell.temperature"] for row in second] == ["298.15 K", "30 degC"]
+    assert second[0]["capacity_mAh_cm2"] == first[0]["capacity_mAh_cm2"]
+
+    # values written as plain numbers keep the run ids they had: the hash of the case as is
+    grid = {"protocol.0.c_rate": [1, 5], "mesh.cells_per_layer": [4]}
+    spec = load_sweep(_sweep_file(tmp_path, grid))
+    table = solver.sweep(_sweep_file(tmp_path, grid), out, scheduler=client)
+    assert [row["run_id"] for row in table] == [
+        case_hash(spec.case_dict(settings), spec.base_dir)[:16]
+        for settings in spec.combinations()]
+
+
 def test_plots_asked_for_on_resume_are_drawn(tmp_path, client):
     """--plots on a sweep that ran without it: every run had been reused without a figure."""
     path = _sweep_file(tmp_path)
