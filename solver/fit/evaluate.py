@@ -4,7 +4,7 @@ residuals against the measured curve (with their Jacobian in the fit's coordinat
 Residuals of an experiment (dimensionless, so that curves and end points can be summed):
 - per measured point, (V_model(x) - V_measured) / voltage_error, x the capacity (or time)
   since the start of the measured step; where the model's step ended before x, V_model goes
-  on along the line of the curve's end slope (model_at), so a model that runs out early is
+  on with the curve's end slope, then its mean slope (model_at), so a model that runs out early is
   penalised at every point it did not reach, and a point near the end has a residual
   continuous and differentiable in the parameters whichever side of the end it falls on;
 - when the experiment has an end, (x_end,model - x_end,measured) / (end_error x_end,measured):
@@ -60,6 +60,10 @@ NOTHING_DELIVERED = 0.01
 # at or after a stack's cccv hold at the voltage it reached (SensitivitySimulation.
 # held_at_reached) takes differences of runs too: that voltage moves with the parameters
 SENSITIVITY_ENDS = ("until_voltage", "until_time")
+# beyond the model's end its curve keeps its end slope this far in voltage (model_at): more
+# than the noise of a last point on the cutoff, and than the voltage there moves in a
+# difference step (10-20 mV at 10C on the steep end of the LiCoO2 OCV)
+END_SLOPE_V = 0.05
 IN_PLACE_PREFIXES = ("materials.", "protocol.", "solver.")
 DRIVE_PREFIXES = ("protocol.",)
 IN_PLACE_KEYS = ("cell.series_resistance", "cell.temperature", "cell.nominal_capacity")
@@ -261,13 +265,14 @@ class ExperimentModel:
 
 def model_at(x_nodes, v_nodes, x_data, end_reason, cutoff):
     """(V_model at the measured x, the model's end x): PCHIP through the nodes up to the
-    end, located on the cutoff by the secant through the last two nodes, and beyond the end
-    that secant's line.
+    end, located on the cutoff by the secant through the last two nodes; beyond the end,
+    that secant's line for END_SLOPE_V, then the line of the step's mean slope (PCHIP
+    joins them smoothly).
 
-    The line goes on with the curve's own slope at its end (PCHIP's slope at a node between
-    two equal secants is that secant), so that the residual of a measured point moves
-    smoothly as the model's end passes it. Held at the cutoff beyond the end, a last point on
-    the steep end of an OCV had a residual that moved steeply with the parameters on one side
+    The curve goes on with its own slope at its end (PCHIP's slope at a node between two
+    equal secants is that secant), so that the residual of a measured point moves smoothly
+    as the model's end passes it. Held at the cutoff beyond the end, a last point on the
+    steep end of an OCV had a residual that moved steeply with the parameters on one side
     of the end and not at all on the other: sensitivities and differences of runs disagreed
     there by orders of magnitude, and intervals changed 7-fold with the side it fell on."""
     x_nodes, keep = np.unique(x_nodes, return_index=True)
@@ -292,9 +297,22 @@ def model_at(x_nodes, v_nodes, x_data, end_reason, cutoff):
         v_line.append(v_end)
     else:
         v_line[-1] = v_end
-    beyond = max(x_end, float(np.max(x_data, initial=x_end))) + x_nodes[-1] - x_nodes[before]
-    x_line.append(beyond)
-    v_line.append(v_end + slope * (beyond - x_end))
+    # beyond the end: the end slope for END_SLOPE_V, then the step's mean slope. A slope of
+    # nodes at the steep end moves with the parameters at fixed time steps, unlike runs'
+    # adaptive ones: neither it nor the reach it sets may enter the far line, which is the
+    # mean slope's through the end moved 2 END_SLOPE_V (a piece between nodes whose
+    # neighbouring secants are its own is straight; PCHIP bends from x_end + reach to
+    # x_end + 4 reach)
+    span = x_end - x_nodes[0]
+    mean = (v_end - v_nodes[0]) / span if span > 0 else slope
+    reach = max(span, x_nodes[-1] - x_nodes[before])
+    if slope != 0.0:
+        reach = min(reach, END_SLOPE_V / abs(slope))
+    turn = v_end + 2 * slope * reach
+    far = x_end + reach * np.array([3.0, 4.0, 5.0])
+    far[-1] = max(far[-1], float(np.max(x_data, initial=x_end)) + reach)
+    x_line += [x_end + reach, x_end + 2 * reach, *far]
+    v_line += [v_end + slope * reach, turn, *(turn + mean * (far - x_end))]
     return PchipInterpolator(x_line, v_line)(np.maximum(x_data, x_nodes[0])), x_end
 
 
