@@ -4,9 +4,10 @@ residuals against the measured curve (with their Jacobian in the fit's coordinat
 Residuals of an experiment (dimensionless, so that curves and end points can be summed):
 - per measured point, (V_model(x) - V_measured) / voltage_error, x the capacity (or time)
   since the start of the measured step; where the model's step ended before x, V_model goes
-  on with the curve's end slope, then its mean slope (model_at), so a model that runs out early is
-  penalised at every point it did not reach, and a point near the end has a residual
-  continuous and differentiable in the parameters whichever side of the end it falls on;
+  on with the curve's end slope, then its mean slope (model_at), so a model that runs out
+  early is penalised at every point it did not reach, and a point near the end has a
+  residual continuous and differentiable in the parameters whichever side of the end it
+  falls on;
 - when the experiment has an end, (x_end,model - x_end,measured) / (end_error x_end,measured):
   the end of the model's step is located on its cutoff by a secant through its last two
   points, so it moves smoothly with the parameters.
