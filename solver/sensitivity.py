@@ -22,7 +22,11 @@ u_dot dt_end/dp before the next step starts from it.
 
 Not differentiated: where a cccv step switches to its hold within the step (the hold is
 taken to start at a fixed time), and the step sizes themselves (the sensitivities are those
-of the discrete solution on the run's time grid).
+of the discrete solution on the run's time grid). Nor the voltage a stack is held at when
+one of its cells reached its share of a cccv step's voltage first (the stack held where it
+stood, at a voltage the state sets, not the step): the steps with such a hold are listed in
+`held_at_reached`, and the rows from there on carry no sensitivities a caller may trust
+(solver.fit.evaluate takes differences of whole runs for them).
 """
 
 from collections import OrderedDict
@@ -79,6 +83,7 @@ class SensitivitySimulation(Simulation):
         if not hasattr(self.linear_solver, "solve_again"):
             self.linear_solver = _RecordingSolver(self.linear_solver)
         self.row_sensitivities = []
+        self.held_at_reached = []       # steps held at the voltage the stack reached
         self._states = OrderedDict()    # id(u) -> (u, S (n, P), u_dot on the differential columns)
         self._charges = OrderedDict()   # id(integrals) -> (integrals, dQ (P,) in C)
         self._pending = None
@@ -98,6 +103,12 @@ class SensitivitySimulation(Simulation):
         if k > 0:
             self._shift_end_of_step(k - 1, u)
         return super()._run_step(k, step, drive, u, t_start, n_li)
+
+    def _begin_hold(self, record, step, history, t_start):
+        begun = super()._begin_hold(record, step, history, t_start)
+        if begun[0].value != step.voltage:
+            self.held_at_reached.append(len(self.steps) - 1)
+        return begun
 
     def _solve(self, guess, dt, history, drive, step=None):
         u = super()._solve(guess, dt, history, drive, step)

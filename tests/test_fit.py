@@ -154,6 +154,53 @@ def test_sensitivities_match_differences_of_whole_runs(tmp_path, protocol, keys,
         assert np.linalg.norm(J[:, j] - difference) <= 0.02 * scale, keys[j]
 
 
+def test_a_point_near_the_model_end_has_one_slope_on_both_sides_of_it():
+    """The curve beyond its end went flat at the cutoff: a point on the steep end of an OCV
+    moved steeply with the end on one side of it and not at all on the other."""
+    q = np.linspace(0.0, 1.0, 41)
+    v = 4.0 - 0.2 * q - 1.5 * q ** 12                     # a plateau, then a steep end
+    for end_reason, cutoff in (("until_voltage", 2.6), ("electrode_full", None)):
+        point = np.array([model_at(q, v, np.zeros(1), end_reason, cutoff)[1]])   # the end
+
+        def voltage_at_point(stretch):
+            return model_at(q * stretch, v, point, end_reason, cutoff)[0][0]
+        h = 1e-3                       # the model's end moves across the point
+        shorter = (voltage_at_point(1.0) - voltage_at_point(1.0 - h)) / h
+        longer = (voltage_at_point(1.0 + h) - voltage_at_point(1.0)) / h
+        assert longer > 10.0 and shorter == pytest.approx(longer, rel=0.05), end_reason
+
+
+def test_a_last_point_at_the_model_end_has_the_sensitivity_of_whole_runs(tmp_path,
+                                                                          monkeypatch):
+    """10C to 3.0 V on the library LiCoO2, whose OCV falls from 3.17 to 2.6 V over its last
+    0.4 % of x, the measured curve ending where the model's does: its last point's row of
+    dr/dD from sensitivities was twice that of differences of whole runs, or zero."""
+    monkeypatch.setattr("solver.simulate.VOLTAGE_EVENT_TOL", 1e-9)
+    raw = base_case(rtol=1e-6)
+    raw["protocol"] = ONE_STEP
+    (tmp_path / "cell.toml").write_text(tomli_w.dumps(raw))
+    key = "materials.LiCoO2.diffusivity"
+    theta = np.array([0.52])
+
+    def objective(end):
+        (tmp_path / "d.csv").write_text("capacity_mAh_cm2,voltage_V\n" + "".join(
+            f"{q:.17g},3.9\n" for q in np.linspace(0, end, 25)))
+        return Objective(load_fit({"base": "cell.toml", "parameters": {key: {
+            "min": RANGES[key][0], "max": RANGES[key][1]}}, "experiment": [
+                {"name": "a", "data": "d.csv", "role": "fit"}]}, base_dir=tmp_path))
+
+    x_end = model_at(*(lambda c: (c.x, c.voltage, np.zeros(1), c.end_reason, c.cutoff))(
+        objective(0.01).models["a"].run(theta)))[1]
+    fitted = objective(x_end * (1 - 1e-5))     # a whisker before the end
+    J = fitted.evaluate(theta, jacobian=True)[1][:, 0]
+    step = 2e-3
+    difference = (fitted.evaluate(theta + step)[0] - fitted.evaluate(theta - step)[0]) / (2 * step)
+    last = 24                                           # (row 25 is the end's residual)
+    assert abs(difference[last]) > 100.0                # the steep end of the OCV
+    assert J[last] == pytest.approx(difference[last], rel=0.05)
+    assert np.linalg.norm(J - difference) <= 0.05 * np.linalg.norm(difference)
+
+
 # ------------------------------------------------------------------------------------------
 # recovery of known parameters
 
@@ -435,6 +482,33 @@ def test_a_parameter_with_initial_needs_no_value_in_the_base_case(tmp_path):
     assert info.value.key == "parameters.cell.nominal_capacity" and "initial" in str(info.value)
 
 
+@pytest.mark.parametrize("rows, experiments, keys, key, words", [
+    # one point, its capacity the end: a fit had run, exited 0, and called it not identifiable
+    ("0.01,3.9", 1, 1, "experiment.0.data", "at least 2 measured values in the fit "
+                                            "experiments for 1 fitted parameter"),
+    ("0.005,3.95\n0.01,3.9", 1, 2, "experiment.0.data", "they hold 2 (1C: 2)"),
+    # counted over every fit experiment
+    ("0.01,3.9", 2, 2, "experiment", "they hold 2 (1C: 1, 2C: 1)"),
+    # an end at capacity 0 had been divided by: 'residuals are not finite', exit 3
+    ("0,3.9", 1, 1, "experiment.0.end_capacity", "beyond capacity 0"),
+])
+def test_data_too_few_for_the_parameters_are_refused(tmp_path, rows, experiments, keys, key,
+                                                     words):
+    spec = _spec(tmp_path)
+    (tmp_path / "d.csv").write_text("capacity_mAh_cm2,voltage_V\n" + rows + "\n")
+    spec["experiment"] += [dict(spec["experiment"][0], name="2C", set={"protocol.0.c_rate": 2})
+                           ][:experiments - 1]
+    spec["parameters"]["cell.series_resistance"] = {"min": "1 ohm*cm^2", "max": "1000 ohm*cm^2",
+                                                    "initial": "10 ohm*cm^2"}
+    spec["parameters"] = dict(list(spec["parameters"].items())[:keys])
+    with pytest.raises(InputError) as info:
+        load_fit(spec, base_dir=tmp_path)
+    assert info.value.key == key and words in str(info.value)
+    if key != "experiment.0.end_capacity":    # a measured end given apart is one value more
+        spec["experiment"][0]["end_capacity"] = "20 uAh/cm^2"
+        assert load_fit(spec, base_dir=tmp_path).experiments[0].end == pytest.approx(0.02)
+
+
 def test_an_input_error_every_run_meets_exits_2_naming_the_experiment(tmp_path, capsys):
     """A cutoff above the voltage the cell starts from is refused by the run, not by the
     case: every start meets it, and it is the fit file's error, not the solver's."""
@@ -497,6 +571,45 @@ def test_a_stack_curve_ends_where_its_weakest_cell_stops(tmp_path):
         assert x_end == pytest.approx(q[-1], rel=1e-4)
         assert np.max(np.abs(r)) < 0.1
     assert abs(J[-1, 0]) > 0                     # the end still moves with the parameter
+
+
+@pytest.mark.parametrize("protocol, step, data", [
+    # the cccv step itself, to a set time (a step whose sensitivities are otherwise followed)
+    ([{"mode": "discharge", "c_rate": 2, "until_voltage": "11.4 V"},
+      {"mode": "cccv", "c_rate": 5, "voltage": "12.6 V", "until_time": "15 min"}], 1,
+     "time_s,voltage_V\n" + "".join(f"{t:g},12\n" for t in np.linspace(1, 890, 20))),
+    # a discharge from the state the hold left
+    ([{"mode": "discharge", "c_rate": 2, "until_voltage": "11.4 V"},
+      {"mode": "cccv", "c_rate": 5, "voltage": "12.6 V", "until_current": "C/5"},
+      {"mode": "discharge", "c_rate": 5, "until_voltage": "9.0 V"}], 2,
+     "capacity_mAh_cm2,voltage_V\n" + "".join(f"{q:g},12\n" for q in np.linspace(0, 0.01, 20))),
+], ids=["the_cccv_step", "a_step_after_it"])
+def test_a_stack_held_at_the_voltage_it_reached_has_the_jacobian_of_whole_runs(
+        tmp_path, monkeypatch, protocol, step, data):
+    """The shipped 3-cell stack's thinner cathode reaches its share of a cccv step's 12.6 V
+    first, and the stack is held where it stands, at a voltage its state sets: the
+    sensitivities held it fixed (dV/dD zero through the hold, 10 % off the whole runs')."""
+    monkeypatch.setattr("solver.simulate.VOLTAGE_EVENT_TOL", 1e-9)
+    monkeypatch.setattr("solver.simulate.SURFACE_TOLERANCE", 1e-9)
+    raw = tomllib.loads((SHIPPED_CASE.parent / "bipolar_3cell_li_lipon_lco.toml").read_text())
+    raw["mesh"]["cells_per_layer"] = 6
+    raw["solver"] = {"rtol": 1e-6}
+    raw["cell"]["layers"][1]["material"] = "LiCoO2"
+    raw["materials"] = {"LiCoO2": {"diffusivity": "1.76e-11 cm^2/s"}}
+    raw["protocol"] = protocol
+    (tmp_path / "stack.toml").write_text(tomli_w.dumps(raw))
+    (tmp_path / "d.csv").write_text(data)
+    key = "materials.LiCoO2.diffusivity"
+    objective = Objective(load_fit({
+        "base": "stack.toml", "parameters": {key: {"min": RANGES[key][0], "max": RANGES[key][1]}},
+        "experiment": [{"name": "a", "data": "d.csv", "role": "fit", "step": step,
+                        "end_capacity": False}]}, base_dir=tmp_path))
+    theta = np.array([0.55])
+    J = objective.evaluate(theta, jacobian=True)[1][:, 0]
+    h = 2e-3
+    difference = (objective.evaluate(theta + h)[0] - objective.evaluate(theta - h)[0]) / (2 * h)
+    assert np.linalg.norm(difference) > 0
+    assert np.linalg.norm(J - difference) <= 0.02 * np.linalg.norm(difference)
 
 
 def test_bad_fit_file_exits_2_with_one_line(tmp_path, capsys):
@@ -690,7 +803,7 @@ def test_more_starts_keep_the_starts_already_made(tmp_path):
     hypercube all moved with their number, those of a Halton sequence do not."""
     from solver.fit import start_points
 
-    (tmp_path / "d.csv").write_text("capacity_mAh_cm2,voltage_V\n0,4.1\n0.005,3.9\n")
+    (tmp_path / "d.csv").write_text("capacity_mAh_cm2,voltage_V\n0,4.1\n0.005,3.9\n0.01,3.8\n")
 
     def spec(n):
         return load_fit({"base": str(SHIPPED_CASE), "fit": {"starts": n},

@@ -3,9 +3,11 @@ residuals against the measured curve (with their Jacobian in the fit's coordinat
 
 Residuals of an experiment (dimensionless, so that curves and end points can be summed):
 - per measured point, (V_model(x) - V_measured) / voltage_error, x the capacity (or time)
-  since the start of the measured step; where the model's step ended before x, V_model is
-  the voltage it ended at (its cutoff), so a model that runs out early is penalised at every
-  point it did not reach;
+  since the start of the measured step; where the model's step ended before x, V_model goes
+  on with the curve's end slope, then its mean slope (model_at), so a model that runs out
+  early is penalised at every point it did not reach, and a point near the end has a
+  residual continuous and differentiable in the parameters whichever side of the end it
+  falls on;
 - when the experiment has an end, (x_end,model - x_end,measured) / (end_error x_end,measured):
   the end of the model's step is located on its cutoff by a secant through its last two
   points, so it moves smoothly with the parameters.
@@ -55,8 +57,14 @@ NOTHING_DELIVERED = 0.01
 # secant of model_at) and a set time. A step that its state ends (an electrode's surface at
 # the end of its OCV table, its lithium used up, a current falling to until_current) ends at
 # a time that moves with the parameters, which sensitivities at that time leave out: they
-# would take the last node's voltage, on the steep end of an OCV, for a derivative
+# would take the last node's voltage, on the steep end of an OCV, for a derivative. A step
+# at or after a stack's cccv hold at the voltage it reached (SensitivitySimulation.
+# held_at_reached) takes differences of runs too: that voltage moves with the parameters
 SENSITIVITY_ENDS = ("until_voltage", "until_time")
+# beyond the model's end its curve keeps its end slope this far in voltage (model_at): more
+# than the noise of a last point on the cutoff, and than the voltage there moves in a
+# difference step (10-20 mV at 10C on the steep end of the LiCoO2 OCV)
+END_SLOPE_V = 0.05
 IN_PLACE_PREFIXES = ("materials.", "protocol.", "solver.")
 DRIVE_PREFIXES = ("protocol.",)
 IN_PLACE_KEYS = ("cell.series_resistance", "cell.temperature", "cell.nominal_capacity")
@@ -233,7 +241,8 @@ class ExperimentModel:
         voltage = np.array([sim.rows[r]["voltage_V"] for r in rows])
         dx = dv = None
         if sensitivities and (record.end_reason in SENSITIVITY_ENDS
-                              or record.end_reason == "solver_failed"):
+                              or record.end_reason == "solver_failed") \
+                and not any(held <= k for held in sim.held_at_reached):
             dv = np.array([sim.row_sensitivities[r][0] for r in rows]).reshape(len(rows), -1)
             dx = (np.array([sim.row_sensitivities[r][1] for r in rows]).reshape(len(rows), -1)
                   if e.abscissa == "capacity" else np.zeros_like(dv))
@@ -256,32 +265,56 @@ class ExperimentModel:
 # residuals
 
 def model_at(x_nodes, v_nodes, x_data, end_reason, cutoff):
-    """(V_model at the measured x, the model's end x): PCHIP through the nodes, the end
-    located on the cutoff by a secant through the last two nodes, the cutoff held beyond."""
+    """(V_model at the measured x, the model's end x): PCHIP through the nodes up to the
+    end, located on the cutoff by the secant through the last two nodes; beyond the end,
+    that secant's line for END_SLOPE_V, then the line of the step's mean slope (PCHIP
+    joins them smoothly).
+
+    The curve goes on with its own slope at its end (PCHIP's slope at a node between two
+    equal secants is that secant), so that the residual of a measured point moves smoothly
+    as the model's end passes it. Held at the cutoff beyond the end, a last point on the
+    steep end of an OCV had a residual that moved steeply with the parameters on one side
+    of the end and not at all on the other: sensitivities and differences of runs disagreed
+    there by orders of magnitude, and intervals changed 7-fold with the side it fell on."""
     x_nodes, keep = np.unique(x_nodes, return_index=True)
     v_nodes = v_nodes[keep]
     if x_nodes.size == 0:        # no curve at all (no initial state): 0 V, finite residuals
         return np.zeros(x_data.shape), 0.0
-    end_voltage = v_nodes[-1]
-    x_end = x_nodes[-1]
     # the secant's second node: far enough back that the slope is not round-off (a cutoff
-    # located very closely can leave a last step of almost nothing)
+    # located very closely can leave a last step of almost nothing); the nodes between it
+    # and the end are dropped, so that the curve's last piece is that secant
     apart = np.flatnonzero(x_nodes < x_nodes[-1] - 1e-4 * abs(x_nodes[-1]))
-    if end_reason == "until_voltage" and cutoff is not None and apart.size \
-            and v_nodes[-1] != v_nodes[apart[-1]]:
-        before = apart[-1]
-        slope = (x_nodes[-1] - x_nodes[before]) / (v_nodes[-1] - v_nodes[before])
+    if not apart.size:
+        return np.full(x_data.shape, v_nodes[-1]), x_nodes[-1]
+    before = apart[-1]
+    x_end, v_end = x_nodes[-1], v_nodes[-1]
+    slope = (v_end - v_nodes[before]) / (x_end - x_nodes[before])
+    x_line, v_line = list(x_nodes[:before + 1]), list(v_nodes[:before + 1])
+    if end_reason == "until_voltage" and cutoff is not None and slope != 0.0:
         # (the last node may lie a little past the cutoff: the end then moves back smoothly)
-        x_end = max(x_nodes[-1] + (cutoff - v_nodes[-1]) * slope, x_nodes[before])
-        keep = x_nodes < x_end
-        x_nodes = np.append(x_nodes[keep], x_end)
-        v_nodes = np.append(v_nodes[keep], cutoff)
-        end_voltage = cutoff
-    if x_nodes.size == 1:
-        return np.where(x_data <= x_end, v_nodes[0], end_voltage), x_end
-    inside = np.clip(x_data, x_nodes[0], x_end)
-    v = PchipInterpolator(x_nodes, v_nodes)(inside)
-    return np.where(x_data <= x_end, v, end_voltage), x_end
+        x_end, v_end = max(x_end + (cutoff - v_end) / slope, x_nodes[before]), cutoff
+    if x_end > x_line[-1]:
+        x_line.append(x_end)
+        v_line.append(v_end)
+    else:
+        v_line[-1] = v_end
+    # beyond the end: the end slope for END_SLOPE_V, then the step's mean slope. A slope of
+    # nodes at the steep end moves with the parameters at fixed time steps, unlike runs'
+    # adaptive ones: neither it nor the reach it sets may enter the far line, which is the
+    # mean slope's through the end moved 2 END_SLOPE_V (a piece between nodes whose
+    # neighbouring secants are its own is straight; PCHIP bends from x_end + reach to
+    # x_end + 4 reach)
+    span = x_end - x_nodes[0]
+    mean = (v_end - v_nodes[0]) / span if span > 0 else slope
+    reach = max(span, x_nodes[-1] - x_nodes[before])
+    if slope != 0.0:
+        reach = min(reach, END_SLOPE_V / abs(slope))
+    turn = v_end + 2 * slope * reach
+    far = x_end + reach * np.array([3.0, 4.0, 5.0])
+    far[-1] = max(far[-1], float(np.max(x_data, initial=x_end)) + reach)
+    x_line += [x_end + reach, x_end + 2 * reach, *far]
+    v_line += [v_end + slope * reach, turn, *(turn + mean * (far - x_end))]
+    return PchipInterpolator(x_line, v_line)(np.maximum(x_data, x_nodes[0])), x_end
 
 
 def delivered(experiment, curve: Curve) -> tuple[float, float]:

@@ -144,6 +144,12 @@ class Experiment:
             return 2 * self.x.size              # real and imaginary parts
         return self.x.size + (self.end is not None)
 
+    @property
+    def n_measured(self) -> int:
+        """The measured values the residuals compare: the end residual of a curve whose end
+        is its last point (the default) measures that point's capacity again."""
+        return self.n_residuals - (self.end is not None and self.end_at_last_point)
+
 
 @dataclass
 class FitSpec:
@@ -214,11 +220,7 @@ def load_fit(path_or_dict, base_dir=None) -> FitSpec:
                 raise InputError(f"experiment.{k}.set.{key}", e.settings[key],
                                  "no key that is fitted (it is in [parameters]): fit it, or "
                                  "set it in the experiments")
-    n_points = sum(e.n_residuals for e in spec.fitted)
-    if n_points <= len(parameters):
-        raise InputError("experiment", n_points,
-                         f"more measured points in the fit experiments than parameters "
-                         f"({len(parameters)})")
+    _check_enough_data(spec)
     starting = [_starting_value(p, base_raw, base_dir_) for p in parameters]
     for k, e in enumerate(experiments):    # every experiment must be a valid case, before
         try:                               # any run
@@ -233,6 +235,29 @@ def load_fit(path_or_dict, base_dir=None) -> FitSpec:
             _check_voltages(e, case.n_units, f"experiment.{k}.data",
                             data["experiment"][k]["data"])
     return spec
+
+
+def _check_enough_data(spec) -> None:
+    """The fit experiments must hold more measured values than there are parameters: with
+    as many or fewer, the data cannot determine them (any values may meet them exactly) and
+    leave no scatter to scale the intervals by (one point, with its capacity as the end, had
+    been fitted and reported only as not identifiable)."""
+    n = len(spec.parameters)
+    held = {e.name: e.n_measured for e in spec.fitted}
+    if sum(held.values()) > n:
+        return
+    fitted = [k for k, e in enumerate(spec.experiments) if e.role == "fit"]
+    key, value = "experiment", held
+    if len(fitted) == 1:
+        e = spec.experiments[fitted[0]]
+        key, value = f"experiment.{fitted[0]}.data", e.data_path.name if e.data_path else e.name
+    counts = ", ".join(f"{name}: {count}" for name, count in held.items())
+    raise InputError(key, value,
+                     f"at least {n + 1} measured values in the fit experiments for {n} fitted "
+                     f"parameter{'s' if n > 1 else ''} (one per point of a curve and per "
+                     f"end_capacity given, two per frequency of a spectrum; a curve's default "
+                     f"end is its last point's capacity, no value of its own): they hold "
+                     f"{sum(held.values())} ({counts})")
 
 
 def _check_bounds(spec, starting, experiment, table) -> None:
@@ -546,6 +571,9 @@ def _experiments(data, folder, base_raw) -> list[Experiment]:
 
 def _end(value, abscissa, x, key):
     if value is True:
+        if not x[-1] > 0:          # no end: its residual would be over 0.5 % of nothing
+            raise InputError(key, value, f"the data's last point, the measured end by default, "
+                                         f"beyond {abscissa} 0; or false, or the measured end")
         return float(x[-1])
     if value is False:
         return None
