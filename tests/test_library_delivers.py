@@ -19,6 +19,8 @@ SHORT_OF_80 = {
     "TiO2": ("anatase: Li fills it top-down, D ~1e-15 cm^2/s; ALD films are 30-100 nm",
              "35 nm"),
     "V2O5": ("the sputtered film's largest GITT D (4e-13 cm^2/s) gives 79 % in 1 um", "0.5 um"),
+    "Si": ("a-Si: the sputtered film's largest D (4e-13 cm^2/s) gives 77 % in 1 um; Si film "
+           "anodes are 50-200 nm", "200 nm"),
 }
 
 
@@ -59,11 +61,12 @@ def test_every_shortfall_is_a_library_electrode():
 @pytest.mark.parametrize("name", INTERCALATION)
 def test_no_film_is_driven_past_its_open_circuit_data(name, mode):
     """A film driven on with no voltage cutoff stops where its open-circuit table ends
-    (electrode_full on discharge, electrode_empty on charge) and delivers no more than the
-    lithium it holds up to there. Beyond the table the open-circuit voltage is the end slope
-    extended, not data: there anatase, whose table ends at x = 0.594, went on to x = 0.85
-    and 154 % of its theoretical capacity in a 1.0 V lithiation at 60 degC, and Sn, emptied
-    to x = 0.001, delivered 116 % in a charge to 1.2 V."""
+    (electrode_full on discharge, electrode_empty on charge), and every library film's usable
+    range spans its table, so no half cell delivers more than the film's theoretical capacity,
+    whatever its cutoff. Beyond the table the open-circuit voltage is the end slope extended,
+    not data: there anatase went on to 154 % of its theoretical capacity at 60 degC; and where
+    the range stopped short of the table NMC811 (LG M50's full-cell window, x = 0.27-0.90, on a
+    table to x = 1) delivered 1.15 times its theoretical capacity in a 3.0 V half cell."""
     material = load_material(name)
     table_low, table_high = material.value("ocv").x_range
     start = material.value("stoichiometry_range")[0 if mode == "discharge" else 1]
@@ -81,7 +84,5 @@ def test_no_film_is_driven_past_its_open_circuit_data(name, mode):
     tolerance = 1e-4                                  # what an electrode limit is met to
     assert surface.min() >= min(table_low, start) - tolerance, surface.min()
     assert surface.max() <= max(table_high, start) + tolerance, surface.max()
-    held = (table_high - start) if mode == "discharge" else (start - table_low)
-    usable = np.subtract(*material.value("stoichiometry_range")[::-1])
     theoretical = result.summary["theoretical_capacity_uAh"]["film"]
-    assert step["capacity_mAh_cm2"] * 1e3 <= theoretical * held / usable * (1 + 1e-3)
+    assert step["capacity_mAh_cm2"] * 1e3 <= theoretical * (1 + 1e-3)
