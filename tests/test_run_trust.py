@@ -633,11 +633,12 @@ def first_capacity(result):
 
 @pytest.mark.parametrize("grading", [0.0, 0.5, 0.9, 0.98])
 def test_class12_a_graded_mesh_is_refined_to_the_converged_capacity(grading):
-    """500 nm of Si at 10C (converged: 27.128 uAh/cm2 on 400 to 800 cells): on 24 cells
-    graded 0.9 it gave 26.596, 2 % low, with no word; its surface gap (0.045) passed while
-    the wider cells inside cut the diffusion layer as coarsely as at grading 0.5."""
+    """500 nm of Si at 10C (converged: 26.60 uAh/cm2 on 400 to 800 cells; 27.128 while the
+    library's LiCoO2 range ended at x = 0.99, whose 1C current was 1.84 % smaller): on 24
+    cells graded 0.9 it gave 2 % less than converged, with no word; its surface gap (0.045)
+    passed while the wider cells inside cut the diffusion layer as coarsely as at grading 0.5."""
     result = solver.run(spread_si_cell(10, 24, grading))
-    assert first_capacity(result) == pytest.approx(27.128, rel=0.01)
+    assert first_capacity(result) == pytest.approx(26.60, rel=0.01)
     assert "refined" in result.summary["warnings"][0]
 
 
