@@ -89,8 +89,10 @@ def test_class8_cccv_switches_to_its_hold_at_any_rate(make_case, c_rate, rtol):
     """The held current is solved to what the time-step error test asks of it: at 0.01C and
     rtol = 1e-4 Newton's 1e-8 V on a Butler-Volmer row (1e-10 A) was three times the error
     budget, the estimate never fell below 1 and the step ended solver_failed with "None"."""
+    from solver.materials import load_material
     from tests.conftest import film_concentration
-    one_c = film_concentration() * 320e-9 * 1e-4 * FARADAY * (0.99 - 0.5) / 3600   # A
+    low, high = load_material("LiCoO2_003").value("stoichiometry_range")
+    one_c = film_concentration() * 320e-9 * 1e-4 * FARADAY * (high - low) / 3600   # A
     cut = 0.01 * c_rate * one_c
     case = make_case(protocol=[{"mode": "discharge", "c_rate": 1, "until_voltage": "3.5 V"},
                                {"mode": "cccv", "c_rate": c_rate, "voltage": "4.2 V",
@@ -631,11 +633,12 @@ def first_capacity(result):
 
 @pytest.mark.parametrize("grading", [0.0, 0.5, 0.9, 0.98])
 def test_class12_a_graded_mesh_is_refined_to_the_converged_capacity(grading):
-    """500 nm of Si at 10C (converged: 27.128 uAh/cm2 on 400 to 800 cells): on 24 cells
-    graded 0.9 it gave 26.596, 2 % low, with no word; its surface gap (0.045) passed while
-    the wider cells inside cut the diffusion layer as coarsely as at grading 0.5."""
+    """500 nm of Si at 10C (converged: 26.60 uAh/cm2 on 400 to 800 cells; 27.128 while the
+    library's LiCoO2 range ended at x = 0.99, whose 1C current was 1.84 % smaller): on 24
+    cells graded 0.9 it gave 2 % less than converged, with no word; its surface gap (0.045)
+    passed while the wider cells inside cut the diffusion layer as coarsely as at grading 0.5."""
     result = solver.run(spread_si_cell(10, 24, grading))
-    assert first_capacity(result) == pytest.approx(27.128, rel=0.01)
+    assert first_capacity(result) == pytest.approx(26.60, rel=0.01)
     assert "refined" in result.summary["warnings"][0]
 
 
