@@ -10,6 +10,7 @@ says yes. tests/test_unit_atoms.py checks every atom and random expressions of t
 against pint.
 """
 
+import math
 import re
 
 # dimension exponents: (m, kg, s, A, K, mol)
@@ -72,7 +73,7 @@ def si_factor(unit: str):
         tokens.append(match.groups())
         position = match.end()
     parsed = _product(tokens, 0, 0)
-    if parsed is None or parsed[2] != len(tokens):
+    if parsed is None or parsed[2] != len(tokens) or not 0.0 < parsed[0] < math.inf:
         return None
     return parsed[0], parsed[1]
 
@@ -113,8 +114,13 @@ def _term(tokens, i, depth):
         return None
     if i < len(tokens) and tokens[i][1] is not None:
         power = int(tokens[i][2])
-        factor, dims = factor ** power, _combine((dims, power))
+        try:
+            factor, dims = factor ** power, _combine((dims, power))
+        except OverflowError:          # '((GAh)^3)^3)^3': pint's to judge
+            return None
         i += 1
+    if not 0.0 < factor < math.inf:     # under- or overflowed (a '/' would divide by 0)
+        return None
     return factor, dims, i
 
 

@@ -114,3 +114,14 @@ def test_loading_a_shipped_case_does_not_import_pint():
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True).stdout.strip()
     assert shown == "False"
+
+
+@pytest.mark.parametrize("unit", ["(((GAh)^3)^3)^3", "((pm)^9)^9", "(km^9)^9/(pm^9)^9"])
+def test_powers_beyond_floats_are_left_to_pint(unit):
+    """Found by the property test: ((GAh)^3)^3)^3 overflowed (OverflowError, exit 1)."""
+    assert si_factor(unit) is None
+
+
+def test_a_product_that_underflows_is_left_to_pint():
+    tiny = "*".join(["pm"] * 30)
+    assert si_factor(f"m/({tiny})") is None
