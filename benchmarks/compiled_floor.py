@@ -327,6 +327,15 @@ def dense_voltage(t, t_new, h, order, D, idx, offset):
 
 
 @njit(cache=True)
+def _factorise_initial(y, p, bx, coef, f, Jb, mass, ab, ipiv, dinv):
+    """F(y) into f, and into ab the LU of the initial-condition matrix (assemble_init)."""
+    residual(y, p, bx, coef, f)
+    jacobian(y, p, bx, coef, Jb)
+    assemble_init(Jb, mass, ab)
+    gbtrf(ab, ipiv, dinv)
+
+
+@njit(cache=True)
 def run(p, bx, coef, rtol, atol, t_end, stats, mode, newton_tol_ida, hist):
     Ne = int(p[P_NE])
     Nc = int(p[P_NC])
@@ -356,11 +365,8 @@ def run(p, bx, coef, rtol, atol, t_end, stats, mode, newton_tol_ida, hist):
 
     # consistent potentials (x fixed), then y'(0)
     for it in range(10):
-        residual(y, p, bx, coef, f)
-        jacobian(y, p, bx, coef, Jb)
+        _factorise_initial(y, p, bx, coef, f, Jb, mass, ab, ipiv, dinv)
         n_jac += 1
-        assemble_init(Jb, mass, ab)
-        gbtrf(ab, ipiv, dinv)
         n_lu += 1
         nrm = 0.0
         for i in range(n):
@@ -371,11 +377,8 @@ def run(p, bx, coef, rtol, atol, t_end, stats, mode, newton_tol_ida, hist):
             nrm = max(nrm, abs(b[i]) / (atol + rtol * abs(y[i])))
         if nrm < 1e-3:
             break
-    residual(y, p, bx, coef, f)
-    jacobian(y, p, bx, coef, Jb)
+    _factorise_initial(y, p, bx, coef, f, Jb, mass, ab, ipiv, dinv)
     n_jac += 1
-    assemble_init(Jb, mass, ab)
-    gbtrf(ab, ipiv, dinv)
     n_lu += 1
     yp = np.empty(n)
     for i in range(n):

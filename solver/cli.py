@@ -11,6 +11,7 @@ from pathlib import Path
 from .errors import InputError, RunInterrupted, SolverError, shorten
 from .files import LOCK_NAME, folder_lock, path_exists
 from .shipped import resolve_case
+from .signals import signal_handlers
 from .version import __version__
 
 EXIT_INVALID_INPUT = 2
@@ -298,32 +299,14 @@ def _raise_interrupted(number, frame):
     raise RunInterrupted(SIGNAL_REASONS[number])
 
 
-@contextlib.contextmanager
 def _signals_interrupt():
     """SIGINT and SIGTERM raise RunInterrupted (the run keeps what it has)."""
-    with _handlers(_raise_interrupted):
-        yield
+    return signal_handlers(dict.fromkeys(SIGNAL_REASONS, _raise_interrupted))
 
 
-@contextlib.contextmanager
 def _signals_ignored():
     """While results are written, a second Ctrl-C must not leave them half done."""
-    with _handlers(signal.SIG_IGN):
-        yield
-
-
-@contextlib.contextmanager
-def _handlers(handler):
-    try:
-        previous = {n: signal.signal(n, handler) for n in SIGNAL_REASONS}
-    except ValueError:              # not the main thread (an embedding application): as is
-        yield
-        return
-    try:
-        yield
-    finally:
-        for number, old in previous.items():
-            signal.signal(number, old)
+    return signal_handlers(dict.fromkeys(SIGNAL_REASONS, signal.SIG_IGN))
 
 
 def _mesh(args):

@@ -22,6 +22,7 @@ import signal
 import sys
 
 from .errors import InputError, RunInterrupted, shorten
+from .signals import signal_handlers
 
 # The longest wait for a scheduler given by its address to answer (s).
 CONNECT_TIMEOUT_S = 10
@@ -222,35 +223,20 @@ def signals_deferred():
     hook fails on it with a traceback; a table half written)."""
     received = []
     try:
-        previous = {number: signal.signal(number, lambda n, frame: received.append(n))
-                    for number in (signal.SIGINT, signal.SIGTERM)}
-    except ValueError:              # not the main thread: signals do not reach it anyway
-        yield
-        return
-    try:
-        yield
+        with signal_handlers(dict.fromkeys((signal.SIGINT, signal.SIGTERM),
+                                           lambda number, frame: received.append(number))):
+            yield
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
         if received:
             signal.raise_signal(received[0])       # to the handler restored
 
 
-@contextlib.contextmanager
 def _ctrl_c_ignored():
     """SIGINT ignored while the block runs, and by the processes it starts, which inherit
     that (no handler): the terminal sends Ctrl-C to the whole process group, and a worker
     process still importing (before dask_setup) printed a KeyboardInterrupt traceback.
     A Ctrl-C in the second or two of the start is lost (press it again); SIGTERM is not."""
-    try:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:              # not the main thread: signals do not reach it anyway
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    return signal_handlers({signal.SIGINT: signal.SIG_IGN})
 
 
 def dask_setup(worker):

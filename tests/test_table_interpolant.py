@@ -1,9 +1,6 @@
 """The tables' own PCHIP construction (solver.materials.table) against scipy's, which it
 replaces to keep scipy.interpolate out of every process's start."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -31,7 +28,9 @@ def points(draw):
 def test_pchip_pieces_equal_scipys(xy):
     x, y = xy
     ours = hermite_coefficients(x, y, pchip_slopes(x, y))
-    np.testing.assert_allclose(ours, PchipInterpolator(x, y).c, rtol=1e-13,
+    with np.errstate(over="ignore"):             # scipy's, on secants near 1e-300
+        theirs = PchipInterpolator(x, y).c
+    np.testing.assert_allclose(ours, theirs, rtol=1e-13,
                                atol=1e-13 * (1.0 + np.abs(y).max()))
 
 
@@ -56,22 +55,6 @@ def test_table_values_and_end_slopes_equal_scipys_interpolant():
     # the extrapolation continues along scipy's end slopes
     end = reference.derivative()(x[[0, -1]])
     np.testing.assert_allclose(table.derivative(np.array([-0.5, 1.5])), end, rtol=1e-14)
-
-
-def test_starting_the_command_line_and_loading_a_case_leave_scipy_interpolate_unloaded():
-    """The point of the tables' own construction: a command that loads a case and builds
-    its model does not import scipy.interpolate (and with it scipy.special and
-    scipy.optimize, about 0.2 s)."""
-    code = ("import sys, pathlib; import solver.cli; from solver.case import load_case; "
-            "from solver.shipped import resolve_case; from solver.api import build_grid; "
-            "from solver.model import CellModel; "
-            "case = load_case(resolve_case(pathlib.Path('planar_li_lipon_lco'))); "
-            "CellModel(case, build_grid(case)); "
-            "print(sorted(m for m in ('scipy.interpolate', 'scipy.optimize', 'scipy.special') "
-            "if m in sys.modules))")
-    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           check=True).stdout.strip()
-    assert shown == "[]"
 
 
 @pytest.mark.parametrize("log", [False, True])
