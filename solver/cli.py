@@ -2,7 +2,6 @@
 materials, validate."""
 
 import argparse
-import contextlib
 import os
 import signal
 import sys
@@ -17,8 +16,6 @@ from .version import __version__
 EXIT_INVALID_INPUT = 2
 EXIT_SOLVER_FAILED = 3
 EXIT_INTERNAL_ERROR = 1          # a bug in thinfilm, not the input or the solver
-# the commands that write into the folder --out names: one at a time per folder
-FOLDER_COMMANDS = ("run", "mesh", "validate", "sweep", "fit", "compare")
 # a run stopped by a signal exits 128 + its number, as a shell reports it
 SIGNAL_REASONS = {signal.SIGINT: "interrupted (SIGINT)", signal.SIGTERM: "terminated (SIGTERM)"}
 
@@ -123,7 +120,6 @@ def _on_dask(call, out: Path, kept: str | None = None):
     """The result of a command that runs on Dask, or its exit status after a signal (said
     with what is `kept`; nothing kept: the signal goes on to main). Errors in its scheduler
     or workers are named as this command's options."""
-    check_out_dir(out)
     try:
         return call()
     except InputError as exc:
@@ -224,7 +220,6 @@ def _run(args):
 
     time_limit = _time_limit(args.time_limit)
     case = load_case(resolve_case(args.case))
-    check_out_dir(args.out)
     progress = _Progress(case, args.quiet)
     try:
         result = run(case, progress=progress, time_limit=time_limit)
@@ -319,7 +314,6 @@ def _mesh(args):
     from .siblings import sibling
 
     case = load_case(resolve_case(args.case))
-    check_out_dir(args.out)
     grid = build_grid(case)
     report = {"case": case.name, "architecture": case.architecture,
               "footprint_area_cm2": case.footprint_area * 1e4,
@@ -596,13 +590,13 @@ def _paths(args) -> None:
         setattr(args, attr, Path(value))
 
 
-def _output_locked(args):
-    """The lock of the command's --out folder, held while the command runs (its runs on
-    Dask write through this process, into subfolders of the folder it holds)."""
-    if args.command not in FOLDER_COMMANDS:
-        return contextlib.nullcontext()
-    check_out_dir(args.out)
-    return folder_lock(args.out)
+# the commands that write into the folder --out names, one at a time per folder (the lock
+# is held while the command runs: its runs on Dask write through this process, into
+# subfolders of the folder it holds)
+FOLDER_COMMANDS = {"run": _run, "mesh": _mesh, "validate": _validate, "sweep": _sweep,
+                   "fit": _fit, "compare": _compare}
+OTHER_COMMANDS = {"materials": _materials, "cases": _cases, "schema": _schema,
+                  "import-bpx": _import_bpx}
 
 
 def main(argv=None):
@@ -610,15 +604,14 @@ def main(argv=None):
     try:
         _paths(args)
         with _signals_interrupt():
-            if args.command in ("materials", "cases", "schema", "import-bpx"):
-                return {"materials": _materials, "cases": _cases, "schema": _schema,
-                        "import-bpx": _import_bpx}[args.command](args)
+            if args.command in OTHER_COMMANDS:
+                return OTHER_COMMANDS[args.command](args)
             from .threads import limited_threads, threads
 
             args.n_threads = threads(getattr(args, "threads", None))
-            with _output_locked(args), limited_threads(args.n_threads):
-                return {"run": _run, "mesh": _mesh, "validate": _validate,
-                        "sweep": _sweep, "fit": _fit, "compare": _compare}[args.command](args)
+            check_out_dir(args.out)
+            with folder_lock(args.out), limited_threads(args.n_threads):
+                return FOLDER_COMMANDS[args.command](args)
     except InputError as exc:
         print(f"thinfilm: invalid input: {exc}", file=sys.stderr)
         return EXIT_INVALID_INPUT

@@ -790,7 +790,7 @@ def test_class4_a_bug_is_one_line_and_exit_1_unless_debugging(monkeypatch, capsy
     def broken(args):
         raise NameError("name 'np' is not defined")
 
-    monkeypatch.setattr(command, "_materials", broken)
+    monkeypatch.setitem(command.OTHER_COMMANDS, "materials", broken)
     monkeypatch.delenv("THINFILM_DEBUG", raising=False)
     assert command.main(["materials"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
